@@ -1,0 +1,64 @@
+"""The ``amos`` command line: one entry point, one sub-command per pipeline step.
+
+Each module in this package that defines ``register(subparsers)`` adds its own sub-command
+(``data``, ``train``, ``predict``, ``evaluate``, ``submit``, ``bench``), so a new step is a new file.
+A sub-command's handler returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``amos`` parser with every registered sub-command."""
+    from amos_tutorial import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="amos",
+        description=(
+            "AMOS 2022 tutorial and benchmark suite: get and check the data, train, predict, "
+            "evaluate and benchmark the AMOS baselines. Wherever a data folder is expected, "
+            "'synthetic' means the built-in synthetic mini-AMOS set."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"amos_tutorial {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):
+            modules.append(module)
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code (used by the ``amos`` entry point)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        # `amos` or `amos data` alone: print the relevant help.
+        (getattr(args, "_parser", None) or parser).print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("amos: interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError) as exc:
+        # Expected user errors: one clear line, no traceback.
+        print(f"amos: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

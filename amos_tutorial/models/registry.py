@@ -1,0 +1,112 @@
+"""Model registry: name -> factory with the recommended training recipe.
+
+Introduced in chapter *Training the baselines*. The registry is open: any module can add a model
+with :func:`register_model` (CoTr and nnFormer, written in plain PyTorch, register themselves the
+same way as the MONAI networks).
+
+Examples:
+    >>> from amos_tutorial.models import get_model_spec, build_model
+    >>> spec = get_model_spec("unet")                      # doctest: +SKIP
+    >>> net = build_model("unet", variant="tiny")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch.nn as nn
+
+__all__ = ["ModelSpec", "register_model", "get_model_spec", "list_models", "build_model"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered baseline and its recommended recipe.
+
+    Attributes:
+        name: Registry name (``"unet"``, ``"nnunet"``...).
+        factory: ``factory(in_channels, out_channels, variant) -> nn.Module`` where ``variant`` is
+            ``"full"`` or ``"tiny"``.
+        patch_size: Recommended training patch (x, y, z) in voxels for the full variant.
+        batch_size: Recommended batch size for the full variant.
+        optimizer: Optimiser recipe, e.g. ``{"name": "sgd", "lr": 1e-2, "momentum": 0.99, "nesterov": True}``.
+        schedule: Learning-rate schedule, e.g. ``{"name": "poly", "power": 0.9}``.
+        tiny_patch_size: Patch for the CPU smoke ``tiny`` variant.
+        tiny_batch_size: Batch size for the ``tiny`` variant.
+        deep_supervision: Whether the model returns several outputs in training mode.
+        divisible_by: Every patch dimension must be a multiple of this.
+        paper: Citation key / short reference of the architecture's paper.
+        description: One-line idea of the architecture.
+        extra: Free-form extra facts (published parameter counts etc.).
+    """
+
+    name: str
+    factory: Callable[[int, int, str], nn.Module]
+    patch_size: tuple[int, int, int]
+    batch_size: int
+    optimizer: dict[str, Any]
+    schedule: dict[str, Any]
+    tiny_patch_size: tuple[int, int, int] = (32, 32, 32)
+    tiny_batch_size: int = 2
+    deep_supervision: bool = False
+    divisible_by: int = 16
+    paper: str = ""
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec, overwrite: bool = False) -> ModelSpec:
+    """Add a model to the registry.
+
+    Args:
+        spec: The model's spec.
+        overwrite: Replace an existing entry of the same name.
+
+    Raises:
+        ValueError: If the name is taken and ``overwrite`` is False.
+    """
+    if spec.name in _REGISTRY and not overwrite:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _ensure_builtin() -> None:
+    # Importing the package registers the built-in models (kept lazy so the registry module stays light).
+    import amos_tutorial.models  # noqa: F401
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    _ensure_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """Return the spec of a registered model.
+
+    Raises:
+        KeyError: With the list of known names, if ``name`` is unknown.
+    """
+    _ensure_builtin()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; registered models: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def build_model(name: str, variant: str = "full", in_channels: int = 1, out_channels: int = 16) -> nn.Module:
+    """Instantiate a registered model.
+
+    Args:
+        name: Registry name.
+        variant: ``"full"`` (the recipe's network) or ``"tiny"`` (a small network for CPU smoke runs).
+        in_channels: Input channels (1 for CT or MRI).
+        out_channels: Classes including background (16 for AMOS).
+    """
+    if variant not in ("full", "tiny"):
+        raise ValueError(f"variant must be 'full' or 'tiny', got {variant!r}")
+    return get_model_spec(name).factory(in_channels, out_channels, variant)

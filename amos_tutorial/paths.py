@@ -1,0 +1,91 @@
+"""Where the data lives: ``AMOS_DATA_DIR``, the cache folder and the word ``synthetic``.
+
+Introduced in chapter *Getting the data*. Like nnU-Net, data paths come from environment variables
+when they are not given explicitly, and a missing variable produces an error that says what to set.
+
+Wherever a data root is expected (CLI and API), the word ``synthetic`` means the default synthetic
+mini-AMOS set: generated once into the cache folder (``AMOS_CACHE_DIR``, default
+``~/.cache/amos_tutorial``) and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "ENV_DATA_DIR",
+    "ENV_CACHE_DIR",
+    "SYNTHETIC",
+    "DEFAULT_SYNTHETIC_CASES",
+    "DEFAULT_SYNTHETIC_SEED",
+    "cache_dir",
+    "synthetic_root",
+    "resolve_data_root",
+]
+
+ENV_DATA_DIR = "AMOS_DATA_DIR"
+ENV_CACHE_DIR = "AMOS_CACHE_DIR"
+SYNTHETIC = "synthetic"
+DEFAULT_SYNTHETIC_CASES = 16
+DEFAULT_SYNTHETIC_SEED = 0
+
+
+def cache_dir() -> Path:
+    """The package's cache folder (``$AMOS_CACHE_DIR`` or ``~/.cache/amos_tutorial``), created if needed."""
+    env = os.environ.get(ENV_CACHE_DIR)
+    path = Path(env).expanduser() if env else Path.home() / ".cache" / "amos_tutorial"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def synthetic_root(
+    n_cases: int = DEFAULT_SYNTHETIC_CASES, seed: int = DEFAULT_SYNTHETIC_SEED, generate: bool = True
+) -> Path:
+    """Path of the cached synthetic mini-AMOS set, generating it on first use.
+
+    Args:
+        n_cases: Number of cases (default 16).
+        seed: Generator seed (default 0).
+        generate: If False, only return the path.
+
+    Returns:
+        The dataset root (the folder holding ``dataset.json``).
+    """
+    root = cache_dir() / f"synthetic_amos_n{n_cases}_s{seed}"
+    if generate and not (root / "dataset.json").is_file():
+        from amos_tutorial.data.synthetic import generate_synthetic_dataset
+
+        generate_synthetic_dataset(root, n_cases=n_cases, seed=seed)
+    return root
+
+
+def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
+    """Turn a user's data argument into an existing dataset folder.
+
+    Args:
+        root: A folder, the word ``"synthetic"``, or None to read ``$AMOS_DATA_DIR``.
+
+    Returns:
+        An existing folder.
+
+    Raises:
+        FileNotFoundError: If no root is given and ``AMOS_DATA_DIR`` is unset, or the folder does not exist.
+
+    Examples:
+        >>> resolve_data_root("synthetic").name  # doctest: +SKIP
+        'synthetic_amos_n16_s0'
+    """
+    if root is None:
+        root = os.environ.get(ENV_DATA_DIR)
+        if not root:
+            raise FileNotFoundError(
+                f"No AMOS data folder given and ${ENV_DATA_DIR} is not set: pass a folder, "
+                f"'{SYNTHETIC}' for the synthetic mini-AMOS set, or set {ENV_DATA_DIR}=/path/to/amos22"
+            )
+    if str(root) == SYNTHETIC:
+        return synthetic_root()
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: AMOS data folder does not exist")
+    return path
