@@ -1,0 +1,419 @@
+"""Tests of ``amos_tutorial.data.download`` against a real HTTP server on 127.0.0.1 (no internet).
+
+The server (``http.server.ThreadingHTTPServer`` in a thread) supports ``Range`` requests and can be
+told to cut the connection, stall, ignore ``Range`` or answer with an error, per file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+import re
+import stat
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from amos_tutorial.data import download as dl
+
+FAST = dict(timeout=5.0, retry_wait=0.0, progress=False)
+
+
+def make_release_zip(seed: int = 0, extra: dict[str, bytes] | None = None) -> bytes:
+    """A small stand-in for amos22.zip: a few files in amos22/ with a dataset.json."""
+    rng = random.Random(seed)
+    files = {
+        "amos22/dataset.json": json.dumps(
+            {
+                "training": [{"image": "./imagesTr/amos_0001.nii.gz", "label": "./labelsTr/amos_0001.nii.gz"}],
+                "validation": [],
+                "test": [{"image": "./imagesTs/amos_0002.nii.gz"}],
+                "numTraining": 1,
+            }
+        ).encode(),
+        "amos22/readme.md": b"test release\n",
+        # Random (incompressible) bytes so that the zip is large enough to be cut in the middle.
+        "amos22/imagesTr/amos_0001.nii.gz": rng.randbytes(40_000),
+        "amos22/labelsTr/amos_0001.nii.gz": rng.randbytes(20_000),
+        "amos22/imagesTs/amos_0002.nii.gz": rng.randbytes(30_000),
+    }
+    files.update(extra or {})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("amos22/", b"")
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def zip_with_entry(info: zipfile.ZipInfo, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("amos22/dataset.json", b"{}")
+        zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+CSV = (
+    "amos_id,Patient's Birth Date,Patient's Sex,Patient's Age,Manufacturer's Model Name,Manufacturer,"
+    "Acquisition Date,Site\n1,19600101,M,061Y,Optima CT660,GE,20200101,A\n"
+).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_HEAD(self):
+        self._serve(head=True)
+
+    def do_GET(self):
+        self._serve(head=False)
+
+    def _serve(self, head: bool) -> None:
+        srv = self.server
+        name = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        rng = self.headers.get("Range")
+        with srv.lock:
+            index = sum(1 for r in srv.log if r[0] == "GET" and r[1] == name)
+            srv.log.append((self.command, name, rng))
+        if name in srv.status:
+            self.send_error(srv.status[name])
+            return
+        if name not in srv.files:
+            self.send_error(404)
+            return
+        data = srv.files[name]
+        start = 0
+        if rng and not srv.ignore_range:
+            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        if head:
+            return
+        body = data[start:]
+        cut = srv.cut.get(name)  # (first n GET requests are cut, after this many bytes)
+        if cut and index < cut[0]:
+            self.wfile.write(body[: cut[1]])
+            self.wfile.flush()
+            if srv.stall:
+                time.sleep(srv.stall)
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+class Server:
+    """Handle on the running test server: files, behaviours and the request log."""
+
+    def __init__(self, httpd: ThreadingHTTPServer):
+        object.__setattr__(self, "httpd", httpd)
+        object.__setattr__(self, "base_url", f"http://127.0.0.1:{httpd.server_address[1]}/records/1/files")
+
+    def __getattr__(self, item):
+        return getattr(self.httpd, item)
+
+    def __setattr__(self, item, value):
+        # Behaviours are read by the handler from the server object itself.
+        setattr(self.httpd, item, value)
+
+    def gets(self, name: str) -> list[tuple[str, str, str | None]]:
+        return [r for r in self.httpd.log if r[0] == "GET" and r[1] == name]
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.lock = threading.Lock()
+    httpd.log = []
+    httpd.status = {}
+    httpd.cut = {}
+    httpd.stall = 0.0
+    httpd.ignore_range = False
+    zip_bytes = make_release_zip()
+    httpd.files = {dl.AMOS_ZIP_NAME: zip_bytes, dl.METADATA_CSV_NAME: CSV}
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield Server(httpd)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_full_download_and_extraction(server, tmp_path, capsys):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    dest = tmp_path / "dest"
+    root = dl.download_amos(dest, md5=md5(zip_bytes), base_url=server.base_url, **FAST)
+    assert root == dest / "amos22"
+    assert json.loads((root / "dataset.json").read_text())["numTraining"] == 1
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+        for info in zf.infolist():
+            if not info.is_dir():
+                assert (dest / info.filename).read_bytes() == zf.read(info)
+    assert (dest / dl.METADATA_CSV_NAME).read_bytes() == CSV
+    assert (dest / dl.AMOS_ZIP_NAME).read_bytes() == zip_bytes
+    assert (dest / "amos22.zip.md5").read_text().split()[0] == md5(zip_bytes)
+    assert (root / dl.COMPLETE_MARKER).is_file()
+    leftovers = [p.name for p in dest.iterdir() if p.name.startswith(".") or p.suffix in (".part", ".corrupt")]
+    assert leftovers == []
+    assert f"amos data validate {root}" in capsys.readouterr().out
+    # The query string Zenodo needs is sent.
+    assert all(r[1] in (dl.AMOS_ZIP_NAME, dl.METADATA_CSV_NAME) for r in server.log)
+
+
+def test_resume_after_cut_connection(server, tmp_path):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    cut_at = len(zip_bytes) // 3
+    server.cut[dl.AMOS_ZIP_NAME] = (1, cut_at)
+    root = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, **FAST)
+    gets = server.gets(dl.AMOS_ZIP_NAME)
+    assert len(gets) == 2
+    assert gets[0][2] is None and gets[1][2] == f"bytes={cut_at}-"
+    assert (tmp_path / dl.AMOS_ZIP_NAME).read_bytes() == zip_bytes
+    assert (root / "dataset.json").is_file()
+
+
+def test_resume_after_stalled_connection_times_out(server, tmp_path):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    server.cut[dl.AMOS_ZIP_NAME] = (1, 1000)
+    server.stall = 2.0
+    out = dl.download_file(
+        dl.file_url(dl.AMOS_ZIP_NAME, server.base_url), tmp_path / "a.zip", md5=md5(zip_bytes),
+        timeout=0.3, retry_wait=0.0, progress=False,
+    )
+    assert out.read_bytes() == zip_bytes
+    assert [g[2] for g in server.gets(dl.AMOS_ZIP_NAME)] == [None, "bytes=1000-"]
+
+
+def test_rerun_resumes_partial_file_left_by_earlier_run(server, tmp_path):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    server.cut[dl.AMOS_ZIP_NAME] = (99, 5000)  # every request is cut: retries run out
+    url = dl.file_url(dl.AMOS_ZIP_NAME, server.base_url)
+    with pytest.raises(dl.DownloadError, match="re-run to resume") as err:
+        dl.download_file(url, tmp_path / "a.zip", md5=md5(zip_bytes), retries=1, **FAST)
+    assert str(err.value).startswith(url)
+    part = tmp_path / "a.zip.part"
+    assert part.stat().st_size == 10_000 and not (tmp_path / "a.zip").exists()
+    server.cut.clear()
+    out = dl.download_file(url, tmp_path / "a.zip", md5=md5(zip_bytes), **FAST)
+    assert out.read_bytes() == zip_bytes and not part.exists()
+    assert server.gets(dl.AMOS_ZIP_NAME)[-1][2] == "bytes=10000-"
+
+
+def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    server.ignore_range = True
+    (tmp_path / "a.zip.part").write_bytes(b"x" * 777)  # must not end up in the file
+    out = dl.download_file(
+        dl.file_url(dl.AMOS_ZIP_NAME, server.base_url), tmp_path / "a.zip", md5=md5(zip_bytes), **FAST
+    )
+    assert server.gets(dl.AMOS_ZIP_NAME)[0][2] == "bytes=777-"
+    assert out.read_bytes() == zip_bytes
+
+
+def test_416_means_partial_file_is_complete(server, tmp_path):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    (tmp_path / "a.zip.part").write_bytes(zip_bytes)
+    out = dl.download_file(
+        dl.file_url(dl.AMOS_ZIP_NAME, server.base_url), tmp_path / "a.zip", md5=md5(zip_bytes), **FAST
+    )
+    assert [g[2] for g in server.gets(dl.AMOS_ZIP_NAME)] == [f"bytes={len(zip_bytes)}-"]
+    assert out.read_bytes() == zip_bytes and not (tmp_path / "a.zip.part").exists()
+
+
+def test_corrupted_bytes_fail_checksum_and_nothing_is_extracted(server, tmp_path):
+    good = server.files[dl.AMOS_ZIP_NAME]
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    server.files[dl.AMOS_ZIP_NAME] = bytes(bad)
+    with pytest.raises(dl.ChecksumError) as err:
+        dl.download_amos(tmp_path, md5=md5(good), base_url=server.base_url, **FAST)
+    message = str(err.value)
+    zip_path = tmp_path / dl.AMOS_ZIP_NAME
+    assert message.startswith(str(zip_path))
+    assert md5(good) in message and md5(bytes(bad)) in message
+    assert "\n" not in message
+    assert not zip_path.exists()
+    assert (tmp_path / "amos22.zip.corrupt").read_bytes() == bytes(bad)
+    assert not (tmp_path / "amos22").exists()
+    assert not any(p.name.startswith(".amos22") for p in tmp_path.iterdir())
+    # A second corrupt download does not overwrite the first one kept aside.
+    with pytest.raises(dl.ChecksumError):
+        dl.download_amos(tmp_path, md5=md5(good), base_url=server.base_url, **FAST)
+    assert (tmp_path / "amos22.zip.corrupt.1").is_file()
+
+
+def test_existing_zip_is_verified_without_downloading(server, tmp_path):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    (tmp_path / dl.AMOS_ZIP_NAME).write_bytes(zip_bytes)  # e.g. copied in by hand
+    root = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, metadata=False, **FAST)
+    assert server.gets(dl.AMOS_ZIP_NAME) == []
+    assert (root / "readme.md").read_bytes() == b"test release\n"
+    assert (tmp_path / "amos22.zip.md5").read_text().split()[0] == md5(zip_bytes)
+
+
+@pytest.mark.parametrize(
+    "name", ["amos22/../../evil.txt", "../evil.txt", "/tmp/evil.txt", "C:/evil.txt", "amos22\\..\\..\\evil.txt"]
+)
+def test_zip_entry_escaping_dest_is_refused(server, tmp_path, name):
+    zip_bytes = zip_with_entry(zipfile.ZipInfo(name), b"owned")
+    server.files[dl.AMOS_ZIP_NAME] = zip_bytes
+    dest = tmp_path / "a" / "dest"
+    before = set(tmp_path.rglob("*"))
+    with pytest.raises(dl.UnsafeArchiveError) as err:
+        dl.download_amos(dest, md5=None, base_url=server.base_url, **FAST)
+    assert str(err.value).startswith(str(dest / dl.AMOS_ZIP_NAME)) and repr(name) in str(err.value)
+    created = {p.relative_to(tmp_path).as_posix() for p in set(tmp_path.rglob("*")) - before}
+    assert created == {"a", "a/dest", "a/dest/amos22.zip", f"a/dest/{dl.METADATA_CSV_NAME}"}
+    assert not Path("/tmp/evil.txt").exists() or Path("/tmp/evil.txt").read_bytes() != b"owned"
+
+
+def test_symlink_entry_is_refused(server, tmp_path):
+    info = zipfile.ZipInfo("amos22/imagesTr/link")
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    server.files[dl.AMOS_ZIP_NAME] = zip_with_entry(info, b"/etc/passwd")
+    with pytest.raises(dl.UnsafeArchiveError, match="symbolic link"):
+        dl.download_amos(tmp_path, md5=None, base_url=server.base_url, **FAST)
+    assert not (tmp_path / "amos22").exists()
+    assert not any(p.is_symlink() for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_http_error_gives_one_line_with_status_and_url(server, tmp_path, status):
+    server.status[dl.AMOS_ZIP_NAME] = status
+    with pytest.raises(dl.DownloadError) as err:
+        dl.download_amos(tmp_path, md5=None, base_url=server.base_url, retries=2, **FAST)
+    message = str(err.value)
+    url = dl.file_url(dl.AMOS_ZIP_NAME, server.base_url)
+    assert message.startswith(url) and str(status) in message and "\n" not in message
+    # 404 is final; a 500 may be transient and is retried.
+    assert len(server.gets(dl.AMOS_ZIP_NAME)) == (1 if status == 404 else 3)
+    assert not (tmp_path / "amos22").exists()
+
+
+def test_second_run_makes_no_request(server, tmp_path, capsys):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    first = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, **FAST)
+    n_requests = len(server.log)
+    capsys.readouterr()
+    second = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, **FAST)
+    assert second == first
+    assert len(server.log) == n_requests
+    assert "already downloaded and extracted" in capsys.readouterr().out
+
+
+def test_interrupted_extraction_restarts_cleanly(server, tmp_path):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    zip_path = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, extract=False, **FAST)
+    assert zip_path == tmp_path / dl.AMOS_ZIP_NAME and not (tmp_path / "amos22").exists()
+    stale = tmp_path / ".amos22.extracting" / "amos22"
+    stale.mkdir(parents=True)
+    (stale / "half_written.nii.gz").write_bytes(b"\0" * 10)
+    n_requests = len(server.log)
+    root = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, keep_zip=False, **FAST)
+    assert len(server.log) == n_requests  # the verified zip is reused
+    assert not (tmp_path / ".amos22.extracting").exists()
+    assert not (root / "half_written.nii.gz").exists()
+    assert (root / "imagesTs" / "amos_0002.nii.gz").is_file()
+    assert not zip_path.exists() and not (tmp_path / "amos22.zip.md5").exists()
+
+
+def test_existing_release_not_made_by_us_is_left_alone(server, tmp_path):
+    (tmp_path / "amos22").mkdir()
+    (tmp_path / "amos22" / "mine.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="not completely extracted"):
+        dl.download_amos(tmp_path, md5=None, base_url=server.base_url, metadata=False, **FAST)
+    assert server.gets(dl.AMOS_ZIP_NAME) == []
+    assert (tmp_path / "amos22" / "mine.txt").read_text() == "keep"
+
+
+def test_not_enough_disk_space(server, tmp_path, monkeypatch):
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    real = dl.shutil.disk_usage
+
+    def small_disk(path):
+        usage = real(path)
+        # Room for the zip, not for the zip and its extraction.
+        return usage._replace(free=int(len(zip_bytes) * 1.5))
+
+    monkeypatch.setattr(dl.shutil, "disk_usage", small_disk)
+    with pytest.raises(dl.DownloadError, match=r"need .* GB .*free") as err:
+        dl.download_amos(tmp_path, md5=None, base_url=server.base_url, metadata=False, **FAST)
+    assert str(err.value).startswith(str(tmp_path))
+    assert not (tmp_path / "amos22.zip.part").exists()
+    # Without extraction the zip fits.
+    out = dl.download_amos(tmp_path, md5=None, base_url=server.base_url, metadata=False, extract=False, **FAST)
+    assert out.read_bytes() == zip_bytes
+
+
+def test_check_zip_members_accepts_release(tmp_path):
+    path = tmp_path / "r.zip"
+    path.write_bytes(make_release_zip(seed=1))
+    names = [i.filename for i in dl.check_zip_members(path)]
+    assert "amos22/dataset.json" in names and len(names) == 6
+
+
+def test_invalid_arguments_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="32 hexadecimal"):
+        dl.download_amos(tmp_path, md5="abc")
+    with pytest.raises(ValueError, match="http"):
+        dl.download_amos(tmp_path, base_url="file:///etc")
+    not_a_dir = tmp_path / "f"
+    not_a_dir.write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        dl.download_amos(not_a_dir, base_url="http://127.0.0.1:9/")
+    with pytest.raises(ValueError, match=str(tmp_path / "bad.zip")):
+        (tmp_path / "bad.zip").write_bytes(b"not a zip")
+        dl.check_zip_members(tmp_path / "bad.zip")
+
+
+def test_cli_download(server, tmp_path, capsys):
+    from amos_tutorial.cli import main
+
+    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
+    dest = tmp_path / "d"
+    rc = main(["data", "download", str(dest), "--base-url", server.base_url, "--md5", md5(zip_bytes), "--no-progress"])
+    assert rc == 0
+    assert (dest / "amos22" / "dataset.json").is_file()
+    assert f"amos data validate {dest / 'amos22'}" in capsys.readouterr().out
+
+    server.status[dl.AMOS_ZIP_NAME] = 404
+    rc = main(["data", "download", str(tmp_path / "e"), "--base-url", server.base_url, "--no-verify", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err.count("\n") == 0 and "404" in err and err.startswith("amos: error: http://127.0.0.1")
+
+
+def test_cli_help_explains_disk_checksum_and_old_record(capsys):
+    from amos_tutorial.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "download", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "~25 GB download + ~25 GB extracted" in text
+    assert "UNVERIFIED" in text and dl.AMOS_ZIP_MD5 in text
+    assert dl.ZENODO_OLD_RECORD in text
