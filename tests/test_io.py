@@ -36,3 +36,14 @@ def test_load_nifti_names_the_file_on_garbage(tmp_path):
     bad.write_bytes(b"not a nifti at all")
     with pytest.raises(ValueError, match="broken.nii.gz"):
         load_nifti(bad)
+
+
+def test_atomic_files_get_umask_permissions_not_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "shared.json", "{}")
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
