@@ -56,7 +56,13 @@ def synthetic_root(
     if generate and not (root / "dataset.json").is_file():
         from amos_tutorial.data.synthetic import generate_synthetic_dataset
 
-        generate_synthetic_dataset(root, n_cases=n_cases, seed=seed)
+        try:
+            generate_synthetic_dataset(root, n_cases=n_cases, seed=seed)
+        except (ValueError, OSError):
+            # Another process (a second pytest worker, a parallel notebook) may have finished the same
+            # deterministic set first; its atomic rename means a dataset.json there is complete.
+            if not (root / "dataset.json").is_file():
+                raise
     return root
 
 

@@ -25,3 +25,25 @@ def test_cache_dir_follows_env(monkeypatch, tmp_path):
     assert (tmp_path / "cache").is_dir()
     root = paths.synthetic_root(n_cases=4, seed=3, generate=False)
     assert root.parent == tmp_path / "cache" and not root.exists()
+
+
+def test_synthetic_root_generates_once_and_survives_a_concurrent_winner(monkeypatch, tmp_path):
+    from amos_tutorial.data import synthetic
+
+    monkeypatch.setenv("AMOS_CACHE_DIR", str(tmp_path / "cache"))
+    root = paths.synthetic_root(n_cases=4, seed=1)
+    assert (root / "dataset.json").is_file()
+    stamp = (root / "dataset.json").stat().st_mtime_ns
+    assert paths.synthetic_root(n_cases=4, seed=1) == root  # reused, not regenerated
+    assert (root / "dataset.json").stat().st_mtime_ns == stamp
+
+    # Simulate losing the race: the generator refuses because another process already wrote the set.
+    def refuse(out_dir, **kwargs):
+        raise ValueError(f"{out_dir}: folder exists and is not empty")
+
+    monkeypatch.setattr(synthetic, "generate_synthetic_dataset", refuse)
+    (root / "dataset.json").rename(root / "dataset.json.bak")
+    with pytest.raises(ValueError, match="not empty"):
+        paths.synthetic_root(n_cases=4, seed=1)
+    (root / "dataset.json.bak").rename(root / "dataset.json")
+    assert paths.synthetic_root(n_cases=4, seed=1) == root
