@@ -1,0 +1,327 @@
+"""The preprocessed cache: one file per case, written atomically, resumable, within a memory budget.
+
+Introduced in chapter *Preprocessing*. ``preprocess_dataset`` runs the fast preprocessing
+(:func:`~amos_tutorial.transforms.preprocessing.preprocess_case`) over the chosen splits and writes
+``OUT/amos_XXXX.pt`` per case plus ``OUT/preprocess.json`` (the config, the cases and the failures).
+A finished case is never redone, an interrupted run resumes where it stopped, and a case that
+cannot be read is reported in one line and skipped, not fatal. Files are read back with
+``torch.load(weights_only=True)``: they hold tensors and plain python values only.
+
+Examples:
+    >>> from amos_tutorial.data.layout import load_amos
+    >>> paths = preprocess_dataset(load_amos("synthetic"), "cache/")       # doctest: +SKIP
+    >>> cases = load_preprocessed("cache/", memory_budget_gb=8)             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from amos_tutorial.transforms.preprocessing import PreprocessConfig, PreprocessedCase, preprocess_case
+
+__all__ = [
+    "CACHE_FORMAT",
+    "CACHE_INDEX",
+    "preprocess_dataset",
+    "save_preprocessed",
+    "load_preprocessed_case",
+    "load_preprocessed",
+    "read_cache_index",
+]
+
+CACHE_FORMAT = 1
+CACHE_INDEX = "preprocess.json"
+_log = logging.getLogger(__name__)
+
+
+def save_preprocessed(case: PreprocessedCase, path: str | os.PathLike) -> Path:
+    """Write one :class:`PreprocessedCase` atomically with ``torch.save``.
+
+    Introduced in chapter *Preprocessing*. Tensors are moved to the CPU first, so a cache written
+    from the GPU loads anywhere.
+
+    Args:
+        case: The case.
+        path: Destination, usually ``OUT/amos_0001.pt``.
+
+    Returns:
+        The path.
+
+    Examples:
+        >>> save_preprocessed(preprocess_case("imagesTr/amos_0001.nii.gz"), "cache/amos_0001.pt")  # doctest: +SKIP
+    """
+    from amos_tutorial.utils.io import atomic_path
+
+    state = {
+        "format": CACHE_FORMAT,
+        "case_id": case.case_id,
+        "modality": case.modality,
+        "image": case.image.detach().cpu().contiguous(),
+        "label": None if case.label is None else case.label.detach().cpu().contiguous(),
+        "meta": case.meta,
+        "class_indices": None
+        if case.class_indices is None
+        else {int(k): v.cpu().contiguous() for k, v in case.class_indices.items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> PreprocessedCase:
+    """Read one cached case (``torch.load(weights_only=True)``).
+
+    Introduced in chapter *Preprocessing*.
+
+    Args:
+        path: A file written by :func:`save_preprocessed`.
+        mmap: Map the tensors from the file instead of reading them into memory (pages are read
+            when touched: for caches larger than the RAM).
+
+    Returns:
+        The case, tensors on the CPU.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: ``"PATH: ..."`` if the file is corrupt or not a cached case.
+
+    Examples:
+        >>> load_preprocessed_case("cache/amos_0001.pt").image.shape  # doctest: +SKIP
+        torch.Size([1, 243, 180, 210])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: preprocessed case does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... on damage
+        raise ValueError(f"{path}: cannot read preprocessed case ({type(exc).__name__}: {exc})") from None
+    valid = isinstance(state, dict) and state.get("format") == CACHE_FORMAT
+    if not (valid and isinstance(state.get("image"), torch.Tensor)):
+        raise ValueError(f"{path}: not a preprocessed case of format {CACHE_FORMAT}; rerun `amos preprocess`")
+    return PreprocessedCase(
+        case_id=state["case_id"],
+        modality=state["modality"],
+        image=state["image"],
+        label=state["label"],
+        meta=state["meta"],
+        class_indices=state.get("class_indices"),
+    )
+
+
+def read_cache_index(out_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The ``preprocess.json`` of a cache folder, or None if there is none.
+
+    Introduced in chapter *Preprocessing*. Built on ``json``.
+
+    Args:
+        out_dir: A cache folder.
+
+    Returns:
+        ``{"format", "config", "cases": {case_id: {...}}, "failed": {case_id: message}}`` or None.
+
+    Raises:
+        ValueError: ``"PATH: ..."`` if the file is not valid JSON.
+
+    Examples:
+        >>> read_cache_index("cache/")["config"]["spacing"]  # doctest: +SKIP
+        [1.5, 1.5, 2.0]
+    """
+    path = Path(out_dir) / CACHE_INDEX
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _write_index(out_dir: Path, index: dict[str, Any]) -> None:
+    from amos_tutorial.utils.io import atomic_write_text
+
+    atomic_write_text(out_dir / CACHE_INDEX, json.dumps(index, indent=1, sort_keys=True) + "\n")
+
+
+def _one_line(exc: BaseException, image: Path, label: Path | None) -> str:
+    """The error as one line that starts with the file it is about (the image unless it names the label)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if any(text.startswith(str(p)) for p in (image, label) if p is not None):
+        return text
+    return f"{image}: {type(exc).__name__}: {text}"
+
+
+def preprocess_dataset(
+    dataset,
+    out_dir: str | os.PathLike,
+    config: PreprocessConfig | None = None,
+    splits: Sequence[str] = ("training", "validation"),
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> list[Path]:
+    """Preprocess every case of ``splits`` into ``out_dir``, one atomic file per case.
+
+    Introduced in chapter *Preprocessing*. Resumable: cases whose file exists are skipped (files
+    only appear complete, thanks to :func:`amos_tutorial.utils.io.atomic_path`). A case that fails
+    is reported on stderr in one line that starts with its file, recorded under ``failed`` in
+    ``preprocess.json``, and the run goes on.
+
+    Args:
+        dataset: An :class:`~amos_tutorial.data.layout.AmosDataset` (anything with
+            ``split(name) -> cases`` having ``case_id``, ``image``, ``label``, ``modality``), or a
+            data root / ``"synthetic"`` passed to ``load_amos``.
+        out_dir: Cache folder (created).
+        config: Preprocessing settings; a folder is tied to one config (``preprocess.json``).
+        splits: Splits to process (``"training"``, ``"validation"``, ``"test"``).
+        device: Where to compute (``"cuda"`` is much faster on real data).
+        progress: Show a tqdm progress bar.
+
+    Returns:
+        Paths of the cached cases, written now or earlier, in dataset order (failed cases omitted).
+
+    Raises:
+        ValueError: If ``out_dir`` holds a cache made with another config, or a split is unknown.
+    """
+    from amos_tutorial.transforms.preprocessing import _check_modality
+
+    config = config or PreprocessConfig()
+    if not isinstance(config, PreprocessConfig):
+        raise ValueError(f"config must be a PreprocessConfig, got {type(config).__name__}")
+    if isinstance(dataset, (str, os.PathLike)):
+        from amos_tutorial.data.layout import load_amos
+
+        dataset = load_amos(dataset)
+    if isinstance(splits, str):
+        splits = (splits,)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = read_cache_index(out_dir) or {}
+    if index and index.get("config") != config.to_dict():
+        raise ValueError(
+            f"{out_dir / CACHE_INDEX}: this cache was made with config {index.get('config')}, not "
+            f"{config.to_dict()}; use another folder (or delete this one)"
+        )
+    index.update({"format": CACHE_FORMAT, "config": config.to_dict()})
+    index.setdefault("cases", {})
+    index.setdefault("failed", {})
+    _write_index(out_dir, index)  # the config is claimed before the first case is written
+
+    cases = []
+    for split in splits:
+        try:
+            cases.extend((split, c) for c in dataset.split(split))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"unknown split {split!r}: {exc}") from None
+
+    from tqdm.auto import tqdm
+
+    done: list[Path] = []
+    n_new = n_failed = 0
+    bar = tqdm(cases, desc="preprocess", unit="case", disable=not progress, file=sys.stderr)
+    for split, case in bar:
+        target = out_dir / f"{case.case_id}.pt"
+        if target.is_file():
+            done.append(target)
+            continue
+        label = getattr(case, "label", None)
+        try:
+            result = preprocess_case(case.image, label, _check_modality(case.modality), config, device=device)
+            result.case_id = case.case_id  # the dataset's id, even if the file is named otherwise
+            result.meta["case_id"] = case.case_id
+            save_preprocessed(result, target)
+        except Exception as exc:  # one bad case must not stop the other 599
+            line = _one_line(exc, Path(case.image), None if label is None else Path(label))
+            bar.write(line, file=sys.stderr)
+            index["failed"][case.case_id] = line
+            n_failed += 1
+            continue
+        index["failed"].pop(case.case_id, None)
+        index["cases"][case.case_id] = {
+            "file": target.name,
+            "split": split,
+            "modality": result.modality,
+            "shape": list(result.shape),
+            "labelled": result.label is not None,
+        }
+        done.append(target)
+        n_new += 1
+        if n_new % 20 == 0:  # keep the index close to the files on long runs
+            _write_index(out_dir, index)
+    _write_index(out_dir, index)
+    _log.info("%s: %d cases written, %d already there, %d failed", out_dir, n_new, len(done) - n_new, n_failed)
+    return done
+
+
+def load_preprocessed(
+    out_dir: str | os.PathLike,
+    case_ids: Sequence[str] | None = None,
+    memory_budget_gb: float | None = None,
+    splits: Sequence[str] | None = None,
+) -> list[PreprocessedCase]:
+    """Load cached cases, keeping at most ``memory_budget_gb`` in RAM.
+
+    Introduced in chapter *Preprocessing*. Cases are read in order into memory until the budget is
+    reached; the rest are memory-mapped (``torch.load(mmap=True)``): they take no RAM until touched,
+    and then only the pages that a patch needs. With a budget that holds everything, every case is
+    simply read.
+
+    Args:
+        out_dir: A folder written by :func:`preprocess_dataset`.
+        case_ids: Cases to load (default: every ``*.pt`` in the folder, sorted).
+        memory_budget_gb: RAM for the cases; None: no limit.
+        splits: Instead of ``case_ids``, the cases of these splits according to ``preprocess.json``
+            (e.g. ``("training",)`` for the patch sampler).
+
+    Returns:
+        The cases in the order of ``case_ids`` (or sorted by id).
+
+    Raises:
+        FileNotFoundError: If the folder or a requested case is missing.
+        ValueError: ``"PATH: ..."`` for a corrupt file, or a non-positive budget.
+
+    Examples:
+        >>> train = load_preprocessed("cache/", splits=("training",), memory_budget_gb=8)  # doctest: +SKIP
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise FileNotFoundError(f"{out_dir}: preprocessed cache folder does not exist (run `amos preprocess`)")
+    if memory_budget_gb is not None and memory_budget_gb <= 0:
+        raise ValueError(f"memory_budget_gb must be > 0 or None, got {memory_budget_gb}")
+    if splits is not None:
+        if case_ids is not None:
+            raise ValueError("pass case_ids or splits, not both")
+        index = read_cache_index(out_dir)
+        if index is None:
+            raise FileNotFoundError(f"{out_dir / CACHE_INDEX}: no cache index to select splits from")
+        wanted = {splits} if isinstance(splits, str) else set(splits)
+        case_ids = sorted(cid for cid, info in index.get("cases", {}).items() if info.get("split") in wanted)
+    if case_ids is None:
+        paths = sorted(p for p in out_dir.glob("*.pt") if not p.name.startswith("."))
+    else:
+        paths = [out_dir / f"{cid}.pt" for cid in case_ids]
+    budget = None if memory_budget_gb is None else memory_budget_gb * 1e9
+    used = 0
+    cases = []
+    n_mapped = 0
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: preprocessed case does not exist")
+        size = path.stat().st_size  # torch.save does not compress: file size ~ memory size
+        mmap = budget is not None and used + size > budget
+        cases.append(load_preprocessed_case(path, mmap=mmap))
+        if mmap:
+            n_mapped += 1
+        else:
+            used += size
+    if n_mapped:
+        _log.info(
+            "%s: %d cases in memory (%.2f GB), %d memory-mapped (over the %.2f GB budget)",
+            out_dir, len(cases) - n_mapped, used / 1e9, n_mapped, memory_budget_gb,
+        )
+    return cases

@@ -1,0 +1,672 @@
+"""Fast preprocessing in plain torch: the ONE definition used by the training cache and by prediction.
+
+Introduced in chapter *Preprocessing*. The steps are those of the MONAI preset
+(:func:`amos_tutorial.transforms.presets.preprocessing_transforms`) and give the same arrays:
+
+1. orientation to RAS (a flip and a permutation of the array axes, as ``monai.transforms.Orientation``);
+2. resampling to the target spacing (1.5 x 1.5 x 2.0 mm by default) on the grid that
+   ``monai.transforms.Spacing`` chooses (computed with MONAI's own ``zoom_affine`` and
+   ``compute_shape_offset``): linear for the image, nearest neighbour for the label, border padding;
+3. intensity: CT windowed from -175..250 HU to 0..1; MRI clipped to its 0.5 / 99.5 percentiles, then
+   z-scored per volume;
+4. crop to the foreground bounding box (CT: voxels above the window's lower bound; MRI: voxels
+   above the volume's minimum).
+
+Why not simply run the MONAI preset? MONAI resamples with ``grid_sample`` on a full 3-D grid of
+coordinates. Orientation + spacing only ever maps voxel indices to voxel indices by a permutation, a
+flip and a scale per axis, so the same trilinear interpolation can be done as three 1-D passes
+(``index_select`` + ``lerp``): fewer operations, no coordinate grid in memory, and the same code runs
+on the CPU or the GPU. :func:`invert_to_original` uses the same trick to bring a prediction back to
+the original image grid on the GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "MODALITIES",
+    "PreprocessConfig",
+    "PreprocessedCase",
+    "preprocess_case",
+    "preprocess_array",
+    "invert_to_original",
+    "compute_class_indices",
+    "foreground_mask",
+    "DEFAULT_MAX_INDICES_PER_CLASS",
+]
+
+MODALITIES = ("CT", "MRI")
+#: Voxels kept per class for patch-centre sampling (nnU-Net keeps 10,000): enough to cover an organ,
+#: small enough that the index table of a case stays around a megabyte.
+DEFAULT_MAX_INDICES_PER_CLASS = 20_000
+# Tolerance for "this affine maps axes onto axes": the products involved are exact up to float
+# round-off, MONAI's own AFFINE_TOL is 1e-3.
+_AXIS_TOL = 1e-4
+
+
+def _pair(value: Any, name: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be two numbers (low, high), got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise ValueError(f"{name} must be two finite numbers with low < high, got {value!r}")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Settings of the preprocessing, shared by the fast path and the MONAI preset.
+
+    Introduced in chapter *Preprocessing*. Saved with every cache and training run (``to_dict``) so
+    that prediction preprocesses exactly like training did.
+
+    Attributes:
+        spacing: Target voxel size in mm along the RAS axes (x, y, z). Default 1.5 x 1.5 x 2.0.
+        ct_window: HU range mapped linearly to 0..1 (values outside are clipped). Default -175..250.
+        mri_percentiles: Percentiles at which MRI intensities are clipped before the per-volume
+            z-score. Default 0.5 / 99.5.
+        crop_foreground: Crop to the bounding box of the body (the foreground), like MONAI's
+            ``CropForegroundd``.
+
+    Examples:
+        >>> cfg = PreprocessConfig(spacing=(2.0, 2.0, 3.0))
+        >>> PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+        True
+    """
+
+    spacing: tuple[float, float, float] = (1.5, 1.5, 2.0)
+    ct_window: tuple[float, float] = (-175.0, 250.0)
+    mri_percentiles: tuple[float, float] = (0.5, 99.5)
+    crop_foreground: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            spacing = tuple(float(s) for s in self.spacing)
+        except (TypeError, ValueError):
+            raise ValueError(f"spacing must be three numbers in mm, got {self.spacing!r}") from None
+        if len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
+            raise ValueError(f"spacing must be three positive numbers in mm (x, y, z), got {self.spacing!r}")
+        window = _pair(self.ct_window, "ct_window")
+        pct = _pair(self.mri_percentiles, "mri_percentiles")
+        if not (0.0 <= pct[0] and pct[1] <= 100.0):
+            raise ValueError(f"mri_percentiles must lie in 0..100, got {self.mri_percentiles!r}")
+        # Frozen dataclass: normalise lists (e.g. from JSON) to tuples of floats so equality works.
+        object.__setattr__(self, "spacing", spacing)
+        object.__setattr__(self, "ct_window", window)
+        object.__setattr__(self, "mri_percentiles", pct)
+        object.__setattr__(self, "crop_foreground", bool(self.crop_foreground))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (lists instead of tuples).
+
+        Examples:
+            >>> PreprocessConfig().to_dict()["spacing"]
+            [1.5, 1.5, 2.0]
+        """
+        return {
+            "spacing": list(self.spacing),
+            "ct_window": list(self.ct_window),
+            "mri_percentiles": list(self.mri_percentiles),
+            "crop_foreground": self.crop_foreground,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PreprocessConfig":
+        """Build a config from :meth:`to_dict` output; missing keys take their defaults.
+
+        Raises:
+            ValueError: On unknown keys (a typo would otherwise be silently ignored).
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"PreprocessConfig.from_dict expects a mapping, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown PreprocessConfig keys {unknown}; known keys are {sorted(known)}")
+        return cls(**dict(d))
+
+
+@dataclass
+class PreprocessedCase:
+    """One case on the preprocessed grid.
+
+    Introduced in chapter *Preprocessing*. Built by :func:`preprocess_case`, stored one file per case
+    by :func:`amos_tutorial.transforms.cache.preprocess_dataset`.
+
+    Attributes:
+        case_id: ``"amos_0001"``.
+        modality: ``"CT"`` or ``"MRI"``.
+        image: ``(1, X, Y, Z)`` float32, RAS orientation, target spacing, normalised.
+        label: ``(1, X, Y, Z)`` uint8 or None (test cases).
+        meta: What inversion needs, plain python types only (so ``torch.load(weights_only=True)``
+            reads it): ``original_shape``, ``original_affine``, ``affine`` (of the preprocessed grid),
+            ``resampled_shape``, ``crop_box`` (``[[x0, x1], [y0, y1], [z0, z1]]`` in the resampled grid),
+            ``spacing``, ``original_spacing``, ``modality``, ``config`` and ``source`` (the image path).
+        class_indices: ``{class id: int32 tensor of flat voxel indices}`` of the organs present
+            (subsampled to at most ``DEFAULT_MAX_INDICES_PER_CLASS`` each), computed once here so that
+            the patch sampler never scans a volume for organ voxels again. None without a label.
+    """
+
+    case_id: str
+    modality: str
+    image: torch.Tensor
+    label: torch.Tensor | None
+    meta: dict
+    class_indices: dict[int, torch.Tensor] | None = field(default=None)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Spatial shape ``(X, Y, Z)`` of the preprocessed volume."""
+        return tuple(int(s) for s in self.image.shape[1:])  # type: ignore[return-value]
+
+    def nbytes(self) -> int:
+        """Bytes held by the image, the label and the class index table."""
+        total = self.image.numel() * self.image.element_size()
+        if self.label is not None:
+            total += self.label.numel() * self.label.element_size()
+        for t in (self.class_indices or {}).values():
+            total += t.numel() * t.element_size()
+        return total
+
+    def to(self, device: str | torch.device) -> "PreprocessedCase":
+        """Copy of the case with image and label on ``device`` (the index table stays on the CPU)."""
+        return PreprocessedCase(
+            self.case_id,
+            self.modality,
+            self.image.to(device),
+            None if self.label is None else self.label.to(device),
+            self.meta,
+            self.class_indices,
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# geometry helpers
+
+
+def _check_modality(modality: str) -> str:
+    mod = str(modality).upper()
+    if mod == "MR":
+        mod = "MRI"
+    if mod not in MODALITIES:
+        raise ValueError(f"modality must be 'CT' or 'MRI', got {modality!r}")
+    return mod
+
+
+def _check_affine(affine: Any, what: str = "affine") -> np.ndarray:
+    aff = np.asarray(affine, dtype=np.float64)
+    if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
+        raise ValueError(f"{what} must be a finite 4x4 matrix, got shape {aff.shape}")
+    if abs(np.linalg.det(aff[:3, :3])) < 1e-12:
+        raise ValueError(f"{what} is singular (zero voxel size or collapsed axes)")
+    return aff
+
+
+def _ras_orientation(affine: np.ndarray, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """nibabel orientation transform to RAS and the affine after applying it (as MONAI's Orientation)."""
+    import nibabel as nib
+
+    src = nib.orientations.io_orientation(affine)
+    ornt = nib.orientations.ornt_transform(src, nib.orientations.axcodes2ornt("RAS"))
+    new_affine = affine @ nib.orientations.inv_ornt_aff(ornt, shape)
+    return ornt, new_affine
+
+
+def _apply_orientation(vol: torch.Tensor, ornt: np.ndarray) -> torch.Tensor:
+    """Flip then permute the spatial axes of a channel-first tensor (MONAI's order of operations)."""
+    flips = [i + 1 for i in range(3) if ornt[i, 1] == -1]
+    if flips:
+        vol = torch.flip(vol, dims=flips)
+    perm = [0] + [int(i) + 1 for i in np.argsort(ornt[:, 0])]
+    if perm != [0, 1, 2, 3]:
+        vol = vol.permute(perm)
+    return vol
+
+
+def _target_grid(affine_ras: np.ndarray, shape: Sequence[int], spacing: Sequence[float]) -> tuple[np.ndarray, tuple]:
+    """Affine and shape of the resampled grid, chosen exactly as ``monai.transforms.Spacing`` does."""
+    from monai.data.utils import AFFINE_TOL, compute_shape_offset, zoom_affine
+
+    orig = np.sqrt((affine_ras[:3, :3] ** 2).sum(axis=0))
+    # Spacing keeps an axis untouched when it already has the target spacing (within AFFINE_TOL).
+    out_d = np.array([o if abs(o - t) <= AFFINE_TOL else t for o, t in zip(orig, spacing)], dtype=np.float64)
+    new_affine = zoom_affine(affine_ras, out_d, diagonal=False)
+    out_shape, offset = compute_shape_offset(shape, affine_ras, new_affine, scale_extent=False)
+    new_affine[:3, 3] = offset[:3]
+    return new_affine, tuple(int(s) for s in out_shape)
+
+
+def _axis_map(m: np.ndarray) -> list[tuple[int, float, float]]:
+    """Split a voxel-to-voxel affine into per-axis maps ``u[p] = a * i[j] + b``.
+
+    Returns, for each output axis ``j``, the input axis ``p``, the scale ``a`` and the offset ``b``.
+
+    Raises:
+        ValueError: If the matrix mixes axes (an oblique resampling), which orientation + spacing
+            never produce.
+    """
+    lin = m[:3, :3]
+    out = []
+    for j in range(3):
+        col = lin[:, j]
+        p = int(np.argmax(np.abs(col)))
+        rest = np.delete(col, p)
+        if abs(col[p]) < 1e-12 or np.any(np.abs(rest) > _AXIS_TOL * abs(col[p])):
+            raise ValueError(
+                "the two grids are not axis-aligned (voxel map mixes axes): cannot resample axis by axis"
+            )
+        out.append((p, float(col[p]), float(m[p, 3])))
+    if sorted(p for p, _, _ in out) != [0, 1, 2]:
+        raise ValueError("the voxel map is not a permutation of the axes")
+    return out
+
+
+def _resample_axes(
+    vol: torch.Tensor,
+    m: np.ndarray,
+    out_shape: Sequence[int],
+    mode: str,
+    fill: float | None = None,
+) -> torch.Tensor:
+    """Resample a channel-first volume with a separable voxel map ``m`` (output index -> input index).
+
+    Linear mode is exactly trilinear interpolation done as three 1-D passes; nearest rounds half to
+    even like ``grid_sample``. Coordinates are clamped to the volume (``grid_sample``'s border
+    padding). With ``fill`` set, output voxels whose centre maps outside ``[-0.5, n - 0.5]`` of an
+    input axis get ``fill`` instead (used to put a cropped volume back into a larger grid).
+    """
+    axes = _axis_map(m)
+    vol = vol.permute(0, *(p + 1 for p, _, _ in axes))  # output axis j now reads input axis axes[j][0]
+    device = vol.device
+    outside = []
+    # Shrinking axes first keeps the intermediate volumes small.
+    order = sorted(range(3), key=lambda j: out_shape[j] / max(vol.shape[j + 1], 1))
+    for j in order:
+        _, a, b = axes[j]
+        n = vol.shape[j + 1]
+        coord = torch.arange(out_shape[j], dtype=torch.float64, device=device) * a + b
+        if fill is not None:
+            outside.append((j, (coord < -0.5) | (coord > n - 0.5)))
+        coord = coord.clamp(0.0, n - 1.0)
+        view = [1, 1, 1, 1]
+        view[j + 1] = -1
+        if mode == "nearest":
+            vol = vol.index_select(j + 1, torch.round(coord).long())
+        else:
+            i0 = torch.floor(coord)
+            w = (coord - i0).to(vol.dtype).view(view)
+            i0 = i0.long()
+            i1 = (i0 + 1).clamp(max=n - 1)
+            lower = vol.index_select(j + 1, i0)
+            vol = lower.lerp_(vol.index_select(j + 1, i1), w)  # in place: the output can be GBs
+    if fill is not None:
+        mask = torch.zeros(vol.shape[1:], dtype=torch.bool, device=device)
+        for j, out_j in outside:
+            view = [1, 1, 1]
+            view[j] = -1
+            mask |= out_j.view(view)
+        if bool(mask.any()):
+            vol = vol.masked_fill_(mask.unsqueeze(0), fill)  # vol is a fresh tensor from index_select
+    return vol.contiguous()
+
+
+def _percentile(x: torch.Tensor, q: float) -> float:
+    """``np.percentile(x, q)`` (linear method) with ``kthvalue``, which has no size limit unlike ``quantile``."""
+    flat = x.reshape(-1)
+    n = flat.numel()
+    pos = q / 100.0 * (n - 1)
+    lo, hi = int(math.floor(pos)), int(math.ceil(pos))
+    v_lo = float(torch.kthvalue(flat, lo + 1).values)
+    v_hi = v_lo if hi == lo else float(torch.kthvalue(flat, hi + 1).values)
+    return v_lo + (v_hi - v_lo) * (pos - lo)
+
+
+def foreground_mask(image: torch.Tensor, modality: str) -> torch.Tensor:
+    """The voxels that define the foreground crop of a normalised image.
+
+    Introduced in chapter *Preprocessing*. CT: voxels above the window's lower bound (``x > 0``, the
+    default ``select_fn`` of MONAI's ``CropForegroundd``). MRI: voxels above the volume's minimum
+    (after percentile clipping the dark background sits exactly at the minimum).
+
+    Args:
+        image: A normalised image, any shape.
+        modality: ``"CT"`` or ``"MRI"``.
+
+    Returns:
+        A boolean tensor of the same shape.
+
+    Examples:
+        >>> foreground_mask(torch.tensor([0.0, 0.2, 1.0]), "CT").tolist()
+        [False, True, True]
+    """
+    if _check_modality(modality) == "CT":
+        return image > 0
+    return image > image.min()
+
+
+def _bounding_box(mask: torch.Tensor) -> list[list[int]] | None:
+    """``[[start, end), ...]`` of the True voxels of a 3-D mask (MONAI's ``generate_spatial_bounding_box``)."""
+    box = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hits = torch.nonzero(mask.any(dim=other[1]).any(dim=other[0])).flatten()
+        if hits.numel() == 0:
+            return None
+        box.append([int(hits[0]), int(hits[-1]) + 1])
+    return box
+
+
+def compute_class_indices(
+    label: torch.Tensor | np.ndarray,
+    max_per_class: int | None = DEFAULT_MAX_INDICES_PER_CLASS,
+    seed: int = 0,
+) -> dict[int, torch.Tensor]:
+    """Flat voxel indices of every organ present in a label map, computed in one pass.
+
+    Introduced in chapter *Preprocessing*. This is the table that lets the patch sampler draw a
+    patch centre inside any organ instantly (MONAI's ``RandCropByLabelClassesd`` recomputes it from
+    the whole volume on every crop unless given ``indices_key``). Built on ``torch.nonzero`` and a
+    stable sort by class.
+
+    Args:
+        label: ``(X, Y, Z)`` or ``(1, X, Y, Z)`` integer label map.
+        max_per_class: Keep at most this many voxels per class (a deterministic random subset, sorted);
+            None keeps all.
+        seed: Seed of that subset.
+
+    Returns:
+        ``{class id: int32 CPU tensor of indices into label.reshape(-1)}`` for each non-zero class present.
+
+    Examples:
+        >>> lab = torch.zeros(4, 4, 4, dtype=torch.uint8); lab[1, 2, 3] = 7
+        >>> compute_class_indices(lab)
+        {7: tensor([27], dtype=torch.int32)}
+    """
+    lab = torch.as_tensor(label)
+    if lab.ndim == 4 and lab.shape[0] == 1:
+        lab = lab[0]
+    if lab.ndim != 3:
+        raise ValueError(f"label must be (X, Y, Z) or (1, X, Y, Z), got shape {tuple(lab.shape)}")
+    if max_per_class is not None and max_per_class < 1:
+        raise ValueError(f"max_per_class must be >= 1 or None, got {max_per_class}")
+    if lab.numel() >= 2**31:
+        raise ValueError(f"label has {lab.numel()} voxels: too many for int32 indices")
+    flat = lab.reshape(-1)
+    idx = torch.nonzero(flat).flatten()
+    cls = flat[idx].long()
+    order = torch.argsort(cls, stable=True)
+    idx, cls = idx[order].cpu(), cls[order].cpu()
+    counts = torch.bincount(cls)
+    gen = torch.Generator().manual_seed(int(seed))
+    out: dict[int, torch.Tensor] = {}
+    start = 0
+    for c, n in enumerate(counts.tolist()):
+        if n == 0:
+            continue
+        part = idx[start : start + n]
+        start += n
+        if max_per_class is not None and n > max_per_class:
+            keep = torch.randperm(n, generator=gen)[:max_per_class].sort().values
+            part = part[keep]
+        out[c] = part.to(torch.int32)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the pipeline
+
+
+def _normalise(image: torch.Tensor, modality: str, config: PreprocessConfig) -> torch.Tensor:
+    if modality == "CT":
+        lo, hi = config.ct_window
+        # Same arithmetic as MONAI's ScaleIntensityRange(a_min, a_max, 0, 1, clip=True).
+        return ((image - lo) / (hi - lo)).clamp_(0.0, 1.0)
+    lo_q, hi_q = config.mri_percentiles
+    lo, hi = _percentile(image, lo_q), _percentile(image, hi_q)
+    image = image.clamp(lo, hi)
+    mean = image.mean()
+    std = image.std(unbiased=False)
+    if float(std) == 0.0:  # a constant volume: MONAI's NormalizeIntensity divides by 1 then
+        std = torch.ones_like(std)
+    return (image - mean) / std
+
+
+def preprocess_array(
+    image: np.ndarray | torch.Tensor,
+    affine: np.ndarray,
+    modality: str,
+    config: PreprocessConfig | None = None,
+    label: np.ndarray | torch.Tensor | None = None,
+    device: str | torch.device = "cpu",
+    case_id: str = "",
+    max_indices_per_class: int | None = DEFAULT_MAX_INDICES_PER_CLASS,
+) -> PreprocessedCase:
+    """Preprocess an in-memory volume: RAS, target spacing, intensity normalisation, foreground crop.
+
+    Introduced in chapter *Preprocessing*. Plain torch (``index_select``, ``lerp``, ``kthvalue``) on
+    ``device``; the grid geometry comes from MONAI (``zoom_affine``, ``compute_shape_offset``) and
+    nibabel (orientation), so the result matches
+    :func:`amos_tutorial.transforms.presets.preprocessing_transforms`.
+
+    Args:
+        image: ``(X, Y, Z)`` array in the voxel order of ``affine`` (as nibabel loads it).
+        affine: 4x4 voxel-to-world (RAS mm) matrix of the image.
+        modality: ``"CT"`` (HU) or ``"MRI"``.
+        config: Preprocessing settings (default :class:`PreprocessConfig`).
+        label: Optional ``(X, Y, Z)`` integer label map on the image's grid.
+        device: Where to compute (``"cpu"``, ``"cuda"``...); results stay on that device.
+        case_id: Name used in error messages and stored in the result.
+        max_indices_per_class: Passed to :func:`compute_class_indices`.
+
+    Returns:
+        A :class:`PreprocessedCase`.
+
+    Raises:
+        ValueError: On a wrong shape, affine, modality or label.
+
+    Examples:
+        >>> img = np.full((20, 20, 10), -1000.0, np.float32); img[5:15, 5:15, 2:8] = 40.0
+        >>> case = preprocess_array(img, np.diag([0.75, 0.75, 3.0, 1.0]), "CT")
+        >>> case.image.shape, float(case.image.max()) <= 1.0
+        (torch.Size([1, 5, 5, 8]), True)
+    """
+    config = config or PreprocessConfig()
+    if not isinstance(config, PreprocessConfig):
+        raise ValueError(f"config must be a PreprocessConfig, got {type(config).__name__}")
+    modality = _check_modality(modality)
+    name = f"{case_id}: " if case_id else ""
+    arr = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
+    if arr.ndim == 4 and arr.shape[-1] == 1:  # some writers keep a trailing time axis of length 1
+        arr = arr[..., 0]
+    if arr.ndim != 3 or min(arr.shape) < 1:
+        raise ValueError(f"{name}image must be a 3-D (X, Y, Z) array, got shape {tuple(arr.shape)}")
+    try:
+        aff = _check_affine(affine)
+    except ValueError as exc:
+        raise ValueError(f"{name}{exc}") from None
+    shape = tuple(int(s) for s in arr.shape)
+    arr = arr.to(device=device, dtype=torch.float32)
+    if not bool(torch.isfinite(arr).all()):
+        raise ValueError(f"{name}image contains NaN or infinite values")
+    lab = None
+    if label is not None:
+        lab = torch.as_tensor(np.asarray(label) if not isinstance(label, torch.Tensor) else label)
+        if lab.ndim == 4 and lab.shape[-1] == 1:
+            lab = lab[..., 0]
+        if tuple(lab.shape) != shape:
+            raise ValueError(f"{name}label shape {tuple(lab.shape)} differs from image shape {shape}")
+        if lab.is_floating_point():
+            lab = torch.round(lab)
+        if bool((lab < 0).any()) or bool((lab > 255).any()):
+            raise ValueError(f"{name}label values must lie in 0..255, got {int(lab.min())}..{int(lab.max())}")
+        lab = lab.to(device=device, dtype=torch.uint8)
+
+    # 1. orientation to RAS
+    ornt, aff_ras = _ras_orientation(aff, shape)
+    vol = _apply_orientation(arr[None], ornt)
+    lab_vol = None if lab is None else _apply_orientation(lab[None], ornt)
+    shape_ras = tuple(int(s) for s in vol.shape[1:])
+
+    # 2. resampling: output index -> input index is a per-axis scale and shift
+    new_affine, out_shape = _target_grid(aff_ras, shape_ras, config.spacing)
+    vox_map = np.linalg.solve(aff_ras, new_affine)
+    vol = _resample_axes(vol, vox_map, out_shape, "linear")
+    if lab_vol is not None:
+        lab_vol = _resample_axes(lab_vol, vox_map, out_shape, "nearest")
+
+    # 3. intensity
+    vol = _normalise(vol, modality, config)
+
+    # 4. foreground crop
+    box = [[0, s] for s in out_shape]
+    if config.crop_foreground:
+        found = _bounding_box(foreground_mask(vol[0], modality))
+        if found is not None:  # an all-background volume is kept whole rather than cropped to nothing
+            box = found
+    sl = (slice(None), *(slice(a, b) for a, b in box))
+    vol = vol[sl].contiguous()
+    if lab_vol is not None:
+        lab_vol = lab_vol[sl].contiguous()
+    crop_affine = new_affine.copy()
+    crop_affine[:3, 3] = new_affine[:3, :3] @ np.array([a for a, _ in box], dtype=np.float64) + new_affine[:3, 3]
+
+    meta = {
+        "case_id": case_id,
+        "modality": modality,
+        "original_shape": list(shape),
+        "original_affine": aff.tolist(),
+        "original_spacing": [float(s) for s in np.sqrt((aff[:3, :3] ** 2).sum(axis=0))],
+        "resampled_shape": list(out_shape),
+        "crop_box": box,
+        "affine": crop_affine.tolist(),
+        "spacing": [float(s) for s in np.sqrt((new_affine[:3, :3] ** 2).sum(axis=0))],
+        "orientation": "RAS",
+        "config": config.to_dict(),
+    }
+    class_indices = None
+    if lab_vol is not None:
+        class_indices = compute_class_indices(lab_vol, max_per_class=max_indices_per_class)
+    return PreprocessedCase(case_id, modality, vol, lab_vol, meta, class_indices)
+
+
+def preprocess_case(
+    image_path: str | os.PathLike,
+    label_path: str | os.PathLike | None = None,
+    modality: str = "CT",
+    config: PreprocessConfig | None = None,
+    device: str | torch.device = "cpu",
+    affine_atol: float = 1e-3,
+    max_indices_per_class: int | None = DEFAULT_MAX_INDICES_PER_CLASS,
+) -> PreprocessedCase:
+    """Load a NIfTI case and preprocess it (see :func:`preprocess_array`).
+
+    Introduced in chapter *Preprocessing*. Reading goes through nibabel
+    (:func:`amos_tutorial.utils.io.load_nifti`); the computation runs on ``device``.
+
+    Args:
+        image_path: ``imagesTr/amos_0001.nii.gz`` or similar.
+        label_path: Optional label map on the same grid.
+        modality: ``"CT"`` or ``"MRI"``.
+        config: Preprocessing settings.
+        device: Where to compute.
+        affine_atol: Largest difference allowed between the image's and the label's affine (mm).
+        max_indices_per_class: Passed to :func:`compute_class_indices`.
+
+    Returns:
+        A :class:`PreprocessedCase` whose ``case_id`` is the file name without ``.nii.gz``.
+
+    Raises:
+        ValueError: ``"PATH: problem"`` for an unreadable file, a shape or affine mismatch, or bad values.
+        FileNotFoundError: If a file does not exist.
+
+    Examples:
+        >>> case = preprocess_case("imagesTr/amos_0001.nii.gz", "labelsTr/amos_0001.nii.gz")  # doctest: +SKIP
+    """
+    from amos_tutorial.utils.io import load_nifti
+
+    image_path = Path(image_path)
+    for p in (image_path, label_path):
+        if p is not None and not Path(p).is_file():
+            raise FileNotFoundError(f"{p}: file does not exist")
+    case_id = image_path.name.split(".nii")[0]
+    image, affine = load_nifti(image_path, dtype=np.float32)
+    label = None
+    if label_path is not None:
+        label_path = Path(label_path)
+        label, label_affine = load_nifti(label_path)
+        if label.shape[:3] != image.shape[:3]:
+            raise ValueError(
+                f"{label_path}: label shape {label.shape} differs from image shape {image.shape} of {image_path}"
+            )
+        diff = float(np.abs(label_affine - affine).max())
+        if diff > affine_atol:
+            raise ValueError(
+                f"{label_path}: label affine differs from the image's by {diff:.3g} mm (> {affine_atol}); "
+                f"check the pair with `amos data validate`"
+            )
+    try:
+        case = preprocess_array(
+            image, affine, modality, config, label=label, device=device, case_id=case_id,
+            max_indices_per_class=max_indices_per_class,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{image_path}: {str(exc).removeprefix(f'{case_id}: ')}") from None
+    case.meta["source"] = str(image_path)
+    return case
+
+
+def invert_to_original(
+    volume: torch.Tensor,
+    meta: Mapping[str, Any],
+    mode: str = "trilinear",
+    fill: float = 0.0,
+) -> torch.Tensor:
+    """Bring a volume on the preprocessed grid back to the original image grid, on its own device.
+
+    Introduced in chapter *Preprocessing* (used by *Predicting*). Undoes the crop, the resampling
+    and the orientation in one separable resampling (three 1-D passes of ``index_select`` and
+    ``lerp``), so a 16-channel softmax goes back to a 512 x 512 x 100 CT in a fraction of a second on
+    a GPU. Voxels of the original grid outside the cropped box get ``fill`` (background).
+
+    Args:
+        volume: ``(C, X, Y, Z)`` on the preprocessed grid (``meta["affine"]``), any float dtype
+            (``nearest`` also takes integer label maps).
+        meta: The ``meta`` of the :class:`PreprocessedCase` (needs ``affine``, ``original_affine``,
+            ``original_shape``).
+        mode: ``"trilinear"`` for probabilities or images, ``"nearest"`` for label maps.
+        fill: Value outside the cropped region.
+
+    Returns:
+        ``(C, *original_shape)`` tensor on ``volume.device``.
+
+    Raises:
+        ValueError: On a wrong shape, mode or incomplete meta.
+
+    Examples:
+        >>> case = preprocess_case("imagesTr/amos_0001.nii.gz")              # doctest: +SKIP
+        >>> probs = model(case.image[None].cuda()).softmax(1)[0]            # doctest: +SKIP
+        >>> labels = invert_to_original(probs, case.meta).argmax(0)         # doctest: +SKIP
+    """
+    if mode not in ("trilinear", "nearest"):
+        raise ValueError(f"mode must be 'trilinear' or 'nearest', got {mode!r}")
+    missing = [k for k in ("affine", "original_affine", "original_shape") if k not in meta]
+    if missing:
+        raise ValueError(f"meta lacks {missing}: pass the meta of a PreprocessedCase")
+    if not isinstance(volume, torch.Tensor) or volume.ndim != 4:
+        raise ValueError(f"volume must be a (C, X, Y, Z) tensor, got {getattr(volume, 'shape', type(volume))}")
+    pre_affine = _check_affine(meta["affine"], "meta['affine']")
+    orig_affine = _check_affine(meta["original_affine"], "meta['original_affine']")
+    orig_shape = tuple(int(s) for s in meta["original_shape"])
+    vox_map = np.linalg.solve(pre_affine, orig_affine)  # original index -> preprocessed index
+    if mode == "trilinear" and not volume.is_floating_point():
+        volume = volume.float()
+    return _resample_axes(volume, vox_map, orig_shape, "nearest" if mode == "nearest" else "linear", fill=fill)
