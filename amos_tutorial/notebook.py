@@ -1,0 +1,426 @@
+"""Helpers for the book's chapters: the device report, the one configuration cell, ``amos`` commands.
+
+Introduced in chapter *Introduction*. Every chapter of the book (``book/<chapter>.ipynb``) has the
+same skeleton, so that a reader always knows where to look and the test-suite can re-run all of
+them unattended (``tests/test_notebooks.py`` checks the items marked *checked*):
+
+1. **Title and Colab badge**, first markdown cell (*checked*): ``# Chapter title``, then
+   ``[![Open In Colab](_static/colab-badge.svg)](COLAB_URL)`` with ``COLAB_URL`` =
+   :func:`colab_url` of the chapter (the badge image is local, so the built book works offline),
+   then a short lead paragraph.
+2. **Learning goals** and **Runtime** admonitions (*checked*); the runtime table has two columns:
+   CPU smoke run on synthetic data (measured) and GPU run on the real release (expected).
+3. **Setup cell** (*checked*)::
+
+       try:
+           import amos_tutorial
+       except ImportError:
+           %pip install -q "amos_tutorial @ git+https://github.com/amos-tutorial/amos-tutorial"
+       %matplotlib inline
+       from amos_tutorial.notebook import chapter_config, device_report
+
+4. **Device report** (*checked*): ``print(device_report())``.
+5. **The one configuration cell** (*checked*: exactly one cell calls ``chapter_config``)::
+
+       DATA = "synthetic"  # or the folder of your AMOS copy, e.g. "/data/amos22"
+       cfg = chapter_config(DATA)
+       print(cfg)
+
+   ``cfg.smoke`` decides how much work the chapter does (``$AMOS_SMOKE``; default: smoke on
+   synthetic data); ``cfg.pick(smoke=..., full=...)`` chooses between the two sizes of any setting
+   (epochs, cases, patch size); ``cfg.dataset()`` opens the data; ``cfg.device`` is the torch device.
+   ``$AMOS_DATA`` overrides ``DATA`` (CI points every chapter at one cached set this way).
+6. **Sections** (``##``): prose explains, short code cells (at most 15 lines, *checked*) call into
+   :mod:`amos_tutorial`; figures come from :mod:`amos_tutorial.viz` and are the last expression of
+   their cell, with a caption in the cell metadata (``{"mystnb": {"figure": {"caption": ...,
+   "name": "fig-<chapter>-<what>"}}}``). Nothing may print to stderr (*checked*): it would show in
+   the book. Shell steps use :func:`amos` (``amos("data validate synthetic --no-progress")``).
+7. **Exercises** with hidden solutions (*checked*): ``{exercise}`` with a ``:label:``, then
+   ``{solution} <label>`` with ``:class: dropdown``.
+8. **Summary**, and ``{cite}`key``` references into ``book/references.bib``. The bibliography is
+   printed once, at the end of the introduction; chapters do not add another ``{bibliography}``.
+
+Chapters are stored without outputs and listed in ``_toc.yml`` (*checked*); the book build
+(``scripts/build_book.sh``) executes them all and fails on any error.
+
+Examples:
+    >>> from amos_tutorial.notebook import colab_url
+    >>> colab_url("intro")
+    'https://colab.research.google.com/github/amos-tutorial/amos-tutorial/blob/main/book/intro.ipynb'
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "BRANCH",
+    "DEFAULT_SMOKE_CASES",
+    "ENV_DATA",
+    "ENV_SMOKE",
+    "REPOSITORY",
+    "ChapterConfig",
+    "DeviceReport",
+    "amos",
+    "best_device",
+    "chapter_config",
+    "colab_url",
+    "device_report",
+    "parse_bool",
+    "smoke_from_env",
+]
+
+REPOSITORY = "amos-tutorial/amos-tutorial"
+BRANCH = "main"
+ENV_SMOKE = "AMOS_SMOKE"
+ENV_DATA = "AMOS_DATA"
+# Enough cases for every figure to have both modalities, few enough for a 2-core CI runner.
+DEFAULT_SMOKE_CASES = 8
+
+# tqdm.auto warns on import in a kernel without ipywidgets and then falls back to text progress
+# bars, which is all the book needs: the warning would only be noise in every chapter's output.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+T = TypeVar("T")
+
+
+def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = BRANCH) -> str:
+    """The Google Colab URL that opens a chapter straight from the GitHub repository.
+
+    Introduced in chapter *Introduction*; builds on Colab's ``/github/ORG/REPO/blob/BRANCH/PATH`` scheme.
+
+    Args:
+        notebook: Chapter name (``"intro"``), file name (``"intro.ipynb"``) or repository path
+            (``"book/intro.ipynb"``).
+        repository: ``"owner/name"`` on GitHub.
+        branch: Git branch.
+
+    Returns:
+        The URL.
+
+    Raises:
+        ValueError: If ``notebook`` is empty or ``repository`` is not ``owner/name``.
+
+    Examples:
+        >>> colab_url("book/exploring_the_data.ipynb").endswith("/blob/main/book/exploring_the_data.ipynb")
+        True
+    """
+    name = str(notebook).strip().strip("/")
+    if not name:
+        raise ValueError("notebook must name a chapter, e.g. 'intro'")
+    if repository.count("/") != 1:
+        raise ValueError(f"repository must be 'owner/name', got {repository!r}")
+    if not name.endswith(".ipynb"):
+        name += ".ipynb"
+    if not name.startswith("book/"):
+        name = f"book/{name}"
+    return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{name}"
+
+
+def parse_bool(value: str | bool | int, name: str = "value") -> bool:
+    """Parse a yes/no switch as written in an environment variable.
+
+    Introduced in chapter *Introduction* (how ``AMOS_SMOKE`` is read).
+
+    Args:
+        value: ``1/0``, ``true/false``, ``yes/no``, ``on/off`` (any case) or a bool.
+        name: Name used in the error message.
+
+    Returns:
+        The boolean.
+
+    Raises:
+        ValueError: If the text is not one of the accepted spellings.
+
+    Examples:
+        >>> parse_bool("Yes"), parse_bool("0")
+        (True, False)
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}")
+
+
+def smoke_from_env(default: bool) -> bool:
+    """Read ``$AMOS_SMOKE``; return ``default`` when it is unset.
+
+    Introduced in chapter *Introduction*.
+
+    Args:
+        default: Value used when the variable is not set.
+
+    Returns:
+        Whether the chapter runs in smoke mode.
+    """
+    value = os.environ.get(ENV_SMOKE)
+    if value is None:
+        return bool(default)
+    return parse_bool(value, name=ENV_SMOKE)
+
+
+def best_device() -> str:
+    """The best available torch device as a string: ``"cuda"``, ``"mps"`` or ``"cpu"``.
+
+    Introduced in chapter *Introduction*; builds on :mod:`torch`. Code in this package takes the
+    device as an argument and never hard-codes ``.cuda()``, so the same notebook runs everywhere.
+
+    Returns:
+        The device name.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _memory_gib() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, ValueError, OSError):  # not available on Windows
+        return None
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """What the chapter runs on; ``str()`` gives an aligned, human-readable table.
+
+    Attributes:
+        python: Python version.
+        platform: Operating system string.
+        amos_tutorial: Package version.
+        torch: torch version.
+        monai: MONAI version (``"not installed"`` if missing).
+        device: Chosen torch device (see :func:`best_device`).
+        accelerator: GPU name and memory, or ``"none"``.
+        cpu_count: Logical CPU cores.
+        memory_gib: Host memory in GiB (None where unknown).
+        colab: Whether the notebook runs on Google Colab.
+        extra: Other facts worth printing.
+    """
+
+    python: str
+    platform: str
+    amos_tutorial: str
+    torch: str
+    monai: str
+    device: str
+    accelerator: str
+    cpu_count: int
+    memory_gib: float | None
+    colab: bool
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as a flat dictionary (for logging next to benchmark results)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        out.update(self.extra)
+        return out
+
+    def __str__(self) -> str:
+        rows = self.as_dict()
+        if rows["memory_gib"] is not None:
+            rows["memory_gib"] = f"{rows['memory_gib']:.1f}"
+        width = max(len(k) for k in rows)
+        return "\n".join(f"{k:<{width}} : {v}" for k, v in rows.items())
+
+
+def device_report() -> DeviceReport:
+    """Collect the software versions and the hardware a chapter runs on.
+
+    Introduced in chapter *Introduction*; builds on :mod:`torch` (``torch.cuda``) and :mod:`platform`.
+
+    Returns:
+        A :class:`DeviceReport`; ``print()`` it in the chapter's device cell.
+
+    Examples:
+        >>> report = device_report()
+        >>> report.device in ("cuda", "mps", "cpu")
+        True
+    """
+    import torch
+
+    from amos_tutorial import __version__
+
+    try:
+        import monai
+
+        monai_version = monai.__version__
+    except ImportError:
+        monai_version = "not installed"
+    device = best_device()
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        accelerator = f"{props.name}, {props.total_memory / 2**30:.1f} GiB (x{torch.cuda.device_count()})"
+    elif device == "mps":
+        accelerator = "Apple GPU (MPS)"
+    else:
+        accelerator = "none: CPU only (fine for the smoke runs on synthetic data)"
+    return DeviceReport(
+        python=platform.python_version(),
+        platform=platform.platform(terse=True),
+        amos_tutorial=__version__,
+        torch=torch.__version__,
+        monai=monai_version,
+        device=device,
+        accelerator=accelerator,
+        cpu_count=os.cpu_count() or 1,
+        memory_gib=_memory_gib(),
+        colab="google.colab" in sys.modules,
+        extra={"torch threads": str(torch.get_num_threads())},
+    )
+
+
+@dataclass(frozen=True)
+class ChapterConfig:
+    """The settings of one chapter run, made by :func:`chapter_config`.
+
+    Attributes:
+        data: What the reader asked for (``"synthetic"`` or a path), after the ``AMOS_DATA`` override.
+        root: The resolved dataset folder.
+        smoke: Whether the chapter does the small CPU version of its work.
+        synthetic: Whether ``data`` is the synthetic mini-AMOS set.
+        max_cases: Cases to use for statistics and figures (None = all), from ``smoke_cases``.
+        seed: Seed for everything random in the chapter.
+        device: torch device name.
+        data_source: Where ``data`` came from: ``"argument"`` or ``"$AMOS_DATA"``.
+    """
+
+    data: str
+    root: Path
+    smoke: bool
+    synthetic: bool
+    max_cases: int | None
+    seed: int
+    device: str
+    data_source: str
+
+    def pick(self, smoke: T, full: T) -> T:
+        """Return ``smoke`` in smoke mode, else ``full`` (e.g. ``cfg.pick(smoke=2, full=1000)`` epochs)."""
+        return smoke if self.smoke else full
+
+    def dataset(self, **kwargs: Any):
+        """Open the dataset with :func:`amos_tutorial.data.layout.load_amos` (kwargs are passed on)."""
+        from amos_tutorial.data.layout import load_amos
+
+        return load_amos(self.root, **kwargs)
+
+    def __str__(self) -> str:
+        mode = "smoke (small, CPU-friendly)" if self.smoke else "full"
+        cases = "all" if self.max_cases is None else f"at most {self.max_cases}"
+        return (
+            f"data   : {self.data} (from {self.data_source})\n"
+            f"root   : {self.root}\n"
+            f"mode   : {mode}; cases used for statistics: {cases}\n"
+            f"device : {self.device}; seed: {self.seed}"
+        )
+
+
+def chapter_config(
+    data: str | os.PathLike = "synthetic",
+    smoke: bool | None = None,
+    seed: int = 0,
+    smoke_cases: int | None = DEFAULT_SMOKE_CASES,
+) -> ChapterConfig:
+    """Build a chapter's configuration from its one ``DATA`` value and the environment.
+
+    Introduced in chapter *Introduction*; builds on :func:`amos_tutorial.paths.resolve_data_root`
+    (which generates the cached synthetic mini-AMOS set on first use).
+
+    Precedence: ``$AMOS_DATA`` (if set) replaces ``data``, so that CI can point every chapter at a
+    cached dataset without editing notebooks. ``smoke`` (if not None) beats ``$AMOS_SMOKE``, which
+    beats the default: smoke exactly when the data are synthetic.
+
+    Args:
+        data: ``"synthetic"`` or the folder of the real AMOS release (``amos22/`` or its parent).
+        smoke: Force smoke mode on or off; None reads ``$AMOS_SMOKE``.
+        seed: Seed used by the chapter.
+        smoke_cases: Number of cases used in smoke mode (None: all of them).
+
+    Returns:
+        A :class:`ChapterConfig`; ``print(cfg)`` shows what will run.
+
+    Raises:
+        FileNotFoundError: If the data folder does not exist.
+        ValueError: If ``$AMOS_SMOKE`` is not a yes/no value or ``smoke_cases`` is not positive.
+
+    Examples:
+        >>> cfg = chapter_config("synthetic")  # doctest: +SKIP
+        >>> cfg.pick(smoke=2, full=1000)       # doctest: +SKIP
+        2
+    """
+    from amos_tutorial.paths import SYNTHETIC, resolve_data_root
+
+    if smoke_cases is not None and int(smoke_cases) < 1:
+        raise ValueError(f"smoke_cases must be a positive number of cases or None, got {smoke_cases!r}")
+    env_data = os.environ.get(ENV_DATA)
+    if env_data:
+        data, source = env_data, f"${ENV_DATA}"
+    else:
+        source = "argument"
+    data = str(data)
+    synthetic = data == SYNTHETIC
+    is_smoke = bool(smoke) if smoke is not None else smoke_from_env(default=synthetic)
+    root = resolve_data_root(data)
+    return ChapterConfig(
+        data=data,
+        root=root,
+        smoke=is_smoke,
+        synthetic=synthetic,
+        max_cases=(int(smoke_cases) if smoke_cases is not None else None) if is_smoke else None,
+        seed=int(seed),
+        device=best_device(),
+        data_source=source,
+    )
+
+
+def amos(command: str | list[str]) -> int:
+    """Run an ``amos`` command line inside the notebook, exactly as in a terminal.
+
+    Introduced in chapter *Getting the data*; builds on :func:`amos_tutorial.cli.main` and
+    :func:`shlex.split`. The command is split into arguments and handed to the CLI in this process:
+    no shell is involved, so nothing in the string is ever interpreted by one.
+
+    Args:
+        command: The arguments after ``amos``, e.g. ``"data validate synthetic --no-progress"``,
+            or an already split list.
+
+    Returns:
+        The exit code (0 for success; ``--help`` also returns 0).
+
+    Raises:
+        ValueError: If the command is empty.
+
+    Examples:
+        >>> amos("--version")  # doctest: +SKIP
+        amos_tutorial 0.1.0
+        0
+    """
+    from amos_tutorial.cli import main
+
+    argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    if not argv:
+        raise ValueError("command is empty: pass the arguments after 'amos', e.g. 'data info synthetic'")
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse exits after --help/--version and on usage errors
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)

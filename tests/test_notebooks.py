@@ -1,0 +1,236 @@
+"""The book's chapters: template checks (fast), chapter helpers, and re-running every chapter.
+
+Every ``book/*.ipynb`` is picked up by the glob, so a new chapter is tested as soon as it exists:
+the fast tests check that it follows the chapter template (see ``amos_tutorial/notebook.py``), the
+slow ones re-execute it with pytest-notebook in smoke mode on the synthetic data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO_ROOT
+
+from amos_tutorial import notebook as nbh
+
+BOOK = REPO_ROOT / "book"
+CHAPTERS = sorted(BOOK.glob("*.ipynb"))
+CHAPTER_IDS = [p.stem for p in CHAPTERS]
+# Seconds per cell; a whole smoke chapter must stay well under this.
+EXEC_TIMEOUT = 600
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _toc_files() -> list[str]:
+    import yaml
+
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+# --- the chapter template (fast) ------------------------------------------------------------------
+
+
+def test_there_are_chapters_and_the_toc_lists_them():
+    assert {"intro", "getting_the_data", "exploring_the_data"} <= set(CHAPTER_IDS)
+    toc = _toc_files()
+    assert toc[0] == "book/intro"
+    assert sorted(toc) == sorted(f"book/{p.stem}" for p in CHAPTERS)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
+def test_chapter_follows_the_template(path):
+    nb = _read(path)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code_cells), "store chapters without outputs"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert f"]({nbh.colab_url(path.stem)})" in first.source, "first cell needs the Colab badge of this chapter"
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for needed in ("Learning goals", "Runtime", "{exercise}", "{solution}", ":class: dropdown"):
+        assert needed in markdown, f"missing {needed!r}"
+    sources = [c.source for c in code_cells]
+    setup = next((s for s in sources if "except ImportError" in s), "")
+    assert "import amos_tutorial" in setup and '%pip install -q "amos_tutorial @ git+' in setup
+    assert any("device_report()" in s for s in sources)
+    config = [s for s in sources if "chapter_config(" in s and not s.lstrip().startswith(("#", "from"))]
+    assert len(config) == 1 and 'DATA = "synthetic"' in config[0], "exactly one configuration cell"
+    assert sources.index(setup) < sources.index(config[0])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
+def test_chapter_code_stays_short(path):
+    # Code lives in amos_tutorial; a notebook cell explains, calls and shows.
+    for cell in _read(path).cells:
+        if cell.cell_type == "code":
+            assert len(cell.source.splitlines()) <= 15, f"cell too long:\n{cell.source}"
+
+
+# --- notebook helpers -----------------------------------------------------------------------------
+
+
+def test_colab_url():
+    url = "https://colab.research.google.com/github/amos-tutorial/amos-tutorial/blob/main/book/intro.ipynb"
+    assert nbh.colab_url("intro") == url
+    assert nbh.colab_url("intro.ipynb") == url
+    assert nbh.colab_url("book/intro.ipynb") == url
+    assert nbh.colab_url("x", repository="me/fork", branch="dev").endswith("me/fork/blob/dev/book/x.ipynb")
+    with pytest.raises(ValueError, match="owner/name"):
+        nbh.colab_url("intro", repository="fork")
+    with pytest.raises(ValueError, match="chapter"):
+        nbh.colab_url(" ")
+
+
+def test_smoke_switch_from_environment(monkeypatch):
+    monkeypatch.delenv(nbh.ENV_SMOKE, raising=False)
+    assert nbh.smoke_from_env(True) is True and nbh.smoke_from_env(False) is False
+    for text, value in (("1", True), ("Yes", True), ("off", False), ("0", False)):
+        monkeypatch.setenv(nbh.ENV_SMOKE, text)
+        assert nbh.smoke_from_env(not value) is value
+    monkeypatch.setenv(nbh.ENV_SMOKE, "maybe")
+    with pytest.raises(ValueError, match="AMOS_SMOKE"):
+        nbh.smoke_from_env(True)
+
+
+def test_chapter_config_precedence(monkeypatch, tmp_path):
+    monkeypatch.delenv(nbh.ENV_DATA, raising=False)
+    monkeypatch.delenv(nbh.ENV_SMOKE, raising=False)
+    real = tmp_path / "amos22"
+    real.mkdir()
+    cfg = nbh.chapter_config(str(real))
+    assert cfg.root == real and not cfg.synthetic and not cfg.smoke and cfg.max_cases is None
+    assert cfg.data_source == "argument" and cfg.pick(smoke=2, full=1000) == 1000
+    monkeypatch.setenv(nbh.ENV_SMOKE, "1")
+    cfg = nbh.chapter_config(str(real), smoke_cases=3)
+    assert cfg.smoke and cfg.max_cases == 3 and cfg.pick(smoke=2, full=1000) == 2
+    assert not nbh.chapter_config(str(real), smoke=False).smoke  # the argument beats the environment
+    # $AMOS_DATA replaces the chapter's DATA value (CI points every chapter at one folder).
+    other = tmp_path / "cached"
+    other.mkdir()
+    monkeypatch.setenv(nbh.ENV_DATA, str(other))
+    cfg = nbh.chapter_config("synthetic")
+    assert cfg.root == other and cfg.data_source == "$AMOS_DATA" and not cfg.synthetic
+    assert str(other) in str(cfg) and "$AMOS_DATA" in str(cfg)
+    monkeypatch.setenv(nbh.ENV_DATA, str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="missing"):
+        nbh.chapter_config("synthetic")
+    with pytest.raises(ValueError, match="smoke_cases"):
+        nbh.chapter_config(str(real), smoke_cases=0)
+
+
+def test_chapter_config_synthetic_defaults_to_smoke(monkeypatch, synthetic_root):
+    monkeypatch.delenv(nbh.ENV_SMOKE, raising=False)
+    monkeypatch.delenv(nbh.ENV_DATA, raising=False)
+    monkeypatch.setattr("amos_tutorial.paths.synthetic_root", lambda: synthetic_root)
+    cfg = nbh.chapter_config("synthetic")
+    assert cfg.synthetic and cfg.smoke and cfg.max_cases == nbh.DEFAULT_SMOKE_CASES
+    assert cfg.root == synthetic_root
+    assert len(cfg.dataset().cases) == 4
+
+
+def test_device_report():
+    report = nbh.device_report()
+    assert report.device == nbh.best_device()
+    text = str(report)
+    for key in ("python", "torch", "monai", "device", "cpu_count"):
+        assert key in text
+    assert report.as_dict()["torch threads"].isdigit()
+
+
+def test_amos_runs_the_cli_without_a_shell(capsys, tmp_path):
+    assert nbh.amos("--version") == 0
+    assert "amos_tutorial" in capsys.readouterr().out
+    assert nbh.amos("data download --help") == 0
+    assert "Zenodo" in capsys.readouterr().out
+    # A path with a space and a shell metacharacter arrives as one argument, uninterpreted.
+    odd = tmp_path / "a b;echo hacked"
+    assert nbh.amos(["data", "info", odd]) == 2
+    err = capsys.readouterr().err
+    assert str(odd) in err and "hacked" not in err.replace(str(odd), "")
+    assert nbh.amos("data no-such-command") == 2
+    with pytest.raises(ValueError, match="empty"):
+        nbh.amos("  ")
+
+
+# --- re-running the chapters (slow) ---------------------------------------------------------------
+
+
+def _regression_fixture():
+    from pytest_notebook.nb_regression import NBRegressionFixture
+
+    env = {"AMOS_SMOKE": "1", "AMOS_VIEWER": "static", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    return NBRegressionFixture(
+        exec_timeout=EXEC_TIMEOUT,
+        exec_env=env,
+        diff_ignore=("/cells/*/outputs", "/cells/*/execution_count", "/metadata/language_info"),
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic_cache():
+    # Generate the cached synthetic set once, before any kernel asks for it.
+    from amos_tutorial.paths import synthetic_root
+
+    if not os.environ.get(nbh.ENV_DATA):
+        synthetic_root()
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.xdist_group("book")
+@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
+def test_chapter_runs_in_smoke_mode(path, synthetic_cache):
+    result = _regression_fixture().check(str(path))
+    errors = [o for c in result.nb_final.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    stderr = [
+        o.text
+        for c in result.nb_final.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream" and o.name == "stderr"
+    ]
+    assert not stderr, f"a chapter must not print to stderr (it shows up in the book): {stderr}"
+    images = [o for c in result.nb_final.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    figure_cells = [c for c in result.nb_final.cells if c.get("metadata", {}).get("mystnb", {}).get("figure")]
+    assert len(images) >= len(figure_cells), "every captioned cell must show a figure"
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.xdist_group("book")
+def test_a_broken_chapter_fails(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Broken"),
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell("raise RuntimeError('deliberately broken cell')"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(Exception, match="deliberately broken cell"):
+        _regression_fixture().check(str(path))
+    # The chapter files themselves are left untouched by a run.
+    assert json.loads(path.read_text())["cells"][1]["outputs"] == []
