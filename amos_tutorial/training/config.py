@@ -1,0 +1,315 @@
+"""The training configuration: one dataclass, two presets, saved as ``RUN_DIR/config.json``.
+
+Introduced in chapter *Training the baselines*. A run is fully described by a :class:`TrainConfig`:
+the model and its variant, the patch, the optimiser and schedule recipe, the preprocessing, the
+seed... :func:`make_config` fills it from the model's registry recipe and a preset:
+
+* ``smoke``: the model's tiny variant and tiny patch, a few dozen iterations, one validation at the
+  end. Meant to check that everything runs, on one CPU core, in well under a minute per model.
+* ``full``: the recipe of the AMOS baselines (see :mod:`amos_tutorial.models.monai_nets`), e.g.
+  1000 epochs x 250 iterations, patch (160, 160, 64), SGD with poly decay for the CNNs.
+
+Examples:
+    >>> cfg = make_config("unet", preset="smoke", iterations=20)
+    >>> cfg.variant, cfg.iterations, cfg.patch_size
+    ('tiny', 20, (32, 32, 32))
+    >>> TrainConfig.from_dict(cfg.to_dict()) == cfg
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from amos_tutorial.utils.io import atomic_write_text
+
+__all__ = ["AMP_MODES", "PRESETS", "TrainConfig", "load_config", "make_config", "save_config"]
+
+#: What each preset sets on top of the model's registry recipe.
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "variant": "tiny",
+        "iterations": 40,
+        "iterations_per_epoch": 10,
+        "val_every": 0,
+        "val_cases": 2,
+        "sw_overlap": 0.25,
+        "sw_batch_size": 4,
+    },
+    "full": {
+        "variant": "full",
+        # iterations and iterations_per_epoch come from the model's schedule (1000 x 250).
+        "val_every": 50,
+        "val_cases": 10,
+        "sw_overlap": 0.5,
+        "sw_batch_size": 2,
+    },
+}
+
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (written to ``RUN_DIR/config.json``).
+
+    Introduced in chapter *Training the baselines*.
+
+    Attributes:
+        model: Registry name (``"nnunet"``, ``"unet"``...).
+        variant: ``"full"`` or ``"tiny"``.
+        preset: Preset it was made from (``"smoke"``, ``"full"``), for the record.
+        data: Data folder or ``"synthetic"``.
+        patch_size: Training patch (x, y, z) in voxels of the preprocessed grid.
+        batch_size: Patches per step and per process (with DDP the global batch is
+            ``batch_size * world_size``).
+        iterations: Total optimiser steps of the run.
+        iterations_per_epoch: Steps per "epoch" (nnU-Net's 250): the unit of logging, checkpoints
+            and validation.
+        val_every: Validate every this many epochs; 0 validates only at the end (always done).
+        val_cases: Labelled cases used for validation (the AMOS validation split when it has labels,
+            otherwise held out of the training split).
+        optimizer: ``{"name": "sgd"|"adamw"|"adam", "lr": ..., ...}`` (keyword arguments of the torch optimiser).
+        schedule: ``{"name": "poly", "power": 0.9}``, ``{"name": "cosine", "warmup_fraction": 0.02}``
+            or ``{"name": "constant"}``, stretched over ``iterations``.
+        grad_clip: Gradient-norm clipping (nnU-Net: 12); None disables it.
+        deep_supervision: Train on every output of a deep-supervision model (nnU-Net weights).
+        preprocess: ``PreprocessConfig.to_dict()``.
+        seed: Seed of the weights' initialisation, the patch sampler and the RNGs.
+        deterministic: Ask torch for deterministic algorithms (slower on GPU).
+        amp: ``"auto"`` (bf16 where supported, fp16 + GradScaler on older GPUs, fp32 on CPU),
+            ``"bf16"``, ``"fp16"`` or ``"off"``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+        sw_overlap: Sliding-window overlap of the validation.
+        sw_batch_size: Windows per forward pass in validation.
+        organ_weighted: Centre patches on organs (nnU-Net-style oversampling), see ``PatchSampler``.
+        augment: Random augmentation of the patches.
+        cache_dir: Folder of the preprocessed cases; None uses ``<AMOS_CACHE_DIR>/preprocessed/...``.
+        memory_budget_gb: Passed to ``load_preprocessed`` (None: no limit).
+        modality_rule: Id rule for the modality when the metadata does not decide.
+        world_size: Processes of the run (1, or the torchrun world size); recorded for resuming.
+    """
+
+    model: str = "unet"
+    variant: str = "tiny"
+    preset: str = "smoke"
+    data: str = "synthetic"
+    patch_size: tuple[int, int, int] = (32, 32, 32)
+    batch_size: int = 2
+    iterations: int = 40
+    iterations_per_epoch: int = 10
+    val_every: int = 0
+    val_cases: int = 2
+    optimizer: dict = field(default_factory=lambda: {"name": "sgd", "lr": 1e-2, "momentum": 0.99, "nesterov": True})
+    schedule: dict = field(default_factory=lambda: {"name": "poly", "power": 0.9})
+    grad_clip: float | None = 12.0
+    deep_supervision: bool = False
+    preprocess: dict = field(default_factory=dict)
+    seed: int = 0
+    deterministic: bool = False
+    amp: str = "auto"
+    device: str = "auto"
+    sw_overlap: float = 0.5
+    sw_batch_size: int = 2
+    organ_weighted: bool = True
+    augment: bool = True
+    cache_dir: str | None = None
+    memory_budget_gb: float | None = None
+    modality_rule: str = "readme"
+    world_size: int = 1
+
+    def __post_init__(self) -> None:
+        # Normalise JSON lists and check values once, here, so every consumer can trust the config.
+        patch = tuple(int(p) for p in self.patch_size)
+        if len(patch) != 3 or any(p <= 0 for p in patch):
+            raise ValueError(f"patch_size must be 3 positive integers (x, y, z), got {self.patch_size!r}")
+        object.__setattr__(self, "patch_size", patch)
+        object.__setattr__(self, "data", str(self.data))
+        if self.variant not in ("full", "tiny"):
+            raise ValueError(f"variant must be 'full' or 'tiny', got {self.variant!r}")
+        for name in ("batch_size", "iterations", "iterations_per_epoch", "val_cases", "world_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.val_every, int) or self.val_every < 0:
+            raise ValueError(f"val_every must be an integer >= 0 (0: only at the end), got {self.val_every!r}")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if not 0.0 <= float(self.sw_overlap) < 1.0:
+            raise ValueError(f"sw_overlap must be in [0, 1), got {self.sw_overlap!r}")
+        if self.sw_batch_size < 1:
+            raise ValueError(f"sw_batch_size must be >= 1, got {self.sw_batch_size!r}")
+        if self.grad_clip is not None and float(self.grad_clip) <= 0:
+            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip!r}")
+        for name in ("optimizer", "schedule"):
+            d = getattr(self, name)
+            if not isinstance(d, Mapping) or "name" not in d:
+                raise ValueError(f"{name} must be a dict with a 'name' key, got {d!r}")
+            object.__setattr__(self, name, dict(d))
+        if "lr" not in self.optimizer or float(self.optimizer["lr"]) <= 0:
+            raise ValueError(f"optimizer needs a positive 'lr', got {self.optimizer!r}")
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs (the last one may be partial)."""
+        return -(-self.iterations // self.iterations_per_epoch)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (tuples become lists).
+
+        Examples:
+            >>> TrainConfig().to_dict()["patch_size"]
+            [32, 32, 32]
+        """
+        d = asdict(self)
+        d["patch_size"] = list(self.patch_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        """Build a config from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: On unknown keys, so that a typo in a hand-edited config.json is not ignored.
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"TrainConfig.from_dict expects a mapping, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {unknown}; known keys are {sorted(known)}")
+        return cls(**dict(d))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """Copy with some fields changed (checked like the constructor)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {unknown}")
+        return replace(self, **changes)
+
+
+def make_config(
+    model: str, preset: str = "smoke", data: str | os.PathLike = "synthetic", **overrides: Any
+) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a model's registry recipe, a preset and explicit overrides.
+
+    Introduced in chapter *Training the baselines*. Builds on the model registry
+    (:mod:`amos_tutorial.models`) and ``PreprocessConfig``.
+
+    Precedence: ``overrides`` > ``preset`` > the model's recipe (patch, batch size, optimiser,
+    schedule, deep supervision). The ``full`` preset takes its length from the recipe
+    (``schedule["epochs"] * schedule["iterations_per_epoch"]``).
+
+    Args:
+        model: Registry name.
+        preset: ``"smoke"`` or ``"full"``.
+        data: Data folder or ``"synthetic"``.
+        **overrides: Any :class:`TrainConfig` field (``iterations=100``, ``patch_size=(64, 64, 32)``...).
+            ``lr=`` is accepted as a shortcut for the optimiser's learning rate.
+
+    Returns:
+        The config.
+
+    Raises:
+        KeyError: For an unknown model.
+        ValueError: For an unknown preset or override.
+
+    Examples:
+        >>> make_config("nnunet", preset="full").iterations
+        250000
+    """
+    from amos_tutorial.models import get_model_spec
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    spec = get_model_spec(model)
+    settings = dict(PRESETS[preset])
+    tiny = settings["variant"] == "tiny"
+    sched = dict(spec.schedule)
+    # The recipe's budget becomes iterations / iterations_per_epoch; the schedule keeps only its shape.
+    recipe_ipe = int(sched.pop("iterations_per_epoch", 250))
+    recipe_epochs = int(sched.pop("epochs", 1000))
+    # A relative data folder would break `--resume` from another directory.
+    data = str(data) if str(data) == "synthetic" else str(Path(data).expanduser().resolve())
+    base: dict[str, Any] = {
+        "model": model,
+        "preset": preset,
+        "data": data,
+        "patch_size": tuple(spec.tiny_patch_size if tiny else spec.patch_size),
+        "batch_size": int(spec.tiny_batch_size if tiny else spec.batch_size),
+        "iterations": recipe_epochs * recipe_ipe,
+        "iterations_per_epoch": recipe_ipe,
+        "optimizer": dict(spec.optimizer),
+        "schedule": sched,
+        "deep_supervision": bool(spec.deep_supervision),
+        "preprocess": PreprocessConfig().to_dict(),
+    }
+    base.update(settings)
+    overrides = dict(overrides)
+    if "lr" in overrides:
+        lr = overrides.pop("lr")
+        if lr is not None:
+            base["optimizer"] = {**base["optimizer"], "lr": float(lr)}
+    if "variant" in overrides and overrides["variant"] is not None and "patch_size" not in overrides:
+        # Changing the variant alone also changes the recommended patch and batch.
+        tiny = overrides["variant"] == "tiny"
+        base["patch_size"] = tuple(spec.tiny_patch_size if tiny else spec.patch_size)
+        base["batch_size"] = int(spec.tiny_batch_size if tiny else spec.batch_size)
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown training options {unknown}; known options are {sorted(known | {'lr'})}")
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(base.get("preprocess"), PreprocessConfig):
+        base["preprocess"] = base["preprocess"].to_dict()
+    # Validate the preprocessing dict now rather than after an hour of caching.
+    PreprocessConfig.from_dict(base["preprocess"])
+    return TrainConfig(**base)
+
+
+def save_config(config: TrainConfig, path: str | os.PathLike) -> Path:
+    """Write ``config`` as indented JSON, atomically.
+
+    Introduced in chapter *Training the baselines*; builds on :func:`amos_tutorial.utils.io.atomic_write_text`.
+
+    Args:
+        config: The config.
+        path: Destination (usually ``RUN_DIR/config.json``).
+
+    Returns:
+        The path written.
+    """
+    return atomic_write_text(path, json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def load_config(path: str | os.PathLike) -> TrainConfig:
+    """Read a ``config.json`` written by :func:`save_config`.
+
+    Introduced in chapter *Training the baselines*.
+
+    Args:
+        path: The JSON file (or a run folder holding ``config.json``).
+
+    Returns:
+        The config.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: ``"PATH: ..."`` if it is not valid JSON or not a training config.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training config (is this a run folder written by `amos train`?)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return TrainConfig.from_dict(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a valid training config ({exc})") from exc

@@ -1,0 +1,875 @@
+"""The training loop: one function that trains any registered model on AMOS, resumably.
+
+Introduced in chapter *Training the baselines*. Builds on PyTorch (optimisers, autocast, DDP), MONAI
+(``DiceCELoss``, ``sliding_window_inference``, ``WarmupCosineSchedule``) and this package's data
+layer (``load_amos``), preprocessing cache (``preprocess_dataset`` / ``load_preprocessed``) and patch
+sampler (``PatchSampler``).
+
+What a run does:
+
+1. reads the data folder (``load_amos``), takes the labelled training split for training and a few
+   labelled cases for validation (the AMOS validation split when labelled, otherwise cases held
+   out of the training split);
+2. preprocesses every case once into a cache (one file per case, resumable);
+3. trains for ``iterations`` steps of ``batch_size`` patches: patch ``k`` comes from
+   ``PatchSampler.batch(k)``, a pure function of (seed, rank, k), so a resumed run sees exactly the
+   batches an uninterrupted run would;
+4. every epoch (``iterations_per_epoch`` steps) appends a row to ``metrics.csv`` and writes
+   ``checkpoints/last.pt``; every ``val_every`` epochs and at the end it predicts the validation
+   cases with a sliding window and records the Dice of each organ; the best mean Dice so far is
+   kept in ``checkpoints/best.pt``.
+
+Ctrl-C (SIGINT) or SIGTERM stops after the current step with a checkpoint; ``resume=True``
+(``amos train --resume``) continues from it.
+
+Run folder::
+
+    RUN_DIR/config.json          the full TrainConfig
+    RUN_DIR/metrics.csv          one row per epoch: loss, learning rate, time, Dice per organ
+    RUN_DIR/checkpoints/last.pt  model, optimiser, scaler, scheduler, position, RNG states
+    RUN_DIR/checkpoints/best.pt  the same at the best validation Dice
+    RUN_DIR/tensorboard/         when TensorBoard is installed
+
+Examples:
+    >>> result = train(model="unet", data="synthetic", out="runs/unet_smoke", preset="smoke")  # doctest: +SKIP
+    >>> result.metrics[["epoch", "train_loss", "val_dice"]]                                   # doctest: +SKIP
+    >>> model, config = load_run("runs/unet_smoke", which="best")                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from amos_tutorial.labels import ORGAN_IDS, label_by_id
+from amos_tutorial.training.amp import AmpPolicy, amp_policy, resolve_device
+from amos_tutorial.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from amos_tutorial.training.config import TrainConfig, load_config, make_config, save_config
+from amos_tutorial.training.distributed import (
+    DistInfo,
+    any_rank,
+    barrier,
+    cleanup_distributed,
+    init_distributed,
+)
+from amos_tutorial.training.losses import SegmentationLoss, main_output
+from amos_tutorial.utils.io import atomic_path
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "RunResult",
+    "build_optimizer",
+    "build_scheduler",
+    "load_run",
+    "prepare_volumes",
+    "run_training",
+    "seed_everything",
+    "train",
+    "train_step",
+    "validate",
+]
+
+CHECKPOINT_DIR = "checkpoints"
+# Exit code of a run stopped by Ctrl-C (128 + SIGINT), the shell convention.
+INTERRUPTED_EXIT_CODE = 130
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` returns.
+
+    Introduced in chapter *Training the baselines*.
+
+    Attributes:
+        run_dir: The run folder.
+        config: The run's :class:`TrainConfig`.
+        metrics: ``metrics.csv`` as a DataFrame (one row per epoch, all sessions of the run).
+        iteration: Steps completed so far.
+        completed: Whether the run reached ``config.iterations``.
+        interrupted: Whether this session was stopped early (Ctrl-C, SIGTERM or ``stop_after``).
+        stop_reason: ``"SIGINT"``, ``"SIGTERM"``, ``"stop_after"`` or None.
+        best_dice: Best mean validation Dice so far (None before the first validation).
+        losses: Training loss of every step of this session, by step index (0-based).
+        last_checkpoint: Path of ``last.pt``.
+        best_checkpoint: Path of ``best.pt`` (None before the first validation).
+    """
+
+    run_dir: Path
+    config: TrainConfig
+    metrics: pd.DataFrame
+    iteration: int
+    completed: bool
+    interrupted: bool
+    best_dice: float | None
+    stop_reason: str | None = None
+    losses: dict[int, float] = field(default_factory=dict)
+    last_checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (all devices); optionally ask for deterministic kernels.
+
+    Introduced in chapter *Training the baselines*. Builds on ``torch.manual_seed`` and
+    ``torch.use_deterministic_algorithms``. Without ``deterministic``, cuDNN may pick the fastest
+    (non-deterministic) convolution algorithms (``cudnn.benchmark``), as nnU-Net does.
+
+    Args:
+        seed: The seed (>= 0).
+        deterministic: Deterministic algorithms (warn-only where none exists), no cuDNN benchmarking.
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs this workspace setting for deterministic matrix products on CUDA >= 10.2.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
+        torch.backends.cudnn.benchmark = True
+
+
+def build_optimizer(params: Any, recipe: dict[str, Any]) -> torch.optim.Optimizer:
+    """A torch optimiser from a recipe dict.
+
+    Introduced in chapter *Training the baselines*; builds on ``torch.optim``.
+
+    Args:
+        params: Model parameters.
+        recipe: ``{"name": "sgd"|"adamw"|"adam", "lr": ..., <keyword arguments of the optimiser>}``.
+
+    Returns:
+        The optimiser.
+
+    Raises:
+        ValueError: For an unknown name or keyword.
+
+    Examples:
+        >>> opt = build_optimizer(nn.Linear(2, 2).parameters(), {"name": "sgd", "lr": 0.01, "momentum": 0.99})
+        >>> type(opt).__name__
+        'SGD'
+    """
+    kinds = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+    kwargs = {k: v for k, v in recipe.items() if k != "name"}
+    name = str(recipe.get("name", "")).lower()
+    if name not in kinds:
+        raise ValueError(f"unknown optimizer {recipe.get('name')!r}; choose one of {sorted(kinds)}")
+    try:
+        return kinds[name](params, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad optimizer settings {recipe!r}: {exc}") from exc
+
+
+class PolyLambda:
+    """``(1 - step / total) ** power``, nnU-Net's poly decay, as a picklable object.
+
+    Introduced in chapter *Training the baselines*; used with ``torch.optim.lr_scheduler.LambdaLR``.
+
+    A class rather than a lambda so that the scheduler's state dict holds plain numbers (loadable
+    with ``weights_only=True``).
+    """
+
+    def __init__(self, total: int, power: float = 0.9) -> None:
+        self.total = int(total)
+        self.power = float(power)
+
+    def __call__(self, step: int) -> float:
+        return max(0.0, 1.0 - min(step, self.total) / max(self.total, 1)) ** self.power
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, recipe: dict[str, Any], total_iterations: int, last_iteration: int = 0
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """A per-iteration learning-rate schedule from a recipe dict.
+
+    Introduced in chapter *Training the baselines*. ``poly`` builds on ``torch.optim.lr_scheduler.LambdaLR``,
+    ``cosine`` on MONAI's ``WarmupCosineSchedule`` (linear warm-up, then cosine decay to 0),
+    ``constant`` on ``ConstantLR``. All are closed-form in the step, so a schedule can be rebuilt at
+    any position (used when a resumed run is given more iterations).
+
+    Args:
+        optimizer: The optimiser.
+        recipe: ``{"name": "poly", "power": 0.9}``, ``{"name": "cosine", "warmup_fraction": 0.02}``
+            (or ``"warmup_iterations"``) or ``{"name": "constant"}``.
+        total_iterations: Length of the run.
+        last_iteration: Steps already done (0 for a new run).
+
+    Returns:
+        The scheduler; call ``step()`` after every optimiser step.
+    """
+    from monai.optimizers import WarmupCosineSchedule
+
+    name = str(recipe.get("name", "")).lower()
+    if last_iteration > 0:
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+    last = last_iteration - 1 if last_iteration > 0 else -1
+    if name == "poly":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, PolyLambda(total_iterations, float(recipe.get("power", 0.9))), last_epoch=last
+        )
+    if name == "cosine":
+        if "warmup_iterations" in recipe:
+            warmup = int(recipe["warmup_iterations"])
+        else:
+            warmup = round(float(recipe.get("warmup_fraction", 0.0)) * total_iterations)
+        return WarmupCosineSchedule(optimizer, warmup_steps=warmup, t_total=total_iterations, last_epoch=last)
+    if name == "constant":
+        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0, last_epoch=last)
+    raise ValueError(f"unknown schedule {recipe.get('name')!r}; choose poly, cosine or constant")
+
+
+def train_step(
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    policy: AmpPolicy,
+    grad_clip: float | None = None,
+) -> torch.Tensor:
+    """One optimiser step on a batch; returns the (detached) loss tensor.
+
+    Introduced in chapter *Training the baselines*. Builds on ``torch.autocast`` and ``GradScaler``.
+    The same function times the raw step in ``amos bench speed``.
+
+    Args:
+        model: The network (possibly DDP-wrapped), in training mode.
+        batch: ``{"image": (B, 1, X, Y, Z) float, "label": (B, 1, X, Y, Z) integer}`` on the model's device.
+        loss_fn: E.g. :class:`~amos_tutorial.training.losses.SegmentationLoss`.
+        optimizer: The optimiser.
+        scaler: A ``GradScaler`` (disabled unless fp16).
+        policy: The mixed-precision policy.
+        grad_clip: Clip the gradient norm to this (None: no clipping).
+
+    Returns:
+        The loss, detached (a non-finite loss skips the update).
+    """
+    optimizer.zero_grad(set_to_none=True)
+    with policy.autocast():
+        output = model(batch["image"])
+        loss = loss_fn(output, batch["label"])
+    if not torch.isfinite(loss):
+        # A NaN/inf step would poison the weights; skip it (the caller counts and stops if it repeats).
+        return loss.detach()
+    scaler.scale(loss).backward()
+    if grad_clip is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach()
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module,
+    volumes: Sequence[Any],
+    patch_size: Sequence[int],
+    device: torch.device,
+    policy: AmpPolicy,
+    sw_batch_size: int = 2,
+    overlap: float = 0.5,
+) -> pd.DataFrame:
+    """Dice per organ and case of a model on preprocessed labelled volumes.
+
+    Introduced in chapter *Training the baselines*. Builds on MONAI's ``sliding_window_inference``
+    (windows of the training patch, Gaussian blending) and
+    :func:`amos_tutorial.evaluation.metrics.dice` (organ absent from both reference and prediction:
+    NaN, skipped in means, as nnU-Net). The Dice is measured on the preprocessed grid, which is
+    quick and good for model selection; the final scores of the book are measured on the original
+    grid by ``amos evaluate``.
+
+    Args:
+        model: The network (its eval mode must return ``(B, C, X, Y, Z)`` logits).
+        volumes: ``PreprocessedCase`` s with labels.
+        patch_size: Window size (the training patch).
+        device: Where the windows are run.
+        policy: Mixed-precision policy.
+        sw_batch_size: Windows per forward pass.
+        overlap: Window overlap.
+
+    Returns:
+        One row per case: ``case_id`` and one column per organ (canonical names).
+    """
+    from monai.inferers import sliding_window_inference
+
+    from amos_tutorial.evaluation.metrics import dice
+
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        for vol in volumes:
+            if vol.label is None:
+                raise ValueError(f"{vol.case_id}: validation needs a label")
+            image = vol.image.unsqueeze(0).to(device, torch.float32)
+            with policy.autocast():
+                logits = sliding_window_inference(
+                    image,
+                    roi_size=tuple(patch_size),
+                    sw_batch_size=sw_batch_size,
+                    predictor=model,
+                    overlap=overlap,
+                    mode="gaussian",
+                )
+            pred = main_output(logits).argmax(dim=1)[0].to("cpu", torch.uint8).numpy()
+            ref = vol.label[0].to("cpu", torch.uint8).numpy()
+            row: dict[str, Any] = {"case_id": vol.case_id}
+            for organ in ORGAN_IDS:
+                row[label_by_id(organ).name] = dice(ref == organ, pred == organ)
+            rows.append(row)
+    finally:
+        model.train(was_training)
+    return pd.DataFrame(rows)
+
+
+def _data_cache_dir(config: TrainConfig, root: Path) -> Path:
+    if config.cache_dir:
+        return Path(config.cache_dir).expanduser()
+    from amos_tutorial.paths import cache_dir
+
+    # One cache per (data folder, preprocessing settings): a changed setting never reuses stale files.
+    key = json.dumps({"root": str(root.resolve()), "preprocess": config.preprocess}, sort_keys=True)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return cache_dir() / "preprocessed" / f"{root.name}-{digest}"
+
+
+def prepare_volumes(
+    config: TrainConfig,
+    device: torch.device | str = "cpu",
+    info: DistInfo | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[list[Any], list[Any], Path]:
+    """Read the data folder, preprocess it once into a cache and load the training/validation volumes.
+
+    Introduced in chapter *Training the baselines*. Builds on :func:`amos_tutorial.data.layout.load_amos`,
+    :func:`amos_tutorial.transforms.cache.preprocess_dataset` and ``load_preprocessed``.
+
+    Args:
+        config: The run's config (``data``, ``preprocess``, ``val_cases``, ``cache_dir``...).
+        device: Device used for preprocessing.
+        info: Distributed info; only rank 0 preprocesses, the others wait.
+        progress: Show progress bars.
+        log: Where messages go.
+
+    Returns:
+        ``(training volumes, validation volumes, cache folder)``.
+
+    Raises:
+        ValueError: ``"ROOT: ..."`` when the folder has no labelled training case.
+    """
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.transforms.cache import load_preprocessed, preprocess_dataset
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig
+
+    info = info or DistInfo()
+    dataset = load_amos(config.data, modality_rule=config.modality_rule)
+    train_cases = sorted((c for c in dataset.split("training") if c.has_label), key=lambda c: c.number)
+    val_split = sorted((c for c in dataset.split("validation") if c.has_label), key=lambda c: c.number)
+    if not train_cases:
+        raise ValueError(f"{dataset.root}: no labelled training case (labelsTr) to train on")
+    if val_split:
+        val_cases = val_split[: config.val_cases]
+        val_source = "AMOS validation split"
+    else:
+        n_hold = min(config.val_cases, len(train_cases) - 1)
+        if n_hold == 0:
+            val_cases, val_source = train_cases[:1], "the only training case (no validation labels)"
+        else:
+            val_cases = train_cases[-n_hold:]
+            train_cases = train_cases[:-n_hold]
+            val_source = "held out of the training split"
+    out_dir = _data_cache_dir(config, Path(dataset.root))
+    if info.is_main:
+        log(
+            f"data: {dataset.root} - {len(train_cases)} training cases, {len(val_cases)} validation cases "
+            f"({val_source}); preprocessed cache: {out_dir}"
+        )
+        preprocess_dataset(
+            dataset,
+            out_dir,
+            config=PreprocessConfig.from_dict(config.preprocess),
+            splits=("training", "validation"),
+            device=str(device),
+            progress=progress,
+        )
+    barrier(info)
+    # A case that failed to preprocess has no file (and was reported): train on the others.
+    ready = {c.case_id for c in (*train_cases, *val_cases) if (out_dir / f"{c.case_id}.pt").is_file()}
+    skipped = [c.case_id for c in (*train_cases, *val_cases) if c.case_id not in ready]
+    if skipped:
+        log(f"skipping {len(skipped)} case(s) that could not be preprocessed: {', '.join(skipped)}")
+    wanted_train = [c.case_id for c in train_cases if c.case_id in ready]
+    wanted_val = [c.case_id for c in val_cases if c.case_id in ready]
+    if not wanted_train:
+        raise ValueError(f"{out_dir}: no training case could be preprocessed (see the messages above)")
+    if info.world_size > 1:
+        # The sampler trains each rank on volumes[rank::world_size]: read this rank's shard, map the
+        # others from disk (they cost no memory unless touched) so N processes do not hold N copies.
+        from amos_tutorial.transforms.cache import load_preprocessed_case
+
+        mine = wanted_train[info.rank :: info.world_size]
+        loaded = {v.case_id: v for v in load_preprocessed(out_dir, mine, config.memory_budget_gb)}
+        train_vols = [
+            loaded[cid] if cid in loaded else load_preprocessed_case(out_dir / f"{cid}.pt", mmap=True)
+            for cid in wanted_train
+        ]
+    else:
+        train_vols = load_preprocessed(out_dir, case_ids=wanted_train, memory_budget_gb=config.memory_budget_gb)
+    val_vols = load_preprocessed(out_dir, case_ids=wanted_val) if info.is_main else []
+    return list(train_vols), list(val_vols), out_dir
+
+
+class _StopFlag:
+    """Turns the first SIGINT/SIGTERM into a polite "stop after this step"; a second one aborts."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.requested = False
+        self.signal_name = ""
+        self._log = log
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            # Second Ctrl-C: the user really wants out now.
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+        self._log(f"\n{self.signal_name} received: stopping after this step and writing a checkpoint (again to abort)")
+
+    def __enter__(self) -> _StopFlag:
+        # Signal handlers can only be installed from the main thread (not in a notebook's worker thread).
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _write_metrics(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return frame
+
+
+def _read_metrics(path: Path, upto_iteration: int) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
+    if "iteration" not in frame.columns:
+        raise ValueError(f"{path}: not a metrics table of `amos train` (no 'iteration' column)")
+    # Rows written after the checkpoint (a crash between the CSV and the checkpoint) are dropped.
+    frame = frame[frame["iteration"] <= upto_iteration]
+    return frame.to_dict("records")
+
+
+def _tensorboard_writer(run_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+
+
+def run_training(
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> RunResult:
+    """Train according to ``config`` into ``run_dir`` (see the module docstring).
+
+    Introduced in chapter *Training the baselines*. Most users call :func:`train` or ``amos train``.
+
+    Args:
+        config: The full configuration (when resuming, the one read from ``run_dir``).
+        run_dir: The run folder.
+        resume: Continue from ``run_dir/checkpoints/last.pt``.
+        progress: Show tqdm progress bars (rank 0 only).
+        stop_after: Stop (with a checkpoint, as after Ctrl-C) after this many steps of this session;
+            useful on time-limited machines such as Colab.
+
+    Returns:
+        The :class:`RunResult` (on every rank; only rank 0 has written files).
+    """
+    from tqdm.auto import tqdm
+
+    from amos_tutorial.models import build_model_for_patch, count_parameters
+
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    metrics_path = run_dir / "metrics.csv"
+    if stop_after is not None and stop_after < 1:
+        raise ValueError(f"stop_after must be >= 1, got {stop_after}")
+
+    device = resolve_device(config.device)
+    info, device = init_distributed(device)
+    log: Callable[[str], None] = print if info.is_main else (lambda msg: None)
+    try:
+        if info.world_size != config.world_size:
+            if resume:
+                log(f"note: this run used {config.world_size} process(es), resuming with {info.world_size}")
+            config = config.replace(world_size=info.world_size)
+        policy = amp_policy(device, config.amp)
+        seed_everything(config.seed, config.deterministic)
+
+        # The model first: a patch it cannot take fails now, not after an hour of preprocessing.
+        # Same seed on every rank: identical initial weights (DDP also broadcasts rank 0's).
+        torch.manual_seed(config.seed)
+        spacing = config.preprocess.get("spacing")
+        net = build_model_for_patch(config.model, config.variant, config.patch_size, spacing).to(device)
+
+        train_vols, val_vols, _ = prepare_volumes(config, device, info, progress and info.is_main, log)
+
+        from amos_tutorial.transforms.sampler import PatchSampler
+
+        sampler = PatchSampler(
+            train_vols,
+            config.patch_size,
+            config.batch_size,
+            device=device,
+            organ_weighted=config.organ_weighted,
+            augment=config.augment,
+            seed=config.seed,
+            rank=info.rank,
+            world_size=info.world_size,
+        )
+        model: nn.Module = net
+        if info.enabled:
+            model = nn.parallel.DistributedDataParallel(
+                net, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        optimizer = build_optimizer(net.parameters(), config.optimizer)
+        scaler = policy.make_scaler()
+        loss_fn = SegmentationLoss(deep_supervision=config.deep_supervision)
+
+        start, best_dice, epoch_losses = 0, None, []
+        rows: list[dict[str, Any]] = []
+        scheduler_state = None
+        if resume and last_path.is_file():
+            # Loaded on the CPU: load_state_dict copies onto the model's device without a second GPU copy.
+            state = load_checkpoint(last_path, map_location="cpu")
+            try:
+                net.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                if state.get("scaler"):
+                    scaler.load_state_dict(state["scaler"])
+            except (RuntimeError, KeyError, ValueError) as exc:
+                raise ValueError(f"{last_path}: checkpoint does not match this run's model/optimiser ({exc})") from exc
+            start = int(state["iteration"])
+            best_dice = state.get("best_dice")
+            epoch_losses = [float(v) for v in state.get("epoch_losses", [])]
+            scheduler_state = state.get("scheduler")
+            set_rng_state(state["rng"])
+            rows = _read_metrics(metrics_path, start) if info.is_main else []
+            log(f"resuming {run_dir} at step {start} of {config.iterations}")
+        elif resume:
+            log(f"{last_path}: no checkpoint yet, starting {run_dir} from the beginning")
+
+        scheduler = build_scheduler(optimizer, config.schedule, config.iterations, start)
+        if scheduler_state is not None and _same_schedule_length(scheduler_state, config.iterations):
+            scheduler.load_state_dict(scheduler_state)
+
+        if info.is_main:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, run_dir / "config.json")
+            log(
+                f"training {config.model} ({config.variant}, {count_parameters(net) / 1e6:.2f} M parameters) on "
+                f"{device} [{policy.name}], {info.world_size} process(es), patch {config.patch_size}, "
+                f"batch {config.batch_size}, {config.iterations} steps"
+            )
+        writer = _tensorboard_writer(run_dir) if info.is_main else None
+
+        def checkpoint(iteration: int, epoch: int, path: Path, extra: dict[str, Any] | None = None) -> None:
+            state = {
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "iteration": iteration,
+                "epoch": epoch,
+                "best_dice": best_dice,
+                "epoch_losses": list(epoch_losses),
+                "rng": rng_state(),
+                "config": config.to_dict(),
+                "amp": policy.name,
+            }
+            state.update(extra or {})
+            save_checkpoint(path, state)
+
+        losses: dict[int, float] = {}
+        interrupted, stop_reason = False, None
+        bad_steps = 0
+        epoch_start = time.perf_counter()
+        it = start
+        bar = tqdm(
+            total=config.iterations,
+            initial=start,
+            desc=f"{config.model}",
+            disable=not (progress and info.is_main),
+            dynamic_ncols=True,
+        )
+        model.train()
+        with _StopFlag(log) as stop:
+            while it < config.iterations:
+                batch = sampler.batch(it)
+                loss = train_step(model, batch, loss_fn, optimizer, scaler, policy, config.grad_clip)
+                scheduler.step()
+                value = float(loss)
+                if not math.isfinite(value):
+                    bad_steps += 1
+                    if bad_steps >= 10:
+                        raise RuntimeError(
+                            f"{run_dir}: training diverged ({bad_steps} non-finite losses in a row at step {it}); "
+                            "lower the learning rate or resume from the last checkpoint"
+                        )
+                else:
+                    bad_steps = 0
+                    epoch_losses.append(value)
+                losses[it] = value
+                it += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+                if writer is not None:
+                    writer.add_scalar("train/loss", value, it)
+
+                epoch_end = it % config.iterations_per_epoch == 0 or it == config.iterations
+                if epoch_end:
+                    epoch = -(-it // config.iterations_per_epoch)
+                    row: dict[str, Any] = {
+                        "epoch": epoch,
+                        "iteration": it,
+                        "train_loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan"),
+                        "lr": float(optimizer.param_groups[0]["lr"]),
+                        "seconds": time.perf_counter() - epoch_start,
+                    }
+                    do_val = it == config.iterations or (config.val_every > 0 and epoch % config.val_every == 0)
+                    improved = False
+                    if do_val and info.is_main and val_vols:
+                        table = validate(
+                            net, val_vols, config.patch_size, device, policy, config.sw_batch_size, config.sw_overlap
+                        )
+                        per_organ = table.drop(columns="case_id").mean(axis=0, skipna=True)
+                        mean_dice = (
+                            float(np.nanmean(per_organ.to_numpy(dtype=float)))
+                            if per_organ.notna().any()
+                            else float("nan")
+                        )
+                        row["val_dice"] = mean_dice
+                        row.update({f"dice_{k}": float(v) for k, v in per_organ.items()})
+                        if writer is not None:
+                            writer.add_scalar("val/dice", mean_dice, it)
+                        if math.isfinite(mean_dice) and (best_dice is None or mean_dice > best_dice):
+                            best_dice, improved = mean_dice, True
+                        bar.write(f"epoch {epoch}: loss {row['train_loss']:.4f}, validation Dice {mean_dice:.4f}")
+                    epoch_losses = []
+                    if info.is_main:
+                        rows.append(row)
+                        _write_metrics(rows, metrics_path)
+                        checkpoint(it, epoch, last_path)
+                        if improved:
+                            checkpoint(it, epoch, best_path, {"val_dice": best_dice})
+                        if writer is not None:
+                            writer.add_scalar("train/epoch_loss", row["train_loss"], it)
+                            writer.add_scalar("train/lr", row["lr"], it)
+                            writer.flush()
+                    barrier(info)
+                    epoch_start = time.perf_counter()
+
+                want_stop = stop.requested or (stop_after is not None and it - start >= stop_after)
+                if it < config.iterations and any_rank(want_stop, info, device):
+                    interrupted = True
+                    if info.is_main:
+                        checkpoint(it, -(-it // config.iterations_per_epoch), last_path)
+                    if stop.signal_name:
+                        stop_reason = stop.signal_name
+                    elif stop_after is not None and it - start >= stop_after:
+                        stop_reason = "stop_after"
+                    else:
+                        stop_reason = "stopped on another process"
+                    log(f"stopped at step {it} ({stop_reason}); checkpoint {last_path}; continue with resume")
+                    break
+        bar.close()
+        if writer is not None:
+            writer.close()
+        barrier(info)
+        metrics = pd.DataFrame(rows) if info.is_main else pd.DataFrame()
+        return RunResult(
+            run_dir=run_dir,
+            config=config,
+            metrics=metrics,
+            iteration=it,
+            completed=it >= config.iterations,
+            interrupted=interrupted,
+            best_dice=best_dice,
+            stop_reason=stop_reason,
+            losses=losses,
+            last_checkpoint=last_path,
+            best_checkpoint=best_path if best_path.is_file() else None,
+        )
+    finally:
+        cleanup_distributed(info)
+
+
+def _same_schedule_length(state: dict[str, Any], total: int) -> bool:
+    # LambdaLR stores the lambda object's attributes; WarmupCosineSchedule its t_total.
+    lambdas = state.get("lr_lambdas") or [None]
+    first = lambdas[0] if isinstance(lambdas[0], dict) else {}
+    length = state.get("t_total", first.get("total"))
+    return length is None or int(length) == int(total)
+
+
+def train(
+    model: str = "unet",
+    data: str | os.PathLike = "synthetic",
+    out: str | os.PathLike | None = None,
+    preset: str = "smoke",
+    resume: bool = False,
+    device: str = "auto",
+    iterations: int | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Train a registered model on AMOS (or the synthetic set) and return the run's results.
+
+    Introduced in chapter *Training the baselines*. The Python face of ``amos train``; see the
+    module docstring for what a run does and writes.
+
+    Args:
+        model: Registry name (``amos_tutorial.models.list_models()``).
+        data: AMOS folder or ``"synthetic"``.
+        out: Run folder (default ``runs/<model>_<preset>``).
+        preset: ``"smoke"`` (tiny, CPU, a minute) or ``"full"`` (the AMOS recipe).
+        resume: Continue the run in ``out`` from its last checkpoint (its ``config.json`` is used;
+            ``iterations``, ``device`` and ``amp`` may be changed).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``...
+        iterations: Total steps (default: the preset's).
+        progress: Show progress bars.
+        stop_after: Stop with a checkpoint after this many steps of this session.
+        **overrides: Any other :class:`TrainConfig` field (``patch_size``, ``batch_size``, ``lr``, ``seed``...).
+
+    Returns:
+        A :class:`RunResult` with the metrics DataFrame.
+
+    Raises:
+        ValueError: ``"RUN_DIR: ..."`` when ``out`` already holds a run and ``resume`` is False,
+            or for bad options.
+        FileNotFoundError: When resuming a folder without ``config.json``.
+
+    Examples:
+        >>> r = train("unet", data="synthetic", out="runs/demo", preset="smoke", iterations=20)  # doctest: +SKIP
+        >>> r.metrics.tail(1)[["iteration", "train_loss", "val_dice"]]                         # doctest: +SKIP
+    """
+    run_dir = Path(out) if out is not None else Path("runs") / f"{model}_{preset}"
+    config_path = run_dir / "config.json"
+    if resume:
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{config_path}: nothing to resume (no config.json in the run folder)")
+        config = load_config(config_path)
+        allowed = {"amp", "val_every", "cache_dir", "memory_budget_gb"}
+        bad = sorted(k for k, v in overrides.items() if v is not None and k not in allowed)
+        if bad:
+            raise ValueError(
+                f"{run_dir}: a resumed run keeps its config.json; only iterations, device, {', '.join(sorted(allowed))} "
+                f"may change (got {bad})"
+            )
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if iterations is not None:
+            changes["iterations"] = int(iterations)
+        if device != "auto":
+            changes["device"] = device
+        config = config.replace(**changes) if changes else config
+    else:
+        if config_path.is_file() or (run_dir / CHECKPOINT_DIR / "last.pt").is_file():
+            raise ValueError(f"{run_dir}: already holds a run; resume it (--resume) or choose another folder")
+        config = make_config(model, preset=preset, data=data, device=device, iterations=iterations, **overrides)
+    return run_training(config, run_dir, resume=resume, progress=progress, stop_after=stop_after)
+
+
+def load_run(
+    run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
+    """Rebuild a trained model from its run folder, in eval mode.
+
+    Introduced in chapter *Training the baselines*. Builds on :func:`~amos_tutorial.training.checkpoint.load_checkpoint`
+    (``torch.load(weights_only=True)``) and the model registry.
+
+    Args:
+        run_dir: A folder written by ``amos train``.
+        which: ``"best"`` (highest validation Dice; falls back to ``"last"`` with a warning when the
+            run has not validated yet) or ``"last"``.
+        device: Where to put the model.
+
+    Returns:
+        ``(model, config)``.
+
+    Raises:
+        FileNotFoundError: ``"PATH: ..."`` if the config or checkpoint is missing.
+        ValueError: ``"PATH: ..."`` if the checkpoint is corrupted or does not fit the model.
+
+    Examples:
+        >>> model, cfg = load_run("runs/unet_smoke", which="best", device="cpu")  # doctest: +SKIP
+    """
+    from amos_tutorial.models import build_model_for_patch
+
+    if which not in ("best", "last"):
+        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    run_dir = Path(run_dir)
+    config = load_config(run_dir / "config.json")
+    path = run_dir / CHECKPOINT_DIR / f"{which}.pt"
+    if which == "best" and not path.is_file() and (run_dir / CHECKPOINT_DIR / "last.pt").is_file():
+        warnings.warn(f"{path}: not written yet (no validation so far); loading last.pt instead", stacklevel=2)
+        path = run_dir / CHECKPOINT_DIR / "last.pt"
+    dev = resolve_device(device)
+    state = load_checkpoint(path, map_location=dev)
+    net = build_model_for_patch(config.model, config.variant, config.patch_size, config.preprocess.get("spacing"))
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{path}: weights do not fit {config.model} ({config.variant}): {first}") from exc
+    return net.to(dev).eval(), config
