@@ -1,0 +1,104 @@
+"""``amos predict``: label maps for a folder of images with a trained run, on the images' own grids.
+
+Introduced in chapter *Evaluating segmentations*. A thin wrapper around
+:func:`amos_tutorial.inference.predict_folder`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ORDER = 40
+
+
+def _predict_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.inference import STAGES, predict_folder
+
+    table = predict_folder(
+        args.run,
+        args.images,
+        args.out,
+        which=args.which,
+        device=args.device,
+        overlap=args.overlap,
+        sw_batch_size=args.sw_batch_size,
+        amp=args.amp,
+        tta=args.tta,
+        path=args.path,
+        data_root=args.data,
+        modality_rule=args.modality_rule,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    counts = table["status"].value_counts().to_dict()
+    written = table[table["status"] == "written"]
+    print(
+        f"{len(table)} image(s): {counts.get('written', 0)} written, {counts.get('skipped', 0)} skipped "
+        f"(already done), {counts.get('failed', 0)} failed -> {args.out}"
+    )
+    if len(written):
+        means = ", ".join(f"{stage} {written[stage].mean():.2f}" for stage in (*STAGES, "save"))
+        print(f"mean seconds per case: {means}")
+    failed = table[table["status"] == "failed"]
+    for row in failed.itertuples():
+        print(f"failed: {row.case}: {row.error}")
+    return 1 if len(failed) else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``amos predict`` to the ``amos`` parser.
+
+    Introduced in chapter *Evaluating segmentations*. Builds on ``argparse``.
+
+    Args:
+        subparsers: The sub-parser action of ``amos``.
+
+    Returns:
+        The ``predict`` parser.
+
+    Examples:
+        >>> import argparse
+        >>> sub = argparse.ArgumentParser(prog="amos").add_subparsers()
+        >>> register(sub).prog
+        'amos predict'
+    """
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict label maps for a folder of images with a trained run",
+        description=(
+            "Predict every amos_XXXX.nii.gz of --images with the model of --run: the run's preprocessing, "
+            "a sliding window (the training patch, Gaussian blending, mixed precision by device, optional "
+            "flip test-time augmentation), then back to each image's own grid (same shape and affine), "
+            "saved as uint8 labels in --out. Finished cases are skipped, so an interrupted run resumes. "
+            "Exit code 1 if any case failed (the others are still written)."
+        ),
+    )
+    parser.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="folder written by amos train")
+    parser.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images amos_XXXX.nii.gz")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the label maps")
+    parser.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint (default best)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--overlap", type=float, default=None, help="window overlap 0-1 (default: the run's, 0.5)")
+    parser.add_argument("--sw-batch-size", type=int, default=None, metavar="N", help="windows per forward pass")
+    parser.add_argument(
+        "--amp", choices=("auto", "bf16", "fp16", "off"), default=None, help="mixed precision (default: the run's)"
+    )
+    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (8 passes)")
+    parser.add_argument(
+        "--path",
+        choices=("fast", "plain"),
+        default="fast",
+        help="fast: inversion on the device (default); plain: MONAI Invertd on the CPU, as the tutorials",
+    )
+    parser.add_argument("--data", default=None, metavar="ROOT", help="AMOS data folder: modality from its metadata")
+    parser.add_argument(
+        "--modality-rule",
+        choices=("readme", "organisers"),
+        default="readme",
+        help="id rule where no metadata decides: readme (id < 500 is CT, default) or organisers (id <= 500)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="predict again cases already in --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_predict_command)
+    return parser

@@ -1,0 +1,94 @@
+"""``amos submit``: check predictions and package them as the challenge's ``results/amos_XXXX.nii.gz`` zip.
+
+Introduced in chapter *Evaluating segmentations*. A thin wrapper around
+:func:`amos_tutorial.evaluation.package_submission`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ORDER = 60
+
+
+def _submit_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.evaluation.submit import TASKS, SubmissionError, package_submission
+
+    try:
+        out = package_submission(
+            args.pred,
+            args.out,
+            images_dir=args.images,
+            task=args.task,
+            modality_rule=args.modality_rule,
+            affine_atol=args.affine_atol,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except SubmissionError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"amos submit: {len(exc.problems)} problem(s), no zip written", file=sys.stderr)
+        return 1
+    except FileExistsError as exc:
+        print(f"amos: error: {exc}", file=sys.stderr)
+        return 2
+    import zipfile
+
+    with zipfile.ZipFile(out) as archive:
+        count = len(archive.namelist())
+    task = f"Task {args.task} ({TASKS[args.task]})" if args.task else "no task filter"
+    if args.images is None:
+        print("note: no --images given: completeness and grids were not checked")
+    print(f"Wrote {out}: {count} prediction(s) in results/, {task}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``amos submit`` to the ``amos`` parser.
+
+    Introduced in chapter *Evaluating segmentations*. Builds on ``argparse``.
+
+    Args:
+        subparsers: The sub-parser action of ``amos``.
+
+    Returns:
+        The ``submit`` parser.
+
+    Examples:
+        >>> import argparse
+        >>> sub = argparse.ArgumentParser(prog="amos").add_subparsers()
+        >>> register(sub).prog
+        'amos submit'
+    """
+    parser = subparsers.add_parser(
+        "submit",
+        help="check predictions and zip them in the challenge's form (results/amos_XXXX.nii.gz)",
+        description=(
+            "Check every prediction (name amos_XXXX.nii.gz, readable, 3-D, integer labels 0-15; with --images: "
+            "one per expected case, same shape and affine as the image) and write them into a zip as "
+            "results/amos_XXXX.nii.gz. Any problem is listed one line per file and no zip is written (exit 1). "
+            "Task 1 is CT only: MRI predictions are left out of the zip."
+        ),
+    )
+    parser.add_argument("--pred", type=Path, required=True, metavar="DIR", help="folder of predictions")
+    parser.add_argument("--out", type=Path, required=True, metavar="ZIP", help="zip to write (results.zip)")
+    parser.add_argument(
+        "--images", type=Path, default=None, metavar="DIR", help="images of the evaluated set (imagesVa / imagesTs)"
+    )
+    parser.add_argument("--task", type=int, choices=(1, 2), default=None, help="1: CT only, 2: CT and MRI")
+    parser.add_argument(
+        "--modality-rule",
+        choices=("readme", "organisers"),
+        default="readme",
+        help="id rule for Task 1: readme (id < 500 is CT, default) or organisers (id <= 500)",
+    )
+    parser.add_argument(
+        "--affine-atol", type=float, default=1e-3, metavar="MM", help="allowed affine difference (1e-3)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing zip")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_submit_command)
+    return parser
