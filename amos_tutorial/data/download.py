@@ -46,6 +46,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
+from amos_tutorial.data.release import METADATA_CSV_NAME, RELEASE_DIR_NAME
 from amos_tutorial.utils.io import atomic_write_text
 
 __all__ = [
@@ -76,8 +77,6 @@ ZENODO_RECORD = "7262581"
 ZENODO_OLD_RECORD = "7155725"
 ZENODO_BASE_URL = f"https://zenodo.org/records/{ZENODO_RECORD}/files"
 AMOS_ZIP_NAME = "amos22.zip"
-METADATA_CSV_NAME = "labeled_data_meta_0000_0599.csv"
-RELEASE_DIR_NAME = "amos22"
 #: MD5 of ``amos22.zip`` as published by a third-party download script (torch-em): UNVERIFIED.
 AMOS_ZIP_MD5 = "67717b2a483ac0744c89c3016b7aaef7"
 #: Approximate size of ``amos22.zip`` (22.6 GiB), only used in messages.

@@ -41,6 +41,14 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from amos_tutorial.data.release import (
+    CT_SCANNERS,
+    METADATA_COLUMNS,
+    METADATA_CSV_NAME,
+    MRI_SCANNERS,
+    RELEASE_DIR_NAME,
+    SPLIT_FOLDERS,
+)
 from amos_tutorial.labels import dataset_json_labels
 from amos_tutorial.paths import resolve_data_root
 
@@ -66,29 +74,11 @@ __all__ = [
 
 SPLITS: tuple[str, ...] = ("training", "validation", "test")
 # (image folder, label folder) per split. The release has no labelsTs; it is read when present.
-SPLIT_FOLDERS: dict[str, tuple[str, str]] = {
-    "training": ("imagesTr", "labelsTr"),
-    "validation": ("imagesVa", "labelsVa"),
-    "test": ("imagesTs", "labelsTs"),
-}
 MODALITY_RULES: tuple[str, ...] = ("readme", "organisers")
-METADATA_CSV_NAME = "labeled_data_meta_0000_0599.csv"
-METADATA_COLUMNS: tuple[str, ...] = (
-    "amos_id",
-    "Patient's Birth Date",
-    "Patient's Sex",
-    "Patient's Age",
-    "Manufacturer's Model Name",
-    "Manufacturer",
-    "Acquisition Date",
-    "Site",
-)
-CT_SCANNERS: tuple[str, ...] = ("Optima CT660", "Optima CT540", "Brilliance16", "SOMATOM Force", "Aquilion ONE")
-MRI_SCANNERS: tuple[str, ...] = ("Ingenia", "SIGNA HDe", "Achieva", "Prisma")
 
 _MODEL_COLUMN = "Manufacturer's Model Name"
 _AGE_COLUMN = "Patient's Age"
-_RELEASE_FOLDER = "amos22"
+_RELEASE_FOLDER = RELEASE_DIR_NAME
 
 
 def _scanner_key(name: str) -> str:

@@ -54,14 +54,15 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from amos_tutorial.data.release import CT_SCANNERS, METADATA_COLUMNS, METADATA_CSV_NAME, MRI_SCANNERS, SPLIT_FOLDERS
 from amos_tutorial.labels import NUM_CLASSES, dataset_json_labels
 
 __all__ = [
     "DEFAULT_MAX_SHAPE",
     "METADATA_CSV_NAME",
     "METADATA_COLUMNS",
-    "CT_SCANNERS",
-    "MRI_SCANNERS",
+    "CT_SCANNER_MAKERS",
+    "MRI_SCANNER_MAKERS",
     "SyntheticCase",
     "synthesize_case",
     "generate_synthetic_dataset",
@@ -69,37 +70,24 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SHAPE: tuple[int, int, int] = (160, 160, 64)
-METADATA_CSV_NAME = "labeled_data_meta_0000_0599.csv"
-METADATA_COLUMNS: tuple[str, ...] = (
-    "amos_id",
-    "Patient's Birth Date",
-    "Patient's Sex",
-    "Patient's Age",
-    "Manufacturer's Model Name",
-    "Manufacturer",
-    "Acquisition Date",
-    "Site",
-)
 # Scanner model -> (manufacturer as DICOM writes it, synthetic site). Models are those of the release.
-CT_SCANNERS: dict[str, tuple[str, str]] = {
+CT_SCANNER_MAKERS: dict[str, tuple[str, str]] = {
     "Optima CT660": ("GE MEDICAL SYSTEMS", "Site A"),
     "Optima CT540": ("GE MEDICAL SYSTEMS", "Site B"),
     "Brilliance16": ("Philips", "Site A"),
     "SOMATOM Force": ("SIEMENS", "Site B"),
     "Aquilion ONE": ("TOSHIBA", "Site A"),
 }
-MRI_SCANNERS: dict[str, tuple[str, str]] = {
+MRI_SCANNER_MAKERS: dict[str, tuple[str, str]] = {
     "Ingenia": ("Philips Medical Systems", "Site A"),
     "SIGNA HDe": ("GE MEDICAL SYSTEMS", "Site B"),
     "Achieva": ("Philips Medical Systems", "Site B"),
     "Prisma": ("SIEMENS", "Site A"),
 }
 
-_SPLIT_FOLDERS = {
-    "training": ("imagesTr", "labelsTr"),
-    "validation": ("imagesVa", "labelsVa"),
-    "test": ("imagesTs", None),
-}
+assert set(CT_SCANNER_MAKERS) == set(CT_SCANNERS) and set(MRI_SCANNER_MAKERS) == set(MRI_SCANNERS)
+# Like the release: test images are written without labels.
+_SPLIT_FOLDERS = {split: (images, None if split == "test" else labels) for split, (images, labels) in SPLIT_FOLDERS.items()}
 _CT_IDS = range(1, 500)
 # Id 500 is ambiguous between the readme's rule and the organisers' tools: never generate it.
 _MRI_IDS = range(501, 600)
@@ -907,7 +895,7 @@ def _plan_cases(n_cases: int, seed: int) -> list[_CasePlan]:
 
     plans = []
     for i, (num, split, mod) in enumerate(rows):
-        scanners = CT_SCANNERS if mod == "CT" else MRI_SCANNERS
+        scanners = CT_SCANNER_MAKERS if mod == "CT" else MRI_SCANNER_MAKERS
         model = list(scanners)[int(rng.integers(len(scanners)))]
         manufacturer, site = scanners[model]
         acquired = date(2016, 1, 1) + timedelta(days=int(rng.integers(0, 6 * 365)))
