@@ -14,10 +14,10 @@ from scipy import ndimage
 
 from amos_tutorial.data import synthetic
 from amos_tutorial.data.synthetic import (
-    CT_SCANNERS,
+    CT_SCANNER_MAKERS,
     METADATA_COLUMNS,
     METADATA_CSV_NAME,
-    MRI_SCANNERS,
+    MRI_SCANNER_MAKERS,
     generate_synthetic_dataset,
     synthesize_case,
 )
@@ -109,7 +109,7 @@ def test_metadata_csv(root, ds, meta):
         assert re.fullmatch(r"\d{3}Y", row["Patient's Age"])
         born, acquired = int(row["Patient's Birth Date"]), int(row["Acquisition Date"])
         assert abs((acquired - born) // 10000 - int(row["Patient's Age"][:3])) <= 1
-        scanners = CT_SCANNERS if number < 500 else MRI_SCANNERS
+        scanners = CT_SCANNER_MAKERS if number < 500 else MRI_SCANNER_MAKERS
         assert row["Manufacturer's Model Name"] in scanners
         assert scanners[row["Manufacturer's Model Name"]][0] == row["Manufacturer"]
         assert row["Site"]
