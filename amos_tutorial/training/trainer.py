@@ -354,12 +354,9 @@ def validate(
 def _data_cache_dir(config: TrainConfig, root: Path) -> Path:
     if config.cache_dir:
         return Path(config.cache_dir).expanduser()
-    from amos_tutorial.paths import cache_dir
+    from amos_tutorial.transforms.cache import default_cache_dir
 
-    # One cache per (data folder, preprocessing settings): a changed setting never reuses stale files.
-    key = json.dumps({"root": str(root.resolve()), "preprocess": config.preprocess}, sort_keys=True)
-    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-    return cache_dir() / "preprocessed" / f"{root.name}-{digest}"
+    return default_cache_dir(root, config.preprocess)
 
 
 def prepare_volumes(

@@ -34,6 +34,7 @@ _EXPORTS = {
     "load_preprocessed": "cache",
     "load_preprocessed_case": "cache",
     "save_preprocessed": "cache",
+    "default_cache_dir": "cache",
     "AugmentConfig": "augment",
     "PatchSampler": "sampler",
     "BatchPlan": "sampler",

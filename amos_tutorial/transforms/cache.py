@@ -34,7 +34,39 @@ __all__ = [
     "load_preprocessed_case",
     "load_preprocessed",
     "read_cache_index",
+    "default_cache_dir",
 ]
+
+def default_cache_dir(root: str | os.PathLike, config: PreprocessConfig | dict[str, Any] | None = None) -> Path:
+    """The shared preprocessed-cache folder for one data folder and one preprocessing setting.
+
+    Introduced in chapter *Preprocessing and augmentation*. Training, the chapters and the benchmark use
+    this one folder, so a dataset is preprocessed once per setting; a changed setting gets its own
+    folder and never reuses stale files.
+
+    Args:
+        root: The dataset root (the folder holding ``dataset.json``).
+        config: The preprocessing settings (default :class:`PreprocessConfig`).
+
+    Returns:
+        ``cache_dir()/preprocessed/<root name>-<hash of root and settings>``.
+
+    Examples:
+        >>> default_cache_dir("/data/amos22").name.startswith("amos22-")  # doctest: +SKIP
+        True
+    """
+    import hashlib
+
+    from amos_tutorial.paths import cache_dir
+
+    if config is None:
+        config = PreprocessConfig()
+    settings = config.to_dict() if isinstance(config, PreprocessConfig) else PreprocessConfig.from_dict(config).to_dict()
+    root = Path(root)
+    key = json.dumps({"root": str(root.resolve()), "preprocess": settings}, sort_keys=True)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return cache_dir() / "preprocessed" / f"{root.name}-{digest}"
+
 
 CACHE_FORMAT = 1
 CACHE_INDEX = "preprocess.json"
