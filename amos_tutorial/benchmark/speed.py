@@ -290,28 +290,12 @@ def format_speed_table(frame: pd.DataFrame) -> str:
     return header + "\n" + shown.to_string(index=False)
 
 
-def _cli_speed(args: argparse.Namespace) -> int:
-    frame = speed_benchmark(
-        models=[m for m in args.models.split(",") if m.strip()],
-        iterations=args.iterations,
-        preset=args.preset,
-        device=args.device,
-        warmup=args.warmup,
-        data=args.data,
-        batch_size=args.batch_size,
-        amp=args.amp,
-        seed=args.seed,
-        cache_dir=args.cache_dir,
-        out_csv=args.out,
-        progress=True,
-    )
-    print(format_speed_table(frame))
-    print(f"written {Path(args.out)}")
-    return 1 if frame["error"].fillna("").astype(bool).all() else 0
-
-
 def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``amos bench speed`` to the ``bench`` command group."""
+    """Add the options of ``amos bench speed`` to the ``bench`` command group.
+
+    The handler is set by :func:`amos_tutorial.cli.bench.add_bench_subcommands`, which adds inference
+    seconds per case (:func:`amos_tutorial.benchmark.bench.speed_report`) to this table.
+    """
     parser = subparsers.add_parser(
         "speed",
         help="whole training loop vs raw step: is the GPU fed?",
@@ -335,5 +319,4 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", help="preprocessed cache folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="bench/speed.csv", help="CSV written with the table")
-    parser.set_defaults(func=_cli_speed)
     return parser

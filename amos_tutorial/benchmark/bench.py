@@ -1,0 +1,1031 @@
+"""``amos bench``: train, predict and evaluate several baselines under one budget, resumably.
+
+Introduced in chapter *Benchmarking the baselines*. Builds on the trainer
+(:func:`amos_tutorial.training.train`), the predictor (:func:`amos_tutorial.inference.predict_folder`),
+the evaluator (:func:`amos_tutorial.evaluation.evaluate_folder` and its summaries), the model registry
+and, for ``amos bench speed``, :func:`amos_tutorial.benchmark.speed.speed_benchmark`.
+
+**A fair comparison.** Every model of one benchmark folder gets
+
+* the same data split: the trainer's rule (the labelled training split for training; the AMOS
+  validation split, or held-out training cases when it has no labels, for evaluation), written to
+  ``split.json``;
+* the same preprocessing (the package's default :class:`~amos_tutorial.transforms.preprocessing.PreprocessConfig`,
+  hence one shared preprocessed cache), the same seed and the same evaluation conventions;
+* the same budget (:data:`BUDGETS`): ``smoke`` (tiny variants, a few iterations, CPU-friendly),
+  ``short`` (the full networks and recipes for a fixed, small number of iterations, on a GPU) or
+  ``full`` (the recipe: 1000 epochs x 250 iterations). ``minutes=`` turns the budget into equal
+  wall-clock instead: each model gets the number of iterations that fits, measured on this machine.
+
+Each model keeps the recipe of its registry entry (patch, batch, optimiser, schedule); ``patch_size=``
+and ``batch_size=`` make them equal for all (the AMOS organisers trained every baseline with one
+nnU-Net setup). Training time is the time in the training loop (steps and patch sampling), from the
+trainer's ``metrics.csv``. The evaluation uses the *last* checkpoint by default: the trainer selects ``best.pt`` on
+validation cases that the benchmark also scores, which would favour it.
+
+**Resumable.** ``BENCH_DIR/runs/<model>/`` holds the model's training run, its predictions and its
+``bench_state.json``. Run the same command again: finished models are skipped (not retrained), an
+interrupted training resumes from its checkpoint (``train(resume=True)``), an interrupted prediction
+resumes with the next case. A model that fails is recorded (``status="failed"`` and ``error``) and the
+others still run; it is retried by the next run.
+
+Folder::
+
+    BENCH_DIR/bench.json           the settings (a second run with other settings is refused)
+    BENCH_DIR/split.json           training and evaluation cases
+    BENCH_DIR/eval/images|labels/  links to the evaluation cases
+    BENCH_DIR/runs/<model>/        the training run (config.json, metrics.csv, checkpoints/), pred/ (predictions),
+                                   inference_times.csv, evaluation.csv (per case and organ), bench_state.json
+    BENCH_DIR/results.csv          one row per model (:data:`BENCH_COLUMNS`)
+    BENCH_DIR/leaderboard.md       the ranking as a markdown table
+    BENCH_DIR/accuracy_vs_time.png, BENCH_DIR/organ_heatmap.png
+
+Every file is written atomically (:mod:`amos_tutorial.utils.io`).
+
+Examples:
+    >>> bench = run_benchmark(["unet", "segresnet"], data="synthetic", budget="smoke", out="bench/smoke")  # doctest: +SKIP
+    >>> bench.results[["model", "status", "mean_dsc", "train_time_s"]]                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from amos_tutorial.benchmark.speed import SPEED_COLUMNS
+from amos_tutorial.labels import ORGAN_IDS, label_by_id
+from amos_tutorial.utils.io import atomic_path, atomic_write_text
+
+__all__ = [
+    "BENCH_COLUMNS",
+    "BUDGETS",
+    "MACHINE_COLUMNS",
+    "ORGAN_COLUMNS",
+    "SPEED_REPORT_COLUMNS",
+    "STATUSES",
+    "BenchResult",
+    "Budget",
+    "budget_table",
+    "format_speed_report",
+    "machine_info",
+    "run_benchmark",
+    "speed_report",
+]
+
+SETTINGS_FILE = "bench.json"
+SPLIT_FILE = "split.json"
+STATE_FILE = "bench_state.json"
+RESULTS_FILE = "results.csv"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work every model of a benchmark gets.
+
+    Introduced in chapter *Benchmarking the baselines*.
+
+    Attributes:
+        name: ``"smoke"``, ``"short"`` or ``"full"``.
+        preset: Trainer preset (:data:`amos_tutorial.training.PRESETS`): model variant, validation settings.
+        iterations: Optimiser steps per model; None takes each model's recipe (1000 x 250).
+        val_cases: Labelled cases the trainer validates on (and holds out when the validation split has no labels).
+        eval_cases: Cases the benchmark predicts and scores (None: every labelled evaluation case).
+        device_hint: Where the budget is meant to run.
+        description: One sentence for tables and ``--help``.
+    """
+
+    name: str
+    preset: str
+    iterations: int | None
+    val_cases: int
+    eval_cases: int | None
+    device_hint: str
+    description: str
+
+    @property
+    def variant(self) -> str:
+        """``"tiny"`` for the smoke preset, ``"full"`` otherwise."""
+        return "tiny" if self.preset == "smoke" else "full"
+
+
+#: The three budgets of ``amos bench --budget``.
+BUDGETS: dict[str, Budget] = {
+    "smoke": Budget(
+        "smoke", "smoke", 20, 1, 2, "CPU",
+        "tiny variants and 32^3 patches, 20 iterations, 2 evaluation cases: checks the pipeline in a minute per "
+        "model on a CPU; the scores mean nothing",
+    ),
+    "short": Budget(
+        "short", "full", 2500, 10, None, "one GPU",
+        "full variants and recipes for 2,500 iterations (10 nnU-Net epochs, 1% of the recipe), every labelled "
+        "evaluation case: a first ranking on a GPU",
+    ),
+    "full": Budget(
+        "full", "full", None, 10, None, "one GPU per model",
+        "the recipe: full variants, 1000 epochs x 250 iterations, every labelled evaluation case",
+    ),
+}  # fmt: skip
+
+#: Outcome of one model: finished, failed (``error`` says why), stopped (resume it) or not reached.
+STATUSES: tuple[str, ...] = ("ok", "failed", "interrupted", "pending")
+
+#: Per-organ score columns: ``dsc_<organ>`` for the 15 organs, then ``nsd_<organ>``.
+ORGAN_COLUMNS: tuple[str, ...] = tuple(
+    f"{metric}_{label_by_id(i).name}" for metric in ("dsc", "nsd") for i in ORGAN_IDS
+)
+
+#: Machine and software columns (see :func:`machine_info`).
+MACHINE_COLUMNS: tuple[str, ...] = (
+    "device", "amp", "cpu", "gpu", "cpu_count", "torch_threads", "torch", "monai", "amos_tutorial", "python",
+)  # fmt: skip
+
+#: Columns of ``results.csv``, in order.
+BENCH_COLUMNS: tuple[str, ...] = (
+    "model", "status", "error", "budget", "data", "variant", "patch", "batch_size", "seed",
+    "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s", "peak_gpu_mem_GiB",
+    "inference_s_per_case", "eval_cases", "mean_dsc", "mean_nsd",
+    *ORGAN_COLUMNS, *MACHINE_COLUMNS, "train_sessions", "finished_at",
+)  # fmt: skip
+
+
+@dataclass
+class BenchResult:
+    """What :func:`run_benchmark` returns.
+
+    Introduced in chapter *Benchmarking the baselines*.
+
+    Attributes:
+        results: One row per model (:data:`BENCH_COLUMNS`), as in ``results.csv``.
+        out_dir: The benchmark folder.
+        files: Files written: ``results``, ``leaderboard`` and the figures that could be drawn.
+        interrupted: Whether the run stopped early (``stop_after`` or Ctrl-C): run it again to resume.
+        stop_reason: ``"stop_after"``, ``"SIGINT"``, ``"SIGTERM"`` or None.
+    """
+
+    results: pd.DataFrame
+    out_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    interrupted: bool = False
+    stop_reason: str | None = None
+
+    @property
+    def leaderboard(self) -> str:
+        """The markdown leaderboard (``leaderboard.md``)."""
+        path = self.files.get("leaderboard")
+        return path.read_text(encoding="utf-8") if path is not None and path.is_file() else ""
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def budget_table() -> pd.DataFrame:
+    """The three budgets as a table, for the chapter and ``--help``.
+
+    Introduced in chapter *Benchmarking the baselines*. Builds on pandas and the trainer's presets.
+
+    Returns:
+        One row per budget: variant, iterations, validation and evaluation cases, where to run it, what it is for.
+
+    Examples:
+        >>> budget_table().loc["smoke", "variant"]
+        'tiny'
+    """
+    rows = {
+        b.name: {
+            "variant": b.variant,
+            "iterations": "recipe (1000 x 250)" if b.iterations is None else f"{b.iterations:,}",
+            "validation cases (trainer)": b.val_cases,
+            "evaluation cases": "all labelled" if b.eval_cases is None else b.eval_cases,
+            "meant for": b.device_hint,
+            "what": b.description,
+        }
+        for b in BUDGETS.values()
+    }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "budget"
+    return frame
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info(device: str | Any = "auto", amp: str = "auto") -> dict[str, Any]:
+    """The machine and software versions a benchmark row was measured with.
+
+    Introduced in chapter *Benchmarking the baselines*. Builds on :mod:`torch` (``torch.cuda``), MONAI
+    and :mod:`platform`.
+
+    Args:
+        device: The torch device (``"auto"`` resolves like the trainer).
+        amp: Mixed-precision mode, resolved for that device (``"auto"``: bf16 on recent GPUs, fp32 on a CPU).
+
+    Returns:
+        ``{column: value}`` for :data:`MACHINE_COLUMNS`.
+
+    Examples:
+        >>> sorted(machine_info("cpu")) == sorted(MACHINE_COLUMNS)
+        True
+    """
+    import monai
+    import torch
+
+    from amos_tutorial import __version__
+    from amos_tutorial.training.amp import amp_policy, resolve_device
+
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        gpu = torch.cuda.get_device_name(dev)
+    elif dev.type == "mps":
+        gpu = "Apple GPU (MPS)"
+    else:
+        gpu = "none"
+    return {
+        "device": str(dev),
+        "amp": amp_policy(dev, amp).name,
+        "cpu": _cpu_name(),
+        "gpu": gpu,
+        "cpu_count": os.cpu_count() or 1,
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "monai": monai.__version__,
+        "amos_tutorial": __version__,
+        "python": platform.python_version(),
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read it ({exc}); delete it to start this part again") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object; delete it to start this part again")  # noqa: TRY004
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    import torch
+
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _parse_models(models: Sequence[str] | str) -> list[str]:
+    from amos_tutorial.models import list_models
+
+    names = models.split(",") if isinstance(models, str) else list(models)
+    names = [str(m).strip() for m in names if str(m).strip()]
+    if not names:
+        raise ValueError("no model given: pass registry names, e.g. models=['unet', 'segresnet']")
+    duplicates = sorted({m for m in names if names.count(m) > 1})
+    if duplicates:
+        raise ValueError(f"model(s) listed twice: {', '.join(duplicates)}")
+    known = list_models()
+    unknown = [m for m in names if m not in known]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; registered models: {', '.join(known)}")
+    return names
+
+
+# --------------------------------------------------------------------------------------------
+# The split and the evaluation folder
+# --------------------------------------------------------------------------------------------
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    if target.is_symlink() or target.exists():
+        if target.is_symlink() and Path(os.readlink(target)) == source:
+            return
+        target.unlink()
+    try:
+        target.symlink_to(source)
+    except OSError:  # no symlinks (some Windows setups): copy instead
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+
+
+def _prepare_split(
+    data: str, val_cases: int, eval_cases: int | None, seed: int, modality_rule: str, out_dir: Path
+) -> dict[str, Any]:
+    """Choose the training and evaluation cases by the trainer's rule (nothing is written yet)."""
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.stats import select_cases
+
+    dataset = load_amos(data, modality_rule=modality_rule)
+    train_cases = sorted((c for c in dataset.split("training") if c.has_label), key=lambda c: c.number)
+    val_split = sorted((c for c in dataset.split("validation") if c.has_label), key=lambda c: c.number)
+    if not train_cases:
+        raise ValueError(f"{dataset.root}: no labelled training case (labelsTr) to train on")
+    if val_split:
+        pool, source = val_split, "AMOS validation split (labelsVa)"
+    else:
+        # The trainer holds out the last val_cases labelled training cases: evaluate on those.
+        n_hold = min(val_cases, len(train_cases) - 1)
+        if n_hold < 1:
+            raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
+        pool, source = train_cases[-n_hold:], "held out of the training split (no validation labels)"
+        train_cases = train_cases[:-n_hold]
+    chosen = sorted(select_cases(pool, eval_cases, seed=seed), key=lambda c: c.number)
+    missing = [str(p) for c in chosen for p in (c.image, c.label) if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: evaluation file does not exist ({len(missing)} missing)")
+    return {
+        "data_root": str(Path(dataset.root).resolve()),
+        "eval_source": source,
+        "eval_cases": [c.case_id for c in chosen],
+        "eval_modalities": {c.case_id: c.modality for c in chosen},
+        "eval_files": {c.case_id: [str(Path(c.image).resolve()), str(Path(c.label).resolve())] for c in chosen},
+        "train_cases": [c.case_id for c in train_cases],
+        "images_dir": str(out_dir / "eval" / "images"),
+        "labels_dir": str(out_dir / "eval" / "labels"),
+    }
+
+
+def _link_eval_cases(split: dict[str, Any]) -> None:
+    """Make ``eval/images`` and ``eval/labels`` hold exactly the evaluation cases (links, or copies)."""
+    for index, key in enumerate(("images_dir", "labels_dir")):
+        folder = Path(split[key])
+        folder.mkdir(parents=True, exist_ok=True)
+        wanted = {Path(files[index]).name: Path(files[index]) for files in split["eval_files"].values()}
+        for stale in folder.iterdir():
+            if stale.name not in wanted:
+                stale.unlink()
+        for name, source in wanted.items():
+            _link_or_copy(source, folder / name)
+
+
+# --------------------------------------------------------------------------------------------
+# One model
+# --------------------------------------------------------------------------------------------
+
+
+def _empty_row(model: str, status: str, settings: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {c: np.nan for c in BENCH_COLUMNS}
+    row.update(
+        model=model,
+        status=status,
+        error="",
+        budget=settings["budget"],
+        data=settings["data"],
+        seed=settings["seed"],
+        eval_cases=len(settings["eval_cases"]),
+        train_sessions=0,
+        finished_at="",
+    )
+    row.update(machine)
+    return row
+
+
+def _training_time(run_dir: Path, session_starts: Sequence[int], iterations: int) -> float:
+    """Seconds of training-loop time (steps and patch sampling) for ``iterations`` steps, from ``metrics.csv``.
+
+    Each row of the trainer's ``metrics.csv`` holds the seconds of one epoch. When a session stopped in
+    the middle of an epoch, the resumed row only timed the steps after ``start``: the seconds are
+    divided by the steps they really cover, and the run's time is that rate times ``iterations``.
+    """
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return float("nan")
+    frame = pd.read_csv(path)
+    if "seconds" not in frame.columns or "iteration" not in frame.columns:
+        raise ValueError(f"{path}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`")
+    seconds, covered, previous = 0.0, 0, 0
+    for it, sec in sorted(zip(frame["iteration"].astype(int), frame["seconds"].astype(float))):
+        start = max([previous, *(s for s in session_starts if s < it)])
+        seconds += sec
+        covered += it - start
+        previous = it
+    return seconds / covered * iterations if covered > 0 else float("nan")
+
+
+def _calibrate(name: str, settings: dict[str, Any], device: str, cache_dir: str | None, log: Callable) -> dict:
+    """Iterations that fit in ``settings['minutes']`` at this machine's whole-loop speed."""
+    from amos_tutorial.benchmark.speed import speed_benchmark
+
+    budget = BUDGETS[settings["budget"]]
+    frame = speed_benchmark(
+        [name],
+        iterations=settings["calibration_iterations"],
+        warmup=2,
+        preset="tiny" if budget.variant == "tiny" else "full",
+        device=device,
+        data=settings["data"],
+        batch_size=settings["batch_size"],
+        patch_size=settings["patch_size"],
+        amp=settings["amp"] or "auto",
+        seed=settings["seed"],
+        cache_dir=cache_dir,
+        progress=False,
+    )
+    row = frame.iloc[0]
+    if row["error"]:
+        raise RuntimeError(f"{name}: calibration of the wall-clock budget failed ({row['error']})")
+    loop_s = float(row["loop_s"])
+    iterations = max(1, int(settings["minutes"] * 60 / loop_s))
+    log(f"{name}: {loop_s:.3f} s per iteration measured: {settings['minutes']:g} min = {iterations} iterations")
+    return {"iterations": iterations, "loop_s": loop_s}
+
+
+def _train_model(
+    name: str,
+    model_dir: Path,
+    state: dict[str, Any],
+    settings: dict[str, Any],
+    device: str,
+    cache_dir: str | None,
+    stop_after: int | None,
+    progress: bool,
+    log: Callable,
+) -> Any:
+    """Train (or resume) one model; returns the trainer's RunResult."""
+    import torch
+
+    from amos_tutorial.training import train
+    from amos_tutorial.training.amp import resolve_device
+
+    budget = BUDGETS[settings["budget"]]
+    run_exists = (model_dir / "config.json").is_file()
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    start = time.perf_counter()
+    common = {"device": device, "progress": progress, "stop_after": stop_after, "cache_dir": cache_dir}
+    if settings["amp"]:
+        common["amp"] = settings["amp"]
+    if run_exists:
+        log(f"{name}: resuming its training in {model_dir}")
+        result = train(model=name, out=model_dir, resume=True, **common)
+    else:
+        overrides = {
+            "seed": settings["seed"],
+            "val_cases": budget.val_cases,
+            "patch_size": tuple(settings["patch_size"]) if settings["patch_size"] else None,
+            "batch_size": settings["batch_size"],
+        }
+        result = train(
+            model=name,
+            data=settings["data"],
+            out=model_dir,
+            preset=budget.preset,
+            iterations=state.get("iterations"),
+            **common,
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
+    peak = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
+    previous_peak = state.get("peak_gpu_mem_GiB")
+    if previous_peak is not None and not math.isnan(previous_peak):
+        peak = max(peak, previous_peak) if not math.isnan(peak) else previous_peak
+    sessions = list(state.get("sessions", []))
+    first = min(result.losses) if result.losses else result.iteration
+    sessions.append({"start": int(first), "end": int(result.iteration), "wall_s": time.perf_counter() - start})
+    state.update(peak_gpu_mem_GiB=peak, sessions=sessions, trained=bool(result.completed))
+    return result
+
+
+def _predict_model(
+    model_dir: Path, split: dict[str, Any], settings: dict[str, Any], device: str, progress: bool
+) -> dict[str, Any]:
+    """Predict the evaluation cases (resumable) and return inference timings."""
+    from amos_tutorial.inference import STAGES, predict_folder
+
+    table = predict_folder(
+        model_dir,
+        split["images_dir"],
+        model_dir / "pred",
+        which=settings["checkpoint"],
+        device=device,
+        tta=settings["tta"],
+        data_root=split["data_root"],
+        progress=progress,
+    )
+    failed = table[table["status"] == "failed"]
+    if len(failed):
+        raise RuntimeError(f"prediction failed for {len(failed)} case(s), first {failed['case'].iloc[0]}: {failed['error'].iloc[0]}")
+    written = table[table["status"] == "written"]
+    times_path = model_dir / "inference_times.csv"
+    columns = ["case", *STAGES, "save"]
+    if times_path.is_file():
+        # Cases predicted by an earlier, interrupted session keep their timings.
+        before = pd.read_csv(times_path)
+        written = pd.concat([before[~before["case"].isin(written["case"])], written[columns]], ignore_index=True)
+    written = written[columns]
+    with atomic_path(times_path) as tmp:
+        written.to_csv(tmp, index=False)
+    per_case = written[[*STAGES, "save"]].sum(axis=1)
+    return {"inference_s_per_case": float(per_case.mean()) if len(per_case) else float("nan")}
+
+
+def _evaluate_model(model_dir: Path, split: dict[str, Any], settings: dict[str, Any], workers: int) -> dict[str, Any]:
+    """Score the predictions: mean DSC/NSD and one column per organ and metric."""
+    from amos_tutorial.evaluation import (
+        evaluate_folder,
+        organ_summary,
+        overall_scores,
+        save_metrics,
+    )
+
+    df = evaluate_folder(
+        model_dir / "pred",
+        split["labels_dir"],
+        data_root=split["data_root"],
+        tolerance_mm=settings["tolerance_mm"],
+        absent="nan",
+        num_workers=workers,
+    )
+    save_metrics(df, model_dir / "evaluation.csv")
+    overall = overall_scores(df)
+    out: dict[str, Any] = {"mean_dsc": overall["dsc"], "mean_nsd": overall["nsd"]}
+    organs = organ_summary(df).set_index("organ_id")
+    for organ in ORGAN_IDS:
+        name = label_by_id(organ).name
+        for metric in ("dsc", "nsd"):
+            value = organs.loc[organ, metric] if organ in organs.index else np.nan
+            out[f"{metric}_{name}"] = float(value)
+    return out
+
+
+def _model_facts(model_dir: Path) -> dict[str, Any]:
+    from amos_tutorial.models import build_model_for_patch, count_parameters
+    from amos_tutorial.training import load_config
+
+    config = load_config(model_dir / "config.json")
+    net = build_model_for_patch(config.model, config.variant, config.patch_size, config.preprocess.get("spacing"))
+    return {
+        "parameters": int(count_parameters(net)),
+        "variant": config.variant,
+        "patch": "x".join(str(p) for p in config.patch_size),
+        "batch_size": int(config.batch_size),
+        "iterations_planned": int(config.iterations),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmark
+# --------------------------------------------------------------------------------------------
+
+
+def _settings(
+    data: str,
+    budget: Budget,
+    seed: int,
+    iterations: int | None,
+    minutes: float | None,
+    patch_size: Sequence[int] | None,
+    batch_size: int | None,
+    amp: str | None,
+    tta: bool,
+    checkpoint: str,
+    tolerance_mm: float | None,
+    split: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "format": 1,
+        "data": data,
+        "budget": budget.name,
+        "seed": int(seed),
+        "iterations": None if minutes is not None else (iterations if iterations is not None else budget.iterations),
+        "minutes": minutes,
+        "calibration_iterations": 10 if budget.variant == "full" else 3,
+        "patch_size": list(patch_size) if patch_size else None,
+        "batch_size": batch_size,
+        "amp": amp,
+        "tta": bool(tta),
+        "checkpoint": checkpoint,
+        "tolerance_mm": tolerance_mm,
+        "absent": "nan",
+        "val_cases": budget.val_cases,
+        "eval_cases": split["eval_cases"],
+        "eval_source": split["eval_source"],
+    }
+
+
+def _check_settings(path: Path, settings: dict[str, Any]) -> None:
+    if not path.is_file():
+        return
+    before = _read_json(path)
+    changed = sorted(k for k in settings if before.get(k) != json.loads(json.dumps(settings[k])))
+    if changed:
+        raise ValueError(
+            f"{path}: this benchmark folder was made with other settings ({', '.join(changed)}); "
+            "use another output folder to compare under new settings"
+        )
+
+
+def run_benchmark(
+    models: Sequence[str] | str,
+    data: str | os.PathLike = "synthetic",
+    budget: str = "smoke",
+    out: str | os.PathLike | None = None,
+    *,
+    iterations: int | None = None,
+    minutes: float | None = None,
+    device: str = "auto",
+    amp: str | None = None,
+    seed: int = 0,
+    eval_cases: int | None = -1,
+    patch_size: Sequence[int] | None = None,
+    batch_size: int | None = None,
+    tta: bool = False,
+    checkpoint: str = "last",
+    tolerance_mm: float | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    eval_workers: int = 0,
+    stop_after: int | None = None,
+    threads: int | None = None,
+    modality_rule: str = "readme",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> BenchResult:
+    """Train, predict and evaluate every model under the same split, preprocessing, seed and budget.
+
+    Introduced in chapter *Benchmarking the baselines*. Builds on :func:`amos_tutorial.training.train`,
+    :func:`amos_tutorial.inference.predict_folder`, :func:`amos_tutorial.evaluation.evaluate_folder`
+    and :mod:`amos_tutorial.benchmark.report` (leaderboard and figures). See the module docstring
+    for the folder layout, fairness rules and resuming.
+
+    Args:
+        models: Registry names, as a list or a comma-separated string (``"unet,segresnet"``).
+        data: ``"synthetic"`` or an AMOS folder.
+        budget: ``"smoke"``, ``"short"`` or ``"full"`` (:data:`BUDGETS`).
+        out: Benchmark folder (default ``bench/<budget>``).
+        iterations: Override the budget's iterations per model (same for every model).
+        minutes: Equal wall-clock instead: each model trains for the iterations that fit in this many
+            minutes at its whole-loop speed, measured first on this machine (``amos bench speed``'s loop).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+        amp: Mixed precision (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``; None: the trainer's default).
+        seed: Seed of weights, patches and the choice of evaluation cases.
+        eval_cases: Number of evaluation cases (None: all; -1: the budget's).
+        patch_size: Override every model's recipe patch (x, y, z).
+        batch_size: Override every model's recipe batch size.
+        tta: Flip test-time augmentation in prediction (8 passes).
+        checkpoint: ``"last"`` (default, see the module docstring) or ``"best"``.
+        tolerance_mm: NSD tolerance (None: the evaluator's default).
+        cache_dir: Preprocessed cache folder (None: the trainer's, shared with ``amos train``).
+        eval_workers: Processes for the evaluation (0: in this process).
+        stop_after: Stop each training session after this many steps, with a checkpoint, and end the
+            benchmark there (for time-limited sessions such as Colab); run again to resume.
+        threads: torch CPU threads during the run (None: leave as is). On a busy 2-core machine, 1 avoids
+            oversubscription.
+        modality_rule: Id rule where the metadata do not decide CT or MRI.
+        progress: Show the trainer's and predictor's progress bars.
+        log: Where progress messages go.
+
+    Returns:
+        A :class:`BenchResult`; ``results.csv``, ``leaderboard.md`` and the figures are in ``out``.
+
+    Raises:
+        ValueError: For an unknown model or budget, bad options, or a folder made with other settings
+            (one line naming the file).
+        FileNotFoundError: If the data folder is missing.
+
+    Examples:
+        >>> bench = run_benchmark("unet,segresnet", data="synthetic", budget="smoke", device="cpu")  # doctest: +SKIP
+        >>> print(bench.leaderboard)                                                                 # doctest: +SKIP
+    """
+    from amos_tutorial.paths import SYNTHETIC, resolve_data_root
+
+    if budget not in BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    spec = BUDGETS[budget]
+    names = _parse_models(models)
+    if iterations is not None and minutes is not None:
+        raise ValueError("give either iterations or minutes, not both")
+    if iterations is not None and (not isinstance(iterations, int) or iterations < 1):
+        raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
+    if minutes is not None and not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a positive number, got {minutes!r}")
+    if checkpoint not in ("last", "best"):
+        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
+    if stop_after is not None and stop_after < 1:
+        raise ValueError(f"stop_after must be >= 1, got {stop_after}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if eval_workers < 0:
+        raise ValueError(f"eval_workers must be >= 0, got {eval_workers}")
+    n_eval = spec.eval_cases if eval_cases == -1 else eval_cases
+    if n_eval is not None and n_eval < 1:
+        raise ValueError(f"eval_cases must be >= 1, None (all) or -1 (the budget's), got {eval_cases!r}")
+    data = str(data)
+    data = SYNTHETIC if data == SYNTHETIC else str(resolve_data_root(data).resolve())
+    resolve_data_root(data)  # generates the synthetic set once, or fails on a missing folder
+    out_dir = Path(out) if out is not None else Path("bench") / budget
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = str(cache_dir) if cache_dir is not None else None
+
+    with _torch_threads(threads):
+        split = _prepare_split(data, spec.val_cases, n_eval, seed, modality_rule, out_dir)
+        settings = _settings(
+            data, spec, seed, iterations, minutes, patch_size, batch_size, amp, tta, checkpoint, tolerance_mm, split
+        )
+        _check_settings(out_dir / SETTINGS_FILE, settings)
+        _write_json(out_dir / SETTINGS_FILE, settings)
+        _write_json(out_dir / SPLIT_FILE, split)
+        _link_eval_cases(split)
+        machine = machine_info(device, amp or "auto")
+        if minutes is not None:
+            length = f"{minutes:g} min of training per model"
+        elif settings["iterations"] is not None:
+            length = f"{settings['iterations']:,} iterations per model"
+        else:
+            length = "the recipe's iterations"
+        log(
+            f"benchmark {out_dir}: {len(names)} model(s), budget {budget} ({spec.variant} variants, {length}); "
+            f"{len(split['train_cases'])} training cases, {len(split['eval_cases'])} evaluation cases "
+            f"({split['eval_source']}); {machine['device']} [{machine['amp']}]"
+        )
+        rows: dict[str, dict[str, Any]] = {}
+        stop_reason: str | None = None
+
+        def table() -> pd.DataFrame:
+            ordered = [rows.get(n) or _empty_row(n, "pending", settings, machine) for n in names]
+            return pd.DataFrame(ordered).reindex(columns=list(BENCH_COLUMNS))
+
+        def save_results() -> Path:
+            path = out_dir / RESULTS_FILE
+            with atomic_path(path) as tmp:
+                table().to_csv(tmp, index=False)
+            return path
+
+        for k, name in enumerate(names, 1):
+            if stop_reason is not None:
+                break
+            model_dir = out_dir / "runs" / name
+            state_path = model_dir / STATE_FILE
+            state = _read_json(state_path) if state_path.is_file() else {}
+            if state.get("status") == "ok" and isinstance(state.get("row"), dict):
+                log(f"[{k}/{len(names)}] {name}: finished earlier, skipped")
+                rows[name] = {**_empty_row(name, "ok", settings, machine), **state["row"]}
+                continue
+            log(f"[{k}/{len(names)}] {name}")
+            row = _empty_row(name, "failed", settings, machine)
+            try:
+                model_dir.mkdir(parents=True, exist_ok=True)
+                if minutes is not None and "iterations" not in state:
+                    state.update(_calibrate(name, settings, device, cache, log))
+                elif settings["iterations"] is not None:
+                    state.setdefault("iterations", settings["iterations"])
+                if not state.get("trained"):
+                    result = _train_model(name, model_dir, state, settings, device, cache, stop_after, progress, log)
+                    _write_json(state_path, {**state, "status": "interrupted" if not result.completed else "trained"})
+                    if not result.completed:
+                        stop_reason = result.stop_reason or "stop_after"
+                        row.update(status="interrupted", error=f"stopped at iteration {result.iteration} ({stop_reason})")
+                        facts = _model_facts(model_dir)
+                        row.update({c: v for c, v in facts.items() if c in BENCH_COLUMNS})
+                        row.update(iterations=result.iteration, train_sessions=len(state["sessions"]))
+                        rows[name] = row
+                        log(f"{name}: stopped at iteration {result.iteration}; run the same command again to resume")
+                        continue
+                facts = _model_facts(model_dir)
+                row.update({c: v for c, v in facts.items() if c in BENCH_COLUMNS})
+                row["iterations"] = facts["iterations_planned"]
+                starts = [int(x["start"]) for x in state.get("sessions", [])]
+                train_s = _training_time(model_dir, starts, row["iterations"])
+                row.update(
+                    train_time_s=train_s,
+                    s_per_iteration=train_s / row["iterations"],
+                    patches_per_s=row["iterations"] * row["batch_size"] / train_s if train_s > 0 else np.nan,
+                    peak_gpu_mem_GiB=state.get("peak_gpu_mem_GiB", np.nan),
+                    train_sessions=len(state.get("sessions", [])),
+                )
+                row.update(_predict_model(model_dir, split, settings, device, progress))
+                row.update(_evaluate_model(model_dir, split, settings, eval_workers))
+                row.update(status="ok", error="", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
+                state.update(status="ok", row={c: row[c] for c in BENCH_COLUMNS})
+                _write_json(state_path, state)
+                log(
+                    f"{name}: DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}, "
+                    f"{row['train_time_s']:.1f} s training, {row['inference_s_per_case']:.2f} s per case"
+                )
+            except KeyboardInterrupt:
+                row.update(status="interrupted", error="KeyboardInterrupt")
+                rows[name] = row
+                save_results()
+                raise
+            except Exception as exc:  # noqa: BLE001 - one failing model must not stop the others
+                row.update(status="failed", error=_first_line(exc))
+                with contextlib.suppress(OSError, ValueError):
+                    _write_json(state_path, {**state, "status": "failed", "error": row["error"]})
+                log(f"{name}: failed ({row['error']}); going on with the next model")
+                _free_gpu_memory()
+            rows[name] = row
+            save_results()
+
+        files = {"results": save_results()}
+        from amos_tutorial.benchmark.report import write_report
+
+        files.update(write_report(table(), out_dir, log=log))
+    return BenchResult(
+        results=table(),
+        out_dir=out_dir,
+        files=files,
+        interrupted=stop_reason is not None,
+        stop_reason=stop_reason,
+    )
+
+
+def _free_gpu_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# --------------------------------------------------------------------------------------------
+# The speed path: raw step vs whole loop, plus inference seconds per case
+# --------------------------------------------------------------------------------------------
+
+#: Columns of :func:`speed_report`: those of the speed check with inference before ``error``.
+SPEED_REPORT_COLUMNS: tuple[str, ...] = (*SPEED_COLUMNS[:-1], "inference_s_per_case", "inference_cases", "error")
+
+
+def _inference_seconds(
+    name: str, preset: str, data: str, device: str, amp: str, seed: int, cases: int, batch_size: int | None
+) -> tuple[float, int]:
+    """Mean seconds per case of :func:`~amos_tutorial.inference.predict_case` with freshly initialised weights."""
+    import torch
+
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.inference import predict_case
+    from amos_tutorial.models import build_model_for_patch
+    from amos_tutorial.training.amp import resolve_device
+    from amos_tutorial.training.config import make_config
+    from amos_tutorial.training.trainer import seed_everything
+
+    dev = resolve_device(device)
+    config = make_config(name, preset="smoke" if preset == "tiny" else "full", data=data, device=str(dev), amp=amp)
+    seed_everything(seed)
+    net = build_model_for_patch(name, config.variant, config.patch_size, config.preprocess.get("spacing"))
+    net = net.to(dev).eval()
+    dataset = load_amos(data)
+    order = {"validation": 0, "test": 1, "training": 2}
+    images = sorted(dataset.cases, key=lambda c: (order.get(c.split, 3), c.number))[:cases]
+    if not images:
+        raise ValueError(f"{dataset.root}: no image to time the inference on")
+    with torch.inference_mode():
+        if dev.type == "cuda":  # cuDNN picks its kernels on the first call: do not time it
+            predict_case(net, images[0].image, config, dev, modality=images[0].modality)
+        times = [sum(predict_case(net, c.image, config, dev, modality=c.modality).timings.values()) for c in images]
+    return float(np.mean(times)), len(times)
+
+
+def speed_report(
+    models: Sequence[str] | str = ("unet", "nnunet"),
+    iterations: int = 20,
+    preset: str = "tiny",
+    device: str = "auto",
+    warmup: int = 3,
+    data: str | os.PathLike = "synthetic",
+    batch_size: int | None = None,
+    amp: str = "auto",
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    inference_cases: int = 1,
+    out_csv: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """``amos bench speed``: raw step vs whole training loop, side by side, plus inference seconds per case.
+
+    Introduced in chapter *Benchmarking the baselines*. Builds on
+    :func:`amos_tutorial.benchmark.speed.speed_benchmark` (``ratio = raw step time / whole loop time``,
+    1.0 = the GPU never waits for data) and :func:`amos_tutorial.inference.predict_case` (load,
+    preprocessing, sliding window, inversion to the original grid, argmax; freshly initialised
+    weights cost the same time as trained ones).
+
+    Args:
+        models: Registry names (list or comma-separated).
+        iterations: Timed training steps per phase.
+        preset: ``"tiny"`` (CPU) or ``"full"`` (GPU).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        warmup: Untimed steps first.
+        data: ``"synthetic"`` or an AMOS folder.
+        batch_size: Override the recipe's batch size.
+        amp: Mixed precision.
+        seed: Seed of weights and patches.
+        cache_dir: Preprocessed cache folder.
+        inference_cases: Images predicted to time the inference (validation split first); 0 skips it.
+        out_csv: Also write the table here (atomically).
+        progress: Print one line per model.
+
+    Returns:
+        One row per model: the columns of ``speed_benchmark`` plus ``inference_s_per_case`` and ``inference_cases``.
+
+    Raises:
+        ValueError: For a bad preset, iteration count, case count or unknown model.
+
+    Examples:
+        >>> frame = speed_report(["unet"], iterations=2, warmup=1, device="cpu")  # doctest: +SKIP
+        >>> print(format_speed_report(frame))                                       # doctest: +SKIP
+    """
+    from amos_tutorial.benchmark.speed import speed_benchmark
+
+    if inference_cases < 0:
+        raise ValueError(f"inference_cases must be >= 0, got {inference_cases}")
+    names = models.split(",") if isinstance(models, str) else list(models)
+    frame = speed_benchmark(
+        names, iterations=iterations, preset=preset, device=device, warmup=warmup, data=data,
+        batch_size=batch_size, amp=amp, seed=seed, cache_dir=cache_dir, progress=progress,
+    )  # fmt: skip
+    frame["inference_s_per_case"] = np.nan
+    frame["inference_cases"] = 0
+    if inference_cases:
+        data_root = str(data)
+        for i, row in frame.iterrows():
+            if row["error"]:
+                continue
+            try:
+                seconds, count = _inference_seconds(
+                    row["model"], preset, data_root, device, amp, seed, inference_cases, batch_size
+                )
+                frame.loc[i, ["inference_s_per_case", "inference_cases"]] = [seconds, count]
+                if progress:
+                    print(f"{row['model']}: inference {seconds:.2f} s per case ({count} case(s))")
+            except (RuntimeError, ValueError, FileNotFoundError) as exc:
+                frame.loc[i, "error"] = f"inference: {_first_line(exc)}"
+            finally:
+                _free_gpu_memory()
+    frame = frame.reindex(columns=list(SPEED_REPORT_COLUMNS))
+    if out_csv is not None:
+        with atomic_path(out_csv) as tmp:
+            frame.to_csv(tmp, index=False)
+    return frame
+
+
+def format_speed_report(frame: pd.DataFrame) -> str:
+    """The speed table as aligned text: raw step and whole loop side by side, the ratio, inference.
+
+    Introduced in chapter *Benchmarking the baselines*; builds on pandas.
+
+    Args:
+        frame: The output of :func:`speed_report`.
+
+    Returns:
+        A printable table (times in ms per step, patches per second, seconds per case).
+
+    Raises:
+        ValueError: If ``frame`` lacks the columns of :func:`speed_report`.
+    """
+    missing = [c for c in ("model", "step_s", "loop_s", "ratio", "inference_s_per_case") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"speed table lacks the columns {missing}; expected the output of speed_report")
+
+    def fmt(values: pd.Series, spec: str, scale: float = 1.0) -> pd.Series:
+        return values.map(lambda v: format(v * scale, spec) if pd.notna(v) else "-")
+
+    shown = pd.DataFrame(
+        {
+            "model": frame["model"],
+            "variant": frame["variant"].fillna("-"),
+            "patch": frame["patch"].fillna("-"),
+            "batch": frame["batch"].map(lambda v: f"{int(v)}" if pd.notna(v) else "-"),
+            "raw step ms": fmt(frame["step_s"], ".1f", 1e3),
+            "whole loop ms": fmt(frame["loop_s"], ".1f", 1e3),
+            "ratio": fmt(frame["ratio"], ".2f"),
+            "raw patches/s": fmt(frame["step_patches_per_s"], ".1f"),
+            "loop patches/s": fmt(frame["loop_patches_per_s"], ".1f"),
+            "inference s/case": fmt(frame["inference_s_per_case"], ".2f"),
+            "error": frame["error"].fillna(""),
+        }
+    )
+    if not shown["error"].astype(bool).any():
+        shown = shown.drop(columns="error")
+    header = f"device {frame['device'].iloc[0]} [{frame['amp'].iloc[0]}]" if len(frame) else ""
+    return header + "\n" + shown.to_string(index=False)
