@@ -15,6 +15,9 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     echo "test: chromium/chromedriver not found and not root: the browser test will be skipped (install Debian's chromium chromium-driver)"
   fi
 fi
+# Tests use their own data cache (synthetic set, preprocessed volumes, chapter runs) inside the checkout:
+# they neither depend on nor touch the user's ~/.cache/amos_tutorial.
+export AMOS_CACHE_DIR="${AMOS_CACHE_DIR:-$repo/.amos_cache}"
 # One thread per process: two pytest workers share the two cores.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 python -m pytest -n "${AMOS_TEST_WORKERS:-2}" --dist loadgroup "$@"
