@@ -43,8 +43,21 @@ def test_task1_leaves_out_mri_with_a_note(submission, tmp_path):
     check = check_submission(preds, images, task=1)
     assert check.ok and list(check.files) == ["amos_0008", "amos_0101"]
     assert any("amos_0555" in note for note in check.notes)
-    out = package_submission(preds, tmp_path / "t1.zip", images_dir=images, task=1)
+    notes = []
+    out = package_submission(preds, tmp_path / "t1.zip", images_dir=images, task=1, on_note=notes.append)
     assert len(zipfile.ZipFile(out).namelist()) == 2
+    assert notes == check.notes  # the caller hears about the left-out MRI case
+
+
+def test_cli_task1_prints_the_left_out_cases(submission, tmp_path, capsys):
+    from amos_tutorial.cli import main
+
+    images, preds = submission
+    code = main(["submit", "--pred", str(preds), "--images", str(images), "--task", "1",
+                 "--out", str(tmp_path / "t1.zip"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert any(line.startswith("note: ") and "amos_0555" in line for line in out.splitlines())
 
 
 def test_malformed_sets_are_refused_one_line_per_problem(submission, tmp_path):

@@ -26,6 +26,7 @@ def _submit_command(args: argparse.Namespace) -> int:
             affine_atol=args.affine_atol,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            on_note=lambda note: print(f"note: {note}"),
         )
     except SubmissionError as exc:
         for problem in exc.problems:
@@ -40,8 +41,6 @@ def _submit_command(args: argparse.Namespace) -> int:
     with zipfile.ZipFile(out) as archive:
         count = len(archive.namelist())
     task = f"Task {args.task} ({TASKS[args.task]})" if args.task else "no task filter"
-    if args.images is None:
-        print("note: no --images given: completeness and grids were not checked")
     print(f"Wrote {out}: {count} prediction(s) in results/, {task}")
     return 0
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from typing import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,6 +227,7 @@ def package_submission(
     affine_atol: float = 1e-3,
     overwrite: bool = False,
     progress: bool = False,
+    on_note: Callable[[str], None] | None = None,
 ) -> Path:
     """Check the predictions and write ``results/amos_XXXX.nii.gz`` into a zip, atomically.
 
@@ -242,6 +244,8 @@ def package_submission(
         affine_atol: Allowed affine difference (mm).
         overwrite: Replace an existing zip.
         progress: Show a progress bar while checking.
+        on_note: Called with each note of the check that is not a problem (for example the MRI
+            predictions left out for Task 1); the CLI prints them.
 
     Returns:
         The zip's path.
@@ -260,6 +264,9 @@ def package_submission(
     check = check_submission(pred_dir, images_dir, task, modality_rule, affine_atol, progress)
     if check.problems:
         raise SubmissionError(check.problems)
+    if on_note is not None:
+        for note in check.notes:
+            on_note(note)
     with atomic_path(out_zip, suffix=".zip") as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             for cid, path in check.files.items():
