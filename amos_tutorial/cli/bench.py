@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 
+from amos_tutorial.cli._args import patch_size_arg
+
 ORDER = 60
 
 __all__ = ["add_bench_subcommands", "register"]
@@ -82,17 +84,6 @@ def _run_speed(args: argparse.Namespace) -> int:
     print("ratio = raw step time / whole loop time: 1.0 means the GPU never waits for data")
     print(f"written {Path(args.out)}")
     return 1 if frame["error"].fillna("").astype(bool).all() else 0
-
-
-def _patch(text: str) -> tuple[int, int, int]:
-    parts = text.replace("x", ",").split(",")
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"patch size must look like 96,96,96 or 160x160x64, got {text!r}") from None
-    if len(values) != 3 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"patch size needs 3 positive sizes (x, y, z), got {text!r}")
-    return values  # type: ignore[return-value]
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -168,7 +159,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--eval-cases", type=int, default=-1, help="evaluation cases (0: all labelled; default: the budget's)"
     )
-    parser.add_argument("--patch-size", type=_patch, help="override every recipe's patch, e.g. 96,96,96")
+    parser.add_argument("--patch-size", type=patch_size_arg, help="override every recipe's patch, e.g. 96,96,96")
     parser.add_argument("--batch-size", type=int, help="override every recipe's batch size")
     parser.add_argument("--tta", action="store_true", help="flip test-time augmentation in prediction")
     parser.add_argument(

@@ -16,20 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from amos_tutorial.cli._args import patch_size_arg
+
 ORDER = 30
 
 __all__ = ["register"]
-
-
-def _patch(text: str) -> tuple[int, int, int]:
-    parts = text.replace("x", ",").split(",")
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"patch size must look like 96,96,96 or 160x160x64, got {text!r}") from None
-    if len(values) != 3 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"patch size needs 3 positive sizes (x, y, z), got {text!r}")
-    return values  # type: ignore[return-value]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -101,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iterations", type=int, help="total optimiser steps (default: the preset's)")
     parser.add_argument("--iterations-per-epoch", type=int, help="steps per epoch (logging/checkpoint unit)")
     parser.add_argument("--batch-size", type=int, help="patches per step and per process")
-    parser.add_argument("--patch-size", type=_patch, help="patch x,y,z in voxels, e.g. 96,96,96")
+    parser.add_argument("--patch-size", type=patch_size_arg, help="patch x,y,z in voxels, e.g. 96,96,96")
     parser.add_argument("--variant", choices=("tiny", "full"), help="override the preset's model variant")
     parser.add_argument("--lr", type=float, help="learning rate (default: the model's recipe)")
     parser.add_argument("--seed", type=int, help="seed of weights, patches and RNGs (default 0)")
