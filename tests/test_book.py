@@ -63,11 +63,25 @@ def book_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
         html = Path(given)
         assert (html / "index.html").is_file(), f"{html}: AMOS_BOOK_HTML has no index.html"
         return html
-    out = tmp_path_factory.mktemp("book")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        out = tmp_path_factory.mktemp("book")
+        _checked_build(out)
+        return out / "html"
+    # Under pytest-xdist the module's tests may land on several workers: the first builds, the others
+    # wait and reuse it (the parent of a worker's basetemp is private to this test session).
+    from filelock import FileLock
+
+    out = tmp_path_factory.getbasetemp().parent / "book-shared"
+    with FileLock(f"{out}.lock"):
+        if not (out / "html" / "index.html").is_file():
+            _checked_build(out)
+    return out / "html"
+
+
+def _checked_build(out: Path) -> None:
     result = _build(REPO_ROOT, out)
     assert result.returncode == 0, f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert "build_book: open" in result.stdout
-    return out / "html"
 
 
 def test_build_has_every_chapter_page(book_html):
