@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, toc_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
@@ -28,25 +28,9 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 COLAB_PREFIX = "https://colab.research.google.com/github/amos-tutorial/amos-tutorial/blob/main/"
 
 
-def _toc_files() -> list[str]:
-    import yaml
-
-    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
 
 
-PAGES = _toc_files()
+PAGES = toc_files()
 
 
 def _build(source: Path, out: Path, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, toc_files
 
 from amos_tutorial import notebook as nbh
 
@@ -28,23 +28,6 @@ def _read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def _toc_files() -> list[str]:
-    import yaml
-
-    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
 
 
 # --- the chapter template (fast) ------------------------------------------------------------------
@@ -52,7 +35,7 @@ def _toc_files() -> list[str]:
 
 def test_there_are_chapters_and_the_toc_lists_them():
     assert {"intro", "getting_the_data", "exploring_the_data"} <= set(CHAPTER_IDS)
-    toc = _toc_files()
+    toc = toc_files()
     assert toc[0] == "book/intro"
     assert sorted(toc) == sorted(f"book/{p.stem}" for p in CHAPTERS)
 
