@@ -24,7 +24,7 @@ import argparse
 
 from amos_tutorial.cli._args import patch_size_arg
 
-ORDER = 60
+ORDER = 70
 
 __all__ = ["add_bench_subcommands", "register"]
 
