@@ -65,14 +65,15 @@ def sessions(synthetic_root: Path, cache: Path, tmp_path_factory: pytest.TempPat
 # --- fast: budgets, schema, machine, arguments -----------------------------------------------------
 
 
-def test_the_three_budgets_are_defined():
-    assert list(BUDGETS) == ["smoke", "short", "full"]
-    smoke, short, full = BUDGETS["smoke"], BUDGETS["short"], BUDGETS["full"]
+def test_the_budgets_are_defined():
+    assert list(BUDGETS) == ["smoke", "quick", "short", "full"]
+    smoke, quick, short, full = (BUDGETS[b] for b in ("smoke", "quick", "short", "full"))
     assert smoke.variant == "tiny" and smoke.iterations and smoke.iterations <= 50 and smoke.eval_cases
+    assert quick.variant == "tiny" and quick.preset == "quick" and quick.iterations == 600
     assert short.variant == "full" and short.iterations and short.iterations < 250_000
     assert full.variant == "full" and full.iterations is None  # the recipe's 1000 x 250
     table = budget_table()
-    assert list(table.index) == ["smoke", "short", "full"] and table.loc["full", "iterations"].startswith("recipe")
+    assert list(table.index) == ["smoke", "quick", "short", "full"] and table.loc["full", "iterations"].startswith("recipe")
 
 
 def test_results_schema_has_every_column():

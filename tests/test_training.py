@@ -69,6 +69,21 @@ def test_config_presets_and_overrides():
         make_config("unet", preset="medium")
 
 
+def test_quick_preset_merges_its_grid_and_takes_overrides():
+    quick = make_config("nnunet", preset="quick")
+    default_grid = make_config("nnunet", preset="smoke").preprocess
+    assert quick.variant == "tiny" and quick.optimizer == {"name": "adam", "lr": 1e-2}
+    assert quick.preprocess["spacing"] == [3.0, 3.0, 4.0]
+    # Only the spacing changes: the rest of the preprocessing stays the default.
+    assert {k: v for k, v in quick.preprocess.items() if k != "spacing"} == {
+        k: v for k, v in default_grid.items() if k != "spacing"
+    }
+    assert make_config("unet", preset="quick", lr=1e-3).optimizer == {"name": "adam", "lr": 1e-3}
+    assert make_config("unet", preset="quick", iterations=50).iterations == 50
+    # The preset table itself is not modified by building configs from it.
+    assert make_config("unet", preset="quick").optimizer["lr"] == 1e-2
+
+
 def test_poly_schedule_rebuilt_mid_run_matches_stepping():
     p1 = [torch.nn.Parameter(torch.zeros(1))]
     p2 = [torch.nn.Parameter(torch.zeros(1))]
@@ -230,6 +245,24 @@ def test_every_model_learns_on_synthetic_data(name, synthetic_root, cache, tmp_p
     assert after < before, f"{name}: fixed-set loss {before:.4f} -> {after:.4f}"
     losses = [result.losses[k] for k in sorted(result.losses)]
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+
+
+@pytest.mark.slow
+def test_quick_preset_learns_the_large_organs(tmp_path):
+    # The promise of the quick preset (chapters show it): a tiny UNet trained for its 600 steps on the
+    # default synthetic set (the chapters' 16 cases, not the 2-case fixture) segments the large organs of
+    # its validation cases. Measured: 0.65 mean over these four (0.37 over all 15 organs); a pipeline that
+    # stopped learning scores near 0.
+    torch.set_num_threads(1)
+    result = train(
+        "unet", data="synthetic", out=tmp_path / "quick", preset="quick", device="cpu", progress=False,
+        cache_dir=str(tmp_path / "quick_cache"),
+    )  # fmt: skip
+    last = result.metrics.iloc[-1]
+    large = [last[f"dice_{organ}"] for organ in ("liver", "spleen", "kidney_left", "kidney_right")]
+    assert result.completed and result.iteration == 600
+    assert sum(large) / 4 > 0.5, f"large-organ validation Dice {large}"
+    assert result.metrics["val_dice"].iloc[-1] > result.metrics["val_dice"].iloc[0]
 
 
 @pytest.mark.slow

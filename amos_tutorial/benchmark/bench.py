@@ -98,7 +98,7 @@ class Budget:
     Introduced in chapter *Benchmarking the baselines*.
 
     Attributes:
-        name: ``"smoke"``, ``"short"`` or ``"full"``.
+        name: ``"smoke"``, ``"quick"``, ``"short"`` or ``"full"``.
         preset: Trainer preset (:data:`amos_tutorial.training.PRESETS`): model variant, validation settings.
         iterations: Optimiser steps per model; None takes each model's recipe (1000 x 250).
         val_cases: Labelled cases the trainer validates on (and holds out when the validation split has no labels).
@@ -117,16 +117,23 @@ class Budget:
 
     @property
     def variant(self) -> str:
-        """``"tiny"`` for the smoke preset, ``"full"`` otherwise."""
-        return "tiny" if self.preset == "smoke" else "full"
+        """The model variant of the budget's trainer preset (``"tiny"`` or ``"full"``)."""
+        from amos_tutorial.training.config import PRESETS
+
+        return str(PRESETS[self.preset]["variant"])
 
 
-#: The three budgets of ``amos bench --budget``.
+#: The budgets of ``amos bench --budget``.
 BUDGETS: dict[str, Budget] = {
     "smoke": Budget(
         "smoke", "smoke", 20, 1, 2, "CPU",
         "tiny variants and 32^3 patches, 20 iterations, 2 evaluation cases: checks the pipeline in a minute per "
         "model on a CPU; the scores mean nothing",
+    ),
+    "quick": Budget(
+        "quick", "quick", 600, 2, None, "CPU",
+        "tiny variants on a coarse 3x3x4 mm grid, 600 Adam iterations, every labelled evaluation case: about "
+        "a minute per CNN on a CPU, long enough to learn the large organs of the synthetic set; not AMOS scores",
     ),
     "short": Budget(
         "short", "full", 2500, 10, None, "one GPU",
@@ -194,7 +201,7 @@ class BenchResult:
 
 
 def budget_table() -> pd.DataFrame:
-    """The three budgets as a table, for the chapter and ``--help``.
+    """The budgets as a table, for the chapter and ``--help``.
 
     Introduced in chapter *Benchmarking the baselines*. Builds on pandas and the trainer's presets.
 
@@ -684,7 +691,7 @@ def run_benchmark(
     Args:
         models: Registry names, as a list or a comma-separated string (``"unet,segresnet"``).
         data: ``"synthetic"`` or an AMOS folder.
-        budget: ``"smoke"``, ``"short"`` or ``"full"`` (:data:`BUDGETS`).
+        budget: ``"smoke"``, ``"quick"``, ``"short"`` or ``"full"`` (:data:`BUDGETS`).
         out: Benchmark folder (default ``bench/<budget>``).
         iterations: Override the budget's iterations per model (same for every model).
         minutes: Equal wall-clock instead: each model trains for the iterations that fit in this many

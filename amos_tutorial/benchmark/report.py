@@ -104,7 +104,7 @@ def results_caveat(frame: pd.DataFrame) -> str | None:
         frame: A results table.
 
     Returns:
-        A sentence, or None when no row is a smoke budget or synthetic data.
+        A sentence, or None when no row is a smoke or quick budget or synthetic data.
 
     Examples:
         >>> results_caveat(pd.DataFrame({"budget": ["smoke"], "data": ["synthetic"]}))[:5]
@@ -115,6 +115,8 @@ def results_caveat(frame: pd.DataFrame) -> str | None:
     parts = []
     if "smoke" in budgets:
         parts.append("smoke budget (tiny networks, a few iterations)")
+    if "quick" in budgets:
+        parts.append("quick budget (tiny networks on a coarse grid, 600 iterations)")
     if "synthetic" in datas:
         parts.append("synthetic data")
     if not parts:

@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from amos_tutorial.cli._args import patch_size_arg
+from amos_tutorial.training.config import PRESETS
 
 ORDER = 30
 
@@ -85,7 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default="synthetic", help="AMOS folder or 'synthetic' (ignored with --resume)")
     parser.add_argument("--out", required=True, help="run folder")
     parser.add_argument(
-        "--preset", choices=("smoke", "full"), default="smoke", help="smoke: tiny CPU check; full: the AMOS recipe"
+        "--preset",
+        choices=tuple(PRESETS),
+        default="smoke",
+        help="smoke: tiny CPU pipeline check (learns nothing); quick: tiny network on a coarse grid, 600 Adam "
+        "steps, learns visibly in about a minute on a CPU; full: the AMOS recipe",
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last.pt")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

@@ -780,7 +780,8 @@ def train(
         model: Registry name (``amos_tutorial.models.list_models()``).
         data: AMOS folder or ``"synthetic"``.
         out: Run folder (default ``runs/<model>_<preset>``).
-        preset: ``"smoke"`` (tiny, CPU, a minute) or ``"full"`` (the AMOS recipe).
+        preset: ``"smoke"`` (tiny, CPU, seconds: a pipeline check), ``"quick"`` (tiny, coarse grid, 600
+            Adam steps: learns visibly in about a minute on a CPU) or ``"full"`` (the AMOS recipe).
         resume: Continue the run in ``out`` from its last checkpoint (its ``config.json`` is used;
             ``iterations``, ``device`` and ``amp`` may be changed).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``...
