@@ -249,3 +249,29 @@ def test_tables_of_a_real_smoke_run(synthetic_root, tmp_path):
     assert len(loss) == 4 and set(loss.resolution) == {"step"}
     assert len(curves[curves.metric == "validation Dice"]) == 2
     assert isinstance(vt.plot_training_curves(curves), Figure)
+
+
+def test_organ_dice_curves_from_the_metrics_columns(tmp_path):
+    metrics = _metrics()
+    metrics["dice_liver"] = [np.nan, 0.2, 0.8]
+    metrics["dice_spleen"] = [np.nan, 0.1, 0.6]
+    metrics["dice_gallbladder"] = [np.nan, np.nan, 0.05]  # absent from the first validation's cases
+    for run in (_run(metrics=metrics), _run_folder(tmp_path, metrics=metrics)):
+        table = vt.organ_dice_curves(run)
+        assert list(table.columns) == ["iteration", "organ", "dice"]
+        # Organs in label order (spleen 1, gallbladder 4, liver 6), epochs without validation dropped.
+        assert list(dict.fromkeys(table["organ"])) == ["spleen", "gallbladder", "liver"]
+        liver = table[table.organ == "liver"]
+        assert liver["iteration"].tolist() == [8, 12] and liver["dice"].tolist() == [0.2, 0.8]
+        assert table[table.organ == "gallbladder"]["iteration"].tolist() == [12]
+    fig = vt.plot_organ_dice_curves(vt.organ_dice_curves(_run(metrics=metrics)), title="t")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (0.0, 1.0) and len(ax.get_legend().get_texts()) == 3
+
+
+def test_organ_dice_curves_refuse_a_run_without_validation():
+    with pytest.raises(ValueError, match="no validation"):
+        vt.organ_dice_curves(_run())  # val_dice but no per-organ columns
+    with pytest.raises(ValueError, match="columns|empty"):
+        vt.plot_organ_dice_curves(pd.DataFrame({"iteration": [], "organ": [], "dice": []}))

@@ -33,7 +33,9 @@ __all__ = [
     "model_overview",
     "model_palette",
     "optimizer_state_factor",
+    "organ_dice_curves",
     "plot_model_sizes",
+    "plot_organ_dice_curves",
     "plot_training_curves",
     "read_run",
     "run_summary",
@@ -457,6 +459,76 @@ def plot_training_curves(curves: pd.DataFrame, smooth: int = 1, title: str | Non
     fig.legend(handles=handles, loc="outside right center", frameon=False, title="model")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def organ_dice_curves(run: Any) -> pd.DataFrame:
+    """The validation Dice of every organ of one run, against the step, as a tidy table.
+
+    Introduced in chapter *Training the baselines*. Reads the ``dice_<organ>`` columns that the trainer
+    writes to ``metrics.csv`` at every validation.
+
+    Args:
+        run: A :class:`~amos_tutorial.training.trainer.RunResult` or a run folder.
+
+    Returns:
+        Columns ``iteration, organ, dice`` (organs in label order), one row per validation and organ.
+        An organ absent from every validation case has no rows at that validation (its Dice is undefined).
+
+    Raises:
+        ValueError: If the run has not validated yet.
+
+    Examples:
+        >>> organ_dice_curves("runs/unet_quick").groupby("organ").dice.last()  # doctest: +SKIP
+    """
+    from amos_tutorial.labels import LABELS
+
+    _, config, metrics, _ = read_run(run)
+    columns = {f"dice_{lab.name}": lab.name for lab in LABELS[1:]}
+    present = [c for c in columns if c in metrics.columns]
+    rows = metrics.dropna(subset=["val_dice"]) if "val_dice" in metrics.columns else metrics.iloc[:0]
+    if not present or rows.empty:
+        raise ValueError(f"run of {config.model}: no validation in its metrics yet (nothing to plot)")
+    table = rows.melt(id_vars=["iteration"], value_vars=present, var_name="organ", value_name="dice")
+    table["organ"] = pd.Categorical(table["organ"].map(columns), categories=list(columns.values()), ordered=True)
+    table = table.dropna(subset=["dice"]).sort_values(["organ", "iteration"], kind="stable")
+    table["organ"] = table["organ"].astype(str)
+    table["iteration"] = table["iteration"].astype(int)
+    return table.reset_index(drop=True)[["iteration", "organ", "dice"]]
+
+
+def plot_organ_dice_curves(curves: pd.DataFrame, title: str | None = None):
+    """Validation Dice per organ against the step: one line per organ, in the organ's colour.
+
+    Introduced in chapter *Training the baselines*; builds on seaborn's ``lineplot`` and
+    :func:`amos_tutorial.viz.organ_palette`. Large organs are learnt first, small and thin ones
+    (adrenal glands, esophagus) last: the figure shows the order.
+
+    Args:
+        curves: Output of :func:`organ_dice_curves`.
+        title: Figure title.
+
+    Returns:
+        The Figure.
+
+    Raises:
+        ValueError: If the table lacks columns or is empty.
+    """
+    import seaborn as sns
+
+    from amos_tutorial.viz.plots import organ_palette
+
+    _require(curves, ["iteration", "organ", "dice"], "organ Dice table")
+    if curves.empty:
+        raise ValueError("organ Dice table is empty")
+    palette = organ_palette()
+    organs = [o for o in palette if o in set(curves["organ"])]
+    fig = _figure((9, 4.2))
+    ax = fig.subplots()
+    sns.lineplot(data=curves, x="iteration", y="dice", hue="organ", hue_order=organs, palette=palette,
+                 marker="o", ax=ax)  # fmt: skip
+    ax.set(xlabel="training step", ylabel="validation Dice", ylim=(0, 1), title=title or "Validation Dice per organ")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="organ", fontsize="small")
     return fig
 
 
