@@ -126,6 +126,35 @@ def test_amp_policy_by_device():
     assert resolve_device("cpu") == cpu
 
 
+def test_loss_scaling_path_of_fp16_gpus_steps_and_skips_overflows():
+    # The T4 path (fp16 + GradScaler) cannot run without a GPU, but torch's GradScaler also works on
+    # CPU tensors: this drives train_step through the same calls (scale, unscale_ before clipping,
+    # step, update) and checks what loss scaling must do: a normal step updates the weights; a step
+    # whose gradients overflow is skipped and the scale is halved.
+    from amos_tutorial.training.amp import AmpPolicy
+    from amos_tutorial.training.trainer import train_step
+
+    torch.manual_seed(0)
+    model = build_model_for_patch("unet", "tiny", (16, 16, 16))
+    policy = AmpPolicy("fp16", "cpu", None, True)  # loss scaling alone: CPU autocast has no fp16 conv3d
+    scaler = policy.make_scaler()
+    assert scaler.is_enabled() and scaler.get_scale() == 2.0**16
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    batch = {"image": torch.randn(2, 1, 16, 16, 16), "label": torch.randint(0, 16, (2, 1, 16, 16, 16))}
+    loss_fn = SegmentationLoss(deep_supervision=False)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = train_step(model, batch, loss_fn, optimizer, scaler, policy, grad_clip=12.0)
+    assert torch.isfinite(loss) and scaler.get_scale() == 2.0**16
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+    # Overflow: an infinite gradient on one weight makes the scaler skip the whole step.
+    handle = next(model.parameters()).register_hook(lambda g: torch.full_like(g, float("inf")))
+    after_first = [p.detach().clone() for p in model.parameters()]
+    train_step(model, batch, loss_fn, optimizer, scaler, policy, grad_clip=12.0)
+    handle.remove()
+    assert all(torch.equal(a, p) for a, p in zip(after_first, model.parameters()))
+    assert scaler.get_scale() == 2.0**15
+
+
 def test_loss_takes_every_output_form():
     torch.manual_seed(0)
     target = torch.randint(0, 16, (2, 1, 8, 8, 8))
