@@ -132,8 +132,9 @@ BUDGETS: dict[str, Budget] = {
     ),
     "quick": Budget(
         "quick", "quick", 600, 2, None, "CPU",
-        "tiny variants on a coarse 3x3x4 mm grid, 600 Adam iterations, every labelled evaluation case: about "
-        "a minute per CNN on a CPU, long enough to learn the large organs of the synthetic set; not AMOS scores",
+        "tiny variants on a coarse 3x3x4 mm grid, 600 Adam iterations, every labelled evaluation case: one to "
+        "six minutes per model on a CPU, long enough for UNet, nnU-Net and CoTr to learn the large organs of the "
+        "synthetic set; not AMOS scores",
     ),
     "short": Budget(
         "short", "full", 2500, 10, None, "one GPU",

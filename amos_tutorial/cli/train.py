@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=tuple(PRESETS),
         default="smoke",
         help="smoke: tiny CPU pipeline check (learns nothing); quick: tiny network on a coarse grid, 600 Adam "
-        "steps, learns visibly in about a minute on a CPU; full: the AMOS recipe",
+        "steps, learns the large organs on a CPU (UNet: about a minute); full: the AMOS recipe",
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last.pt")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

@@ -9,8 +9,8 @@ seed... :func:`make_config` fills it from the model's registry recipe and a pres
   The networks do not learn anything in so few steps.
 * ``quick``: the tiny variant on a coarse grid (3 x 3 x 4 mm), Adam at 1e-2 for 600 steps, validated
   every 100 steps: one to six minutes per model on one CPU core, and long enough for the fastest
-  learners to find the large organs of the synthetic data. Mean validation Dice over liver, spleen and kidneys after the 600
-  steps (2 synthetic validation cases; over all 15 organs in brackets): CoTr 0.81 (0.40), UNet 0.65
+  learners to find the large organs of the synthetic data. Mean validation Dice over liver, spleen
+  and kidneys after the 600 steps (2 synthetic validation cases; over all 15 organs in brackets): CoTr 0.81 (0.40), UNet 0.65
   (0.37), DynUNet/nnU-Net 0.61 (0.30), Swin UNETR 0.56 (0.15), UNETR 0.19 (0.05), SegResNet 0.19 (0.13),
   VNet 0.18 (0.10), nnFormer 0.02 (0.03). A ranking of how fast tiny networks learn, not of the
   architectures. Meant for the chapters' demonstrations and a first check that a pipeline learns; far
