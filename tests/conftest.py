@@ -6,7 +6,9 @@ Everything here is small on purpose (the CI machine has 2 CPU cores): a hand-mad
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,19 +102,109 @@ def _one_torch_thread():
 
 def toc_files() -> list[str]:
     """Every page of ``_toc.yml`` (root first), as written there: ``book/<chapter>``."""
-    import yaml
+    from amos_tutorial.benchmark.chapters import toc_chapters
 
-    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
+    return [str(p.relative_to(REPO_ROOT).with_suffix("")) for p in toc_chapters(REPO_ROOT)]
 
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
 
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
+# --- each chapter executed once per test session ----------------------------------------------------
+#
+# The chapter tests (tests/test_notebooks.py) and the book test (tests/test_book.py) need the same
+# executed chapters. Executing them twice doubled the suite's time, so both ask `executed_chapter`, which
+# executes a chapter with pytest-notebook at most once per session, across pytest-xdist workers (a lock
+# per chapter: whoever comes second waits for the first and reuses its copy, with no clock), and writes
+# the executed copy and its time into the session's shared folder. A failing chapter is recorded too,
+# so it fails every test that needs it without being executed again.
+
+#: Stops a hung cell, nothing else: the longest smoke cell takes about 2 min on 2 idle cores.
+CELL_TIMEOUT_S = 1800
+CHAPTER_LOG = "chapter_times.tsv"
+
+
+def session_shared_dir(factory: pytest.TempPathFactory) -> Path:
+    """A folder shared by every pytest-xdist worker of this test session (and only this session)."""
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the controller's basetemp: workers' basetemps are its sub-folders
+    shared = base / "shared"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
+def chapter_executor():
+    """pytest-notebook's executor, set up as the book build runs a chapter (smoke mode, static viewer)."""
+    from pytest_notebook.nb_regression import NBRegressionFixture
+
+    from amos_tutorial.benchmark.chapters import SMOKE_ENV
+
+    return NBRegressionFixture(
+        exec_timeout=CELL_TIMEOUT_S,
+        exec_env=dict(SMOKE_ENV),
+        diff_ignore=("/cells/*/outputs", "/cells/*/execution_count", "/metadata/language_info"),
+    )
+
+
+def executed_chapter(path: Path, shared: Path):
+    """The executed copy of chapter ``path``, executing it only if no one did in this session.
+
+    Returns:
+        ``(notebook, copy_path)``.
+
+    Raises:
+        AssertionError: If the chapter failed (now or earlier in the session), with the error.
+    """
+    import nbformat
+    from filelock import FileLock
+
+    from amos_tutorial.utils.io import atomic_path
+
+    rel = path.resolve().relative_to(REPO_ROOT)
+    copy = shared / "executed" / rel
+    failed = copy.with_suffix(".failed")
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{copy}.lock"):
+        if not copy.is_file() and not failed.is_file():
+            start = time.perf_counter()
+            try:
+                result = chapter_executor().check(str(path))
+                with atomic_path(copy) as tmp:
+                    nbformat.write(result.nb_final, tmp)
+                status = "ok"
+            except Exception as exc:
+                failed.write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
+                status = "failed"
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            with open(shared / CHAPTER_LOG, "a", encoding="utf-8") as log:
+                log.write(f"{path.stem}\t{time.perf_counter() - start:.1f}\t{status}\t{worker}\n")
+    if failed.is_file():
+        raise AssertionError(f"{rel} failed to execute:\n{failed.read_text(encoding='utf-8')[-4000:]}")
+    return nbformat.read(copy, as_version=4), copy
+
+
+def chapter_executions(shared: Path) -> dict[str, int]:
+    """How many times each chapter was executed in this session, from the shared log."""
+    log = shared / CHAPTER_LOG
+    counts: dict[str, int] = {}
+    if log.is_file():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            counts[line.split("\t")[0]] = counts.get(line.split("\t")[0], 0) + 1
+    return counts
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print each chapter's execution time against the book's budget (a measurement, not a test)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not hasattr(config, "_tmp_path_factory"):
+        return
+    log = config._tmp_path_factory.getbasetemp() / "shared" / CHAPTER_LOG
+    if not log.is_file():
+        return
+    import pandas as pd
+
+    from amos_tutorial.benchmark.chapters import format_chapter_times
+
+    frame = pd.read_csv(log, sep="\t", names=["chapter", "seconds", "status", "worker"])
+    terminalreporter.section("chapter execution times (smoke mode; each chapter should appear once)")
+    terminalreporter.write_line(format_chapter_times(frame))
+    for chapter, count in frame["chapter"].value_counts().items():
+        if count > 1:
+            terminalreporter.write_line(f"WARNING: {chapter} was executed {count} times")

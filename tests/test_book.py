@@ -1,7 +1,9 @@
 """The built book: build it, check a broken chapter fails the build, and look at the pages in Chromium.
 
-The book is built once per test module with ``scripts/build_book.sh`` into a temporary folder; set
-``AMOS_BOOK_HTML=/path/to/html`` to test an existing build instead (e.g. the one the CI book job made).
+The book is built once per test session with ``scripts/build_book.sh`` from the executed chapters that the
+chapter tests produce (each chapter runs once per session; see ``executed_chapter`` in conftest.py), with
+execution switched off; ``scripts/book.sh``, the main job, still executes every chapter itself. Set
+``AMOS_BOOK_HTML=/path/to/html`` to test an existing build instead (e.g. the one the book job made).
 The browser tests drive Debian's ``chromium`` through ``chromedriver`` with selenium, over a local
 ``http.server``; they are skipped when Chromium is missing, except under ``CI`` where that is a failure.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import REPO_ROOT, toc_files
+from conftest import REPO_ROOT, chapter_executions, executed_chapter, session_shared_dir, toc_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
@@ -31,13 +33,39 @@ COLAB_PREFIX = "https://colab.research.google.com/github/amos-tutorial/amos-tuto
 
 
 PAGES = toc_files()
+#: Stop a hung build, nothing else. Building from executed chapters takes about a minute on 2 idle cores,
+#: a one-page book with execution about 20 s; a loaded machine may be several times slower.
+BUILD_TIMEOUT_S = 3600
+#: Seconds a local page may take to load and show its images (under 1 s on an idle machine).
+PAGE_TIMEOUT_S = 180
 
 
-def _build(source: Path, out: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+def _build(source: Path, out: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, AMOS_SMOKE="1", AMOS_BOOK_SOURCE=str(source))
-    return subprocess.run(
-        ["bash", str(BUILD_SCRIPT), str(out)], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    try:
+        return subprocess.run(
+            ["bash", str(BUILD_SCRIPT), str(out)],
+            env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"scripts/build_book.sh on {source} did not finish in {BUILD_TIMEOUT_S} s (hung?):\n{exc.stdout}")
+
+
+def stage_executed_book(executed: dict[str, Path], dest: Path) -> Path:
+    """A copy of the book's sources whose chapters are the executed copies, with execution switched off.
+
+    The build then renders what the chapter tests executed: each chapter runs once per test session.
+    """
+    config = (REPO_ROOT / "_config.yml").read_text(encoding="utf-8")
+    staged = config.replace("execute_notebooks: force", "execute_notebooks: \"off\"")
+    assert staged != config, "_config.yml no longer says 'execute_notebooks: force': update stage_executed_book"
+    (dest / "book").mkdir(parents=True)
+    (dest / "_config.yml").write_text(staged, encoding="utf-8")
+    shutil.copy(REPO_ROOT / "_toc.yml", dest / "_toc.yml")
+    shutil.copytree(REPO_ROOT / "book", dest / "book", dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.ipynb"))
+    for page, copy in executed.items():
+        shutil.copy(copy, dest / f"{page}.ipynb")
+    return dest
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +75,33 @@ def book_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
         html = Path(given)
         assert (html / "index.html").is_file(), f"{html}: AMOS_BOOK_HTML has no index.html"
         return html
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        out = tmp_path_factory.mktemp("book")
-        _checked_build(out)
-        return out / "html"
     # Under pytest-xdist the module's tests may land on several workers: the first builds, the others
-    # wait and reuse it (the parent of a worker's basetemp is private to this test session).
+    # wait (no clock: the holder is building) and reuse it.
     from filelock import FileLock
 
-    out = tmp_path_factory.getbasetemp().parent / "book-shared"
+    shared = session_shared_dir(tmp_path_factory)
+    out = shared / "book"
     with FileLock(f"{out}.lock"):
         if not (out / "html" / "index.html").is_file():
-            _checked_build(out)
+            # Chapters not executed yet by the chapter tests are executed here, in reverse order, so that
+            # a worker running the chapter tests meanwhile rarely waits for the same chapter.
+            executed = {page: executed_chapter(REPO_ROOT / f"{page}.ipynb", shared)[1] for page in reversed(PAGES)}
+            _checked_build(stage_executed_book(executed, shared / "book-source"), out)
     return out / "html"
 
 
-def _checked_build(out: Path) -> None:
-    result = _build(REPO_ROOT, out)
+def _checked_build(source: Path, out: Path) -> None:
+    result = _build(source, out)
     assert result.returncode == 0, f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert "build_book: open" in result.stdout
+
+
+def test_each_chapter_is_executed_once_per_session(book_html, tmp_path_factory):
+    if os.environ.get("AMOS_BOOK_HTML"):
+        pytest.skip("AMOS_BOOK_HTML: the book was built outside this session")
+    counts = chapter_executions(session_shared_dir(tmp_path_factory))
+    assert sorted(counts) == sorted(Path(p).name for p in PAGES)
+    assert all(n == 1 for n in counts.values()), f"chapters executed more than once: {counts}"
 
 
 def test_build_has_every_chapter_page(book_html):
@@ -98,7 +134,7 @@ def test_a_broken_chapter_fails_the_build(tmp_path):
     )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, src / "book" / "broken.ipynb")
-    result = _build(src, tmp_path / "out", timeout=300)
+    result = _build(src, tmp_path / "out")
     assert result.returncode != 0
     assert "deliberately broken cell" in result.stdout + result.stderr
     assert not (tmp_path / "out" / "html" / "index.html").exists()
@@ -131,7 +167,7 @@ def browser():
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
+    driver.set_page_load_timeout(PAGE_TIMEOUT_S)
     yield driver
     driver.quit()
 
@@ -156,7 +192,7 @@ def _open(browser, url: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(url)
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(browser, PAGE_TIMEOUT_S).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 _IMAGES_LOADED = """
@@ -177,7 +213,7 @@ def test_chapter_page_renders(page, browser, server):
     assert heading.text.strip(), f"{page}: no title"
     assert heading.text.split("#")[0].strip().split(". ", 1)[-1] in browser.title
     # Every image, figures and badge alike, has loaded (naturalWidth 0 means broken).
-    WebDriverWait(browser, 30).until(lambda d: all(c for _, c, _ in d.execute_script(_IMAGES_LOADED)))
+    WebDriverWait(browser, PAGE_TIMEOUT_S).until(lambda d: all(c for _, c, _ in d.execute_script(_IMAGES_LOADED)))
     images = browser.execute_script(_IMAGES_LOADED)
     assert images, f"{page}: no images at all"
     broken = [src for src, _, width in images if width == 0]

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO_ROOT, toc_files
+from conftest import REPO_ROOT, chapter_executor, executed_chapter, session_shared_dir, toc_files
 
 from amos_tutorial import notebook as nbh
 
 BOOK = REPO_ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 CHAPTER_IDS = [p.stem for p in CHAPTERS]
-# Seconds per cell; a whole smoke chapter must stay well under this.
-EXEC_TIMEOUT = 600
 
 
 def _read(path: Path) -> nbformat.NotebookNode:
@@ -156,17 +154,9 @@ def test_amos_runs_the_cli_without_a_shell(capsys, tmp_path):
 
 
 # --- re-running the chapters (slow) ---------------------------------------------------------------
-
-
-def _regression_fixture():
-    from pytest_notebook.nb_regression import NBRegressionFixture
-
-    env = {"AMOS_SMOKE": "1", "AMOS_VIEWER": "static", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    return NBRegressionFixture(
-        exec_timeout=EXEC_TIMEOUT,
-        exec_env=env,
-        diff_ignore=("/cells/*/outputs", "/cells/*/execution_count", "/metadata/language_info"),
-    )
+#
+# Each chapter is executed once per test session (see `executed_chapter` in conftest.py): these tests and
+# the book test share the executed copies. The chapters are spread over the pytest-xdist workers.
 
 
 @pytest.fixture(scope="module")
@@ -180,28 +170,26 @@ def synthetic_cache():
 
 @pytest.mark.slow
 @pytest.mark.notebook
-@pytest.mark.xdist_group("book")
 @pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
-def test_chapter_runs_in_smoke_mode(path, synthetic_cache):
-    result = _regression_fixture().check(str(path))
-    errors = [o for c in result.nb_final.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+def test_chapter_runs_in_smoke_mode(path, synthetic_cache, tmp_path_factory):
+    nb_final, _ = executed_chapter(path, session_shared_dir(tmp_path_factory))
+    errors = [o for c in nb_final.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     stderr = [
         o.text
-        for c in result.nb_final.cells
+        for c in nb_final.cells
         if c.cell_type == "code"
         for o in c.outputs
         if o.output_type == "stream" and o.name == "stderr"
     ]
     assert not stderr, f"a chapter must not print to stderr (it shows up in the book): {stderr}"
-    images = [o for c in result.nb_final.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    figure_cells = [c for c in result.nb_final.cells if c.get("metadata", {}).get("mystnb", {}).get("figure")]
+    images = [o for c in nb_final.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    figure_cells = [c for c in nb_final.cells if c.get("metadata", {}).get("mystnb", {}).get("figure")]
     assert len(images) >= len(figure_cells), "every captioned cell must show a figure"
 
 
 @pytest.mark.slow
 @pytest.mark.notebook
-@pytest.mark.xdist_group("book")
 def test_a_broken_chapter_fails(tmp_path):
     nb = nbformat.v4.new_notebook(
         cells=[
@@ -214,6 +202,33 @@ def test_a_broken_chapter_fails(tmp_path):
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
     with pytest.raises(Exception, match="deliberately broken cell"):
-        _regression_fixture().check(str(path))
+        chapter_executor().check(str(path))
     # The chapter files themselves are left untouched by a run.
     assert json.loads(path.read_text())["cells"][1]["outputs"] == []
+
+
+@pytest.mark.slow
+def test_chapter_timing_benchmark_measures_and_reports(tmp_path):
+    from amos_tutorial.benchmark.chapters import format_chapter_times, time_chapters, toc_chapters
+
+    ok = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(0.3)")])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise KeyError('no such column')")])
+    for name, nb in (("ok", ok), ("bad", bad)):
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    lines = []
+    frame = time_chapters([tmp_path / "ok.ipynb", tmp_path / "bad.ipynb"], budget_s=0.1, log=lines.append,
+                          out_csv=tmp_path / "times.csv")
+    assert list(frame["status"]) == ["ok", "failed"]
+    assert frame.loc[0, "seconds"] >= 0.3 and bool(frame.loc[0, "over_budget"])
+    assert "no such column" in frame.loc[1, "error"]
+    assert len(lines) == 2 and "OVER BUDGET" in lines[0]
+    text = format_chapter_times(frame, chapter_budget_s=100, book_budget_s=0.2)
+    assert text.splitlines()[-1].startswith("whole book") and text.endswith("OVER BUDGET")
+    assert "OVER BUDGET" not in text.splitlines()[1]
+    assert (tmp_path / "times.csv").is_file()
+    assert [p.stem for p in toc_chapters(REPO_ROOT)][0] == "intro"
+    with pytest.raises(FileNotFoundError, match="_toc.yml"):
+        toc_chapters(tmp_path)
+    with pytest.raises(ValueError, match="budget_s"):
+        time_chapters([], budget_s=0)

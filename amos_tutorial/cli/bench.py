@@ -38,6 +38,7 @@ examples:
   amos bench --models nnunet,unet --data /data/amos22 --budget full --out bench/full   # again to resume
   amos bench --models nnunet,unet --data /data/amos22 --budget short --minutes 30 --out bench/30min
   amos bench speed --models unet,nnunet --preset full --device cuda   # is the GPU fed?
+  amos bench chapters                 # each chapter's execution time against the book's budget
 
 Run the same command again after an interruption: finished models are skipped, an interrupted
 training resumes from its checkpoint. The folder receives results.csv, leaderboard.md,
@@ -58,6 +59,42 @@ def add_bench_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "--inference-cases", type=int, default=1, help="images predicted to time the inference (0: skip)"
     )
     parser.set_defaults(func=_run_speed)
+    _add_chapters_parser(subparsers)
+
+
+def _add_chapters_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from amos_tutorial.benchmark.chapters import BOOK_BUDGET_S, CHAPTER_BUDGET_S
+
+    parser = subparsers.add_parser(
+        "chapters",
+        help="execute every chapter of the book once (smoke mode) and print its time against the budget",
+        description=(
+            "Execute each chapter of the book once in a fresh kernel, in smoke mode on the synthetic data "
+            "(as the book build does), and print its wall time against the budget: "
+            f"{CHAPTER_BUDGET_S:.0f} s per chapter, {BOOK_BUDGET_S:.0f} s for the whole book on 2 CPU cores. "
+            "A measurement, not a test: exit 1 only when a chapter fails."
+        ),
+    )
+    parser.add_argument("chapters", nargs="*", help="notebooks to time (default: every page of _toc.yml)")
+    parser.add_argument("--book", default=".", help="folder holding _toc.yml (default: the current folder)")
+    parser.add_argument(
+        "--budget", type=float, default=CHAPTER_BUDGET_S, help=f"seconds per chapter (default {CHAPTER_BUDGET_S:.0f})"
+    )
+    parser.add_argument("--out", help="also write the table to this CSV")
+    parser.set_defaults(func=_run_chapters)
+    return parser
+
+
+def _run_chapters(args: argparse.Namespace) -> int:
+    from amos_tutorial.benchmark.chapters import format_chapter_times, time_chapters, toc_chapters
+
+    chapters = args.chapters or toc_chapters(args.book)
+    frame = time_chapters(chapters, budget_s=args.budget, out_csv=args.out)
+    print()
+    print(format_chapter_times(frame, chapter_budget_s=args.budget))
+    if args.out:
+        print(f"written {args.out}")
+    return 1 if (frame["status"] != "ok").any() else 0
 
 
 def _run_speed(args: argparse.Namespace) -> int:
@@ -142,7 +179,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "                                      split, preprocessing, seed and --budget, resumably; write\n"
             "                                      results.csv, leaderboard.md and figures into --out\n"
             "  amos bench speed [options]          the whole training loop against the raw step, their\n"
-            "                                      ratio, and inference seconds per case (see its --help)"
+            "                                      ratio, and inference seconds per case (see its --help)\n"
+            "  amos bench chapters                 each chapter's execution time against the book's budget"
         ),
         epilog=_EXAMPLES.format(budgets=budgets),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -1,0 +1,193 @@
+"""How long each chapter of the book takes to execute in smoke mode: the book's time budget.
+
+Introduced in chapter *Introduction* (the chapter map and its runtimes). The book is executed on every
+build and in CI on a 2-core machine, so every chapter has a budget (:data:`CHAPTER_BUDGET_S`) and so has
+the whole book (:data:`BOOK_BUDGET_S`). ``amos bench chapters`` executes each chapter once in a fresh
+kernel, exactly as the book build does (smoke mode, static viewer, the chapter's folder as working
+directory), and prints its wall time against the budget, so a chapter that grows past its budget is
+seen before CI slows down. It is a measurement, not a test: nothing fails on time.
+
+Examples:
+    >>> frame = time_chapters(["book/intro.ipynb"])          # doctest: +SKIP
+    >>> print(format_chapter_times(frame))                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "BOOK_BUDGET_S",
+    "CHAPTER_BUDGET_S",
+    "CHAPTER_TIME_COLUMNS",
+    "SMOKE_ENV",
+    "execute_chapter",
+    "format_chapter_times",
+    "time_chapters",
+    "toc_chapters",
+]
+
+#: Seconds one chapter may take in smoke mode on 2 CPU cores.
+CHAPTER_BUDGET_S = 180.0
+#: Seconds the whole book may take in smoke mode on 2 CPU cores.
+BOOK_BUDGET_S = 480.0
+#: The environment every chapter is executed with, in the book build, the tests and this benchmark.
+SMOKE_ENV: dict[str, str] = {"AMOS_SMOKE": "1", "AMOS_VIEWER": "static", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+CHAPTER_TIME_COLUMNS = ("chapter", "seconds", "budget_s", "over_budget", "status", "error")
+
+
+def toc_chapters(root: str | os.PathLike = ".") -> list[Path]:
+    """Every page of the book's ``_toc.yml`` (root first) as a notebook path.
+
+    Args:
+        root: The folder holding ``_toc.yml``.
+
+    Returns:
+        Paths ``root/<file>.ipynb`` in table-of-contents order.
+
+    Raises:
+        FileNotFoundError: If ``root/_toc.yml`` does not exist.
+    """
+    import yaml
+
+    toc_path = Path(root) / "_toc.yml"
+    if not toc_path.is_file():
+        raise FileNotFoundError(f"{toc_path}: no table of contents (is {root} the book's root folder?)")
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8")) or {}
+    files: list[str] = [toc["root"]] if toc.get("root") else []
+
+    def walk(entries: Iterable[Mapping] | None) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []) or []:
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return [Path(root) / f"{name}.ipynb" for name in files]
+
+
+def execute_chapter(
+    path: str | os.PathLike,
+    env: Mapping[str, str] | None = None,
+    cell_timeout: float | None = None,
+):
+    """Execute one chapter in a fresh kernel, in its own folder, and return the executed notebook.
+
+    Args:
+        path: The chapter's ``.ipynb``.
+        env: Extra environment variables for the kernel (default :data:`SMOKE_ENV`).
+        cell_timeout: Seconds one cell may run (default: no limit).
+
+    Returns:
+        ``(notebook, seconds)``: the executed ``nbformat`` notebook and the wall time.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        nbclient.exceptions.CellExecutionError: If a cell fails.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: chapter notebook not found")
+    notebook = nbformat.read(path, as_version=4)
+    kernel_env = {**os.environ, **(SMOKE_ENV if env is None else env)}
+    kernel_env.pop("MPLBACKEND", None)  # chapters draw inline, as in the book
+    client = NotebookClient(
+        notebook,
+        timeout=cell_timeout,
+        kernel_name=notebook.metadata.get("kernelspec", {}).get("name", "python3"),
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+    )
+    start = time.perf_counter()
+    client.execute(env=kernel_env)
+    return notebook, time.perf_counter() - start
+
+
+def time_chapters(
+    chapters: Iterable[str | os.PathLike],
+    budget_s: float = CHAPTER_BUDGET_S,
+    cell_timeout: float | None = None,
+    out_csv: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = print,
+) -> pd.DataFrame:
+    """Execute every chapter once (smoke mode) and measure its wall time; a failing chapter is recorded.
+
+    Args:
+        chapters: Notebook paths (for example :func:`toc_chapters`).
+        budget_s: Seconds each chapter may take (default :data:`CHAPTER_BUDGET_S`).
+        cell_timeout: Seconds one cell may run (default: no limit).
+        out_csv: Optional CSV to write (atomically) with the table.
+        log: Called with one line per chapter as it finishes (None: quiet).
+
+    Returns:
+        A DataFrame with :data:`CHAPTER_TIME_COLUMNS`.
+
+    Raises:
+        ValueError: If ``budget_s`` is not positive.
+    """
+    if budget_s <= 0:
+        raise ValueError(f"budget_s must be positive, got {budget_s}")
+    rows = []
+    for chapter in chapters:
+        name = Path(chapter).stem
+        start = time.perf_counter()
+        try:
+            _, seconds = execute_chapter(chapter, cell_timeout=cell_timeout)
+            status, error = "ok", ""
+        except Exception as exc:  # one failing chapter must not hide the others' times
+            seconds = time.perf_counter() - start
+            lines = str(exc).strip().splitlines()
+            status, error = "failed", f"{type(exc).__name__}: {lines[-1][:200] if lines else ''}"
+        rows.append(
+            {
+                "chapter": name,
+                "seconds": round(seconds, 1),
+                "budget_s": budget_s,
+                "over_budget": seconds > budget_s,
+                "status": status,
+                "error": error,
+            }
+        )
+        if log:
+            flag = "  OVER BUDGET" if seconds > budget_s else ""
+            log(f"{name:<24} {seconds:7.1f} s  {status}{flag}{'  ' + error if error else ''}")
+    frame = pd.DataFrame(rows, columns=list(CHAPTER_TIME_COLUMNS))
+    if out_csv is not None:
+        from amos_tutorial.utils.io import atomic_path
+
+        with atomic_path(out_csv) as tmp:
+            frame.to_csv(tmp, index=False)
+    return frame
+
+
+def format_chapter_times(
+    frame: pd.DataFrame, chapter_budget_s: float = CHAPTER_BUDGET_S, book_budget_s: float = BOOK_BUDGET_S
+) -> str:
+    """The chapter times as a text table with the book total, each measured against its budget.
+
+    Args:
+        frame: ``chapter`` and ``seconds`` columns (as :func:`time_chapters` returns).
+        chapter_budget_s: Seconds one chapter may take.
+        book_budget_s: Seconds the whole book may take.
+
+    Returns:
+        Lines ``chapter  seconds  [OVER BUDGET]`` and a total line.
+    """
+    lines = [f"{'chapter':<24} {'seconds':>8}   (budget {chapter_budget_s:.0f} s per chapter)"]
+    for row in frame.itertuples():
+        flag = "  OVER BUDGET" if row.seconds > chapter_budget_s else ""
+        lines.append(f"{row.chapter:<24} {row.seconds:8.1f}{flag}")
+    total = float(frame["seconds"].sum()) if len(frame) else 0.0
+    flag = "  OVER BUDGET" if total > book_budget_s else ""
+    lines.append(f"{'whole book':<24} {total:8.1f}   (budget {book_budget_s:.0f} s){flag}")
+    return "\n".join(lines)
