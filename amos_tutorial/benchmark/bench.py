@@ -528,6 +528,26 @@ def _train_model(
     return result
 
 
+def _adopt_run(
+    source: Path, model_dir: Path, name: str, spec: Budget, settings: dict[str, Any], log: Callable
+) -> None:
+    """Copy an already trained run into the benchmark folder after checking it matches the budget."""
+    from amos_tutorial.training.config import load_config
+
+    config_path = source / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{config_path}: not a run folder (no config.json) given for {name}")
+    config = load_config(config_path)
+    expected = {"model": name, "preset": spec.preset, "seed": settings["seed"]}
+    if settings["iterations"] is not None:
+        expected["iterations"] = settings["iterations"]
+    found = {key: getattr(config, key) for key in expected}
+    if found != expected:
+        raise ValueError(f"{config_path}: run made with {found}, but this benchmark needs {expected}")
+    shutil.copytree(source, model_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("pred*", "*.lock"))
+    log(f"{name}: using the run trained in {source}")
+
+
 def _predict_model(
     model_dir: Path, split: dict[str, Any], settings: dict[str, Any], device: str, progress: bool
 ) -> dict[str, Any]:
@@ -679,6 +699,7 @@ def run_benchmark(
     stop_after: int | None = None,
     threads: int | None = None,
     modality_rule: str = "readme",
+    runs: dict[str, str | os.PathLike] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> BenchResult:
@@ -713,6 +734,11 @@ def run_benchmark(
         threads: torch CPU threads during the run (None: leave as is). On a busy 2-core machine, 1 avoids
             oversubscription.
         modality_rule: Id rule where the metadata do not decide CT or MRI.
+        runs: Runs already trained under this budget's settings, by model (for example the shared runs of
+            :func:`amos_tutorial.training.shared.shared_run`): copied into the benchmark folder when the model
+            has no run there yet, then finished (resumed) if needed, predicted and evaluated as usual. Their
+            training time is read from their ``metrics.csv``. A run made with another preset, seed or length
+            is refused.
         progress: Show the trainer's and predictor's progress bars.
         log: Where progress messages go.
 
@@ -810,6 +836,8 @@ def run_benchmark(
                     state.update(_calibrate(name, settings, device, cache, log))
                 elif settings["iterations"] is not None:
                     state.setdefault("iterations", settings["iterations"])
+                if runs and name in runs and not (model_dir / "config.json").is_file():
+                    _adopt_run(Path(runs[name]), model_dir, name, spec, settings, log)
                 if not state.get("trained"):
                     result = _train_model(name, model_dir, state, settings, device, cache, stop_after, progress, log)
                     _write_json(state_path, {**state, "status": "interrupted" if not result.completed else "trained"})
