@@ -55,6 +55,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,8 @@ __all__ = [
     "DEFAULT_SMOKE_CASES",
     "ENV_DATA",
     "ENV_SMOKE",
+    "GLUE_MACHINE",
+    "GLUE_RUNTIME_MIN",
     "REPOSITORY",
     "ChapterConfig",
     "DeviceReport",
@@ -81,6 +84,9 @@ REPOSITORY = "amos-tutorial/amos-tutorial"
 BRANCH = "main"
 ENV_SMOKE = "AMOS_SMOKE"
 ENV_DATA = "AMOS_DATA"
+#: Glue keys of :meth:`ChapterConfig.glue_runtime`, used by every chapter's runtime box.
+GLUE_RUNTIME_MIN = "chapter_runtime_min"
+GLUE_MACHINE = "chapter_machine"
 # Enough cases for every figure to have both modalities, few enough for a 2-core CI runner.
 DEFAULT_SMOKE_CASES = 8
 
@@ -302,6 +308,7 @@ class ChapterConfig:
         seed: Seed for everything random in the chapter.
         device: torch device name.
         data_source: Where ``data`` came from: ``"argument"`` or ``"$AMOS_DATA"``.
+        started: ``time.perf_counter()`` when the configuration was made (the chapter's clock).
     """
 
     data: str
@@ -312,6 +319,7 @@ class ChapterConfig:
     seed: int
     device: str
     data_source: str
+    started: float = field(default_factory=time.perf_counter, compare=False, repr=False)
 
     def pick(self, smoke: T, full: T) -> T:
         """Return ``smoke`` in smoke mode, else ``full`` (e.g. ``cfg.pick(smoke=2, full=1000)`` epochs)."""
@@ -322,6 +330,31 @@ class ChapterConfig:
         from amos_tutorial.data.layout import load_amos
 
         return load_amos(self.root, **kwargs)
+
+    def glue_runtime(self) -> float:
+        """Report the chapter's execution time so far and glue it for the runtime box at its top.
+
+        The last cell of every chapter calls it. In the built book, ``{glue:text}`chapter_runtime_min:.1f```
+        and ``{glue:md}`chapter_machine``` in the runtime box show this page's own time and machine, so the
+        box can never disagree with what the build measured. Outside a book build (no ``myst_nb``) it only
+        prints the line.
+
+        Returns:
+            Seconds since the configuration cell.
+        """
+        seconds = time.perf_counter() - self.started
+        report = device_report()
+        gpu = report.accelerator if report.device != "cpu" else "no GPU"
+        machine = f"{report.cpu_count} CPU cores, {gpu}; {'smoke' if self.smoke else 'full'} mode"
+        print(f"this chapter ran in {seconds / 60:.1f} min ({machine})")
+        try:
+            from IPython.display import Markdown
+            from myst_nb import glue
+        except ImportError:
+            return seconds
+        glue(GLUE_RUNTIME_MIN, seconds / 60, display=False)
+        glue(GLUE_MACHINE, Markdown(machine), display=False)
+        return seconds
 
     def __str__(self) -> str:
         mode = "smoke (small, CPU-friendly)" if self.smoke else "full"

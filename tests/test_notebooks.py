@@ -57,6 +57,10 @@ def test_chapter_follows_the_template(path):
     config = [s for s in sources if "chapter_config(" in s and not s.lstrip().startswith(("#", "from"))]
     assert len(config) == 1 and 'DATA = "synthetic"' in config[0], "exactly one configuration cell"
     assert sources.index(setup) < sources.index(config[0])
+    # The runtime box shows this page's own measured time: glued by the last cell, never typed by hand.
+    runtime = next(c.source for c in nb.cells if c.cell_type == "markdown" and "admonition} Runtime" in c.source)
+    assert f"{{glue:text}}`{nbh.GLUE_RUNTIME_MIN}" in runtime and f"{{glue:md}}`{nbh.GLUE_MACHINE}`" in runtime
+    assert sources[-1].startswith("cfg.glue_runtime()"), "the last code cell must glue the chapter's runtime"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
