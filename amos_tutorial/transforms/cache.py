@@ -165,7 +165,16 @@ def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> Prepr
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... on damage
-        raise ValueError(f"{path}: cannot read preprocessed case ({type(exc).__name__}: {exc})") from None
+        from amos_tutorial.training.checkpoint import refused_object
+
+        refused = refused_object(exc)
+        if refused is not None:
+            raise ValueError(
+                f"{path}: refused for safety: the file holds objects that are not plain tensors ({refused}); "
+                "delete it and rerun `amos preprocess`"
+            ) from None
+        reason = " ".join(str(exc).split())[:200]
+        raise ValueError(f"{path}: cannot read preprocessed case ({type(exc).__name__}: {reason})") from None
     valid = isinstance(state, dict) and state.get("format") == CACHE_FORMAT
     if not (valid and isinstance(state.get("image"), torch.Tensor)):
         raise ValueError(f"{path}: not a preprocessed case of format {CACHE_FORMAT}; rerun `amos preprocess`")
