@@ -55,10 +55,13 @@ def _check_parent_writable(path: Path, option: str) -> None:
     anchor = _first_existing(path.parent if path != path.parent else path)
     if not anchor.is_dir():
         raise NotADirectoryError(
-            errno.ENOTDIR, f"{anchor} is a file, so {option} {path} cannot be created there", str(path)
+            errno.ENOTDIR, f"{anchor} is a file, not a folder; choose another {option}", str(path)
         )
     if not os.access(anchor, os.W_OK | os.X_OK):
-        raise PermissionError(errno.EACCES, f"{option}: no permission to write in {anchor}", str(path))
+        raise PermissionError(
+            errno.EACCES, f"no permission to write in {anchor}; choose another {option} (or fix its permissions)",
+            str(path),
+        )
 
 
 def check_output_folder(path: str | os.PathLike | None, option: str = "--out") -> None:
@@ -76,10 +79,12 @@ def check_output_folder(path: str | os.PathLike | None, option: str = "--out") -
         return
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{option} exists and is a file, not a folder", str(path))
+        raise NotADirectoryError(errno.ENOTDIR, f"exists and is a file, not a folder; choose another {option}", str(path))
     if path.is_dir():
         if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(errno.EACCES, f"{option}: no permission to write in this folder", str(path))
+            raise PermissionError(
+                errno.EACCES, f"no permission to write in this folder; choose another {option}", str(path)
+            )
         return
     _check_parent_writable(path, option)
 
@@ -100,5 +105,5 @@ def check_output_file(path: str | os.PathLike | None, option: str = "--out") -> 
         return
     path = Path(path).expanduser()
     if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"{option} is an existing folder; give a file name", str(path))
+        raise IsADirectoryError(errno.EISDIR, f"is an existing folder; give {option} a file name", str(path))
     _check_parent_writable(path, option)
