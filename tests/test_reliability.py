@@ -389,3 +389,63 @@ def test_malicious_checkpoint_is_refused_for_safety(run_dir, synthetic_root, tmp
     err_lines = capsys.readouterr().err.strip().splitlines()
     assert len(err_lines) == 1 and "refused for safety" in err_lines[0]
     assert not marker.exists()  # nothing ran
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. Download: a checksum failure is not downloaded again silently; a full disk names the file
+# ------------------------------------------------------------------------------------------------
+
+from test_download import FAST, md5, server  # noqa: E402,F401  (the loopback HTTP server fixture)
+
+from amos_tutorial.data import download as dl  # noqa: E402
+
+
+def _corrupt_once(server, tmp_path) -> bytes:
+    good = server.files[dl.AMOS_ZIP_NAME]
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    server.files[dl.AMOS_ZIP_NAME] = bytes(bad)
+    with pytest.raises(dl.ChecksumError):
+        dl.download_amos(tmp_path, md5=md5(good), base_url=server.base_url, metadata=False, **FAST)
+    return bytes(bad)
+
+
+def test_kept_corrupt_file_is_used_when_its_checksum_is_given(server, tmp_path):
+    bad = _corrupt_once(server, tmp_path)
+    n_gets = len(server.gets(dl.AMOS_ZIP_NAME))
+    # The user trusts the file after all and passes its checksum: no new download, the kept file is used.
+    zip_path = dl.download_amos(
+        tmp_path, md5=md5(bad), base_url=server.base_url, metadata=False, extract=False, **FAST
+    )
+    assert len(server.gets(dl.AMOS_ZIP_NAME)) == n_gets
+    assert zip_path.read_bytes() == bad and not (tmp_path / "amos22.zip.corrupt").exists()
+
+
+def test_full_disk_during_download_names_the_file(server, tmp_path, monkeypatch, capsys):
+    real_open = open
+
+    class FullDisk:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")  # what write() raises: no file name
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        fh = real_open(file, mode, *args, **kwargs)
+        return FullDisk(fh) if str(file).endswith(".part") and "b" in mode and "w" in mode else fh
+
+    monkeypatch.setattr(dl, "open", fake_open, raising=False)
+    rc = amos_main(
+        ["data", "download", str(tmp_path), "--base-url", server.base_url, "--no-metadata", "--skip-space-check",
+         "--no-progress", "--timeout", "5", "--retries", "0"]
+    )
+    assert rc == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "amos22.zip.part") in err and "No space left" in err

@@ -71,7 +71,7 @@ TRACEBACK_ENV = "AMOS_TRACEBACK"
 
 # What to do about an OSError, by errno (the message names the path first).
 _OS_HINTS = {
-    errno.EACCES: "permission denied; choose a folder you can write to (or fix its permissions)",
+    errno.EACCES: "permission denied; fix the permissions or choose another path",
     errno.EPERM: "operation not permitted; choose another folder (or fix its permissions)",
     errno.EROFS: "read-only file system; choose a folder on a writable disk",
     errno.ENOSPC: "no space left on device; free some space or choose a folder on another disk",

@@ -195,9 +195,14 @@ def _misnamed_files(root: Path) -> list[Problem]:
     found = []
     for image_dir, label_dir in SPLIT_FOLDERS.values():
         for folder in (root / image_dir, root / label_dir):
-            if not folder.is_dir():
+            try:
+                if not folder.is_dir():
+                    continue
+                entries = sorted(folder.iterdir())
+            except OSError as exc:
+                found.append(Problem(folder, f"cannot list the folder ({exc.strerror or exc})"))
                 continue
-            for path in sorted(folder.iterdir()):
+            for path in entries:
                 if path.name.startswith(".") or _CASE_FILE_RE.match(path.name):
                     continue  # dot files: atomic-write temporaries, macOS resource forks
                 what = "folder" if path.is_dir() else "file"
@@ -238,7 +243,13 @@ def validate_case(case: AmosCase, affine_atol: float = 1e-3) -> list[Problem]:
     for kind, path in (("image", case.image), ("label", case.label)):
         if path is None:
             continue
-        if not path.is_file():
+        try:
+            exists = path.is_file()
+        except OSError as exc:  # e.g. a folder without read/search permission
+            problems.append(Problem(path, f"cannot access the file ({exc.strerror or exc})"))
+            infos[kind] = None
+            continue
+        if not exists:
             problems.append(Problem(path, f"file missing (listed as the {case.split} {kind} of {case.case_id})"))
             infos[kind] = None
             continue
@@ -317,7 +328,10 @@ def validate_dataset(
             message = f"unexpected error while checking {case.case_id} ({type(exc).__name__}: {exc})"
             found = [Problem(case.image, message)]
         report(found)
-    report([Problem(p, "label file without an image") for p in ds.orphan_labels()])
+    try:
+        report([Problem(p, "label file without an image") for p in ds.orphan_labels()])
+    except OSError as exc:  # an unreadable image or label folder: say so, the rest was checked
+        report([Problem(Path(exc.filename or ds.root), f"cannot look for label files without an image ({exc.strerror or exc})")])
     report(_misnamed_files(Path(ds.root)))
     return problems
 
