@@ -78,7 +78,7 @@ _OS_HINTS = {
     errno.ENOTDIR: "a part of this path is a file, not a folder; choose another path",
     errno.EISDIR: "is a folder, but a file is expected here; give a file name",
     errno.EEXIST: "already exists; choose another path (or move it away)",
-    errno.EDQUOT: "disk quota exceeded; free some space or choose another folder",
+    getattr(errno, "EDQUOT", -1): "disk quota exceeded; free some space or choose another folder",
 }
 # RuntimeErrors that are about the machine or the input, not bugs: (text in the message, hint).
 _KNOWN_RUNTIME = (

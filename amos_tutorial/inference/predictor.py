@@ -31,6 +31,7 @@ from __future__ import annotations
 import errno
 import itertools
 import json
+import numbers
 import os
 import time
 import warnings
@@ -201,8 +202,13 @@ def sliding_window_probabilities(
 
 
 def _check_sw_batch_size(sw_batch_size: int | None) -> None:
-    if sw_batch_size is not None and (isinstance(sw_batch_size, bool) or int(sw_batch_size) != sw_batch_size or sw_batch_size < 1):
-        raise ValueError(f"sw_batch_size must be a positive number of windows (or None for the run's), got {sw_batch_size!r}")
+    # 0 used to be replaced silently by the run's value (``sw_batch_size or ...``): say it instead.
+    if sw_batch_size is None:
+        return
+    if isinstance(sw_batch_size, bool) or not isinstance(sw_batch_size, numbers.Integral) or sw_batch_size < 1:
+        raise ValueError(
+            f"sw_batch_size must be a whole number of windows >= 1 (or None for the run's), got {sw_batch_size!r}"
+        )
 
 
 def _output_problem(target: Path, image_path: Path) -> str | None:

@@ -806,6 +806,8 @@ def train(
     Raises:
         ValueError: ``"RUN_DIR: ..."`` when ``out`` already holds a run and ``resume`` is False,
             or for bad options.
+        amos_tutorial.utils.lock.LockedError: ``"RUN_DIR: this run folder is in use by process ..."``
+            when another process trains into ``out`` (a lock left by a killed process is taken over).
         FileNotFoundError: When resuming a folder without ``config.json``.
 
     Examples:
