@@ -237,6 +237,23 @@ def test_checkpoint_onto_a_full_disk(synthetic_root, tmp_path, capsys, monkeypat
     assert not [p for p in last.parent.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
+def test_predict_onto_a_full_disk(synthetic_root, run_dir, tmp_path, capsys, monkeypatch):
+    """Emulated full disk: writing a prediction fails with ENOSPC and no file name, as ``write()`` does."""
+    import nibabel as nib
+
+    def full_disk_save(img, filename, *args, **kwargs):
+        Path(filename).write_bytes(b"\x1f\x8b")  # a few bytes got out
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(nib, "save", full_disk_save)
+    out = tmp_path / "pred"
+    rc = main(["predict", "--run", str(run_dir), "--images", str(synthetic_root / "imagesTr"), "--out", str(out),
+               "--device", "cpu", "--no-progress"])
+    assert rc != 0
+    assert "no space left" in _one_error_line(capsys, out / "amos_")
+    assert not list(out.glob("*.nii.gz")) and not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_validate_with_an_unreadable_image_folder(synthetic_root, tmp_path, capsys, monkeypatch):
     """Emulated unreadable imagesTr (chmod 000 does not stop root): listing and opening it fail with EACCES."""
     root = Path(shutil.copytree(synthetic_root, tmp_path / "amos22"))
