@@ -3,8 +3,10 @@
 Introduced in chapter *Preprocessing*. ``preprocess_dataset`` runs the fast preprocessing
 (:func:`~amos_tutorial.transforms.preprocessing.preprocess_case`) over the chosen splits and writes
 ``OUT/amos_XXXX.pt`` per case plus ``OUT/preprocess.json`` (the config, the cases and the failures).
-A finished case is never redone, an interrupted run resumes where it stopped, and a case that
-cannot be read is reported in one line and skipped, not fatal. Files are read back with
+A finished case is not redone while its image and label files are unchanged (their path, size and
+modification time are recorded: a fixed label map is preprocessed again), an interrupted run resumes
+where it stopped, and a case that cannot be read is reported in one line and skipped, not fatal. One
+process writes a cache folder at a time (a lock file). Files are read back with
 ``torch.load(weights_only=True)``: they hold tensors and plain python values only.
 
 Examples:
