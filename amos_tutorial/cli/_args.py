@@ -1,4 +1,7 @@
-"""Argument types and output checks shared by several ``amos`` sub-commands (a leading underscore: not a sub-command)."""
+"""Argument types and output checks shared by several ``amos`` sub-commands.
+
+A leading underscore: this module is not a sub-command.
+"""
 
 from __future__ import annotations
 
@@ -79,7 +82,9 @@ def check_output_folder(path: str | os.PathLike | None, option: str = "--out") -
         return
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"exists and is a file, not a folder; choose another {option}", str(path))
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"exists and is a file, not a folder; choose another {option}", str(path)
+        )
     if path.is_dir():
         if not os.access(path, os.W_OK | os.X_OK):
             raise PermissionError(

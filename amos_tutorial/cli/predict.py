@@ -84,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint (default best)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     parser.add_argument("--overlap", type=float, default=None, help="window overlap 0-1 (default: the run's, 0.5)")
-    parser.add_argument("--sw-batch-size", type=positive_int, default=None, metavar="N", help="windows per forward pass")
+    parser.add_argument(
+        "--sw-batch-size", type=positive_int, default=None, metavar="N", help="windows per forward pass"
+    )
     parser.add_argument(
         "--amp", choices=("auto", "bf16", "fp16", "off"), default=None, help="mixed precision (default: the run's)"
     )

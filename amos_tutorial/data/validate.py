@@ -16,9 +16,9 @@ What is checked, per case (:func:`validate_case`):
 * image values are finite; label values are integers within 0-15.
 
 and per folder (:func:`validate_dataset`): label files without an image, and files in the image and
-label folders whose names are not ``amos_XXXX.nii.gz`` (every command ignores them: said, not silent). Every file is streamed once, a
-slab of slices at a time, so memory stays at a few tens of MB even for 512x512x100 scans. An unexpected
-error in one case becomes a Problem for that case; the run goes on.
+label folders whose names are not ``amos_XXXX.nii.gz`` (every command ignores them: said, not silent).
+Every file is streamed once, a slab of slices at a time, so memory stays at a few tens of MB even for
+512x512x100 scans. An unexpected error in one case becomes a Problem for that case; the run goes on.
 
 Examples:
     >>> problems = validate_dataset("synthetic")  # doctest: +SKIP
@@ -206,9 +206,8 @@ def _misnamed_files(root: Path) -> list[Problem]:
                 if path.name.startswith(".") or _CASE_FILE_RE.match(path.name):
                     continue  # dot files: atomic-write temporaries, macOS resource forks
                 what = "folder" if path.is_dir() else "file"
-                found.append(
-                    Problem(path, f"{what} name is not amos_XXXX.nii.gz: ignored by every amos command (rename it or move it away)")
-                )
+                message = f"{what} name is not amos_XXXX.nii.gz: ignored by every amos command (rename or move it)"
+                found.append(Problem(path, message))
     return found
 
 
@@ -331,7 +330,8 @@ def validate_dataset(
     try:
         report([Problem(p, "label file without an image") for p in ds.orphan_labels()])
     except OSError as exc:  # an unreadable image or label folder: say so, the rest was checked
-        report([Problem(Path(exc.filename or ds.root), f"cannot look for label files without an image ({exc.strerror or exc})")])
+        message = f"cannot look for label files without an image ({exc.strerror or exc})"
+        report([Problem(Path(exc.filename or ds.root), message)])
     report(_misnamed_files(Path(ds.root)))
     return problems
 
@@ -381,9 +381,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="check every image and label file of an AMOS folder",
         description=(
             "Read every listed image and label file once and report, one line each: missing or unreadable "
-            "(truncated) files, non-3-D volumes, image/label shape or affine mismatches, non-finite image "
-            "values, label values outside 0-15, and label files without an image. Exit code 1 when any "
-            "problem was found."
+            "(truncated) files, non-3-D volumes, zero-length axes, singular affines, headers claiming more "
+            "data than the file holds, image/label shape or affine mismatches, non-finite image values, label "
+            "values outside 0-15, label files without an image, and misnamed files in the image and label "
+            "folders (which every command ignores). Exit code 1 when any problem was found."
         ),
     )
     parser.add_argument(

@@ -181,7 +181,10 @@ class FolderLock:
                     f"finish, or choose another folder (if that process is gone, delete {self.path})"
                 )
             if not said:
-                print(f"{self.folder}: waiting for {self._holder_text(holder)}, which uses this {self.what}", file=sys.stderr)
+                print(
+                    f"{self.folder}: waiting for {self._holder_text(holder)}, which uses this {self.what}",
+                    file=sys.stderr,
+                )
                 said = True
             time.sleep(_POLL_S)
 
