@@ -260,10 +260,16 @@ def test_corrupted_bytes_fail_checksum_and_nothing_is_extracted(server, tmp_path
     assert (tmp_path / "amos22.zip.corrupt").read_bytes() == bytes(bad)
     assert not (tmp_path / "amos22").exists()
     assert not any(p.name.startswith(".amos22") for p in tmp_path.iterdir())
-    # A second corrupt download does not overwrite the first one kept aside.
-    with pytest.raises(dl.ChecksumError):
+    # A rerun does not download the same 25 GB again, silently, nor pile up .corrupt.1, .corrupt.2...:
+    # it stops with a line saying how to use the kept file or download again.
+    n_gets = len(server.gets(dl.AMOS_ZIP_NAME))
+    with pytest.raises(dl.ChecksumError) as err:
         dl.download_amos(tmp_path, md5=md5(good), base_url=server.base_url, **FAST)
-    assert (tmp_path / "amos22.zip.corrupt.1").is_file()
+    assert len(server.gets(dl.AMOS_ZIP_NAME)) == n_gets
+    assert str(tmp_path / "amos22.zip.corrupt") in str(err.value) and md5(bytes(bad)) in str(err.value)
+    assert "\n" not in str(err.value)
+    kept = sorted(p.name for p in tmp_path.glob("amos22.zip.corrupt*"))
+    assert kept == ["amos22.zip.corrupt", "amos22.zip.corrupt.md5"]
 
 
 def test_existing_zip_is_verified_without_downloading(server, tmp_path):

@@ -17,8 +17,10 @@ ORDER = 50
 def _evaluate_command(args: argparse.Namespace) -> int:
     from amos_tutorial.evaluation import EvaluationError, evaluate_folder, format_report, save_metrics
     from amos_tutorial.evaluation.metrics import parse_tolerance
+    from amos_tutorial.cli._args import check_output_file
     from amos_tutorial.utils.io import atomic_write_text
 
+    check_output_file(args.out, "--out")  # before the scoring, not after it
     tolerance = parse_tolerance(args.tolerance) if args.tolerance is not None else None
     try:
         df = evaluate_folder(

@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from amos_tutorial.cli._args import positive_int
+
 ORDER = 40
 
 
 def _predict_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.cli._args import check_output_folder
     from amos_tutorial.inference import STAGES, predict_folder
 
+    check_output_folder(args.out, "--out")
     table = predict_folder(
         args.run,
         args.images,
@@ -80,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint (default best)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     parser.add_argument("--overlap", type=float, default=None, help="window overlap 0-1 (default: the run's, 0.5)")
-    parser.add_argument("--sw-batch-size", type=int, default=None, metavar="N", help="windows per forward pass")
+    parser.add_argument(
+        "--sw-batch-size", type=positive_int, default=None, metavar="N", help="windows per forward pass"
+    )
     parser.add_argument(
         "--amp", choices=("auto", "bf16", "fp16", "off"), default=None, help="mixed precision (default: the run's)"
     )

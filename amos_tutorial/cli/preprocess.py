@@ -15,10 +15,12 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from amos_tutorial.cli._args import check_output_folder
     from amos_tutorial.data.layout import load_amos
     from amos_tutorial.transforms.cache import preprocess_dataset, read_cache_index
     from amos_tutorial.transforms.preprocessing import PreprocessConfig
 
+    check_output_folder(args.out, "--out")
     defaults = PreprocessConfig()
     config = PreprocessConfig(
         spacing=tuple(args.spacing) if args.spacing else defaults.spacing,

@@ -14,8 +14,10 @@ ORDER = 60
 
 
 def _submit_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.cli._args import check_output_file
     from amos_tutorial.evaluation.submit import TASKS, SubmissionError, package_submission
 
+    check_output_file(args.out, "--out")  # before the checks of every prediction, not after them
     try:
         out = package_submission(
             args.pred,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from amos_tutorial.cli._args import patch_size_arg
+from amos_tutorial.cli._args import check_output_folder, patch_size_arg
 from amos_tutorial.training.config import PRESETS
 
 ORDER = 30
@@ -30,6 +30,8 @@ def _run(args: argparse.Namespace) -> int:
     from amos_tutorial.training.distributed import distributed_env
     from amos_tutorial.training.trainer import INTERRUPTED_EXIT_CODE
 
+    check_output_folder(args.out, "--out")  # before the data is read, not after
+    check_output_folder(args.cache_dir, "--cache-dir")
     if not args.resume:
         if not args.model:
             raise ValueError("--model is required for a new run (see `amos train --help`)")

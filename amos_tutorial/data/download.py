@@ -104,7 +104,7 @@ class DownloadError(OSError):
 
 
 class ChecksumError(DownloadError):
-    """A downloaded file does not have the expected MD5; the file was renamed ``*.corrupt``."""
+    """A downloaded file does not have the expected MD5; the file was renamed ``*.corrupt`` (one kept)."""
 
 
 class UnsafeArchiveError(ValueError):
@@ -193,13 +193,37 @@ def _check_md5_arg(md5: str | None) -> str | None:
 
 
 def _aside_path(path: Path, suffix: str = ".corrupt") -> Path:
-    """A free name ``<path><suffix>[.N]``: an earlier corrupt copy is never overwritten."""
-    candidate = path.with_name(path.name + suffix)
-    n = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}{suffix}.{n}")
-        n += 1
-    return candidate
+    """``<path><suffix>``: the one place a file that failed its check is kept (a newer one replaces it)."""
+    return path.with_name(path.name + suffix)
+
+
+def _use_kept_corrupt(target: Path, md5: str | None, progress: bool) -> bool:
+    """Deal with ``<target>.corrupt`` from an earlier run before downloading again.
+
+    Returns True when the kept file is now accepted (it has the expected MD5, or no check is asked)
+    and was renamed onto ``target``. Raises :class:`ChecksumError` when it still does not match:
+    downloading ~25 GB again, silently, to very likely get the same bytes would help nobody.
+    """
+    aside = _aside_path(target)
+    if not aside.is_file():
+        return False
+    if md5 is None:
+        _say(f"{aside}: using the file kept by an earlier run (no checksum asked: --no-verify)")
+        os.replace(aside, target)
+        return True
+    recorded = _sidecar_md5(aside)
+    actual = recorded or md5sum(aside, progress=progress)
+    if actual == md5:
+        _say(f"{aside}: the file kept by an earlier run has the expected MD5 {md5}: using it")
+        os.replace(aside, target)
+        with contextlib.suppress(FileNotFoundError):
+            _sidecar(aside).unlink()
+        return True
+    raise ChecksumError(
+        f"{target}: an earlier download failed its MD5 check and is kept as {aside} (MD5 {actual}, expected {md5}); "
+        f"not downloading it again. If you trust that file, re-run with --md5 {actual} (or --no-verify); "
+        f"to download again, delete {aside} and re-run."
+    )
 
 
 def _sidecar(target: Path) -> Path:
@@ -224,7 +248,8 @@ def _verify(path: Path, target: Path, md5: str, progress: bool) -> None:
     if actual == md5:
         return
     aside = _aside_path(target)
-    os.replace(path, aside)
+    os.replace(path, aside)  # replaces an older corrupt copy: one is kept, never a pile of them
+    atomic_write_text(_sidecar(aside), f"{actual}  {aside.name}\n")  # a rerun need not hash it again
     hint = (
         " The expected value is the default one, published by a third-party script and unverified: if you "
         "trust this download, pass --md5 with the checksum you trust, or --no-verify."
@@ -232,7 +257,7 @@ def _verify(path: Path, target: Path, md5: str, progress: bool) -> None:
     )
     raise ChecksumError(
         f"{target}: MD5 mismatch: expected {md5}, got {actual}; the file was kept as {aside} and is not used. "
-        f"Re-run to download it again.{hint}"
+        f"Delete it and re-run to download again.{hint}"
     )
 
 
@@ -341,7 +366,13 @@ def _attempt(
                     break
                 if not chunk:
                     break
-                fh.write(chunk)
+                try:
+                    fh.write(chunk)
+                except OSError as exc:  # a full disk: say which file, and that a rerun resumes
+                    raise DownloadError(
+                        f"{part}: cannot write ({exc.strerror or exc}) after {start + received} bytes; "
+                        "free some space (or choose another DEST) and re-run to resume"
+                    ) from exc
                 received += len(chunk)
                 bar.update(len(chunk))
     if error is not None:
@@ -373,8 +404,11 @@ def download_file(
     continued with an HTTP ``Range`` request; a server that ignores ``Range`` (answers 200) makes the
     download restart from zero, and a 416 answer means the part file is already complete. Only a
     complete file that passes the MD5 check is renamed onto ``target``; a file that fails is renamed
-    ``<target>.corrupt`` and a :class:`ChecksumError` is raised. An existing ``target`` is not
-    downloaded again: it is verified (unless ``<target>.md5`` already records the expected hash).
+    ``<target>.corrupt`` (replacing an older one) and a :class:`ChecksumError` is raised. A rerun
+    does not download again while ``<target>.corrupt`` exists: it uses that file if it now matches
+    (another ``md5``, or ``md5=None``), and otherwise stops with a :class:`ChecksumError` that says
+    how to go on. An existing ``target`` is not downloaded again: it is verified (unless
+    ``<target>.md5`` already records the expected hash).
 
     Args:
         url: ``http(s)://`` URL of the file.
@@ -425,6 +459,10 @@ def download_file(
         return target
 
     part = target.with_name(target.name + ".part")
+    if not part.exists() and _use_kept_corrupt(target, md5, progress):
+        if md5 is not None:
+            atomic_write_text(_sidecar(target), f"{md5}  {target.name}\n")
+        return target
     space_checked = not check_space
 
     def space_needed(total: int, start: int) -> None:
@@ -767,7 +805,9 @@ def _run_cli(args: argparse.Namespace) -> int:
         # exit status 1 (2 is for usage errors). FileNotFoundError is left to the amos entry point.
         if isinstance(exc, FileNotFoundError):
             raise
-        print(f"amos: error: {exc}", file=sys.stderr)
+        from amos_tutorial.cli import error_line
+
+        print(f"amos: error: {error_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

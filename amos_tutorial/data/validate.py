@@ -11,11 +11,14 @@ What is checked, per case (:func:`validate_case`):
   header and fails only on the last slices, or only on the gzip checksum);
 * each is 3-D;
 * image and label have the same shape and the same affine (within ``affine_atol``);
+* each has at least one voxel per axis, an invertible (non-singular) affine, and no more voxels than
+  the file can hold (:func:`amos_tutorial.utils.io.check_nifti_size`);
 * image values are finite; label values are integers within 0-15.
 
-and per folder (:func:`validate_dataset`): label files without an image. Every file is streamed once, a
-slab of slices at a time, so memory stays at a few tens of MB even for 512x512x100 scans. An unexpected
-error in one case becomes a Problem for that case; the run goes on.
+and per folder (:func:`validate_dataset`): label files without an image, and files in the image and
+label folders whose names are not ``amos_XXXX.nii.gz`` (every command ignores them: said, not silent).
+Every file is streamed once, a slab of slices at a time, so memory stays at a few tens of MB even for
+512x512x100 scans. An unexpected error in one case becomes a Problem for that case; the run goes on.
 
 Examples:
     >>> problems = validate_dataset("synthetic")  # doctest: +SKIP
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +37,19 @@ from typing import Callable
 
 import numpy as np
 
-from amos_tutorial.data.layout import AmosCase, AmosDataset, load_amos
+from amos_tutorial.data.layout import SPLIT_FOLDERS, AmosCase, AmosDataset, load_amos
 from amos_tutorial.labels import NUM_CLASSES
+from amos_tutorial.utils.io import check_nifti_size
 
 __all__ = ["Problem", "validate_case", "validate_dataset", "add_cli"]
 
 # Voxels per slab read: 2**23 is 32 slices of 512x512, at most 64 MB as float64.
 _SLAB_VOXELS = 2**23
 _MAX_VALUES_SHOWN = 10
+# |det| of the 3x3 part below this fraction of the product of the voxel sizes: collapsed axes.
+_SINGULAR_RTOL = 1e-6
+# The only file names the image and label folders may hold (``.nii`` is accepted by load_amos too).
+_CASE_FILE_RE = re.compile(r"^amos_\d{4}\.nii(\.gz)?$")
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,17 @@ def _scan_volume(path: Path, kind: str, problems: list[Problem]) -> _VolumeInfo 
         if len(shape) != 3:
             problems.append(Problem(path, f"{len(shape)}-D {kind} of shape {shape}; AMOS {kind}s are 3-D"))
             return info
+        if min(shape) < 1:
+            problems.append(Problem(path, f"{kind} of shape {shape} has a zero-length axis (no voxels)"))
+            return info
+        affine_problem = _affine_problem(info.affine)
+        if affine_problem:
+            problems.append(Problem(path, affine_problem))
+        try:
+            check_nifti_size(path, img)
+        except ValueError as exc:
+            problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
+            return info
         state = {"nonfinite": 0, "fractional": 0, "out_of_range": 0, "bad_values": set()}
         slab = max(1, _SLAB_VOXELS // max(1, shape[0] * shape[1]))
         try:
@@ -154,6 +174,41 @@ def _scan_volume(path: Path, kind: str, problems: list[Problem]) -> _VolumeInfo 
             )
         )
     return info
+
+
+def _affine_problem(affine: np.ndarray) -> str | None:
+    """Why a voxel-to-world matrix is unusable (non-finite, or singular: it cannot be inverted), or None."""
+    if not np.isfinite(affine).all():
+        return "affine has non-finite entries (NaN or inf)"
+    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    det = float(np.linalg.det(affine[:3, :3]))
+    if not spacing.min() > 0 or abs(det) <= _SINGULAR_RTOL * float(np.prod(spacing)):
+        return (
+            f"singular affine (voxel sizes {[round(float(v), 4) for v in spacing]}, determinant {det:.3g}): "
+            "voxels cannot be placed in space; fix the header (qform/sform)"
+        )
+    return None
+
+
+def _misnamed_files(root: Path) -> list[Problem]:
+    """Files in the image and label folders whose names are not ``amos_XXXX.nii.gz``: loading ignores them."""
+    found = []
+    for image_dir, label_dir in SPLIT_FOLDERS.values():
+        for folder in (root / image_dir, root / label_dir):
+            try:
+                if not folder.is_dir():
+                    continue
+                entries = sorted(folder.iterdir())
+            except OSError as exc:
+                found.append(Problem(folder, f"cannot list the folder ({exc.strerror or exc})"))
+                continue
+            for path in entries:
+                if path.name.startswith(".") or _CASE_FILE_RE.match(path.name):
+                    continue  # dot files: atomic-write temporaries, macOS resource forks
+                what = "folder" if path.is_dir() else "file"
+                message = f"{what} name is not amos_XXXX.nii.gz: ignored by every amos command (rename or move it)"
+                found.append(Problem(path, message))
+    return found
 
 
 def validate_case(case: AmosCase, affine_atol: float = 1e-3) -> list[Problem]:
@@ -187,7 +242,13 @@ def validate_case(case: AmosCase, affine_atol: float = 1e-3) -> list[Problem]:
     for kind, path in (("image", case.image), ("label", case.label)):
         if path is None:
             continue
-        if not path.is_file():
+        try:
+            exists = path.is_file()
+        except OSError as exc:  # e.g. a folder without read/search permission
+            problems.append(Problem(path, f"cannot access the file ({exc.strerror or exc})"))
+            infos[kind] = None
+            continue
+        if not exists:
             problems.append(Problem(path, f"file missing (listed as the {case.split} {kind} of {case.case_id})"))
             infos[kind] = None
             continue
@@ -266,7 +327,12 @@ def validate_dataset(
             message = f"unexpected error while checking {case.case_id} ({type(exc).__name__}: {exc})"
             found = [Problem(case.image, message)]
         report(found)
-    report([Problem(p, "label file without an image") for p in ds.orphan_labels()])
+    try:
+        report([Problem(p, "label file without an image") for p in ds.orphan_labels()])
+    except OSError as exc:  # an unreadable image or label folder: say so, the rest was checked
+        message = f"cannot look for label files without an image ({exc.strerror or exc})"
+        report([Problem(Path(exc.filename or ds.root), message)])
+    report(_misnamed_files(Path(ds.root)))
     return problems
 
 
@@ -315,9 +381,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="check every image and label file of an AMOS folder",
         description=(
             "Read every listed image and label file once and report, one line each: missing or unreadable "
-            "(truncated) files, non-3-D volumes, image/label shape or affine mismatches, non-finite image "
-            "values, label values outside 0-15, and label files without an image. Exit code 1 when any "
-            "problem was found."
+            "(truncated) files, non-3-D volumes, zero-length axes, singular affines, headers claiming more "
+            "data than the file holds, image/label shape or affine mismatches, non-finite image values, label "
+            "values outside 0-15, label files without an image, and misnamed files in the image and label "
+            "folders (which every command ignores). Exit code 1 when any problem was found."
         ),
     )
     parser.add_argument(

@@ -28,8 +28,10 @@ Examples:
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import numbers
 import os
 import time
 import warnings
@@ -199,6 +201,35 @@ def sliding_window_probabilities(
     return total / len(flips)
 
 
+def _check_sw_batch_size(sw_batch_size: int | None) -> None:
+    # 0 used to be replaced silently by the run's value (``sw_batch_size or ...``): say it instead.
+    if sw_batch_size is None:
+        return
+    if isinstance(sw_batch_size, bool) or not isinstance(sw_batch_size, numbers.Integral) or sw_batch_size < 1:
+        raise ValueError(
+            f"sw_batch_size must be a whole number of windows >= 1 (or None for the run's), got {sw_batch_size!r}"
+        )
+
+
+def _output_problem(target: Path, image_path: Path) -> str | None:
+    """Why an existing prediction is not a finished one (unreadable, truncated, other shape), or None if it is."""
+    import nibabel as nib
+
+    from amos_tutorial.utils.io import load_nifti
+
+    try:
+        labels, _ = load_nifti(target)  # the whole file: a truncated .nii.gz fails only near its end
+    except ValueError as exc:
+        return "existing output is not a readable NIfTI file (" + str(exc).removeprefix(f"{target}: ")[:150] + ")"
+    try:
+        expected = tuple(int(v) for v in nib.load(str(image_path)).shape[:3])
+    except Exception:  # the image itself is unreadable: predicting again reports it properly
+        return "its image cannot be read"
+    if tuple(labels.shape[:3]) != expected:
+        return f"existing output has shape {tuple(labels.shape)}, not the image's {expected}"
+    return None
+
+
 def _settings_from(config: Any, roi_size, overlap, sw_batch_size, amp):
     """(PreprocessConfig, roi, overlap, sw batch, amp) from a TrainConfig or a PreprocessConfig."""
     from amos_tutorial.transforms.preprocessing import PreprocessConfig
@@ -295,6 +326,7 @@ def predict_case(
     image_path = Path(image_path)
     if not image_path.is_file():
         raise FileNotFoundError(f"{image_path}: image does not exist")
+    _check_sw_batch_size(sw_batch_size)
     device = resolve_device(device)
     pre_config, roi, ovl, swb, amp_mode = _settings_from(config, roi_size, overlap, sw_batch_size, amp)
     modality = _modality_for(image_path, modality, modality_rule)
@@ -423,7 +455,8 @@ def predict_folder(
         data_root: AMOS data folder: modality from its metadata (default: the id rule on file names).
         modality_rule: ``"readme"`` or ``"organisers"``.
         overwrite: Predict cases whose output exists already (default: skip them, which resumes a run;
-            resuming with other settings than ``predict.json`` records is refused).
+            resuming with other settings than ``predict.json`` records is refused). An existing output
+            that is not a readable NIfTI file of its image's shape (0 bytes, truncated) is predicted again.
         progress: Show a progress bar.
 
     Returns:
@@ -432,8 +465,10 @@ def predict_folder(
 
     Raises:
         FileNotFoundError: If the run, its checkpoint or the image folder is missing.
-        ValueError: For a corrupted checkpoint, bad settings, or settings that differ from those of the
-            predictions already in ``out_dir`` (one line naming the file).
+        NotADirectoryError: If ``out_dir`` is a file.
+        ValueError: For a corrupted checkpoint, bad settings (``sw_batch_size`` < 1), an image folder
+            without any ``amos_XXXX.nii.gz``, or settings that differ from those of the predictions
+            already in ``out_dir`` (one line naming the file).
 
     Examples:
         >>> table = predict_folder("runs/unet", "amos22/imagesVa", "runs/unet/pred_va", tta=True)  # doctest: +SKIP
@@ -448,9 +483,15 @@ def predict_folder(
 
     if path not in INFERENCE_PATHS:
         raise ValueError(f"path must be one of {INFERENCE_PATHS}, got {path!r}")
+    _check_sw_batch_size(sw_batch_size)
     images, bad_names = list_cases(images_dir)
     for problem in bad_names:
         warnings.warn(f"{problem} (skipped)", stacklevel=2)
+    if not images:
+        raise ValueError(f"{images_dir}: no image named amos_XXXX.nii.gz to predict (is it the right folder?)")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "output folder exists and is a file, not a folder", str(out_dir))
     dev = resolve_device(device)
     model, config = load_run(run_dir, which=which, device=dev)
     if dev.type == "cuda":
@@ -499,8 +540,12 @@ def predict_folder(
         target = out_dir / f"{cid}.nii.gz"
         row: dict[str, Any] = {"case": cid, "modality": modalities.get(cid), "output": str(target), "error": ""}
         if target.exists() and not overwrite:
-            rows.append({**row, "status": "skipped"})
-            continue
+            problem = _output_problem(target, image_path)
+            if problem is None:
+                rows.append({**row, "status": "skipped"})
+                continue
+            # A 0-byte or truncated file (a copy cut short, a full disk) is not a finished case.
+            tqdm.write(f"{target}: {problem}; predicting it again")
         try:
             pred = predict_case(
                 model,

@@ -31,7 +31,14 @@ import torch
 
 from amos_tutorial.utils.io import atomic_path
 
-__all__ = ["CHECKPOINT_VERSION", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "load_checkpoint",
+    "refused_object",
+    "rng_state",
+    "save_checkpoint",
+    "set_rng_state",
+]
 
 #: Format version written into every checkpoint; bumped when the layout changes.
 CHECKPOINT_VERSION = 1
@@ -103,6 +110,30 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     return Path(path)
 
 
+def refused_object(exc: BaseException) -> str | None:
+    """What ``torch.load(weights_only=True)`` refused to load, if ``exc`` is such a refusal; else None.
+
+    Introduced in chapter *Training the baselines*. torch's message starts with a long note about the
+    ``weights_only`` default; the useful part (``unsupported GLOBAL posix.system``) comes later.
+
+    Args:
+        exc: The exception raised by ``torch.load``.
+
+    Returns:
+        For example ``"unsupported GLOBAL posix.system whose module posix is blocked"``, or
+        ``"objects weights_only refuses"`` when the message names none; None for other errors.
+    """
+    import pickle
+
+    text = str(exc)
+    if not (isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower()):
+        return None
+    for line in text.splitlines():
+        if "unsupported" in line.lower():
+            return " ".join(line.split()).rstrip(".")
+    return "objects weights_only refuses"
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True``.
 
@@ -118,7 +149,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     Raises:
         FileNotFoundError: ``"PATH: checkpoint not found"``.
         ValueError: ``"PATH: ..."`` when the file is truncated, corrupted, not a checkpoint of this
-            package, or holds objects that ``weights_only`` refuses.
+            package, or holds objects that ``weights_only`` refuses (``"PATH: refused for safety: ..."``).
     """
     path = Path(path)
     if not path.is_file():
@@ -126,6 +157,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
+        refused = refused_object(exc)
+        if refused is not None:
+            raise ValueError(
+                f"{path}: refused for safety: the file holds objects that are not plain weights ({refused}), "
+                "which could run code when loaded; use a checkpoint written by `amos train` from a source you trust"
+            ) from exc
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(
             f"{path}: cannot load checkpoint, the file is corrupted or truncated ({type(exc).__name__}: {reason[:200]})"

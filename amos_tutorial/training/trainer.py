@@ -70,6 +70,7 @@ from amos_tutorial.training.distributed import (
 )
 from amos_tutorial.training.losses import SegmentationLoss, main_output
 from amos_tutorial.utils.io import atomic_path
+from amos_tutorial.utils.lock import FolderLock
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -545,7 +546,14 @@ def run_training(
     device = resolve_device(config.device)
     info, device = init_distributed(device)
     log: Callable[[str], None] = print if info.is_main else (lambda msg: None)
+    # One process writes a run folder: a second `amos train --out` on it is refused (one line naming the
+    # holder) instead of mixing two runs. Taken before the data is read, so a bad --out fails at once.
+    lock = FolderLock(run_dir, what="run folder") if info.is_main else None
     try:
+        if lock is not None:
+            lock.acquire()
+            if not resume and ((run_dir / "config.json").is_file() or last_path.is_file()):
+                raise ValueError(f"{run_dir}: already holds a run; resume it (--resume) or choose another folder")
         if info.world_size != config.world_size:
             if resume:
                 log(f"note: this run used {config.world_size} process(es), resuming with {info.world_size}")
@@ -748,6 +756,8 @@ def run_training(
             best_checkpoint=best_path if best_path.is_file() else None,
         )
     finally:
+        if lock is not None:
+            lock.release()
         cleanup_distributed(info)
 
 
@@ -796,6 +806,8 @@ def train(
     Raises:
         ValueError: ``"RUN_DIR: ..."`` when ``out`` already holds a run and ``resume`` is False,
             or for bad options.
+        amos_tutorial.utils.lock.LockedError: ``"RUN_DIR: this run folder is in use by process ..."``
+            when another process trains into ``out`` (a lock left by a killed process is taken over).
         FileNotFoundError: When resuming a folder without ``config.json``.
 
     Examples:

@@ -3,8 +3,10 @@
 Introduced in chapter *Preprocessing*. ``preprocess_dataset`` runs the fast preprocessing
 (:func:`~amos_tutorial.transforms.preprocessing.preprocess_case`) over the chosen splits and writes
 ``OUT/amos_XXXX.pt`` per case plus ``OUT/preprocess.json`` (the config, the cases and the failures).
-A finished case is never redone, an interrupted run resumes where it stopped, and a case that
-cannot be read is reported in one line and skipped, not fatal. Files are read back with
+A finished case is not redone while its image and label files are unchanged (their path, size and
+modification time are recorded: a fixed label map is preprocessed again), an interrupted run resumes
+where it stopped, and a case that cannot be read is reported in one line and skipped, not fatal. One
+process writes a cache folder at a time (a lock file). Files are read back with
 ``torch.load(weights_only=True)``: they hold tensors and plain python values only.
 
 Examples:
@@ -29,6 +31,8 @@ from amos_tutorial.transforms.preprocessing import PreprocessConfig, Preprocesse
 __all__ = [
     "CACHE_FORMAT",
     "CACHE_INDEX",
+    "CACHE_LOCK_WAIT_S",
+    "source_stamp",
     "preprocess_dataset",
     "save_preprocessed",
     "load_preprocessed_case",
@@ -70,7 +74,36 @@ def default_cache_dir(root: str | os.PathLike, config: PreprocessConfig | dict[s
 
 CACHE_FORMAT = 1
 CACHE_INDEX = "preprocess.json"
+#: Seconds that ``preprocess_dataset`` waits for another process filling the same cache folder.
+CACHE_LOCK_WAIT_S = 6 * 3600
 _log = logging.getLogger(__name__)
+
+
+def source_stamp(case) -> dict[str, dict[str, Any]]:
+    """The identity of a case's source files: resolved path, size and modification time (ns).
+
+    Introduced in chapter *Preprocessing*. Recorded per case in ``preprocess.json``: a cached case
+    whose image or label file changed since (a fixed label map, a re-downloaded scan) no longer
+    matches and is rebuilt, instead of silently serving the old volume.
+
+    Args:
+        case: Anything with ``image`` and (optionally) ``label`` paths.
+
+    Returns:
+        ``{"image": {"path", "size", "mtime_ns"}, "label": {...}}`` (no ``label`` key without a label).
+
+    Raises:
+        OSError: If a file cannot be looked at (missing, permission).
+    """
+    stamp: dict[str, dict[str, Any]] = {}
+    for kind in ("image", "label"):
+        path = getattr(case, kind, None)
+        if path is None:
+            continue
+        path = Path(path)
+        st = path.stat()
+        stamp[kind] = {"path": str(path.resolve()), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+    return stamp
 
 
 def save_preprocessed(case: PreprocessedCase, path: str | os.PathLike) -> Path:
@@ -134,7 +167,16 @@ def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> Prepr
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... on damage
-        raise ValueError(f"{path}: cannot read preprocessed case ({type(exc).__name__}: {exc})") from None
+        from amos_tutorial.training.checkpoint import refused_object
+
+        refused = refused_object(exc)
+        if refused is not None:
+            raise ValueError(
+                f"{path}: refused for safety: the file holds objects that are not plain tensors ({refused}); "
+                "delete it and rerun `amos preprocess`"
+            ) from None
+        reason = " ".join(str(exc).split())[:200]
+        raise ValueError(f"{path}: cannot read preprocessed case ({type(exc).__name__}: {reason})") from None
     valid = isinstance(state, dict) and state.get("format") == CACHE_FORMAT
     if not (valid and isinstance(state.get("image"), torch.Tensor)):
         raise ValueError(f"{path}: not a preprocessed case of format {CACHE_FORMAT}; rerun `amos preprocess`")
@@ -200,9 +242,13 @@ def preprocess_dataset(
     """Preprocess every case of ``splits`` into ``out_dir``, one atomic file per case.
 
     Introduced in chapter *Preprocessing*. Resumable: cases whose file exists are skipped (files
-    only appear complete, thanks to :func:`amos_tutorial.utils.io.atomic_path`). A case that fails
-    is reported on stderr in one line that starts with its file, recorded under ``failed`` in
-    ``preprocess.json``, and the run goes on.
+    only appear complete, thanks to :func:`amos_tutorial.utils.io.atomic_path`), as long as their
+    source files are those recorded in ``preprocess.json`` (:func:`source_stamp`: path, size,
+    modification time); a case whose image or label changed is rebuilt. A case that fails is
+    reported on stderr in one line that starts with its file, recorded under ``failed`` in
+    ``preprocess.json`` (an older cached file of it is removed), and the run goes on. The folder is
+    locked while it is written (:class:`amos_tutorial.utils.lock.FolderLock`): a second process
+    filling the same cache waits for the first (up to :data:`CACHE_LOCK_WAIT_S`).
 
     Args:
         dataset: An :class:`~amos_tutorial.data.layout.AmosDataset` (anything with
@@ -220,8 +266,6 @@ def preprocess_dataset(
     Raises:
         ValueError: If ``out_dir`` holds a cache made with another config, or a split is unknown.
     """
-    from amos_tutorial.transforms.preprocessing import _check_modality
-
     config = config or PreprocessConfig()
     if not isinstance(config, PreprocessConfig):
         raise ValueError(f"config must be a PreprocessConfig, got {type(config).__name__}")
@@ -233,6 +277,15 @@ def preprocess_dataset(
         splits = (splits,)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from amos_tutorial.utils.lock import FolderLock
+
+    with FolderLock(out_dir, what="preprocessed cache", wait=CACHE_LOCK_WAIT_S):
+        return _preprocess_locked(dataset, out_dir, config, splits, device, progress)
+
+
+def _preprocess_locked(dataset, out_dir: Path, config: PreprocessConfig, splits, device, progress: bool) -> list[Path]:
+    from amos_tutorial.transforms.preprocessing import _check_modality
+
     index = read_cache_index(out_dir) or {}
     if index and index.get("config") != config.to_dict():
         raise ValueError(
@@ -256,12 +309,22 @@ def preprocess_dataset(
     done: list[Path] = []
     n_new = n_failed = 0
     bar = tqdm(cases, desc="preprocess", unit="case", disable=not progress, file=sys.stderr)
+    n_rebuilt = 0
     for split, case in bar:
         target = out_dir / f"{case.case_id}.pt"
-        if target.is_file():
-            done.append(target)
-            continue
         label = getattr(case, "label", None)
+        try:
+            stamp = source_stamp(case)
+        except OSError:
+            stamp = None  # preprocess_case below reports the missing or unreadable file
+        entry = index["cases"].get(case.case_id)
+        if target.is_file():
+            if stamp is not None and entry is not None and entry.get("source") == stamp:
+                done.append(target)
+                continue
+            # Made from other files (or by a version that did not record them): never serve it as is.
+            bar.write(f"{target}: source files changed since it was cached, preprocessing again", file=sys.stderr)
+            n_rebuilt += 1
         try:
             result = preprocess_case(case.image, label, _check_modality(case.modality), config, device=device)
             result.case_id = case.case_id  # the dataset's id, even if the file is named otherwise
@@ -271,6 +334,8 @@ def preprocess_dataset(
             line = _one_line(exc, Path(case.image), None if label is None else Path(label))
             bar.write(line, file=sys.stderr)
             index["failed"][case.case_id] = line
+            index["cases"].pop(case.case_id, None)
+            target.unlink(missing_ok=True)  # an older version of a case that fails now must not be trained on
             n_failed += 1
             continue
         index["failed"].pop(case.case_id, None)
@@ -280,13 +345,17 @@ def preprocess_dataset(
             "modality": result.modality,
             "shape": list(result.shape),
             "labelled": result.label is not None,
+            "source": stamp,
         }
         done.append(target)
         n_new += 1
         if n_new % 20 == 0:  # keep the index close to the files on long runs
             _write_index(out_dir, index)
     _write_index(out_dir, index)
-    _log.info("%s: %d cases written, %d already there, %d failed", out_dir, n_new, len(done) - n_new, n_failed)
+    _log.info(
+        "%s: %d cases written (%d of them rebuilt from changed sources), %d already there, %d failed",
+        out_dir, n_new, n_rebuilt, len(done) - n_new, n_failed,
+    )
     return done
 
 

@@ -31,6 +31,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from amos_tutorial.labels import NUM_CLASSES
+
 __all__ = [
     "MODALITIES",
     "PreprocessConfig",
@@ -50,6 +52,7 @@ DEFAULT_MAX_INDICES_PER_CLASS = 20_000
 # Tolerance for "this affine maps axes onto axes": the products involved are exact up to float
 # round-off, MONAI's own AFFINE_TOL is 1e-3.
 _AXIS_TOL = 1e-4
+_MAX_BAD_VALUES_SHOWN = 10
 
 
 def _pair(value: Any, name: str) -> tuple[float, float]:
@@ -191,6 +194,22 @@ class PreprocessedCase:
 
 # ----------------------------------------------------------------------------------------------
 # geometry helpers
+
+
+def _bad_label_values(label: np.ndarray | torch.Tensor) -> list[int | float]:
+    """Up to 10 distinct label values outside ``0..NUM_CLASSES-1`` (after rounding, as preprocessing does), sorted."""
+    arr = label.cpu().numpy() if isinstance(label, torch.Tensor) else np.asarray(label)
+    if arr.size == 0:
+        return []
+    if np.issubdtype(arr.dtype, np.inexact):
+        arr = np.round(arr)
+        wrong = ~np.isfinite(arr) | (arr < 0) | (arr >= NUM_CLASSES)
+    else:
+        if int(arr.min()) >= 0 and int(arr.max()) < NUM_CLASSES:  # the common case: no scan of a mask
+            return []
+        wrong = (arr < 0) | (arr >= NUM_CLASSES)
+    values = np.unique(arr[wrong])[:_MAX_BAD_VALUES_SHOWN].tolist()
+    return [int(v) if float(v).is_integer() else float(v) for v in values]
 
 
 def _check_modality(modality: str) -> str:
@@ -506,8 +525,9 @@ def preprocess_array(
             raise ValueError(f"{name}label shape {tuple(lab.shape)} differs from image shape {shape}")
         if lab.is_floating_point():
             lab = torch.round(lab)
-        if bool((lab < 0).any()) or bool((lab > 255).any()):
-            raise ValueError(f"{name}label values must lie in 0..255, got {int(lab.min())}..{int(lab.max())}")
+        bad = _bad_label_values(lab)
+        if bad:
+            raise ValueError(f"{name}label values outside 0-{NUM_CLASSES - 1}: {bad}")
         lab = lab.to(device=device, dtype=torch.uint8)
 
     # 1. orientation to RAS
@@ -612,6 +632,14 @@ def preprocess_case(
             raise ValueError(
                 f"{label_path}: label affine differs from the image's by {diff:.3g} mm (> {affine_atol}); "
                 f"check the pair with `amos data validate`"
+            )
+        # Checked here, once per case, so a stray value never reaches the network (on a GPU it would end
+        # in a device-side assert far from the file); the message names the label file.
+        bad = _bad_label_values(label)
+        if bad:
+            raise ValueError(
+                f"{label_path}: label values outside 0-{NUM_CLASSES - 1}: {bad}; fix the file "
+                "(`amos data validate` lists every such file)"
             )
     try:
         case = preprocess_array(

@@ -8,6 +8,7 @@ run never leaves a half-written file that a later run would mistake for a finish
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +16,25 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "load_nifti", "save_nifti"]
+__all__ = [
+    "MAX_NIFTI_VOXELS",
+    "GZIP_MAX_RATIO",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_nifti_size",
+    "load_nifti",
+    "save_nifti",
+]
+
+#: Largest volume :func:`load_nifti` reads, in voxels: 2**30 (4 GiB as float32). The largest AMOS
+#: scans have about 512 x 512 x 1000 = 2.6e8 voxels; a header claiming more is damaged or hostile.
+MAX_NIFTI_VOXELS = 2**30
+#: Deflate never compresses by more than about 1032:1, so a ``.nii.gz`` of N bytes holds at most
+#: ``GZIP_MAX_RATIO * N`` bytes of data: a header claiming more cannot be right.
+GZIP_MAX_RATIO = 1032
+#: Free bytes under which a failed write is reported as a full disk.
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 def _current_umask() -> int:
@@ -53,10 +72,43 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         # mkstemp creates 0600 files; give the result the permissions a plain open() would have.
         os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
+        full = _disk_nearly_full(target.parent)  # measured before the partial file is removed
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        named = _write_error(exc, target, full)
+        if named is not None:
+            raise named from exc
         raise
+
+
+def _disk_nearly_full(folder: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+def _write_error(exc: BaseException, target: Path, disk_full: bool) -> OSError | None:
+    """An OSError naming ``target`` for a failed write whose error does not name it (or None: re-raise as is).
+
+    A full disk shows up as ``OSError(ENOSPC)`` without a file name from ``write()``, or as torch's
+    ``RuntimeError: [enforce fail at inline_container.cc] ... unexpected pos`` from ``torch.save``.
+    """
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or (
+        disk_full and isinstance(exc, (OSError, RuntimeError))
+    ):
+        return OSError(
+            errno.ENOSPC, "no space left on device while writing it; free some space or write elsewhere", str(target)
+        )
+    if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(target))
+    if isinstance(exc, RuntimeError) and ("inline_container" in str(exc) or "PytorchStreamWriter" in str(exc)):
+        reason = " ".join(str(exc).split())[:200]
+        return OSError(errno.EIO, f"write failed ({reason})", str(target))
+    return None
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
@@ -117,16 +169,56 @@ def load_nifti(path: str | os.PathLike, dtype: np.dtype | type | None = None) ->
             the on-disk type scaled by the header's slope/intercept, as nibabel does.
 
     Raises:
-        ValueError: With the file name and the problem, if the file cannot be read.
+        ValueError: With the file name and the problem, if the file cannot be read, or if its header
+            claims more data than the file can hold or than :data:`MAX_NIFTI_VOXELS`
+            (:func:`check_nifti_size`, checked before any voxel is read).
     """
     import nibabel as nib
 
     path = Path(path)
     try:
         img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
     except Exception as exc:  # nibabel raises many types (EOFError, zlib.error, ImageFileError...)
+        raise ValueError(f"{path}: cannot read NIfTI ({type(exc).__name__}: {exc})") from exc
+    check_nifti_size(path, img)  # before the data is read: a damaged header must not allocate gigabytes
+    try:
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:
         raise ValueError(f"{path}: cannot read NIfTI ({type(exc).__name__}: {exc})") from exc
     if dtype is not None:
         data = data.astype(dtype, copy=False)
     return data, np.asarray(img.affine, dtype=np.float64)
+
+
+def check_nifti_size(path: str | os.PathLike, img) -> None:
+    """Check a NIfTI header's data size against the file and :data:`MAX_NIFTI_VOXELS`, before reading.
+
+    A damaged or hostile 4 KB file whose header claims 2e9 voxels would otherwise make numpy
+    allocate gigabytes before the read fails.
+
+    Args:
+        path: The file.
+        img: Its nibabel image (only the header is used).
+
+    Raises:
+        ValueError: ``"PATH: header claims ..."`` naming the claimed shape and the file size.
+    """
+    path = Path(path)
+    shape = tuple(int(s) for s in img.shape)
+    n_voxels = int(np.prod(shape, dtype=np.float64)) if shape else 0
+    if n_voxels > MAX_NIFTI_VOXELS:
+        raise ValueError(
+            f"{path}: header claims {n_voxels:.3g} voxels (shape {shape}), more than the {MAX_NIFTI_VOXELS:.3g} "
+            "this package reads (MAX_NIFTI_VOXELS): the file is damaged or not a scan"
+        )
+    header = img.header
+    needed = n_voxels * np.dtype(header.get_data_dtype()).itemsize + int(header.get("vox_offset", 0) or 0)
+    size = path.stat().st_size
+    gz = path.name.lower().endswith(".gz")
+    capacity = size * GZIP_MAX_RATIO if gz else size
+    if needed > capacity:
+        what = f"at most {capacity} bytes once decompressed" if gz else f"{size} bytes"
+        raise ValueError(
+            f"{path}: truncated or corrupt: the header claims {needed} bytes (shape {shape}) but the file "
+            f"holds {what}"
+        )
