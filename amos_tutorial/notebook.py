@@ -15,7 +15,11 @@ them unattended (``tests/test_notebooks.py`` checks the items marked *checked*):
        try:
            import amos_tutorial
        except ImportError:
-           %pip install -q "amos_tutorial @ git+https://github.com/amos-tutorial/amos-tutorial"
+           %pip install -q "amos_tutorial @ git+https://github.com/amos-tutorial/amos-tutorial@v0.1.0"
+
+   The install line is :func:`amos_tutorial._meta.pip_install_line` (pinned to the tag of the
+   package version; *checked* by ``tests/test_course.py``); ``amos book sync`` rewrites it and the
+   badge after a version bump or in a fork.
        %matplotlib inline
        from amos_tutorial.notebook import chapter_config, device_report
 
@@ -35,8 +39,15 @@ them unattended (``tests/test_notebooks.py`` checks the items marked *checked*):
    their cell, with a caption in the cell metadata (``{"mystnb": {"figure": {"caption": ...,
    "name": "fig-<chapter>-<what>"}}}``). Nothing may print to stderr (*checked*): it would show in
    the book. Shell steps use :func:`amos` (``amos("data validate synthetic --no-progress")``).
-7. **Exercises** with hidden solutions (*checked*): ``{exercise}`` with a ``:label:``, then
-   ``{solution} <label>`` with ``:class: dropdown``.
+7. **Exercises** with hidden solutions (*checked*): ``{exercise}`` with a ``:label:``, then the
+   solution in its own markdown cell tagged ``solution`` and wrapped in ``<details>`` (hidden in the
+   HTML book, in Jupyter and in Colab alike; a MyST ``{solution}`` block would show as plain text
+   right under its question in Jupyter and Colab). **Build-it-yourself** exercises
+   (:mod:`amos_tutorial.exercises`): a skeleton code cell whose function raises
+   ``NotImplementedError("Student exercise: ...")``, the solution in a code cell tagged ``solution``
+   (hidden: ``hide-input`` in the HTML book, ``source_hidden`` in Jupyter, a form cell in Colab), and a
+   cell that runs the checker. ``amos book student OUT`` writes the student edition without the
+   solution cells.
 8. **Summary**, and ``{cite}`key``` references into ``book/references.bib``. The bibliography is
    printed once, at the end of the introduction; chapters do not add another ``{bibliography}``.
 
@@ -60,6 +71,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+# The repository and branch are defined once, in amos_tutorial._meta (tests/test_course.py checks
+# _config.yml and every chapter's badge and setup cell against them).
+from amos_tutorial._meta import BRANCH, REPOSITORY
+
 __all__ = [
     "BRANCH",
     "DEFAULT_SMOKE_CASES",
@@ -77,8 +92,6 @@ __all__ = [
     "smoke_from_env",
 ]
 
-REPOSITORY = "amos-tutorial/amos-tutorial"
-BRANCH = "main"
 ENV_SMOKE = "AMOS_SMOKE"
 ENV_DATA = "AMOS_DATA"
 # Enough cases for every figure to have both modalities, few enough for a 2-core CI runner.
