@@ -39,7 +39,7 @@ SOLUTION_TITLE = "# @title Solution (hidden: click to show the code)"
 DETAILS_OPEN = "<details>\n<summary>Solution</summary>"
 DETAILS_CLOSE = "</details>"
 _BADGE = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)")
-_INSTALL = re.compile(r'%pip install -q "amos_tutorial[^"]*"')
+_INSTALL = re.compile(r'%pip install (?:-q )?"amos_tutorial(?:\[(?P<extra>[\w-]+)\])?[^"]*"')
 
 
 def default_book_dir() -> Path:
@@ -135,7 +135,11 @@ def write_student_edition(out: str | Path, book: str | Path | None = None, chapt
 
 
 def sync_chapter(nb: Any, chapter: str) -> bool:
-    """Rewrite a chapter's Colab badge and install line from :mod:`amos_tutorial._meta`; True if it changed."""
+    """Rewrite a chapter's Colab badge and every ``%pip install "amos_tutorial..."`` line from :mod:`amos_tutorial._meta`.
+
+    Returns:
+        True if the notebook changed.
+    """
     from amos_tutorial._meta import pip_install_line
     from amos_tutorial.notebook import colab_url
 
@@ -143,8 +147,7 @@ def sync_chapter(nb: Any, chapter: str) -> bool:
     for cell in nb["cells"]:
         source = cell["source"]
         new = _BADGE.sub(f"]({colab_url(chapter)})", source) if cell["cell_type"] == "markdown" else source
-        if cell["cell_type"] == "code" and "except ImportError" in new:
-            new = _INSTALL.sub(pip_install_line(), new)
+        new = _INSTALL.sub(lambda m: pip_install_line(m.group("extra")), new)
         if new != source:
             cell["source"], changed = new, True
     return changed
