@@ -330,6 +330,13 @@ class ChapterConfig:
         """Return ``smoke`` in smoke mode, else ``full`` (e.g. ``cfg.pick(smoke=2, full=1000)`` epochs)."""
         return smoke if self.smoke else full
 
+    @property
+    def data_label(self) -> str:
+        """What the chapter's numbers describe, printed above statistics so that synthetic ones say so."""
+        if self.synthetic:
+            return "synthetic mini-AMOS (generated volumes, not patient data)"
+        return f"AMOS data in {self.root}"
+
     def dataset(self, **kwargs: Any):
         """Open the dataset with :func:`amos_tutorial.data.layout.load_amos` (kwargs are passed on)."""
         from amos_tutorial.data.layout import load_amos

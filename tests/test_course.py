@@ -241,3 +241,29 @@ def test_memory_budget_follows_the_available_ram(monkeypatch):
     assert measured is None or measured > 0
     with pytest.raises(ValueError, match="fraction"):
         cache.suggest_memory_budget_gb(fraction=0)
+
+
+def test_printed_statistics_say_when_they_are_synthetic(tmp_path):
+    from amos_tutorial.notebook import ChapterConfig
+
+    common = dict(root=tmp_path, smoke=True, max_cases=8, seed=0, device="cpu", data_source="argument")
+    assert "synthetic" in ChapterConfig(data="synthetic", synthetic=True, **common).data_label
+    real = ChapterConfig(data=str(tmp_path), synthetic=False, **common).data_label
+    assert "synthetic" not in real and str(tmp_path) in real
+    nb = _read(BOOK / "exploring_the_data.ipynb")
+    assert sum("cfg.data_label" in c.source for c in nb.cells if c.cell_type == "code") >= 4
+
+
+def test_intro_chapter_map_agrees_with_the_runtime_boxes():
+    # The introduction's chapter map repeats each chapter's measured CPU time ("~4 min"): the two must agree.
+    intro = "\n".join(c.source for c in _read(BOOK / "intro.ipynb").cells if c.cell_type == "markdown")
+    for path in CHAPTERS:
+        row = re.search(rf"^\| \d+ \| {{doc}}`{path.stem}` \|.*$", intro, re.M)
+        if not row:
+            continue
+        cpu_column = row.group(0).split("|")[4]  # | n | chapter | topics | CPU, synthetic | GPU, real |
+        quoted = re.findall(r"~\d+(?:\.\d+)? (?:s|min)\b", cpu_column)
+        box = "\n".join(c.source for c in _read(path).cells if c.cell_type == "markdown" and "Runtime" in c.source)
+        measured = re.search(r"^\| this chapter \| ([^|]*)\|", box, re.M)
+        for value in quoted:
+            assert measured and value in measured.group(1), f"{path.stem}: intro says {value}, runtime box {measured.group(1) if measured else None}"
