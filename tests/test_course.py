@@ -267,3 +267,22 @@ def test_intro_chapter_map_agrees_with_the_runtime_boxes():
         measured = re.search(r"^\| this chapter \| ([^|]*)\|", box, re.M)
         for value in quoted:
             assert measured and value in measured.group(1), f"{path.stem}: intro says {value}, runtime box {measured.group(1) if measured else None}"
+
+
+def test_prose_quotes_the_quick_preset_as_it_is():
+    # The evaluation and training chapters describe the quick preset in words; a changed preset must fail here
+    # instead of leaving stale prose (a caption once said "10 steps" for runs of 600).
+    from amos_tutorial.training.config import PRESETS, make_config
+
+    quick, full = PRESETS["quick"], make_config("nnunet", preset="full")
+    grid = " x ".join(f"{s:g}" for s in quick["preprocess"]["spacing"]) + " mm"
+    share = f"{quick['iterations'] / full.iterations:.2%}".replace("%", " %")
+    for chapter, needed in (
+        ("evaluation", [f"{quick['iterations']} Adam steps", grid, f"{share} of the recipe's steps"]),
+        ("training", [f"{quick['optimizer']['lr']:.0e}".replace("e-0", "e-") + f" for {quick['iterations']} steps", grid,
+                      f"every {quick['iterations_per_epoch']} steps"]),
+    ):
+        prose = " ".join(c.source for c in _read(BOOK / f"{chapter}.ipynb").cells if c.cell_type == "markdown")
+        prose = re.sub(r"\s+", " ", prose)
+        for text in needed:
+            assert text in prose, f"{chapter}: the prose no longer says {text!r}"
