@@ -222,7 +222,7 @@ def test_course_kit_covers_what_a_teacher_needs():
     ):
         assert term in glossary, term
     assert "Rubric" in text["mini_project"] and "not implemented yet" in text["instructor_notes"]
-    for needed in ("/content", "--remove-zip", "Drive", "--stop-after", "suggest_memory_budget_gb"):
+    for needed in ("/content", "--remove-zip", "Drive", "--stop-after", "suggest_memory_budget_gb", "--preset colab"):
         assert needed in text["colab"], needed
     assert "CC BY 4.0" in text["licence"] and "Apache-2.0" in text["licence"]
     config = (REPO_ROOT / "_config.yml").read_text()
@@ -286,3 +286,16 @@ def test_prose_quotes_the_quick_preset_as_it_is():
         prose = re.sub(r"\s+", " ", prose)
         for text in needed:
             assert text in prose, f"{chapter}: the prose no longer says {text!r}"
+
+
+def test_colab_preset_sits_between_quick_and_full(capsys):
+    from amos_tutorial.models import get_model_spec
+    from amos_tutorial.training.config import make_config
+
+    quick, colab, full = (make_config("nnunet", preset=p) for p in ("quick", "colab", "full"))
+    assert quick.iterations < colab.iterations < full.iterations
+    assert colab.variant == full.variant == "full" and colab.patch_size == full.patch_size
+    assert colab.optimizer == full.optimizer == get_model_spec("nnunet").optimizer
+    assert colab.preprocess == full.preprocess  # the real grid, not quick's coarse one
+    assert amos("train --help") == 0
+    assert "colab" in capsys.readouterr().out
