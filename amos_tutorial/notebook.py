@@ -88,6 +88,7 @@ __all__ = [
     "chapter_config",
     "colab_url",
     "device_report",
+    "glue",
     "parse_bool",
     "smoke_from_env",
 ]
@@ -444,3 +445,27 @@ def amos(command: str | list[str]) -> int:
     except SystemExit as exc:  # argparse exits after --help/--version and on usage errors
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+
+
+def glue(name: str, value: Any) -> None:
+    """Bind a computed value to ``{glue:text}`name``` in the chapter's prose, so that the text follows the result.
+
+    Introduced in chapter *Training the baselines*; builds on ``myst_nb.glue``. The book build replaces each
+    ``{glue:text}`` role with the value computed in this run (a changed result changes the text, and a role
+    without its value fails the build). Where myst-nb is not installed (Colab, a plain Jupyter), nothing is
+    recorded: the value is printed by the cell anyway, and the prose shows the role as written.
+
+    Args:
+        name: Key used in the prose; letters, digits and underscores.
+        value: The value (shown with ``str()``).
+
+    Raises:
+        ValueError: If ``name`` is not a plain identifier.
+    """
+    if not str(name).isidentifier():
+        raise ValueError(f"glue name must be letters, digits and underscores, got {name!r}")
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    _glue(name, value, display=False)
