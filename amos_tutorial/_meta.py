@@ -15,6 +15,8 @@ Examples:
 
 from __future__ import annotations
 
+from amos_tutorial import __version__
+
 __all__ = [
     "BRANCH",
     "DISTRIBUTION",
@@ -35,21 +37,8 @@ DISTRIBUTION = "amos_tutorial"
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
 
 
-def _version() -> str:
-    # One source of truth: pyproject.toml's version, read from the installed metadata. A source
-    # checkout that is on sys.path but not installed falls back to the version written in __init__.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(DISTRIBUTION)
-    except PackageNotFoundError:  # pragma: no cover - depends on how the package was made importable
-        from amos_tutorial import __version__
-
-        return __version__
-
-
-#: The package version (from the installed metadata, i.e. ``pyproject.toml``).
-VERSION = _version()
+#: The package version, written once in ``pyproject.toml`` (read by :mod:`amos_tutorial`).
+VERSION = __version__
 
 
 def release_tag(version: str = VERSION) -> str:

@@ -317,3 +317,16 @@ def test_glue_checks_its_name_and_runs_without_myst_nb(monkeypatch):
         glue("two words", 1)
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # as on Colab: import fails, glue does nothing
     assert glue("quick_steps", 600) is None
+
+
+def test_version_is_read_from_pyproject_when_not_installed(monkeypatch):
+    import importlib.metadata
+
+    import amos_tutorial
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert amos_tutorial._version() == project["version"]
