@@ -2,10 +2,29 @@
 
 Organised like the pipeline it teaches (nnU-Net style): ``data`` (layout, synthetic mini-AMOS,
 download, validation), ``transforms`` (preprocessing presets), ``models`` (registry of baselines),
-``training``, ``inference``, ``evaluation``, ``benchmark``, ``viz`` and the ``amos`` ``cli``.
+``training``, ``inference``, ``evaluation``, ``benchmark``, ``exercises`` (checkers of the
+build-it-yourself exercises), ``viz`` and the ``amos`` ``cli``.
 Sub-packages are imported on demand so that ``import amos_tutorial`` stays light.
 """
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    # The version is written once, in pyproject.toml: read it from the installed metadata, or from
+    # pyproject.toml itself when a source checkout is used without installing it.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("amos_tutorial")
+    except PackageNotFoundError:
+        import re
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+        found = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)  # tomllib needs Python 3.11
+        return found.group(1) if found else "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = ["__version__"]

@@ -15,7 +15,11 @@ them unattended (``tests/test_notebooks.py`` checks the items marked *checked*):
        try:
            import amos_tutorial
        except ImportError:
-           %pip install -q "amos_tutorial @ git+https://github.com/amos-tutorial/amos-tutorial"
+           %pip install -q "amos_tutorial @ git+https://github.com/amos-tutorial/amos-tutorial@v0.1.0"
+
+   The install line is :func:`amos_tutorial._meta.pip_install_line` (pinned to the tag of the
+   package version; *checked* by ``tests/test_course.py``); ``amos book sync`` rewrites it and the
+   badge after a version bump or in a fork.
        %matplotlib inline
        from amos_tutorial.notebook import chapter_config, device_report
 
@@ -35,8 +39,15 @@ them unattended (``tests/test_notebooks.py`` checks the items marked *checked*):
    their cell, with a caption in the cell metadata (``{"mystnb": {"figure": {"caption": ...,
    "name": "fig-<chapter>-<what>"}}}``). Nothing may print to stderr (*checked*): it would show in
    the book. Shell steps use :func:`amos` (``amos("data validate synthetic --no-progress")``).
-7. **Exercises** with hidden solutions (*checked*): ``{exercise}`` with a ``:label:``, then
-   ``{solution} <label>`` with ``:class: dropdown``.
+7. **Exercises** with hidden solutions (*checked*): ``{exercise}`` with a ``:label:``, then the
+   solution in its own markdown cell tagged ``solution`` and wrapped in ``<details>`` (hidden in the
+   HTML book, in Jupyter and in Colab alike; a MyST ``{solution}`` block would show as plain text
+   right under its question in Jupyter and Colab). **Build-it-yourself** exercises
+   (:mod:`amos_tutorial.exercises`): a skeleton code cell whose function raises
+   ``NotImplementedError("Student exercise: ...")``, the solution in a code cell tagged ``solution``
+   (hidden: ``hide-input`` in the HTML book, ``source_hidden`` in Jupyter, a form cell in Colab), and a
+   cell that runs the checker. ``amos book student OUT`` writes the student edition without the
+   solution cells.
 8. **Summary**, and ``{cite}`key``` references into ``book/references.bib``. The bibliography is
    printed once, at the end of the introduction; chapters do not add another ``{bibliography}``.
 
@@ -61,6 +72,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+# The repository and branch are defined once, in amos_tutorial._meta (tests/test_course.py checks
+# _config.yml and every chapter's badge and setup cell against them).
+from amos_tutorial._meta import BRANCH, REPOSITORY
+
 __all__ = [
     "BRANCH",
     "DEFAULT_SMOKE_CASES",
@@ -76,12 +91,11 @@ __all__ = [
     "chapter_config",
     "colab_url",
     "device_report",
+    "glue",
     "parse_bool",
     "smoke_from_env",
 ]
 
-REPOSITORY = "amos-tutorial/amos-tutorial"
-BRANCH = "main"
 ENV_SMOKE = "AMOS_SMOKE"
 ENV_DATA = "AMOS_DATA"
 #: Glue keys of :meth:`ChapterConfig.glue_runtime`, used by every chapter's runtime box.
@@ -325,6 +339,13 @@ class ChapterConfig:
         """Return ``smoke`` in smoke mode, else ``full`` (e.g. ``cfg.pick(smoke=2, full=1000)`` epochs)."""
         return smoke if self.smoke else full
 
+    @property
+    def data_label(self) -> str:
+        """What the chapter's numbers describe, printed above statistics so that synthetic ones say so."""
+        if self.synthetic:
+            return "synthetic mini-AMOS (generated volumes, not patient data)"
+        return f"AMOS data in {self.root}"
+
     def dataset(self, **kwargs: Any):
         """Open the dataset with :func:`amos_tutorial.data.layout.load_amos` (kwargs are passed on)."""
         from amos_tutorial.data.layout import load_amos
@@ -347,13 +368,10 @@ class ChapterConfig:
         gpu = report.accelerator if report.device != "cpu" else "no GPU"
         machine = f"{report.cpu_count} CPU cores, {gpu}; {'smoke' if self.smoke else 'full'} mode"
         print(f"this chapter ran in {seconds / 60:.1f} min ({machine})")
-        try:
-            from IPython.display import Markdown
-            from myst_nb import glue
-        except ImportError:
-            return seconds
-        glue(GLUE_RUNTIME_MIN, seconds / 60, display=False)
-        glue(GLUE_MACHINE, Markdown(machine), display=False)
+        from IPython.display import Markdown
+
+        glue(GLUE_RUNTIME_MIN, seconds / 60)
+        glue(GLUE_MACHINE, Markdown(machine))
         return seconds
 
     def __str__(self) -> str:
@@ -457,3 +475,27 @@ def amos(command: str | list[str]) -> int:
     except SystemExit as exc:  # argparse exits after --help/--version and on usage errors
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+
+
+def glue(name: str, value: Any) -> None:
+    """Bind a computed value to ``{glue:text}`name``` in the chapter's prose, so that the text follows the result.
+
+    Introduced in chapter *Training the baselines*; builds on ``myst_nb.glue``. The book build replaces each
+    ``{glue:text}`` role with the value computed in this run (a changed result changes the text, and a role
+    without its value fails the build). Where myst-nb is not installed (Colab, a plain Jupyter), nothing is
+    recorded: the value is printed by the cell anyway, and the prose shows the role as written.
+
+    Args:
+        name: Key used in the prose; letters, digits and underscores.
+        value: The value (shown with ``str()``).
+
+    Raises:
+        ValueError: If ``name`` is not a plain identifier.
+    """
+    if not str(name).isidentifier():
+        raise ValueError(f"glue name must be letters, digits and underscores, got {name!r}")
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    _glue(name, value, display=False)

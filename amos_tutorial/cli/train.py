@@ -92,7 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=tuple(PRESETS),
         default="smoke",
         help="smoke: tiny CPU pipeline check (learns nothing); quick: tiny network on a coarse grid, 600 Adam "
-        "steps, learns the large organs on a CPU (UNet: about a minute); full: the AMOS recipe",
+        "steps, learns the large organs on a CPU (UNet: about a minute); colab: the full network for one T4, "
+        "15,000 steps (an estimate, not measured: a few hours; use --stop-after and --resume); full: the schedule "
+        "of the AMOS baselines (1000 x 250 steps)",
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last.pt")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

@@ -35,6 +35,8 @@ _EXPORTS = {
     "load_preprocessed_case": "cache",
     "save_preprocessed": "cache",
     "default_cache_dir": "cache",
+    "available_memory_gb": "cache",
+    "suggest_memory_budget_gb": "cache",
     "AugmentConfig": "augment",
     "PatchSampler": "sampler",
     "BatchPlan": "sampler",

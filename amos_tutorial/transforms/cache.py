@@ -39,7 +39,62 @@ __all__ = [
     "load_preprocessed",
     "read_cache_index",
     "default_cache_dir",
+    "available_memory_gb",
+    "suggest_memory_budget_gb",
 ]
+
+#: RAM kept free for Python, torch, the model and the batches when a budget is derived from free memory.
+RESERVED_GB = 2.0
+
+
+def available_memory_gb() -> float | None:
+    """RAM available to new allocations right now, in GB (``MemAvailable`` on Linux); None where unknown.
+
+    Introduced in the course kit's *Colab* page: free Colab has about 12.7 GB in total, of which less is
+    available once the notebook runs, so budgets follow this number instead of assuming 16 GB.
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def suggest_memory_budget_gb(fraction: float = 0.5, reserve_gb: float = RESERVED_GB, available_gb: float | None = None) -> float:
+    """A ``memory_budget_gb`` for :func:`load_preprocessed` that fits the RAM this machine actually has.
+
+    Introduced in the course kit's *Colab* page. Takes ``fraction`` of the available RAM left after
+    ``reserve_gb``; the cases beyond the budget are memory-mapped, so a small budget costs speed, not a crash.
+
+    Args:
+        fraction: Share of the available RAM (after the reserve) given to cached cases, in (0, 1].
+        reserve_gb: RAM kept free for everything else.
+        available_gb: Available RAM in GB (None: measure it with :func:`available_memory_gb`).
+
+    Returns:
+        The budget in GB, at least 0.5 (also when the available RAM cannot be measured).
+
+    Raises:
+        ValueError: If ``fraction`` is not in (0, 1] or ``reserve_gb`` is negative.
+
+    Examples:
+        >>> suggest_memory_budget_gb(available_gb=11.5)   # free Colab after start-up
+        4.8
+    """
+    if not 0.0 < float(fraction) <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    if float(reserve_gb) < 0:
+        raise ValueError(f"reserve_gb must be >= 0, got {reserve_gb!r}")
+    available = available_memory_gb() if available_gb is None else float(available_gb)
+    if available is None:
+        return 0.5
+    return max(0.5, round((available - float(reserve_gb)) * float(fraction), 1))
 
 def default_cache_dir(root: str | os.PathLike, config: PreprocessConfig | dict[str, Any] | None = None) -> Path:
     """The shared preprocessed-cache folder for one data folder and one preprocessing setting.

@@ -15,7 +15,8 @@ Why itkwidgets is an *optional* extra and is not installed in the project enviro
 
 So the book's build never needs it: :func:`view_3d` draws static slices unless itkwidgets is
 importable *and* a live kernel front end is present. Readers who want the 3-D view install it
-themselves (``pip install "amos_tutorial[viewer]"``) in a separate environment or on Colab.
+themselves (``pip install "amos_tutorial[viewer] @ git+<repository>@v<version>"``, see
+:func:`amos_tutorial._meta.install_spec`) in a separate environment or on Colab.
 """
 
 from __future__ import annotations
@@ -130,8 +131,10 @@ def view_3d(
     try:
         itkwidgets = importlib.import_module("itkwidgets")
     except ImportError as exc:
+        from amos_tutorial._meta import install_spec
+
         raise ImportError(
-            "itkwidgets is not installed: `pip install 'amos_tutorial[viewer]'` (needs a live Jupyter or "
+            f"itkwidgets is not installed: `pip install '{install_spec('viewer')}'` (needs a live Jupyter or "
             "Colab front end), or use backend='static'"
         ) from exc
     vol = to_canonical(image, affine, label)

@@ -1,0 +1,72 @@
+"""``amos book``: the student edition of the book, and the chapters' badges and install lines.
+
+Introduced in chapter *Introduction* (course kit). A thin wrapper around
+:mod:`amos_tutorial.exercises.editions`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ORDER = 90
+
+
+def _student_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.exercises.editions import write_student_edition
+
+    chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
+    written = write_student_edition(args.out, book=args.book, chapters=chapters)
+    print(f"amos book student: {len(written)} chapter(s) without solutions in {args.out}")
+    return 0
+
+
+def _sync_command(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from amos_tutorial.exercises.editions import default_book_dir, sync_chapter
+
+    book = Path(args.book) if args.book else default_book_dir()
+    if not book.is_dir():
+        raise FileNotFoundError(f"{book}: no book folder here")
+    stale = []
+    for path in sorted(book.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if sync_chapter(nb, path.stem):
+            stale.append(path.name)
+            if not args.check:
+                nbformat.write(nb, path)
+    verb = "out of date" if args.check else "rewritten"
+    print(f"amos book sync: {len(stale)} chapter(s) {verb}{': ' + ', '.join(stale) if stale else ''}")
+    return 1 if args.check and stale else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``amos book student`` and ``amos book sync``."""
+    parser = subparsers.add_parser(
+        "book",
+        help="student edition of the book; badges and install lines",
+        description="Work on the book's chapters: write the student edition, or re-sync badges and install lines.",
+    )
+    parser.set_defaults(_parser=parser)
+    sub = parser.add_subparsers(dest="book_command", metavar="ACTION")
+    student = sub.add_parser(
+        "student",
+        help="write the chapters without their solution cells",
+        description=(
+            "Write the student edition: every chapter without the cells tagged 'solution'. Skeletons stay; "
+            "their checkers report 'not implemented yet' until the student fills them in."
+        ),
+    )
+    student.add_argument("out", type=Path, metavar="OUT", help="output folder")
+    student.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    student.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
+    student.set_defaults(func=_student_command)
+    sync = sub.add_parser(
+        "sync",
+        help="rewrite Colab badges and install lines from amos_tutorial._meta",
+        description="Rewrite every chapter's Colab badge and pinned install line from amos_tutorial._meta.",
+    )
+    sync.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    sync.add_argument("--check", action="store_true", help="only report chapters that are out of date (exit 1)")
+    sync.set_defaults(func=_sync_command)

@@ -1,0 +1,53 @@
+"""Build-it-yourself exercises: checkers (autograders) that test a student's function in one line.
+
+Introduced in chapter *Exploring the data*. Every part of the book has exercises in which the student
+writes a piece of the pipeline (a skeleton cell raises ``NotImplementedError("Student exercise: ...")``)
+and checks it with one call::
+
+    from amos_tutorial.exercises import check_dice
+    check_dice(my_dice)   # ✓ Dice (DSC): passed all 7 inputs (...)  or  ✗ ... expected 0.5, got 0.4
+
+Each checker runs the function on random and edge-case inputs (empty masks, one voxel, anisotropic
+spacing), compares with a trusted reference (MONAI, or :mod:`amos_tutorial.evaluation`) and reports the
+first failing input, expected against got; an unfinished skeleton gives "not implemented yet".
+
+========================  ======================================  ==================================
+checker                   the student writes                      compared with
+========================  ======================================  ==================================
+check_window_level        CT display window (level, width)        the book's formula
+check_resample_spacing    linear resampling to a voxel size       MONAI ``Spacing``'s convention
+check_patch_sampling      organ-weighted patch sampling           statistics over 300 draws
+check_dice_ce_loss        Dice + cross-entropy loss               MONAI ``DiceCELoss``
+check_training_step       one optimisation step                   a reference step
+check_training_loop       a minimal training loop                 a reference loop
+check_dice, check_nsd     DSC and NSD from scratch                :mod:`amos_tutorial.evaluation`
+check_sliding_window      Gaussian sliding-window inference       MONAI ``sliding_window_inference``
+========================  ======================================  ==================================
+"""
+
+from amos_tutorial.exercises._check import NOT_IMPLEMENTED, CheckResult
+from amos_tutorial.exercises.data import check_patch_sampling, check_resample_spacing, check_window_level
+from amos_tutorial.exercises.evaluation import (
+    check_dice,
+    check_nsd,
+    check_sliding_window,
+    gaussian_weights,
+    window_starts,
+)
+from amos_tutorial.exercises.training import check_dice_ce_loss, check_training_loop, check_training_step
+
+__all__ = [
+    "NOT_IMPLEMENTED",
+    "CheckResult",
+    "check_dice",
+    "check_dice_ce_loss",
+    "check_nsd",
+    "check_patch_sampling",
+    "check_resample_spacing",
+    "check_sliding_window",
+    "check_training_loop",
+    "check_training_step",
+    "check_window_level",
+    "gaussian_weights",
+    "window_starts",
+]

@@ -1,0 +1,153 @@
+"""One source, two editions: the instructor edition (the book as it is) and the student edition.
+
+Introduced in chapter *Introduction* (course kit). Solutions live in cells tagged :data:`SOLUTION_TAG`:
+
+* a worked answer to a question is a markdown cell wrapped in ``<details>``, which the HTML book, Jupyter
+  and Colab all render collapsed;
+* the solution of a build-it-yourself exercise is a code cell that also carries ``hide-input`` (collapsed
+  in the HTML book), ``jupyter.source_hidden`` (collapsed in JupyterLab and Notebook 7) and Colab's
+  ``cellView: form`` with a ``# @title`` line (collapsed in Colab).
+
+:func:`write_student_edition` (``amos book student OUT``) copies the chapters without those cells, so a
+student's notebook keeps the skeletons, whose checkers then report "not implemented yet".
+:func:`sync_chapter` (``amos book sync``) rewrites each chapter's Colab badge and install line from
+:mod:`amos_tutorial._meta`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SOLUTION_TAG",
+    "default_book_dir",
+    "hidden_solution_metadata",
+    "solution_problems",
+    "student_notebook",
+    "sync_chapter",
+    "write_student_edition",
+]
+
+SOLUTION_TAG = "solution"
+#: First line of a solution code cell: Colab shows this title instead of the hidden code.
+SOLUTION_TITLE = "# @title Solution (hidden: click to show the code)"
+DETAILS_OPEN = "<details>\n<summary>Solution</summary>"
+DETAILS_CLOSE = "</details>"
+_BADGE = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)")
+_INSTALL = re.compile(r'%pip install (?:-q )?"amos_tutorial(?:\[(?P<extra>[\w-]+)\])?[^"]*"')
+
+
+def default_book_dir() -> Path:
+    """The ``book/`` folder of a source checkout (next to the package folder)."""
+    return Path(__file__).resolve().parents[2] / "book"
+
+
+def hidden_solution_metadata() -> dict[str, Any]:
+    """Metadata that hides a solution code cell in the HTML book, in Jupyter and in Colab."""
+    return {"tags": [SOLUTION_TAG, "hide-input"], "jupyter": {"source_hidden": True}, "cellView": "form"}
+
+
+def _is_solution(cell: dict) -> bool:
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def solution_problems(nb: Any) -> list[str]:
+    """Why a notebook's solutions would show in one of the three renderings (empty list: all hidden).
+
+    Args:
+        nb: A notebook (``nbformat`` node or the equivalent dict).
+
+    Returns:
+        One line per problem, naming the cell.
+    """
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        where = f"cell {index}"
+        if cell["cell_type"] == "markdown":
+            if "{solution}" in source:
+                problems.append(f"{where}: a MyST {{solution}} block shows as plain text in Jupyter and Colab")
+            if _is_solution(cell) and not (source.startswith(DETAILS_OPEN) and source.rstrip().endswith(DETAILS_CLOSE)):
+                problems.append(f"{where}: a solution markdown cell must be wrapped in {DETAILS_OPEN!r} ... </details>")
+        elif _is_solution(cell):
+            meta = cell.get("metadata", {})
+            if "hide-input" not in meta.get("tags", []):
+                problems.append(f"{where}: solution code cell without the 'hide-input' tag (shows in the HTML book)")
+            if not meta.get("jupyter", {}).get("source_hidden"):
+                problems.append(f"{where}: solution code cell without jupyter.source_hidden (shows in Jupyter)")
+            if meta.get("cellView") != "form" or not source.startswith(SOLUTION_TITLE):
+                problems.append(f"{where}: solution code cell must be a Colab form cell starting {SOLUTION_TITLE!r}")
+    return problems
+
+
+def student_notebook(nb: Any) -> Any:
+    """A copy of ``nb`` without its solution cells and without outputs (the student edition)."""
+    out = copy.deepcopy(nb)
+    out["cells"] = [c for c in out["cells"] if not _is_solution(c)]
+    for cell in out["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return out
+
+
+def write_student_edition(out: str | Path, book: str | Path | None = None, chapters: Iterable[str] | None = None) -> list[Path]:
+    """Write the student edition of the book's chapters into ``out`` (with ``_static`` for the badges).
+
+    Args:
+        out: Output folder (created; existing chapter files are replaced atomically).
+        book: The book folder (default: :func:`default_book_dir`).
+        chapters: Chapter names (``"exploring_the_data"``) to write; None writes all.
+
+    Returns:
+        The written notebook paths.
+
+    Raises:
+        FileNotFoundError: If the book folder or a named chapter does not exist.
+    """
+    import nbformat
+
+    from amos_tutorial.utils.io import atomic_write_text
+
+    book = Path(book) if book is not None else default_book_dir()
+    if not book.is_dir():
+        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
+    paths = sorted(book.glob("*.ipynb"))
+    if chapters is not None:
+        wanted = [str(c).removesuffix(".ipynb") for c in chapters]
+        missing = [c for c in wanted if not (book / f"{c}.ipynb").is_file()]
+        if missing:
+            raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)} (have {', '.join(p.stem for p in paths)})")
+        paths = [book / f"{c}.ipynb" for c in wanted]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if (book / "_static").is_dir():
+        shutil.copytree(book / "_static", out / "_static", dirs_exist_ok=True)
+    written = []
+    for path in paths:
+        nb = student_notebook(nbformat.read(path, as_version=4))
+        written.append(atomic_write_text(out / path.name, nbformat.writes(nb) + "\n"))
+    return written
+
+
+def sync_chapter(nb: Any, chapter: str) -> bool:
+    """Rewrite a chapter's Colab badge and every ``%pip install "amos_tutorial..."`` line from :mod:`amos_tutorial._meta`.
+
+    Returns:
+        True if the notebook changed.
+    """
+    from amos_tutorial._meta import pip_install_line
+    from amos_tutorial.notebook import colab_url
+
+    changed = False
+    for cell in nb["cells"]:
+        source = cell["source"]
+        new = _BADGE.sub(f"]({colab_url(chapter)})", source) if cell["cell_type"] == "markdown" else source
+        new = _INSTALL.sub(lambda m: pip_install_line(m.group("extra")), new)
+        if new != source:
+            cell["source"], changed = new, True
+    return changed

@@ -1,0 +1,200 @@
+"""Checkers of the evaluation exercises: DSC and NSD from scratch, Gaussian sliding-window inference.
+
+Introduced in chapter *Evaluating segmentations*. DSC and NSD are compared with
+:mod:`amos_tutorial.evaluation.metrics` (the book's conventions: two empty masks score NaN, one empty mask
+scores 0), the sliding window with MONAI's ``sliding_window_inference(..., mode="gaussian")``.
+Two helpers are *given* to the student: :func:`window_starts` and :func:`gaussian_weights`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from amos_tutorial.exercises._check import Case, CheckResult, compare_arrays, compare_numbers, run_cases
+
+__all__ = [
+    "check_dice",
+    "check_nsd",
+    "check_sliding_window",
+    "gaussian_weights",
+    "window_starts",
+]
+
+_SEED = 0
+#: Gaussian width of the sliding-window weights, as a fraction of the window (MONAI's default).
+SIGMA_SCALE = 0.125
+
+
+def _mask_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(_SEED)
+    ref = np.zeros((16, 14, 8), bool)
+    ref[3:12, 2:10, 2:6] = True
+    shifted = np.roll(ref, 2, axis=0)
+    noisy = ref ^ (rng.random(ref.shape) < 0.1)
+    one = np.zeros((5, 5, 5), bool)
+    one[2, 2, 2] = True
+    empty = np.zeros((5, 5, 5), bool)
+    disk = np.zeros((20, 20), bool)
+    yy, xx = np.mgrid[:20, :20]
+    disk[(yy - 10) ** 2 + (xx - 9) ** 2 < 30] = True
+    return [
+        ("a box and the box shifted by 2 voxels", ref, shifted),
+        ("a box and a noisy copy", ref, noisy),
+        ("identical masks", ref, ref.copy()),
+        ("one voxel, predicted right", one, one.copy()),
+        ("reference empty, prediction not", empty, one),
+        ("both masks empty", empty, empty.copy()),
+        ("2-D disk against a shifted disk", disk, np.roll(disk, 3, axis=1)),
+    ]
+
+
+def check_dice(fn: Callable[[np.ndarray, np.ndarray], float]) -> CheckResult:
+    """Check ``fn(reference, prediction) -> float``, the Dice similarity coefficient of two boolean masks.
+
+    Compared with :func:`amos_tutorial.evaluation.metrics.dice` (both empty: NaN). Inputs: shifted and noisy
+    boxes, identical masks, one voxel, one empty mask, two empty masks, and a 2-D pair.
+    """
+    from amos_tutorial.evaluation.metrics import dice
+
+    cases = [
+        Case(name, lambda f, r=r, p=p: f(r.copy(), p.copy()), lambda got, r=r, p=p: compare_numbers(dice(r, p), got))
+        for name, r, p in _mask_pairs()
+    ]
+    return run_cases("Dice (DSC)", fn, cases)
+
+
+def check_nsd(fn: Callable[[np.ndarray, np.ndarray, Sequence[float], float], float]) -> CheckResult:
+    """Check ``fn(reference, prediction, spacing, tolerance_mm) -> float``, the normalized surface Dice.
+
+    Compared with :func:`amos_tutorial.evaluation.metrics.normalized_surface_dice` (surface elements weighted
+    by area, distances within or exactly at the tolerance count; both empty: NaN). Inputs: the masks of
+    :func:`check_dice`, with isotropic and anisotropic (0.7 x 0.7 x 5 mm) spacing and two tolerances.
+    """
+    from amos_tutorial.evaluation.metrics import normalized_surface_dice
+
+    cases = []
+    for (name, r, p), spacing, tol in zip(
+        _mask_pairs(),
+        [(1.0, 1.0, 1.0), (0.7, 0.7, 5.0), (1.0, 1.0, 1.0), (0.7, 0.7, 5.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (0.8, 1.2)],
+        [1.0, 2.0, 1.0, 1.0, 2.0, 2.0, 2.0],
+    ):
+        label = f"{name}, spacing {spacing} mm, tolerance {tol} mm"
+        cases.append(
+            Case(
+                label,
+                lambda f, r=r, p=p, s=spacing, t=tol: f(r.copy(), p.copy(), s, t),
+                lambda got, r=r, p=p, s=spacing, t=tol: compare_numbers(normalized_surface_dice(r, p, s, t), got),
+            )
+        )
+    return run_cases("normalized surface Dice (NSD)", fn, cases)
+
+
+def window_starts(size: int, roi: int, overlap: float) -> list[int]:
+    """Where the windows of one axis start, exactly as MONAI's ``sliding_window_inference`` places them.
+
+    Given to the student. Windows step by ``int(roi * (1 - overlap))`` voxels (at least 1) from 0; the last
+    one is moved back to end flush with the volume.
+
+    Args:
+        size: Length of the axis in voxels (at least ``roi``).
+        roi: Window length in voxels.
+        overlap: Fraction of a window shared with the next one, in [0, 1).
+
+    Returns:
+        The start index of every window along the axis.
+
+    Raises:
+        ValueError: If ``roi`` is not in 1..size or ``overlap`` not in [0, 1).
+
+    Examples:
+        >>> window_starts(10, 4, 0.5)
+        [0, 2, 4, 6]
+        >>> window_starts(9, 4, 0.5)
+        [0, 2, 4, 5]
+    """
+    if not 1 <= int(roi) <= int(size):
+        raise ValueError(f"roi must be between 1 and the axis length {size}, got {roi!r}")
+    if not 0.0 <= float(overlap) < 1.0:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap!r}")
+    if roi == size:
+        return [0]
+    step = max(int(roi * (1.0 - overlap)), 1)
+    count = next(i for i in range(math.ceil(size / step) + 1) if i * step + roi >= size) + 1
+    return [min(i * step, size - roi) for i in range(count)]
+
+
+def gaussian_weights(roi_size: Sequence[int]) -> torch.Tensor:
+    """The Gaussian weight of every voxel of a window (MONAI's importance map, sigma = roi / 8).
+
+    Given to the student: voxels near the window centre count more than those at its border, where the
+    network sees less context.
+
+    Args:
+        roi_size: Window size per spatial axis.
+
+    Returns:
+        A float tensor of shape ``roi_size``, 1 at the centre.
+    """
+    from monai.data.utils import compute_importance_map
+
+    return compute_importance_map(tuple(int(r) for r in roi_size), mode="gaussian", sigma_scale=SIGMA_SCALE, device="cpu")
+
+
+class _PositionNet(torch.nn.Module):
+    """A predictor whose answer depends on where a voxel sits in the window (so blending matters)."""
+
+    def __init__(self, classes: int) -> None:
+        super().__init__()
+        self.classes = classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spatial = x.shape[2:]
+        ramp = torch.linspace(-1.0, 1.0, spatial[0]).view(-1, *([1] * (len(spatial) - 1)))
+        base = x.mean(dim=1, keepdim=True)
+        return torch.cat([base * (k + 1) + ramp * (k - 1) for k in range(self.classes)], dim=1)
+
+
+def _window_case(name: str, image: torch.Tensor, predictor: Callable, roi: tuple[int, ...], overlap: float) -> Case:
+    from monai.inferers import sliding_window_inference
+
+    def judge(got) -> str | None:
+        with torch.no_grad():
+            expected = sliding_window_inference(
+                image, roi, 1, predictor, overlap=overlap, mode="gaussian", sigma_scale=SIGMA_SCALE
+            )
+        if not isinstance(got, torch.Tensor):
+            return f"expected a torch.Tensor, got {type(got).__name__}"
+        return compare_arrays(torch.as_tensor(expected), got, atol=1e-4, rtol=1e-4)
+
+    def run(fn: Callable):
+        with torch.no_grad():
+            return fn(image.clone(), predictor, roi, overlap)
+
+    return Case(name, run, judge)
+
+
+def check_sliding_window(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Check ``fn(image, predictor, roi_size, overlap) -> prediction``, Gaussian-blended sliding-window inference.
+
+    ``image`` is ``(1, C, *spatial)``, at least ``roi_size`` along every axis; ``predictor`` maps a window
+    ``(1, C, *roi_size)`` to ``(1, K, *roi_size)``; the answer is ``(1, K, *spatial)``: every window's
+    prediction weighted by :func:`gaussian_weights`, summed, and divided by the summed weights. Compared with
+    MONAI's ``sliding_window_inference(image, roi_size, 1, predictor, overlap, mode="gaussian")``. Inputs:
+    a 3-D volume with a predictor that depends on the position in the window, an axis exactly one window
+    long, overlap 0.25, a 1x1 convolution network, and an image of exactly one window.
+    """
+    g = torch.Generator().manual_seed(_SEED)
+    torch.manual_seed(_SEED)
+    conv = torch.nn.Conv3d(2, 3, 1).eval()
+    cases = [
+        _window_case("3-D volume 20x18x12, window 8x8x4, overlap 0.5", torch.randn(1, 1, 20, 18, 12, generator=g), _PositionNet(2), (8, 8, 4), 0.5),
+        _window_case("an axis exactly one window long", torch.randn(1, 1, 9, 16, 4, generator=g), _PositionNet(3), (6, 6, 4), 0.5),
+        _window_case("overlap 0.25", torch.randn(1, 1, 17, 11, 9, generator=g), _PositionNet(2), (8, 6, 5), 0.25),
+        _window_case("a 1x1 convolution network, 2 input channels", torch.randn(1, 2, 12, 12, 6, generator=g), conv, (6, 6, 4), 0.5),
+        _window_case("the image is exactly one window", torch.randn(1, 1, 8, 8, 4, generator=g), _PositionNet(2), (8, 8, 4), 0.5),
+    ]
+    return run_cases("sliding-window inference", fn, cases)
