@@ -293,6 +293,25 @@ def test_finished_models_are_skipped_not_retrained(sessions, synthetic_root, cac
         _bench(synthetic_root, copy, cache, iterations=ITERATIONS + 1)
 
 
+def test_external_prediction_folders_are_scored_as_rows(sessions, synthetic_root, cache, tmp_path, monkeypatch):
+    _, _, second, out = sessions
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, symlinks=True)
+    monkeypatch.setattr("amos_tutorial.training.train", lambda *a, **k: pytest.fail("nothing must be trained"))
+    # UNet's own predictions as an "external" folder (nnU-Net's output in the book): same files, same scores.
+    external = {"nnunetv2": copy / "runs" / "unet" / "pred", "empty": tmp_path}
+    bench = _bench(synthetic_root, copy, cache, external=external)
+    rows = bench.results.set_index("model")
+    assert list(rows.index) == [*MODELS, "nnunetv2", "empty"]
+    assert rows.loc["nnunetv2", "status"] == "ok" and rows.loc["nnunetv2", "variant"] == "external"
+    assert rows.loc["nnunetv2", "mean_dsc"] == pytest.approx(rows.loc["unet", "mean_dsc"])
+    assert rows.loc["empty", "status"] == "failed" and "missing prediction" in rows.loc["empty", "error"]
+    with pytest.raises(FileNotFoundError, match="external prediction folder"):
+        _bench(synthetic_root, copy, cache, external={"x": tmp_path / "absent"})
+    with pytest.raises(ValueError, match="clashes"):
+        _bench(synthetic_root, copy, cache, external={"unet": tmp_path})
+
+
 @pytest.mark.slow
 def test_a_failing_model_is_recorded_and_the_rest_continue(sessions, synthetic_root, cache, tmp_path, monkeypatch):
     _, _, _, out = sessions

@@ -36,6 +36,7 @@ __all__ = [
     "dataset_folder",
     "full_commands",
     "plan_and_preprocess",
+    "plans_vs_book",
 ]
 
 PLANS_IDENTIFIER = "nnUNetPlans"
@@ -206,3 +207,54 @@ def _raw_name(task: int) -> str:
     from amos_tutorial.nnunet.export import dataset_folder_name
 
     return dataset_folder_name(task)
+
+
+def plans_vs_book(plans_file: str | os.PathLike, configuration: str = "3d_fullres"):
+    """nnU-Net's plan for one configuration beside the book's own choices for its DynUNet ``nnunet``.
+
+    Introduced in chapter *nnU-Net v2: the framework that won*; built on pandas. nnU-Net stores axes as
+    z, y, x; the table shows x, y, z like the rest of the book.
+
+    Args:
+        plans_file: ``nnUNetPlans.json``.
+        configuration: Plans configuration (inheritance resolved like nnU-Net does).
+
+    Returns:
+        A DataFrame indexed by setting, with columns ``nnU-Net`` and ``book``.
+    """
+    import pandas as pd
+
+    from amos_tutorial.models import get_model_spec
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig
+
+    plans = json.loads(Path(plans_file).read_text(encoding="utf-8"))
+    configs = plans["configurations"]
+    if configuration not in configs:
+        raise ValueError(f"{plans_file}: no configuration {configuration!r} ({', '.join(configs)})")
+    conf = dict(configs[configuration])
+    while "inherits_from" in conf:
+        parent = dict(configs[conf.pop("inherits_from")])
+        parent.update(conf)
+        conf = parent
+    kwargs = conf["architecture"]["arch_kwargs"]
+    book_pre, spec = PreprocessConfig(), get_model_spec("nnunet")
+
+    def xyz(values, fmt="{:g}"):
+        return " x ".join(fmt.format(float(v)) for v in list(values)[::-1])
+
+    rows = {
+        "target spacing (mm, x y z)": (xyz(conf["spacing"], "{:.2f}"), " x ".join(f"{v:g}" for v in book_pre.spacing)),
+        "patch (voxels, x y z)": (xyz(conf["patch_size"]), " x ".join(str(v) for v in spec.patch_size)),
+        "stages / features": (
+            f"{kwargs['n_stages']} / {kwargs['features_per_stage'][0]}-{kwargs['features_per_stage'][-1]}",
+            "from patch and spacing (MONAI DynUNet)",
+        ),
+        "batch": (str(conf["batch_size"]), str(spec.batch_size)),
+        "normalisation": (
+            ", ".join(conf["normalization_schemes"]),
+            f"CT clipped to {book_pre.ct_window[0]:g}..{book_pre.ct_window[1]:g} HU; MRI percentiles "
+            f"{book_pre.mri_percentiles[0]:g}-{book_pre.mri_percentiles[1]:g}",
+        ),
+        "network": (conf["architecture"]["network_class_name"].rsplit(".", 1)[-1], "DynUNet (deep supervision)"),
+    }
+    return pd.DataFrame(rows, index=["nnU-Net", "book"]).T
