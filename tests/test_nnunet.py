@@ -110,6 +110,20 @@ def test_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert "amos_tutorial[nnunet]" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_book_training_takes_nnunet_folds(release, tmp_path, synthetic_root):
+    from amos_tutorial.training.config import make_config
+    from amos_tutorial.training.trainer import prepare_volumes
+
+    config = make_config("unet", preset="quick", data=release, fold=1, cache_dir=str(tmp_path))
+    train_vols, val_vols, _ = prepare_volumes(config, progress=False, log=lambda msg: None)
+    expected = crossval_folds(nnunet_case_ids(release, 2))[1]
+    assert sorted(v.case_id for v in train_vols) == expected["train"]
+    assert sorted(v.case_id for v in val_vols) == expected["val"]
+    with pytest.raises(ValueError, match="fewer than 5 folds"):  # the 4-case fixture set
+        prepare_volumes(make_config("unet", data=synthetic_root, fold=0), progress=False, log=lambda msg: None)
+
+
 @pytest.fixture(scope="module")
 def nnunet_run(release, tmp_path_factory):
     """One smoke run shared by the pipeline tests: the CLI, as a reader would type it."""
@@ -118,7 +132,8 @@ def nnunet_run(release, tmp_path_factory):
     d = ["--nnunet-dir", str(work)]
     with pytest.MonkeyPatch.context() as mp:
         for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_def_n_proc", "nnUNet_n_proc_DA"):
-            mp.delenv(name, raising=False)
+            mp.setenv(name, "")  # recorded, so that the steps' settings are undone after the module
+            mp.delenv(name)
         assert main(["nnunet", "export", "--task", "1", "--data", str(release), *d]) == 0
         assert main(["nnunet", "export", "--task", "2", "--data", str(release), *d]) == 0
         assert main(["nnunet", "plan", "--task", "2", *d]) == 0
@@ -154,13 +169,16 @@ def test_export_uses_nnunet_converters(release, nnunet_run):
 @pytest.mark.slow
 @pytest.mark.xdist_group("nnunet")
 def test_plans_hold_the_cpu_configuration(release, nnunet_run):
-    from amos_tutorial.nnunet.plans import SMOKE_CONFIGURATION, SMOKE_PATCH
+    from amos_tutorial.nnunet.plans import SMOKE_CONFIGURATION, SMOKE_PATCH, plans_vs_book
 
     pre = nnunet_run / "nnUNet_preprocessed" / "Dataset219_AMOS2022_postChallenge_task2"
     plans = json.loads((pre / "nnUNetPlans.json").read_text())
     smoke = plans["configurations"][SMOKE_CONFIGURATION]
     assert smoke["inherits_from"] == "3d_fullres" and smoke["patch_size"] == list(SMOKE_PATCH)
     assert len(list((pre / f"nnUNetPlans_{SMOKE_CONFIGURATION}").glob("*.pkl"))) == len(nnunet_case_ids(release, 2))
+    table = plans_vs_book(pre / "nnUNetPlans.json", SMOKE_CONFIGURATION)
+    assert table.loc["patch (voxels, x y z)", "nnU-Net"] == " x ".join(str(p) for p in SMOKE_PATCH[::-1])
+    assert table.loc["stages / features", "nnU-Net"] == "4 / 8-64"
     # nnU-Net's own split file is the one `amos splits` computes.
     assert json.loads((pre / "splits_final.json").read_text()) == crossval_folds(nnunet_case_ids(release, 2))
 
