@@ -37,6 +37,8 @@ fi
 # predictor import neither timm nor torchvision. So nnunetv2 and its torch-dependent requirements go in with
 # --no-deps and the others (which do not depend on torch) normally. Keep this list in step with nnunetv2's
 # own requirements. On a GPU machine `pip install -e ".[nnunet]"` (the `nnunet` extra) installs the full set.
+# pip then reports that batchgenerators "requires unittest2" and dynamic-network-architectures "timm": expected
+# (unittest2 is a Python 2 backport that batchgenerators' code never imports).
 nnunet_stamp=.venv/.amos_nnunet_installed
 if [ "${AMOS_NNUNET:-1}" != 0 ] && { [ ! -f "$nnunet_stamp" ] || [ "${BASH_SOURCE[0]}" -nt "$nnunet_stamp" ]; }; then
   torch_before="$(python -c 'import torch; print(torch.__version__)')"
