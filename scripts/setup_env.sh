@@ -3,6 +3,7 @@
 # Sourced by scripts/book.sh and scripts/test.sh; safe to re-run (it only installs what is missing).
 #   AMOS_TORCH_SPEC  pip spec used when torch is missing (default torch==2.13.0; e.g. "torch" on a GPU box)
 #   PYTHON           interpreter used to create the venv (default python3, must be >= 3.10)
+#   AMOS_NNUNET      0 skips nnU-Net v2 (the chapter "nnU-Net v2" and tests/test_nnunet.py then cannot run)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -26,4 +27,31 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -n
   python -m pip install -q -r requirements.txt
   python -m pip install -q --no-deps -e .
   touch "$stamp"
+fi
+
+# nnU-Net v2 (chapter "nnU-Net v2: the framework that won", tests/test_nnunet.py), installed WITHOUT its
+# torchvision. Why: nnunetv2 -> dynamic-network-architectures -> timm -> torchvision, and a plain
+# `pip install nnunetv2` replaces the CPU torch with a multi-GB CUDA build through torchvision (PyPI's
+# torchvision wheel does not import beside a CPU torch anyway). timm is used only by the Primus/EVA
+# architectures, which this book never builds; the converters, planner, preprocessor, nnUNetTrainer and
+# predictor import neither timm nor torchvision. So nnunetv2 and its torch-dependent requirements go in with
+# --no-deps and the others (which do not depend on torch) normally. Keep this list in step with nnunetv2's
+# own requirements. On a GPU machine `pip install -e ".[nnunet]"` (the `nnunet` extra) installs the full set.
+# pip then reports that batchgenerators "requires unittest2" and dynamic-network-architectures "timm": expected
+# (unittest2 is a Python 2 backport that batchgenerators' code never imports).
+nnunet_stamp=.venv/.amos_nnunet_installed
+if [ "${AMOS_NNUNET:-1}" != 0 ] && { [ ! -f "$nnunet_stamp" ] || [ "${BASH_SOURCE[0]}" -nt "$nnunet_stamp" ]; }; then
+  torch_before="$(python -c 'import torch; print(torch.__version__)')"
+  echo "setup: installing nnU-Net v2 without torchvision/timm (torch stays $torch_before)"
+  python -m pip install -q --no-deps "nnunetv2==2.8.1" "acvl-utils>=0.2.6,<0.3" \
+    "dynamic-network-architectures>=0.4.4,<0.5" "batchgenerators>=0.25.1" "batchgeneratorsv2>=0.3.2"
+  python -m pip install -q scikit-learn "scikit-image>=0.19.3" "SimpleITK>=2.2.1" graphviz tifffile requests \
+    imagecodecs yacs "blosc2>=3.3.2" connected-components-3d pillow future threadpoolctl
+  torch_after="$(python -c 'import torch; print(torch.__version__)')"
+  if [ "$torch_after" != "$torch_before" ] || python -c 'import torchvision' 2>/dev/null; then
+    echo "setup: error: installing nnU-Net changed torch ($torch_before -> $torch_after) or added torchvision" >&2
+    exit 1
+  fi
+  python -c 'import nnunetv2.experiment_planning.plan_and_preprocess_api, nnunetv2.inference.predict_from_raw_data'
+  touch "$nnunet_stamp"
 fi

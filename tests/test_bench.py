@@ -249,9 +249,10 @@ def test_smoke_bench_results_are_complete_and_sane(sessions, synthetic_root):
     assert frame["mean_dsc"].notna().all() and frame["mean_nsd"].notna().all()
     assert (frame["device"] == "cpu").all() and (frame["torch"] == torch.__version__).all()
     assert (frame["python"].str.count(r"\.") == 2).all() and (frame["eval_cases"] == 1).all()
-    # The mean DSC is the mean of the per-case, per-organ scores that the model's evaluation.csv holds.
+    # The mean DSC is the mean of the per-case, per-organ scores that the model's evaluation.csv holds
+    # (written with 6 decimals: a tiny smoke Dice needs an absolute tolerance too).
     tidy = pd.read_csv(out / "runs" / "unet" / "evaluation.csv")
-    assert math.isclose(frame.loc[0, "mean_dsc"], tidy["dsc"].mean(), rel_tol=1e-5)
+    assert math.isclose(frame.loc[0, "mean_dsc"], tidy["dsc"].mean(), rel_tol=1e-5, abs_tol=1e-6)
     # Same split for every model: the validation case, linked once.
     split = json.loads((out / "split.json").read_text())
     assert len(split["eval_cases"]) == 1 and len(split["train_cases"]) == 2
@@ -291,6 +292,25 @@ def test_finished_models_are_skipped_not_retrained(sessions, synthetic_root, cac
     # Other settings in the same folder are refused, naming the settings file.
     with pytest.raises(ValueError, match=r"bench\.json: .*other settings \(iterations\)"):
         _bench(synthetic_root, copy, cache, iterations=ITERATIONS + 1)
+
+
+def test_external_prediction_folders_are_scored_as_rows(sessions, synthetic_root, cache, tmp_path, monkeypatch):
+    _, _, second, out = sessions
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, symlinks=True)
+    monkeypatch.setattr("amos_tutorial.training.train", lambda *a, **k: pytest.fail("nothing must be trained"))
+    # UNet's own predictions as an "external" folder (nnU-Net's output in the book): same files, same scores.
+    external = {"nnunetv2": copy / "runs" / "unet" / "pred", "empty": tmp_path}
+    bench = _bench(synthetic_root, copy, cache, external=external)
+    rows = bench.results.set_index("model")
+    assert list(rows.index) == [*MODELS, "nnunetv2", "empty"]
+    assert rows.loc["nnunetv2", "status"] == "ok" and rows.loc["nnunetv2", "variant"] == "external"
+    assert rows.loc["nnunetv2", "mean_dsc"] == pytest.approx(rows.loc["unet", "mean_dsc"])
+    assert rows.loc["empty", "status"] == "failed" and "missing prediction" in rows.loc["empty", "error"]
+    with pytest.raises(FileNotFoundError, match="external prediction folder"):
+        _bench(synthetic_root, copy, cache, external={"x": tmp_path / "absent"})
+    with pytest.raises(ValueError, match="clashes"):
+        _bench(synthetic_root, copy, cache, external={"unet": tmp_path})
 
 
 @pytest.mark.slow

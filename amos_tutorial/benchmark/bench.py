@@ -581,8 +581,10 @@ def _predict_model(
     return {"inference_s_per_case": float(per_case.mean()) if len(per_case) else float("nan")}
 
 
-def _evaluate_model(model_dir: Path, split: dict[str, Any], settings: dict[str, Any], workers: int) -> dict[str, Any]:
-    """Score the predictions: mean DSC/NSD and one column per organ and metric."""
+def _evaluate_model(
+    model_dir: Path, split: dict[str, Any], settings: dict[str, Any], workers: int, pred_dir: Path | None = None
+) -> dict[str, Any]:
+    """Score the predictions (``model_dir/pred`` or ``pred_dir``): mean DSC/NSD and one column per organ and metric."""
     from amos_tutorial.evaluation import (
         evaluate_folder,
         organ_summary,
@@ -591,13 +593,14 @@ def _evaluate_model(model_dir: Path, split: dict[str, Any], settings: dict[str, 
     )
 
     df = evaluate_folder(
-        model_dir / "pred",
+        pred_dir if pred_dir is not None else model_dir / "pred",
         split["labels_dir"],
         data_root=split["data_root"],
         tolerance_mm=settings["tolerance_mm"],
         absent="nan",
         num_workers=workers,
     )
+    model_dir.mkdir(parents=True, exist_ok=True)
     save_metrics(df, model_dir / "evaluation.csv")
     overall = overall_scores(df)
     out: dict[str, Any] = {"mean_dsc": overall["dsc"], "mean_nsd": overall["nsd"]}
@@ -702,6 +705,7 @@ def run_benchmark(
     runs: dict[str, str | os.PathLike] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    external: dict[str, str | os.PathLike] | None = None,
 ) -> BenchResult:
     """Train, predict and evaluate every model under the same split, preprocessing, seed and budget.
 
@@ -741,6 +745,9 @@ def run_benchmark(
             is refused.
         progress: Show the trainer's and predictor's progress bars.
         log: Where progress messages go.
+        external: Extra rows scored from existing prediction folders, ``{"nnunetv2": "PATH"}``: each folder
+            must hold ``amos_XXXX.nii.gz`` for every evaluation case (for example nnU-Net v2's output, see
+            chapter *nnU-Net v2*); it is scored by the same evaluator on the same cases, nothing is trained.
 
     Returns:
         A :class:`BenchResult`; ``results.csv``, ``leaderboard.md`` and the figures are in ``out``.
@@ -777,6 +784,12 @@ def run_benchmark(
     n_eval = spec.eval_cases if eval_cases == -1 else eval_cases
     if n_eval is not None and n_eval < 1:
         raise ValueError(f"eval_cases must be >= 1, None (all) or -1 (the budget's), got {eval_cases!r}")
+    external = {str(k): Path(v) for k, v in (external or {}).items()}
+    for ext_name, ext_dir in external.items():
+        if not ext_name or ext_name in names:
+            raise ValueError(f"external row name {ext_name!r} is empty or clashes with a model name")
+        if not ext_dir.is_dir():
+            raise FileNotFoundError(f"{ext_dir}: external prediction folder ({ext_name}) does not exist")
     data = str(data)
     data = SYNTHETIC if data == SYNTHETIC else str(resolve_data_root(data).resolve())
     resolve_data_root(data)  # generates the synthetic set once, or fails on a missing folder
@@ -809,7 +822,7 @@ def run_benchmark(
         stop_reason: str | None = None
 
         def table() -> pd.DataFrame:
-            ordered = [rows.get(n) or _empty_row(n, "pending", settings, machine) for n in names]
+            ordered = [rows.get(n) or _empty_row(n, "pending", settings, machine) for n in (*names, *external)]
             return pd.DataFrame(ordered).reindex(columns=list(BENCH_COLUMNS))
 
         def save_results() -> Path:
@@ -883,6 +896,20 @@ def run_benchmark(
                 log(f"{name}: failed ({row['error']}); going on with the next model")
                 _free_gpu_memory()
             rows[name] = row
+            save_results()
+
+        for ext_name, ext_dir in external.items():
+            if stop_reason is not None:
+                break
+            row = _empty_row(ext_name, "failed", settings, machine)
+            try:
+                row.update(_evaluate_model(out_dir / "runs" / ext_name, split, settings, eval_workers, pred_dir=ext_dir))
+                row.update(status="ok", variant="external", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
+                log(f"{ext_name} (external, {ext_dir}): DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}")
+            except Exception as exc:  # noqa: BLE001 - a bad folder must not lose the other rows
+                row.update(status="failed", error=_first_line(exc))
+                log(f"{ext_name}: failed ({row['error']})")
+            rows[ext_name] = row
             save_results()
 
         files = {"results": save_results()}

@@ -123,6 +123,17 @@ def _run_speed(args: argparse.Namespace) -> int:
     return 1 if frame["error"].fillna("").astype(bool).all() else 0
 
 
+def _external(items: list[str] | None) -> dict[str, str]:
+    """``["nnunetv2=PATH", ...]`` -> ``{"nnunetv2": "PATH"}``."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ValueError(f"--external expects NAME=PATH, got {item!r}")
+        out[name.strip()] = path.strip()
+    return out
+
+
 def _run_bench(args: argparse.Namespace) -> int:
     from amos_tutorial.benchmark.bench import run_benchmark
     from amos_tutorial.benchmark.report import leaderboard_frame
@@ -151,6 +162,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         eval_workers=args.workers,
         stop_after=args.stop_after,
         threads=args.threads,
+        external=_external(args.external),
         progress=not args.no_progress,
     )
     print()
@@ -209,6 +221,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--stop-after", type=int, help="stop after N training steps of this session (resume later)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--external", action="append", metavar="NAME=PATH",
+        help="add a row scored from an existing prediction folder (e.g. nnunetv2=PATH, nnU-Net v2's output "
+        "for the evaluation cases); repeatable",
+    )
     parser.set_defaults(func=_run_bench, _parser=parser)
     sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND", title="sub-commands")
     add_bench_subcommands(sub)

@@ -46,6 +46,7 @@ def _run(args: argparse.Namespace) -> int:
         "amp": args.amp,
         "val_every": args.val_every,
         "val_cases": args.val_cases,
+        "fold": args.fold,
         "iterations_per_epoch": args.iterations_per_epoch,
         "cache_dir": args.cache_dir,
         "variant": args.variant,
@@ -109,6 +110,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="mixed precision (default auto)")
     parser.add_argument("--val-every", type=int, help="validate every K epochs (0: only at the end)")
     parser.add_argument("--val-cases", type=int, help="number of labelled validation cases")
+    parser.add_argument(
+        "--fold", type=int, choices=range(5), metavar="K",
+        help="train on nnU-Net's cross-validation fold K (0-4) of all labelled cases (see `amos splits`)",
+    )
     parser.add_argument("--cache-dir", help="folder of the preprocessed cases (default in $AMOS_CACHE_DIR)")
     parser.add_argument("--stop-after", type=int, help="stop with a checkpoint after N steps of this session")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

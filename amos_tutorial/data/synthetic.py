@@ -89,6 +89,10 @@ assert set(CT_SCANNER_MAKERS) == set(CT_SCANNERS) and set(MRI_SCANNER_MAKERS) ==
 # Like the release: test images are written without labels.
 _SPLIT_FOLDERS = {split: (images, None if split == "test" else labels) for split, (images, labels) in SPLIT_FOLDERS.items()}
 _CT_IDS = range(1, 500)
+# Labelled CT ids of the release stop at 410 (training) and 409 (validation); nnU-Net's Task 1 converter
+# (Dataset218_Amos2022_task1) keeps CT by these bounds, so labelled synthetic CT cases stay at or below 409
+# and test CT cases take the rest of 1-499 (the converter keeps test ids <= 500).
+_CT_LABELLED_IDS = range(1, 410)
 # Id 500 is ambiguous between the readme's rule and the organisers' tools: never generate it.
 _MRI_IDS = range(501, 600)
 _MAX_CASES = len(_CT_IDS) + len(_MRI_IDS)
@@ -857,10 +861,20 @@ def _plan_cases(n_cases: int, seed: int) -> list[_CasePlan]:
         move = min(extra, sizes[1] - m_val)
         m_val += move
         m_train += extra - move
-    ct_ids = list(rng.choice(np.array(_CT_IDS), size=n_cases - n_mri, replace=False))
+    # CT ids per split from the release's ranges: labelled (training, validation) <= 409, test from the rest.
+    n_ct_labelled = sizes[0] - m_train + sizes[1] - m_val
+    assert n_ct_labelled <= len(_CT_LABELLED_IDS), n_ct_labelled  # at most ~75% of 499 CT cases
+    labelled_ct = rng.choice(np.array(_CT_LABELLED_IDS), size=n_ct_labelled, replace=False)
+    free_ct = np.setdiff1d(np.array(_CT_IDS), labelled_ct)
+    test_ct = rng.choice(free_ct, size=sizes[2] - m_test, replace=False)
+    n_ct_train = sizes[0] - m_train
+    ct_by_split = {
+        "training": list(labelled_ct[:n_ct_train]), "validation": list(labelled_ct[n_ct_train:]), "test": list(test_ct),
+    }
     mri_ids = list(rng.choice(np.array(_MRI_IDS), size=n_mri, replace=False))
     rows = []
     for split, size, m in zip(("training", "validation", "test"), sizes, (m_train, m_val, m_test)):
+        ct_ids = ct_by_split[split]
         numbers = [(int(mri_ids.pop()), "MRI") for _ in range(m)] + [(int(ct_ids.pop()), "CT") for _ in range(size - m)]
         rows += [(num, split, mod) for num, mod in sorted(numbers)]
 
@@ -967,7 +981,8 @@ The layout copies the AMOS 2022 release so that code written against this folder
 - `dataset.json`: the release's keys and label names (typos included: "arota", "postcava")
 - `{METADATA_CSV_NAME}`: per-case metadata with the real column names (all splits)
 
-Ids below 500 are CT, ids 501-599 MRI, as in the release (id 500 is never used). CT intensities are
+Ids below 500 are CT, ids 501-599 MRI, as in the release (id 500 is never used); labelled CT ids stay
+at or below 409 and test CT ids take the rest, as in the release (nnU-Net's Task 1 converter relies on it). CT intensities are
 Hounsfield units (int16); MRI intensities have an arbitrary scale (float32 or uint16).
 
 The anatomy is a simplified, scaled-down abdomen: organs are smooth ellipsoids and tubes placed at

@@ -108,7 +108,10 @@ class TrainConfig:
             and validation.
         val_every: Validate every this many epochs; 0 validates only at the end (always done).
         val_cases: Labelled cases used for validation (the AMOS validation split when it has labels,
-            otherwise held out of the training split).
+            otherwise held out of the training split). Ignored when ``fold`` is set.
+        fold: nnU-Net's cross-validation fold (0-4, see :mod:`amos_tutorial.data.splits`): train on the
+            fold's training cases and validate on all its validation cases, drawn from every labelled
+            case (training and validation splits), as nnU-Net's Task 2 does. None: the split above.
         optimizer: ``{"name": "sgd"|"adamw"|"adam", "lr": ..., ...}`` (keyword arguments of the torch optimiser).
         schedule: ``{"name": "poly", "power": 0.9}``, ``{"name": "cosine", "warmup_fraction": 0.02}``
             or ``{"name": "constant"}``, stretched over ``iterations``.
@@ -140,6 +143,7 @@ class TrainConfig:
     iterations_per_epoch: int = 10
     val_every: int = 0
     val_cases: int = 2
+    fold: int | None = None
     optimizer: dict = field(default_factory=lambda: {"name": "sgd", "lr": 1e-2, "momentum": 0.99, "nesterov": True})
     schedule: dict = field(default_factory=lambda: {"name": "poly", "power": 0.9})
     grad_clip: float | None = 12.0
@@ -171,6 +175,11 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.fold is not None:
+            from amos_tutorial.data.splits import DEFAULT_FOLDS
+
+            if not isinstance(self.fold, int) or isinstance(self.fold, bool) or not 0 <= self.fold < DEFAULT_FOLDS:
+                raise ValueError(f"fold must be an integer from 0 to {DEFAULT_FOLDS - 1} or None, got {self.fold!r}")
         if not isinstance(self.val_every, int) or self.val_every < 0:
             raise ValueError(f"val_every must be an integer >= 0 (0: only at the end), got {self.val_every!r}")
         if self.amp not in AMP_MODES:

@@ -395,7 +395,17 @@ def prepare_volumes(
     val_split = sorted((c for c in dataset.split("validation") if c.has_label), key=lambda c: c.number)
     if not train_cases:
         raise ValueError(f"{dataset.root}: no labelled training case (labelsTr) to train on")
-    if val_split:
+    if config.fold is not None:
+        from amos_tutorial.data.splits import DEFAULT_FOLDS, fold_cases
+
+        pool = sorted((*train_cases, *val_split), key=lambda c: c.number)
+        if len(pool) < DEFAULT_FOLDS:
+            raise ValueError(f"{dataset.root}: {len(pool)} labelled case(s), fewer than {DEFAULT_FOLDS} folds")
+        fold_train, fold_val = fold_cases([c.case_id for c in pool], config.fold)
+        train_cases = [c for c in pool if c.case_id in set(fold_train)]
+        val_cases = [c for c in pool if c.case_id in set(fold_val)]
+        val_source = f"nnU-Net's fold {config.fold} of {DEFAULT_FOLDS}"
+    elif val_split:
         val_cases = val_split[: config.val_cases]
         val_source = "AMOS validation split"
     else:

@@ -1,0 +1,148 @@
+"""``amos nnunet train``: nnU-Net's ``nnUNetTrainer``, shortened for a CPU smoke run, driven through its Python API.
+
+Introduced in chapter *nnU-Net v2: the framework that won*. :class:`nnUNetTrainerAmosShort` is
+nnU-Net's own trainer (its loss, deep supervision, augmentation, SGD with poly decay, oversampling,
+checkpoints and final validation) with only the schedule shortened: a few epochs of a few iterations, and
+no test-time mirroring in the final validation. :func:`train_fold` builds it from the plans and runs one
+fold of nnU-Net's 5-fold split (``splits_final.json``, equal to ``amos splits``). Augmentation runs in the
+main process (``nnUNet_n_proc_DA=0``), so nothing is forked; the export pool of the final validation uses
+nnU-Net's ``spawn`` context. As a script (``python -m amos_tutorial.nnunet.trainer``) it is guarded by
+``if __name__ == "__main__"``.
+
+The class is not in nnU-Net's trainer folder, so nnU-Net's lookup by name (``nnUNetv2_predict``) does not
+find it: :mod:`amos_tutorial.nnunet.predict` loads the checkpoint itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from amos_tutorial.nnunet.env import cpu_process_settings, nnunet_folders, require_nnunet
+
+__all__ = ["SMOKE_EPOCHS", "SMOKE_ITERATIONS", "train_fold", "trainer_class"]
+
+SMOKE_EPOCHS = 5
+SMOKE_ITERATIONS = 10
+_TRAINERS: dict = {}
+
+
+def trainer_class() -> type:
+    """``nnUNetTrainerAmosShort``: nnU-Net's trainer with a settable short schedule (built on first use)."""
+    if "short" in _TRAINERS:
+        return _TRAINERS["short"]
+    require_nnunet()
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    class nnUNetTrainerAmosShort(nnUNetTrainer):  # noqa: N801 (nnU-Net's naming)
+        """nnUNetTrainer with ``num_epochs`` x ``num_iterations_per_epoch`` steps and no validation mirroring."""
+
+        def __init__(self, plans, configuration, fold, dataset_json, device=None):
+            import torch
+
+            # Same signature as nnUNetTrainer (nnU-Net records the constructor's arguments in checkpoints).
+            super().__init__(plans, configuration, fold, dataset_json, device or torch.device("cpu"))
+            self.set_schedule(SMOKE_EPOCHS, SMOKE_ITERATIONS)
+
+        def set_schedule(self, epochs: int, iterations: int) -> None:
+            """``epochs`` x ``iterations`` training steps; half as many validation steps per epoch."""
+            self.num_epochs = int(epochs)
+            self.num_iterations_per_epoch = int(iterations)
+            self.num_val_iterations_per_epoch = max(1, int(iterations) // 2)
+            self.save_every = max(1, int(epochs))
+
+        def perform_actual_validation(self, save_probabilities: bool = False):
+            # Sliding window without the 8 mirrored passes: the smoke run's validation stays cheap on a CPU.
+            self.inference_allowed_mirroring_axes = None
+            return super().perform_actual_validation(save_probabilities)
+
+    nnUNetTrainerAmosShort.__module__ = __name__
+    _TRAINERS["short"] = nnUNetTrainerAmosShort
+    return nnUNetTrainerAmosShort
+
+
+def train_fold(
+    dataset_id: int,
+    configuration: str = "3d_smoke",
+    fold: int = 0,
+    nnunet_dir: str | os.PathLike | None = None,
+    epochs: int = SMOKE_EPOCHS,
+    iterations: int = SMOKE_ITERATIONS,
+    device: str = "cpu",
+    processes: int = 1,
+    resume: bool = False,
+) -> Path:
+    """Train one fold with nnU-Net's trainer (short schedule) and run nnU-Net's final validation.
+
+    Introduced in chapter *nnU-Net v2: the framework that won*.
+
+    Args:
+        dataset_id: nnU-Net dataset id (preprocessed by ``amos nnunet plan``).
+        configuration: Plans configuration (``3d_smoke``; ``3d_fullres`` on a GPU).
+        fold: 0-4 (nnU-Net's split), or ``"all"``.
+        nnunet_dir: One folder for the three nnU-Net folders; None reads the environment.
+        epochs: Epochs (nnU-Net: 1000).
+        iterations: Iterations per epoch (nnU-Net: 250).
+        device: ``cpu`` or ``cuda``.
+        processes: Export workers of the final validation.
+        resume: Continue from the fold's latest checkpoint (nnU-Net's ``--c``), if there is one.
+
+    Returns:
+        The model folder (``nnUNet_results/DatasetXXX/<trainer>__nnUNetPlans__<configuration>``); the fold's
+        ``checkpoint_final.pth``, ``validation/`` and ``validation/summary.json`` are in ``fold_K/``.
+
+    Raises:
+        ValueError: On a bad fold, epochs or iterations, or a missing nnU-Net variable.
+        FileNotFoundError: If the dataset was not preprocessed.
+    """
+    if fold != "all" and (not isinstance(fold, int) or not 0 <= fold <= 4):
+        raise ValueError(f"fold must be 0-4 or 'all', got {fold!r}")
+    if int(epochs) < 1 or int(iterations) < 1:
+        raise ValueError(f"epochs and iterations must be >= 1, got {epochs!r} and {iterations!r}")
+    require_nnunet()
+    nnunet_folders(nnunet_dir)
+    cpu_process_settings(processes)
+    # Augmentation in the main process: no worker processes to start (and none to leak) on a CPU.
+    os.environ.setdefault("nnUNet_n_proc_DA", "0")
+    import torch
+
+    from amos_tutorial.nnunet.plans import PLANS_IDENTIFIER, dataset_folder
+
+    pre = dataset_folder(dataset_id)
+    plans = json.loads((pre / f"{PLANS_IDENTIFIER}.json").read_text(encoding="utf-8"))
+    dataset_json = json.loads((pre / "dataset.json").read_text(encoding="utf-8"))
+    if configuration not in plans["configurations"]:
+        raise ValueError(f"{pre}: plans have no configuration {configuration!r} ({', '.join(plans['configurations'])})")
+    from nnunetv2.run.run_training import maybe_load_checkpoint
+
+    plans["continue_training"] = bool(resume)  # what nnU-Net's get_trainer_from_args adds
+    trainer = trainer_class()(plans, configuration, fold, dataset_json, torch.device(device))
+    trainer.set_schedule(epochs, iterations)
+    maybe_load_checkpoint(trainer, bool(resume), False)
+    trainer.run_training()
+    trainer.perform_actual_validation(save_probabilities=False)
+    return Path(trainer.output_folder_base)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m amos_tutorial.nnunet.trainer DATASET_ID [CONFIGURATION] [FOLD] [--nnunet-dir D]``."""
+    parser = argparse.ArgumentParser(prog="python -m amos_tutorial.nnunet.trainer")
+    parser.add_argument("dataset_id", type=int)
+    parser.add_argument("configuration", nargs="?", default="3d_smoke")
+    parser.add_argument("fold", nargs="?", type=int, default=0)
+    parser.add_argument("--nnunet-dir")
+    parser.add_argument("--epochs", type=int, default=SMOKE_EPOCHS)
+    parser.add_argument("--iterations", type=int, default=SMOKE_ITERATIONS)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    out = train_fold(args.dataset_id, args.configuration, args.fold, args.nnunet_dir, args.epochs, args.iterations,
+                     args.device)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":  # spawn-safe: nothing runs on import
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""nnU-Net v2 driven from the book: one shared smoke run of export -> plan/preprocess -> short training ->
+prediction -> ``amos evaluate``, plus the folds (``amos splits``) and the one-line errors.
+
+The pipeline needs nnU-Net v2 (installed by scripts/setup_env.sh); it is one module-scoped run on a
+12-case synthetic set (about 2-3 minutes on 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from amos_tutorial.cli import main
+from amos_tutorial.data.splits import TASK1_CT_MAX_ID, crossval_folds, fold_cases, nnunet_case_ids
+
+N_CASES = 12
+MAX_SHAPE = (96, 96, 32)
+FOLD = 0
+
+
+def _reference_folds(ids, n_splits=5, seed=12345):
+    """nnU-Net's generate_crossval_split when installed, else the same recipe written out with scikit-learn."""
+    try:
+        from nnunetv2.utilities.crossval_split import generate_crossval_split
+    except ImportError:
+        from sklearn.model_selection import KFold
+
+        arr = np.array(ids)
+        return [
+            {"train": list(arr[tr]), "val": list(arr[va])}
+            for tr, va in KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(ids)
+        ]
+    return generate_crossval_split(ids, seed=seed, n_splits=n_splits)
+
+
+@pytest.mark.parametrize("n", [5, 9, 23, 240])
+def test_folds_equal_nnunet(n):
+    rng = np.random.default_rng(n)
+    ids = [f"amos_{i:04d}" for i in sorted(rng.choice(np.arange(1, 600), size=n, replace=False))]
+    shuffled = list(rng.permutation(ids))
+    ours = crossval_folds(shuffled)  # sorted inside, as nnU-Net sorts its identifiers
+    ref = _reference_folds(sorted(ids))
+    assert [{k: [str(c) for c in f[k]] for k in ("train", "val")} for f in ref] == ours
+    assert sorted(c for f in ours for c in f["val"]) == sorted(ids)  # each case validated exactly once
+    train, val = fold_cases(ids, 2)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == n
+
+
+def test_fold_arguments_are_checked():
+    from amos_tutorial.training.config import TrainConfig
+
+    with pytest.raises(ValueError, match="fold must be"):
+        fold_cases(["amos_0001", "amos_0002"] * 1 + ["amos_0003"], 3, n_folds=3)
+    with pytest.raises(ValueError, match="duplicates"):
+        crossval_folds(["amos_0001", "amos_0001", "amos_0002"], n_folds=2)
+    assert TrainConfig(fold=4).fold == 4
+    with pytest.raises(ValueError, match="fold must be"):
+        TrainConfig(fold=5)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    from amos_tutorial.data.synthetic import generate_synthetic_dataset
+
+    return generate_synthetic_dataset(tmp_path_factory.mktemp("nnunet") / "amos", N_CASES, seed=3, max_shape=MAX_SHAPE)
+
+
+def test_synthetic_ids_follow_the_release_ranges(release):
+    ds = json.loads((release / "dataset.json").read_text())
+    for split, limit in TASK1_CT_MAX_ID.items():
+        for entry in ds[split]:
+            number = int(Path(entry["image"]).name[5:9])
+            assert number <= limit or number > 500, (split, number)
+
+
+def test_splits_cli(release, tmp_path, capsys):
+    out = tmp_path / "splits.json"
+    assert main(["splits", "--data", str(release), "--folds", "5", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == crossval_folds(nnunet_case_ids(release, task=2))
+    assert "fold 4:" in capsys.readouterr().out
+
+
+def test_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    from amos_tutorial.nnunet.env import nnunet_folders, require_nnunet
+
+    assert main(["nnunet", "export", "--data", str(tmp_path)]) == 2
+    assert "not an AMOS release" in capsys.readouterr().err
+    mri_only = tmp_path / "mri"
+    for sub in ("imagesTr", "labelsTr"):
+        (mri_only / sub).mkdir(parents=True)
+    entry = {"image": "./imagesTr/amos_0540.nii.gz", "label": "./labelsTr/amos_0540.nii.gz"}
+    (mri_only / "dataset.json").write_text(json.dumps({"labels": {"0": "background"}, "training": [entry]}))
+    assert main(["nnunet", "export", "--task", "1", "--data", str(mri_only), "--nnunet-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no CT case" in err and len(err.strip().splitlines()) == 1
+    for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="nnUNet_raw is not set"):
+        nnunet_folders()
+    monkeypatch.setitem(sys.modules, "nnunetv2", None)
+    with pytest.raises(ImportError, match=r"amos_tutorial\[nnunet\]"):
+        require_nnunet()
+    assert main(["nnunet", "export", "--data", str(mri_only), "--nnunet-dir", str(tmp_path)]) == 2
+    assert "amos_tutorial[nnunet]" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_book_training_takes_nnunet_folds(release, tmp_path, synthetic_root):
+    from amos_tutorial.training.config import make_config
+    from amos_tutorial.training.trainer import prepare_volumes
+
+    config = make_config("unet", preset="quick", data=release, fold=1, cache_dir=str(tmp_path))
+    train_vols, val_vols, _ = prepare_volumes(config, progress=False, log=lambda msg: None)
+    expected = crossval_folds(nnunet_case_ids(release, 2))[1]
+    assert sorted(v.case_id for v in train_vols) == expected["train"]
+    assert sorted(v.case_id for v in val_vols) == expected["val"]
+    with pytest.raises(ValueError, match="fewer than 5 folds"):  # the 4-case fixture set
+        prepare_volumes(make_config("unet", data=synthetic_root, fold=0), progress=False, log=lambda msg: None)
+
+
+@pytest.fixture(scope="module")
+def nnunet_run(release, tmp_path_factory):
+    """One smoke run shared by the pipeline tests: the CLI, as a reader would type it."""
+    pytest.importorskip("nnunetv2", reason="nnU-Net v2 is installed by scripts/setup_env.sh")
+    work = tmp_path_factory.mktemp("nnunet_run")
+    d = ["--nnunet-dir", str(work)]
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_def_n_proc", "nnUNet_n_proc_DA"):
+            mp.setenv(name, "")  # recorded, so that the steps' settings are undone after the module
+            mp.delenv(name)
+        assert main(["nnunet", "export", "--task", "1", "--data", str(release), *d]) == 0
+        assert main(["nnunet", "export", "--task", "2", "--data", str(release), *d]) == 0
+        assert main(["nnunet", "plan", "--task", "2", *d]) == 0
+        assert main(["nnunet", "train", "--task", "2", "--fold", str(FOLD), "--epochs", "2", *d]) == 0
+        assert main(["nnunet", "predict", "--task", "2", "--fold", str(FOLD), "--out", str(work / "fold"), *d]) == 0
+        metrics = work / "metrics.csv"
+        code = main(["evaluate", "--pred", str(work / "fold" / "pred"), "--labels", str(work / "fold" / "labels"),
+                     "--data", str(release), "--out", str(metrics), "--no-progress"])
+        assert code == 0
+        yield work
+
+
+def _ids(folder: Path, suffix: str) -> list[str]:
+    return sorted(p.name[: -len(suffix)] for p in folder.glob(f"*{suffix}"))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nnunet")
+def test_export_uses_nnunet_converters(release, nnunet_run):
+    raw = nnunet_run / "nnUNet_raw"
+    t1 = raw / "Dataset218_AMOS2022_postChallenge_task1"
+    t2 = raw / "Dataset219_AMOS2022_postChallenge_task2"
+    assert _ids(t2 / "imagesTr", "_0000.nii.gz") == nnunet_case_ids(release, 2) == _ids(t2 / "labelsTr", ".nii.gz")
+    # Task 1 keeps every labelled CT case of the synthetic set (ids drawn from the release's ranges).
+    labelled_ct = sorted(c for c in nnunet_case_ids(release, 2) if int(c[5:]) < 500)
+    assert _ids(t1 / "imagesTr", "_0000.nii.gz") == nnunet_case_ids(release, 1) == labelled_ct
+    assert json.loads((t1 / "dataset.json").read_text())["channel_names"] == {"0": "CT"}
+    ds2 = json.loads((t2 / "dataset.json").read_text())
+    assert ds2["numTraining"] == len(labelled_ct) + sum(int(c[5:]) > 500 for c in nnunet_case_ids(release, 2))
+    assert ds2["labels"]["liver"] == 6 and ds2["overwrite_image_reader_writer"] == "NibabelIOWithReorient"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nnunet")
+def test_plans_hold_the_cpu_configuration(release, nnunet_run):
+    from amos_tutorial.nnunet.plans import SMOKE_CONFIGURATION, SMOKE_PATCH, plans_vs_book
+
+    pre = nnunet_run / "nnUNet_preprocessed" / "Dataset219_AMOS2022_postChallenge_task2"
+    plans = json.loads((pre / "nnUNetPlans.json").read_text())
+    smoke = plans["configurations"][SMOKE_CONFIGURATION]
+    assert smoke["inherits_from"] == "3d_fullres" and smoke["patch_size"] == list(SMOKE_PATCH)
+    assert len(list((pre / f"nnUNetPlans_{SMOKE_CONFIGURATION}").glob("*.pkl"))) == len(nnunet_case_ids(release, 2))
+    table = plans_vs_book(pre / "nnUNetPlans.json", SMOKE_CONFIGURATION)
+    assert table.loc["patch (voxels, x y z)", "nnU-Net"] == " x ".join(str(p) for p in SMOKE_PATCH[::-1])
+    assert table.loc["stages / features", "nnU-Net"] == "4 / 8-64"
+    # nnU-Net's own split file is the one `amos splits` computes.
+    assert json.loads((pre / "splits_final.json").read_text()) == crossval_folds(nnunet_case_ids(release, 2))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nnunet")
+def test_training_wrote_nnunet_outputs(nnunet_run):
+    fold = next((nnunet_run / "nnUNet_results").glob("Dataset219_*/nnUNetTrainerAmosShort__*")) / f"fold_{FOLD}"
+    assert (fold / "checkpoint_final.pth").is_file()
+    summary = json.loads((fold / "validation" / "summary.json").read_text())
+    assert "foreground_mean" in summary
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nnunet")
+def test_predictions_are_scored_by_amos_evaluate(release, nnunet_run):
+    pred, labels = nnunet_run / "fold" / "pred", nnunet_run / "fold" / "labels"
+    cases = crossval_folds(nnunet_case_ids(release, 2))[FOLD]["val"]
+    assert _ids(pred, ".nii.gz") == cases == _ids(labels, ".nii.gz")
+    for case in cases:
+        p, ref = nib.load(pred / f"{case}.nii.gz"), nib.load(labels / f"{case}.nii.gz")
+        assert p.shape == ref.shape and np.allclose(p.affine, ref.affine, atol=1e-3)  # the original grid
+        assert set(np.unique(np.asarray(p.dataobj))) <= set(range(16))
+    df = pd.read_csv(nnunet_run / "metrics.csv")
+    assert sorted(df["case"].unique()) == cases and len(df) == 15 * len(cases)
+    dsc = df["dsc"].dropna()
+    assert len(dsc) > 0 and dsc.between(0, 1).all()
