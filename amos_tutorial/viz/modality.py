@@ -103,8 +103,8 @@ def plot_crop_boxes(
         if np.asarray(box).shape != (3, 2):
             raise ValueError(f"box {name!r} must be [[x0, x1], [y0, y1], [z0, z1]], got {box!r}")
     shown = [a for a in range(3) if a != axis]
-    colors = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e"]
-    fig = _figure((3.3 * len(images), 3.6))
+    colors, styles = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e"], ["-", "--", ":", "-."]
+    fig = _figure((4.4 * len(images) + 1.6, 4.2))
     axes = np.atleast_1d(fig.subplots(1, len(images)))
     for ax, (title, image) in zip(axes, images.items()):
         image = np.asarray(image)
@@ -112,9 +112,11 @@ def plot_crop_boxes(
             raise ValueError(f"image {title!r} must be 3-D, got shape {image.shape}")
         cut = np.take(image, image.shape[axis] // 2, axis=axis)
         ax.imshow(cut.T, cmap="gray", origin="lower")
-        for (name, box), color in zip(boxes.items(), colors):
+        for (name, box), color, style in zip(boxes.items(), colors, styles):
             (a0, a1), (b0, b1) = (box[shown[0]], box[shown[1]])
-            ax.add_patch(Rectangle((a0 - 0.5, b0 - 0.5), a1 - a0, b1 - b0, fill=False, ec=color, lw=1.5, label=name))
+            rect = Rectangle((a0 - 0.5, b0 - 0.5), a1 - a0, b1 - b0, fill=False, ec=color, ls=style, lw=2.5, label=name)
+            ax.add_patch(rect)
+        ax.margins(0.04)
         ax.set(title=title, xticks=[], yticks=[])
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="crop box")
     return fig
