@@ -230,3 +230,21 @@ def test_fast_and_plain_prediction_paths_agree_on_mri(synthetic_root):
         assert differ.mean() <= 1e-3
         border = ndimage.morphological_gradient(plain.labels, size=3) > 0
         assert not (differ & ~border).any()
+
+
+def test_modality_figures_draw_what_they_are_given():
+    from amos_tutorial.viz.modality import plot_crop_boxes, plot_modality_gap
+
+    df = pd.concat([_fake_scores().assign(model=m) for m in ("task 1", "task 2")], ignore_index=True)
+    gap = modality_gap(df, n_boot=200)
+    fig = plot_modality_gap(gap)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["liver"]  # spleen has no MRI score: not drawn
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["task 1", "task 2"]
+    with pytest.raises(ValueError, match="nothing to draw"):
+        plot_modality_gap(gap.assign(gap=np.nan))
+    image = np.zeros((10, 8, 6))
+    fig = plot_crop_boxes({"MRI": image}, {"rule": [[1, 9], [2, 6], [0, 6]]})
+    assert len(fig.axes[0].patches) == 1
+    with pytest.raises(ValueError, match="box 'bad'"):
+        plot_crop_boxes({"MRI": image}, {"bad": [[1, 9], [2, 6]]})
