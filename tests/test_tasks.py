@@ -245,6 +245,6 @@ def test_modality_figures_draw_what_they_are_given():
         plot_modality_gap(gap.assign(gap=np.nan))
     image = np.zeros((10, 8, 6))
     fig = plot_crop_boxes({"MRI": image}, {"rule": [[1, 9], [2, 6], [0, 6]]})
-    assert len(fig.axes[0].patches) == 1
+    assert len(fig.axes[0].patches) == 1 and len(fig.legends) == 1
     with pytest.raises(ValueError, match="box 'bad'"):
         plot_crop_boxes({"MRI": image}, {"bad": [[1, 9], [2, 6]]})

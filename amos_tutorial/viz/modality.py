@@ -104,7 +104,7 @@ def plot_crop_boxes(
             raise ValueError(f"box {name!r} must be [[x0, x1], [y0, y1], [z0, z1]], got {box!r}")
     shown = [a for a in range(3) if a != axis]
     colors, styles = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e"], ["-", "--", ":", "-."]
-    fig = _figure((4.4 * len(images) + 1.6, 4.2))
+    fig = _figure((4.4 * len(images), 4.8))
     axes = np.atleast_1d(fig.subplots(1, len(images)))
     for ax, (title, image) in zip(axes, images.items()):
         image = np.asarray(image)
@@ -118,5 +118,6 @@ def plot_crop_boxes(
             ax.add_patch(rect)
         ax.margins(0.04)
         ax.set(title=title, xticks=[], yticks=[])
-    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="crop box")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False, title="crop box")
     return fig
