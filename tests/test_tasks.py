@@ -248,3 +248,25 @@ def test_modality_figures_draw_what_they_are_given():
     assert len(fig.axes[0].patches) == 1 and len(fig.legends) == 1
     with pytest.raises(ValueError, match="box 'bad'"):
         plot_crop_boxes({"MRI": image}, {"bad": [[1, 9], [2, 6]]})
+
+
+def test_bench_rows_carry_the_task_and_per_modality_dsc(task1_run, synthetic_root, tmp_path):
+    from amos_tutorial.benchmark.bench import BENCH_COLUMNS, _evaluate_model, _model_facts
+    from amos_tutorial.benchmark.report import load_results
+
+    result, _ = task1_run
+    assert _model_facts(result.run_dir)["task"] == 1
+    with pytest.warns(ModalityMismatchWarning):
+        predict_folder(result.run_dir, synthetic_root / "imagesTr", tmp_path / "pred", which="last",
+                       device="cpu", data_root=synthetic_root, progress=False)  # fmt: skip
+    split = {"labels_dir": str(synthetic_root / "labelsTr"), "data_root": str(synthetic_root)}
+    row = _evaluate_model(tmp_path, split, {"tolerance_mm": None}, 0)
+    df = evaluate_folder(tmp_path / "pred", synthetic_root / "labelsTr", data_root=synthetic_root)
+    for modality in ("CT", "MRI"):
+        expected = df.loc[df["modality"] == modality, "dsc"].mean()
+        assert row[f"mean_dsc_{modality.lower()}"] == pytest.approx(expected, nan_ok=True)
+    # A results table written before the task column existed still loads: its runs were Task 2 runs.
+    old = pd.DataFrame([{c: np.nan for c in BENCH_COLUMNS if c not in ("task", "mean_dsc_ct", "mean_dsc_mri")}])
+    old.assign(model="unet", status="ok", error="").to_csv(tmp_path / "old.csv", index=False)
+    loaded = load_results(tmp_path / "old.csv")
+    assert list(loaded.columns) == list(BENCH_COLUMNS) and loaded.loc[0, "task"] == 2
