@@ -162,9 +162,9 @@ MACHINE_COLUMNS: tuple[str, ...] = (
 
 #: Columns of ``results.csv``, in order.
 BENCH_COLUMNS: tuple[str, ...] = (
-    "model", "status", "error", "budget", "data", "variant", "patch", "batch_size", "seed",
+    "model", "status", "error", "budget", "data", "task", "variant", "patch", "batch_size", "seed",
     "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s", "peak_gpu_mem_GiB",
-    "inference_s_per_case", "eval_cases", "mean_dsc", "mean_nsd",
+    "inference_s_per_case", "eval_cases", "mean_dsc", "mean_nsd", "mean_dsc_ct", "mean_dsc_mri",
     *ORGAN_COLUMNS, *MACHINE_COLUMNS, "train_sessions", "finished_at",
 )  # fmt: skip
 
@@ -604,6 +604,8 @@ def _evaluate_model(
     save_metrics(df, model_dir / "evaluation.csv")
     overall = overall_scores(df)
     out: dict[str, Any] = {"mean_dsc": overall["dsc"], "mean_nsd": overall["nsd"]}
+    for modality in ("CT", "MRI"):  # NaN when the evaluated cases hold none of that modality
+        out[f"mean_dsc_{modality.lower()}"] = float(df.loc[df["modality"] == modality, "dsc"].mean())
     organs = organ_summary(df).set_index("organ_id")
     for organ in ORGAN_IDS:
         name = label_by_id(organ).name
@@ -621,6 +623,7 @@ def _model_facts(model_dir: Path) -> dict[str, Any]:
     net = build_model_for_patch(config.model, config.variant, config.patch_size, config.preprocess.get("spacing"))
     return {
         "parameters": int(count_parameters(net)),
+        "task": int(config.task),
         "variant": config.variant,
         "patch": "x".join(str(p) for p in config.patch_size),
         "batch_size": int(config.batch_size),

@@ -74,12 +74,19 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[0]})") from None
+    # Tables written before runs had a task trained on CT and MRI (Task 2) and had no per-modality means.
+    for column, value in _ADDED_COLUMNS.items():
+        if column not in frame.columns:
+            frame[column] = value
     missing = [c for c in BENCH_COLUMNS if c not in frame.columns]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise ValueError(f"{path}: not a results table of `amos bench` (missing columns {shown})")
     frame["error"] = frame["error"].fillna("").astype(str)
     return frame[list(BENCH_COLUMNS)]
+
+
+_ADDED_COLUMNS = {"task": 2, "mean_dsc_ct": float("nan"), "mean_dsc_mri": float("nan")}
 
 
 def _check(frame: pd.DataFrame, what: str = "results") -> None:

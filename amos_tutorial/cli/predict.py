@@ -75,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "a sliding window (the training patch, Gaussian blending, mixed precision by device, optional "
             "flip test-time augmentation), then back to each image's own grid (same shape and affine), "
             "saved as uint8 labels in --out. Finished cases are skipped, so an interrupted run resumes. "
+            "A Task 1 (CT only) run warns on every MRI image it is asked to segment. "
             "Exit code 1 if any case failed (the others are still written)."
         ),
     )

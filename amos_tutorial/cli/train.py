@@ -4,6 +4,7 @@ Introduced in chapter *Training the baselines*. A thin layer over :func:`amos_tu
 
     amos train --model nnunet --data synthetic --out runs/nnunet_smoke --preset smoke
     amos train --model nnunet --data $AMOS_DATA_DIR --out runs/nnunet --preset full --device cuda
+    amos train --model unet --data synthetic --out runs/unet_task1 --preset quick --task 1   # CT only
     amos train --out runs/nnunet --resume                      # after Ctrl-C or a crash
     torchrun --standalone --nproc_per_node=4 -m amos_tutorial.cli train --model nnunet ...   # 4 GPUs
 
@@ -17,7 +18,7 @@ import argparse
 import sys
 
 from amos_tutorial.cli._args import check_output_folder, patch_size_arg
-from amos_tutorial.training.config import PRESETS
+from amos_tutorial.training.config import PRESETS, TASKS
 
 ORDER = 30
 
@@ -50,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
         "iterations_per_epoch": args.iterations_per_epoch,
         "cache_dir": args.cache_dir,
         "variant": args.variant,
+        "task": args.task,
     }
     result = train(
         model=args.model or "",
@@ -96,6 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "steps, learns the large organs on a CPU (UNet: about a minute); colab: the full network for one T4, "
         "15,000 steps (an estimate, not measured: a few hours; use --stop-after and --resume); full: the schedule "
         "of the AMOS baselines (1000 x 250 steps)",
+    )
+    parser.add_argument(
+        "--task",
+        type=int,
+        choices=TASKS,
+        help="AMOS task: 1 trains and validates on CT cases only, 2 on CT and MRI (default 2); the modality "
+        "comes from the metadata CSV, else the id rule",
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last.pt")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

@@ -5,6 +5,7 @@ Introduced in chapter *Evaluating segmentations*.
 * :mod:`.metrics`: array-level scores (``dice``, ``normalized_surface_dice``, ``score_case``) and small 2-D
   demo masks for the chapter;
 * :mod:`.evaluate`: folders of NIfTI files -> a tidy DataFrame and a readable report (``amos evaluate``);
+* :mod:`.modality_gap`: the CT-minus-MRI score per organ with bootstrap intervals over cases;
 * :mod:`.submit`: check and zip predictions in the challenge's form (``amos submit``).
 
 Examples:
@@ -28,6 +29,7 @@ from amos_tutorial.evaluation.evaluate import (
     read_header,
     read_label_map,
     save_metrics,
+    task_summary,
 )
 from amos_tutorial.evaluation.metrics import (
     ABSENT_CONVENTIONS,
@@ -45,6 +47,7 @@ from amos_tutorial.evaluation.metrics import (
     surface_distances,
     surface_elements,
 )
+from amos_tutorial.evaluation.modality_gap import GAP_COLUMNS, modality_gap
 from amos_tutorial.evaluation.submit import (
     TASKS,
     SubmissionCheck,
@@ -57,6 +60,7 @@ from amos_tutorial.evaluation.submit import (
 __all__ = [
     "ABSENT_CONVENTIONS",
     "DEFAULT_TOLERANCE_MM",
+    "GAP_COLUMNS",
     "METRIC_COLUMNS",
     "RESULT_COLUMNS",
     "TASKS",
@@ -74,6 +78,7 @@ __all__ = [
     "expected_cases",
     "format_report",
     "list_cases",
+    "modality_gap",
     "modality_summary",
     "normalized_surface_dice",
     "organ_summary",
@@ -88,4 +93,5 @@ __all__ = [
     "spacing_from_affine",
     "surface_distances",
     "surface_elements",
+    "task_summary",
 ]

@@ -53,6 +53,7 @@ __all__ = [
     "evaluate_folder",
     "organ_summary",
     "modality_summary",
+    "task_summary",
     "overall_scores",
     "format_report",
     "save_metrics",
@@ -455,8 +456,20 @@ def evaluate_folder(
         conventions=describe_conventions(tolerance_mm, absent),
         modality_source=modality_source,
         notes=notes,
+        model_task=_model_task(Path(pred_dir)),
     )
     return df
+
+
+def _model_task(pred_dir: Path) -> int | None:
+    """The task of the run that made the predictions, from ``predict.json`` (None when not recorded)."""
+    import json
+
+    try:
+        task = json.loads((pred_dir / "predict.json").read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(task) if task in (1, 2) else None
 
 
 def _check_frame(df: pd.DataFrame) -> None:
@@ -509,6 +522,35 @@ def modality_summary(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: How the challenge scores each task: Task 1 on its CT cases, Task 2 on all cases (CT and MRI).
+TASK_CASES: dict[int, tuple[str, ...]] = {1: ("CT",), 2: ("CT", "MRI")}
+
+
+def task_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean DSC and NSD as each AMOS task would score these predictions: Task 1 on CT, Task 2 on all cases.
+
+    Introduced in chapter *CT and MRI: the two tasks*. Builds on pandas. The challenge's Task 1 has CT
+    cases only and Task 2 has CT and MRI cases; a table with both modalities therefore gives two scores.
+
+    Args:
+        df: The table of :func:`evaluate_folder`.
+
+    Returns:
+        Indexed by ``task`` (1, 2) with columns ``modalities, cases, dsc, nsd`` (NaN where no case counts).
+
+    Examples:
+        >>> task_summary(df).loc[1, "dsc"]  # doctest: +SKIP
+    """
+    _check_frame(df)
+    rows = {}
+    for task, modalities in TASK_CASES.items():
+        part = df[df["modality"].isin(modalities)]
+        rows[task] = ("+".join(modalities), part["case"].nunique(), part["dsc"].mean(), part["nsd"].mean())
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["modalities", "cases", "dsc", "nsd"])
+    out.index.name = "task"
+    return out
+
+
 def overall_scores(df: pd.DataFrame) -> dict[str, float]:
     """The challenge's two numbers: DSC and NSD averaged over organs and cases (NaN skipped).
 
@@ -529,7 +571,7 @@ def overall_scores(df: pd.DataFrame) -> dict[str, float]:
 
 
 def format_report(df: pd.DataFrame, title: str | None = None) -> str:
-    """A readable text report: conventions, per-organ means, per-modality means, overall.
+    """A readable text report: conventions, per-organ means, per-modality and per-task means, overall.
 
     Introduced in chapter *Evaluating segmentations*. Builds on pandas' text formatting.
 
@@ -557,12 +599,17 @@ def format_report(df: pd.DataFrame, title: str | None = None) -> str:
     lines.append(f"Conventions: {conventions}")
     if df.attrs.get("modality_source"):
         lines.append(f"Modality from: {df.attrs['modality_source']}")
+    if df.attrs.get("model_task") in TASK_CASES:
+        task = df.attrs["model_task"]
+        lines.append(f"Predictions by a Task {task} run (trained on {' and '.join(TASK_CASES[task])})")
     lines.append("Averages: mean over organs and cases of every score that is not NaN.")
     lines += [f"Note: {n}" for n in df.attrs.get("notes", [])]
     organs = organ_summary(df)[["dsc", "nsd", "n_scored"]]
     lines += ["", "Per organ (mean over cases):", organs.to_string(float_format=lambda v: f"{v:.4f}")]
     lines += ["", "Per modality (mean over organs and cases):"]
     lines.append(per_modality.to_string(float_format=lambda v: f"{v:.4f}"))
+    lines += ["", "Per task (as the challenge scores it: Task 1 on the CT cases, Task 2 on all cases):"]
+    lines.append(task_summary(df).to_string(float_format=lambda v: f"{v:.4f}"))
     overall = overall_scores(df)
     lines += ["", f"Overall: DSC {overall['dsc']:.4f}  NSD {overall['nsd']:.4f}"]
     return "\n".join(lines)

@@ -11,6 +11,11 @@ Only numbers that a source we could read states are here, each row naming its so
 * **The challenge winners** (DKFZ, "Extending nnU-Net is all you need", arXiv 2208.10791): 5-fold
   cross-validation Dice 90.13 for Task 1 (CT only) and 89.06 for Task 2 (CT and MRI).
 
+* **STU-Net** (Huang et al., arXiv 2304.06716; the table is ``assets/finetune_table.png`` of the
+  ``uni-medical/STU-Net`` repository): mean Dice on AMOS-CT and on AMOS-MR separately, the only per-modality
+  AMOS numbers we could read (:func:`published_by_modality`), for nnU-Net and for their largest model
+  pre-trained on TotalSegmentator then fine-tuned.
+
 What is **not** here, on purpose: the per-baseline DSC/NSD tables of the AMOS paper (Ji et al., NeurIPS 2022
 Datasets and Benchmarks, arXiv 2206.08023), which we could not read; no NSD value at all (the tolerance of the
 official NSD is not published either, see :mod:`amos_tutorial.evaluation.metrics`); and no test-set
@@ -40,6 +45,8 @@ __all__ = [
     "PublishedResult",
     "Source",
     "compare_with_published",
+    "MODALITY_RESULTS",
+    "published_by_modality",
     "published_results",
 ]
 
@@ -110,8 +117,19 @@ SOURCES: dict[str, Source] = {
         url="https://arxiv.org/abs/2208.10791",
         bibkey="isensee2022extending",
     ),
+    "stunet": Source(
+        key="stunet",
+        short="STU-Net fine-tuning table",
+        citation=(
+            "Huang et al., STU-Net: Scalable and Transferable Medical Image Segmentation Models Empowered by "
+            "Large-Scale Supervised Pre-training, arXiv 2304.06716 (table: uni-medical/STU-Net, "
+            "assets/finetune_table.png)"
+        ),
+        url="https://arxiv.org/abs/2304.06716",
+        bibkey="huang2023stunet",
+    ),
 }
-"""The sources of :data:`PUBLISHED_RESULTS`, by key."""
+"""The sources of :data:`PUBLISHED_RESULTS` and :data:`MODALITY_RESULTS`, by key."""
 
 _REVISITED = "5-fold CV, 360 labelled cases (CT+MRI), from scratch"
 _WINNER = "5-fold CV (challenge entry: residual encoder, larger batch, more augmentation, post-processing, ensemble)"
@@ -149,6 +167,16 @@ PUBLISHED_RESULTS: tuple[PublishedResult, ...] = (
     for model, dice, vram, hours in _REVISITED_ROWS
 )
 """Every published number of this module, one :class:`PublishedResult` per row."""
+
+_STUNET = "trained and scored on one modality of AMOS; protocol as in the source"
+
+MODALITY_RESULTS: tuple[PublishedResult, ...] = (
+    PublishedResult("nnU-Net", "AMOS-CT", _STUNET, 89.98, _NAN, _NAN, "", "stunet"),
+    PublishedResult("nnU-Net", "AMOS-MR", _STUNET, 87.39, _NAN, _NAN, "", "stunet"),
+    PublishedResult("STU-Net-H (pre-trained, fine-tuned)", "AMOS-CT", _STUNET, 91.16, _NAN, _NAN, "", "stunet"),
+    PublishedResult("STU-Net-H (pre-trained, fine-tuned)", "AMOS-MR", _STUNET, 87.98, _NAN, _NAN, "", "stunet"),
+)
+"""Published mean Dice on AMOS's CT and MRI cases separately (one modality each), with their source."""
 
 NOT_REPRODUCED: str = (
     "The per-baseline DSC/NSD tables of the AMOS paper (Ji et al., NeurIPS 2022) are not reproduced here: "
@@ -290,5 +318,29 @@ def compare_with_published(
     ]
     published = published_results()
     df = pd.concat([pd.DataFrame(own_rows, columns=list(REFERENCE_COLUMNS)), published], ignore_index=True)
+    df.attrs["note"] = NOT_REPRODUCED
+    return df
+
+
+def published_by_modality() -> pd.DataFrame:
+    """The published mean Dice per modality (:data:`MODALITY_RESULTS`), one row per number, with its source.
+
+    Introduced in chapter *CT and MRI: the two tasks*. Builds on pandas.
+
+    Returns:
+        Columns :data:`REFERENCE_COLUMNS` with ``task`` renamed ``modality`` (``"AMOS-CT"``/``"AMOS-MR"``),
+        Dice in percent; ``df.attrs["note"]`` holds :data:`NOT_REPRODUCED`.
+
+    Examples:
+        >>> published_by_modality().pivot(index="model", columns="modality", values="dice").loc["nnU-Net"].tolist()
+        [89.98, 87.39]
+    """
+    records = []
+    for row in MODALITY_RESULTS:
+        record = asdict(row)
+        source = SOURCES[row.source]
+        record.update(source=source.short, citation=f"{source.citation}, {source.url}")
+        records.append({"kind": "published", **record})
+    df = pd.DataFrame.from_records(records, columns=list(REFERENCE_COLUMNS)).rename(columns={"task": "modality"})
     df.attrs["note"] = NOT_REPRODUCED
     return df

@@ -11,6 +11,7 @@ Examples:
 from amos_tutorial.inference.predictor import (
     INFERENCE_PATHS,
     STAGES,
+    ModalityMismatchWarning,
     Prediction,
     flip_combinations,
     predict_case,
@@ -21,6 +22,7 @@ from amos_tutorial.inference.predictor import (
 __all__ = [
     "INFERENCE_PATHS",
     "STAGES",
+    "ModalityMismatchWarning",
     "Prediction",
     "flip_combinations",
     "predict_case",

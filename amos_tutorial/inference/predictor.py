@@ -46,6 +46,7 @@ import torch
 
 __all__ = [
     "INFERENCE_PATHS",
+    "ModalityMismatchWarning",
     "STAGES",
     "Prediction",
     "flip_combinations",
@@ -56,6 +57,24 @@ __all__ = [
 
 INFERENCE_PATHS: tuple[str, ...] = ("fast", "plain")
 """``"fast"``: torch preprocessing and inversion on the device. ``"plain"``: MONAI preset + ``Invertd`` on the CPU."""
+
+
+
+class ModalityMismatchWarning(UserWarning):
+    """A run is asked to segment a modality it never trained on (a Task 1, CT-only run on an MRI case)."""
+
+
+def _check_task_modality(config: Any, modality: str, image_path: Path) -> None:
+    task = getattr(config, "task", None)
+    trained_on = getattr(config, "modalities", None)
+    if task is not None and trained_on is not None and modality not in trained_on:
+        warnings.warn(
+            f"{image_path}: a Task {task} run (trained on {' and '.join(trained_on)} only) is segmenting an "
+            f"{modality} case; expect much lower scores than on {' and '.join(trained_on)}",
+            ModalityMismatchWarning,
+            stacklevel=3,
+        )
+
 
 # Probability mass below which a voxel of the inverted volume counts as outside the cropped box.
 _VANISHING_MASS = 1e-3
@@ -296,7 +315,8 @@ def predict_case(
         config: The run's :class:`~amos_tutorial.training.TrainConfig` (preprocessing, patch, overlap,
             AMP) or a :class:`~amos_tutorial.transforms.preprocessing.PreprocessConfig` (then give ``roi_size``).
         device: Where preprocessing, windows and inversion run.
-        modality: ``"CT"``/``"MRI"``; None: the id rule on the file name.
+        modality: ``"CT"``/``"MRI"``; None: the id rule on the file name. A :class:`ModalityMismatchWarning`
+            is issued when the run's task did not train on it (a Task 1 run on an MRI case).
         roi_size: Window size (default: the training patch).
         overlap: Window overlap (default: the config's, else 0.5).
         sw_batch_size: Windows per forward pass (default: the config's, else 2).
@@ -330,6 +350,7 @@ def predict_case(
     device = resolve_device(device)
     pre_config, roi, ovl, swb, amp_mode = _settings_from(config, roi_size, overlap, sw_batch_size, amp)
     modality = _modality_for(image_path, modality, modality_rule)
+    _check_task_modality(config, modality, image_path)
     flips = flip_combinations(tta_axes) if tta else [()]
     run = _predict_fast if path == "fast" else _predict_plain
     try:
@@ -533,7 +554,8 @@ def predict_folder(
                 f"{settings_path}: the predictions in this folder were made with other settings "
                 f"({', '.join(changed)}); pass overwrite=True (--overwrite) or choose another output folder"
             )
-    atomic_write_text(settings_path, json.dumps(settings, indent=2) + "\n")
+    # The run's task is a property of run_dir (compared above): recorded for `amos evaluate`, not compared.
+    atomic_write_text(settings_path, json.dumps({**settings, "task": config.task}, indent=2) + "\n")
 
     rows = []
     for cid, image_path in tqdm(images.items(), desc="predict", unit="case", disable=not progress):

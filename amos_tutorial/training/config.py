@@ -37,7 +37,17 @@ from typing import Any
 
 from amos_tutorial.utils.io import atomic_write_text
 
-__all__ = ["AMP_MODES", "PRESETS", "TrainConfig", "load_config", "make_config", "save_config"]
+__all__ = [
+    "AMP_MODES",
+    "MRI_PATCH_SIZE",
+    "PRESETS",
+    "TASKS",
+    "TASK_MODALITIES",
+    "TrainConfig",
+    "load_config",
+    "make_config",
+    "save_config",
+]
 
 #: What each preset sets on top of the model's registry recipe.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -88,6 +98,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 
+#: The two AMOS 2022 challenge tasks: 1 = CT only, 2 = CT and MRI.
+TASKS: tuple[int, ...] = (1, 2)
+#: The modalities each task trains and validates on.
+TASK_MODALITIES: dict[int, tuple[str, ...]] = {1: ("CT",), 2: ("CT", "MRI")}
+
+#: The organisers' patch for training on MRI alone, in this package's (x, y, z) order. Their nnU-Net code
+#: writes it 48 x 160 x 224 in (z, y, x); their patch for CT and for CT+MRI, 64 x 160 x 160, is the
+#: recipes' ``(160, 160, 64)``. MRI alone is not a challenge task, so no preset picks it: pass it as
+#: ``patch_size=MRI_PATCH_SIZE`` (``--patch-size 224,160,48``) to train on MRI cases only, and note that
+#: the in-plane order (224 along x) follows our reading of their axis order.
+MRI_PATCH_SIZE: tuple[int, int, int] = (224, 160, 48)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -131,6 +153,8 @@ class TrainConfig:
         memory_budget_gb: Passed to ``load_preprocessed`` (None: no limit).
         modality_rule: Id rule for the modality when the metadata does not decide.
         world_size: Processes of the run (1, or the torchrun world size); recorded for resuming.
+        task: AMOS task, 1 (train and validate on CT cases only) or 2 (CT and MRI, the default). The
+            modality of a case comes from the metadata CSV, else the id rule (``modality_rule``).
     """
 
     model: str = "unet"
@@ -161,6 +185,7 @@ class TrainConfig:
     memory_budget_gb: float | None = None
     modality_rule: str = "readme"
     world_size: int = 1
+    task: int = 2
 
     def __post_init__(self) -> None:
         # Normalise JSON lists and check values once, here, so every consumer can trust the config.
@@ -175,6 +200,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.task not in TASKS or isinstance(self.task, bool):
+            raise ValueError(f"task must be 1 (CT only) or 2 (CT and MRI), got {self.task!r}")
         if self.fold is not None:
             from amos_tutorial.data.splits import DEFAULT_FOLDS
 
@@ -197,6 +224,11 @@ class TrainConfig:
             object.__setattr__(self, name, dict(d))
         if "lr" not in self.optimizer or float(self.optimizer["lr"]) <= 0:
             raise ValueError(f"optimizer needs a positive 'lr', got {self.optimizer!r}")
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The modalities this run trains and validates on (``("CT",)`` for Task 1)."""
+        return TASK_MODALITIES[self.task]
 
     @property
     def epochs(self) -> int:
@@ -253,8 +285,8 @@ def make_config(
         model: Registry name.
         preset: ``"smoke"``, ``"quick"``, ``"colab"`` or ``"full"`` (:data:`PRESETS`).
         data: Data folder or ``"synthetic"``.
-        **overrides: Any :class:`TrainConfig` field (``iterations=100``, ``patch_size=(64, 64, 32)``...).
-            ``lr=`` is accepted as a shortcut for the optimiser's learning rate.
+        **overrides: Any :class:`TrainConfig` field (``iterations=100``, ``patch_size=(64, 64, 32)``,
+            ``task=1``...). ``lr=`` is accepted as a shortcut for the optimiser's learning rate.
 
     Returns:
         The config.

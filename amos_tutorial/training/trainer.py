@@ -24,7 +24,8 @@ Ctrl-C (SIGINT) or SIGTERM stops after the current step with a checkpoint; ``res
 
 Run folder::
 
-    RUN_DIR/config.json          the full TrainConfig
+    RUN_DIR/config.json          the full TrainConfig (its ``task``: 1 = CT only, 2 = CT and MRI)
+    RUN_DIR/cases.json           the training and validation cases the run used, with their modality
     RUN_DIR/metrics.csv          one row per epoch: loss, learning rate, time, Dice per organ
     RUN_DIR/checkpoints/last.pt  model, optimiser, scaler, scheduler, position, RNG states
     RUN_DIR/checkpoints/best.pt  the same at the best validation Dice
@@ -69,10 +70,11 @@ from amos_tutorial.training.distributed import (
     init_distributed,
 )
 from amos_tutorial.training.losses import SegmentationLoss, main_output
-from amos_tutorial.utils.io import atomic_path
+from amos_tutorial.utils.io import atomic_path, atomic_write_text
 from amos_tutorial.utils.lock import FolderLock
 
 __all__ = [
+    "CASES_FILE",
     "CHECKPOINT_DIR",
     "RunResult",
     "build_optimizer",
@@ -87,6 +89,8 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = "checkpoints"
+#: The cases a run trained and validated on (written by the main process at every start or resume).
+CASES_FILE = "cases.json"
 # Exit code of a run stopped by Ctrl-C (128 + SIGINT), the shell convention.
 INTERRUPTED_EXIT_CODE = 130
 
@@ -391,10 +395,17 @@ def prepare_volumes(
 
     info = info or DistInfo()
     dataset = load_amos(config.data, modality_rule=config.modality_rule)
-    train_cases = sorted((c for c in dataset.split("training") if c.has_label), key=lambda c: c.number)
-    val_split = sorted((c for c in dataset.split("validation") if c.has_label), key=lambda c: c.number)
+    # Task 1 keeps the CT cases (modality from the metadata CSV, else the id rule: load_amos decides).
+    wanted = set(config.modalities)
+    train_cases = sorted(
+        (c for c in dataset.split("training") if c.has_label and c.modality in wanted), key=lambda c: c.number
+    )
+    val_split = sorted(
+        (c for c in dataset.split("validation") if c.has_label and c.modality in wanted), key=lambda c: c.number
+    )
     if not train_cases:
-        raise ValueError(f"{dataset.root}: no labelled training case (labelsTr) to train on")
+        kind = "" if config.task == 2 else f" {'/'.join(config.modalities)} (task {config.task})"
+        raise ValueError(f"{dataset.root}: no labelled{kind} training case (labelsTr) to train on")
     if config.fold is not None:
         from amos_tutorial.data.splits import DEFAULT_FOLDS, fold_cases
 
@@ -419,11 +430,11 @@ def prepare_volumes(
     out_dir = _data_cache_dir(config, Path(dataset.root))
     if info.is_main:
         log(
-            f"data: {dataset.root} - {len(train_cases)} training cases, {len(val_cases)} validation cases "
-            f"({val_source}); preprocessed cache: {out_dir}"
+            f"data: {dataset.root} - task {config.task} ({' and '.join(config.modalities)}): {len(train_cases)} "
+            f"training cases, {len(val_cases)} validation cases ({val_source}); preprocessed cache: {out_dir}"
         )
         preprocess_dataset(
-            dataset,
+            _TaskView(dataset, config.modalities),
             out_dir,
             config=PreprocessConfig.from_dict(config.preprocess),
             splits=("training", "validation"),
@@ -455,6 +466,19 @@ def prepare_volumes(
         train_vols = load_preprocessed(out_dir, case_ids=wanted_train, memory_budget_gb=config.memory_budget_gb)
     val_vols = load_preprocessed(out_dir, case_ids=wanted_val) if info.is_main else []
     return list(train_vols), list(val_vols), out_dir
+
+
+class _TaskView:
+    """The dataset seen through a task: ``split(name)`` keeps the cases of its modalities only.
+
+    Task 1 must not even preprocess an MRI case, so the cache is filled through this view.
+    """
+
+    def __init__(self, dataset: Any, modalities: Sequence[str]) -> None:
+        self.dataset, self.modalities = dataset, tuple(modalities)
+
+    def split(self, name: str) -> list[Any]:
+        return [c for c in self.dataset.split(name) if c.modality in self.modalities]
 
 
 class _StopFlag:
@@ -578,6 +602,14 @@ def run_training(
         net = build_model_for_patch(config.model, config.variant, config.patch_size, spacing).to(device)
 
         train_vols, val_vols, _ = prepare_volumes(config, device, info, progress and info.is_main, log)
+        if info.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            used = {
+                "task": config.task,
+                "training": {v.case_id: v.modality for v in train_vols},
+                "validation": {v.case_id: v.modality for v in val_vols},
+            }
+            atomic_write_text(run_dir / CASES_FILE, json.dumps(used, indent=2) + "\n")
 
         from amos_tutorial.transforms.sampler import PatchSampler
 

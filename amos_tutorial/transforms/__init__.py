@@ -26,6 +26,7 @@ _EXPORTS = {
     "invert_to_original": "preprocessing",
     "compute_class_indices": "preprocessing",
     "foreground_mask": "preprocessing",
+    "mri_foreground": "preprocessing",
     "preprocessing_transforms": "presets",
     "inverse_transforms": "presets",
     "augmentation_transforms": "presets",

@@ -21,24 +21,14 @@ import torch
 
 from amos_tutorial.labels import NUM_CLASSES
 from amos_tutorial.transforms.augment import AugmentConfig
-from amos_tutorial.transforms.preprocessing import PreprocessConfig, _check_modality
+from amos_tutorial.transforms.preprocessing import PreprocessConfig, _check_modality, mri_foreground
 
 __all__ = [
     "preprocessing_transforms",
     "inverse_transforms",
     "augmentation_transforms",
     "tutorial_augmentation_transforms",
-    "above_minimum",
 ]
-
-
-def above_minimum(x: torch.Tensor) -> torch.Tensor:
-    """Foreground of a z-scored MRI: voxels brighter than the volume's minimum.
-
-    A module-level function (not a lambda) so that transforms using it can be pickled into
-    DataLoader workers.
-    """
-    return x > x.min()
 
 
 def _check_patch(patch_size: Sequence[int]) -> tuple[int, int, int]:
@@ -115,7 +105,7 @@ def preprocessing_transforms(
             mt.ClipIntensityPercentilesd(image_key, lower=lo_q, upper=hi_q),
             mt.NormalizeIntensityd(image_key),
         ]
-        select_fn = above_minimum
+        select_fn = mri_foreground  # the same rule as the fast path (noisy air is cropped)
     if config.crop_foreground:
         kwargs = {} if select_fn is None else {"select_fn": select_fn}
         steps.append(
