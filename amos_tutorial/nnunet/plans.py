@@ -164,7 +164,10 @@ def plan_and_preprocess(
 
     dataset_folder(dataset_id, "nnUNet_raw")
     start = time.perf_counter()
-    extract_fingerprints([dataset_id], num_processes=processes, check_dataset_integrity=True, clean=True, verbose=False)
+    extract_fingerprints(
+        [dataset_id], num_processes=processes, check_dataset_integrity=True, clean=True, verbose=False,
+        show_progress_bar=False,
+    )
     log(f"fingerprint: {time.perf_counter() - start:.0f} s")
     start = time.perf_counter()
     plan_experiments([dataset_id])
@@ -175,7 +178,10 @@ def plan_and_preprocess(
         configurations = [SMOKE_CONFIGURATION]
     log(f"plans: {time.perf_counter() - start:.0f} s")
     start = time.perf_counter()
-    preprocess([dataset_id], PLANS_IDENTIFIER, configurations, [processes] * len(configurations), verbose=False)
+    preprocess(
+        [dataset_id], PLANS_IDENTIFIER, configurations, [processes] * len(configurations), verbose=False,
+        show_progress_bar=False,
+    )
     log(f"preprocessing ({', '.join(configurations)}): {time.perf_counter() - start:.0f} s")
     return plans_file
 
