@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.labels import LABELS
+from amos_tutorial.utils.frames import require_columns
 
 __all__ = [
     "MODALITY_COLORS",
@@ -72,16 +73,6 @@ def _figure(figsize: tuple[float, float]):
     return Figure(figsize=figsize, dpi=110, layout="constrained")
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks the columns {missing}")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to plot")
-
-
 def _palette(values: pd.Series) -> dict[str, str]:
     import seaborn as sns
 
@@ -130,7 +121,7 @@ def plot_metadata(meta: pd.DataFrame):
     """
     import seaborn as sns
 
-    _require(meta, ["modality", "scanner", "site", "sex", "age"], "metadata table")
+    require_columns(meta, ["modality", "scanner", "site", "sex", "age"], "metadata table")
     fig = _figure((10, 6.4))
     (ax_scan, ax_site), (ax_sex, ax_age) = fig.subplots(2, 2)
     palette = _palette(meta["modality"])
@@ -195,7 +186,7 @@ def plot_geometry(geometry: pd.DataFrame):
     """
     import seaborn as sns
 
-    _require(geometry, ["modality", "spacing_x", "spacing_z", "shape_x", "shape_z", "fov_z_mm"], "geometry table")
+    require_columns(geometry, ["modality", "spacing_x", "spacing_z", "shape_x", "shape_z", "fov_z_mm"], "geometry table")
     palette = _palette(geometry["modality"])
     hue_order = [m for m in palette if m in set(geometry["modality"])]
     fig = _figure((11, 3.6))
@@ -267,7 +258,7 @@ def plot_intensity_histograms(
     Raises:
         ValueError: If the table is empty, lacks columns, or the organs are unknown.
     """
-    _require(samples, ["case_id", "modality", "organ", "intensity"], "intensity samples")
+    require_columns(samples, ["case_id", "modality", "organ", "intensity"], "intensity samples")
     if bins < 2:
         raise ValueError(f"bins must be >= 2, got {bins}")
     data = samples.copy()
@@ -347,7 +338,7 @@ def plot_organ_volumes(organs: pd.DataFrame, log: bool = True):
     """
     import seaborn as sns
 
-    _require(organs, ["organ", "modality", "volume_ml", "present"], "organ table")
+    require_columns(organs, ["organ", "modality", "volume_ml", "present"], "organ table")
     data = organs[organs["present"].astype(bool)].copy()
     if data.empty:
         raise ValueError("organ table: no organ is present in any case")
@@ -406,7 +397,7 @@ def plot_class_balance(balance: pd.DataFrame):
         ValueError: If the table is empty or lacks columns.
     """
 
-    _require(balance, ["modality", "label_id", "organ", "fraction"], "class balance table")
+    require_columns(balance, ["modality", "label_id", "organ", "fraction"], "class balance table")
     modalities = sorted(balance["modality"].unique(), key=lambda m: (m != "CT", m))
     fig = _figure((5.0 * len(modalities), 4.4))
     axes = np.atleast_1d(fig.subplots(1, len(modalities), sharey=True))

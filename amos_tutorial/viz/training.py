@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amos_tutorial.utils.frames import require_columns
+
 __all__ = [
     "MODEL_FAMILIES",
     "model_overview",
@@ -71,16 +73,6 @@ def _figure(figsize: tuple[float, float]):
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, dpi=110, layout="constrained")
-
-
-def _require(frame: Any, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks the columns {missing}")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to show")
 
 
 def model_palette(names: Sequence[str]) -> dict[str, str]:
@@ -340,7 +332,7 @@ def run_summary(runs: Mapping[str, Any] | Sequence[Any], overview: pd.DataFrame 
             "iterations": int(metrics["iteration"].max()) if len(metrics) else 0,
         }
         if overview is not None:
-            _require(overview, ["model"], "model overview")
+            require_columns(overview, ["model"], "model overview")
             match = overview[overview["model"] == config.model]
             for col in ("params_full_M", "params_tiny_M"):
                 if col in overview.columns:
@@ -425,7 +417,7 @@ def plot_training_curves(curves: pd.DataFrame, smooth: int = 1, title: str | Non
     """
     import seaborn as sns
 
-    _require(curves, ["model", "iteration", "metric", "value"], "curves table")
+    require_columns(curves, ["model", "iteration", "metric", "value"], "curves table")
     if int(smooth) < 1:
         raise ValueError(f"smooth must be >= 1, got {smooth!r}")
     models = list(dict.fromkeys(curves["model"]))
@@ -518,7 +510,7 @@ def plot_organ_dice_curves(curves: pd.DataFrame, title: str | None = None):
 
     from amos_tutorial.viz.plots import organ_palette
 
-    _require(curves, ["iteration", "organ", "dice"], "organ Dice table")
+    require_columns(curves, ["iteration", "organ", "dice"], "organ Dice table")
     if curves.empty:
         raise ValueError("organ Dice table is empty")
     palette = organ_palette()
@@ -547,7 +539,7 @@ def plot_model_sizes(overview: pd.DataFrame, column: str = "params_full_M"):
     Raises:
         ValueError: If the table lacks ``model``, ``family`` or ``column``, or is empty.
     """
-    _require(overview, ["model", "family", column], "model overview")
+    require_columns(overview, ["model", "family", column], "model overview")
     frame = overview.sort_values(column)
     colors = [_FAMILY_COLORS.get(f, _FAMILY_COLORS["other"]) for f in frame["family"]]
     fig = _figure((7, 0.38 * len(frame) + 1.2))
