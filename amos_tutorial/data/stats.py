@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.labels import LABELS, NUM_CLASSES
+from amos_tutorial.utils.geometry import spacing_from_affine
 
 __all__ = [
     "GEOMETRY_COLUMNS",
@@ -150,11 +151,6 @@ def _case_attr(case: Any, name: str, default: Any = None) -> Any:
     return getattr(case, name, default)
 
 
-def _voxel_spacing(affine: np.ndarray) -> np.ndarray:
-    # Length of each column of the rotation-zoom block = size of one voxel step along that array axis.
-    return np.sqrt((np.asarray(affine, dtype=float)[:3, :3] ** 2).sum(axis=0))
-
-
 def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> CaseStats:
     """Compute the geometry, per-organ and intensity-sample statistics of one case.
 
@@ -197,7 +193,7 @@ def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> 
         raise ValueError(f"{image_path}: expected a 3-D image, got shape {image.shape}")
     dtype = str(image.dtype)
     image = np.asarray(image, dtype=np.float32)
-    spacing = _voxel_spacing(affine)
+    spacing = np.asarray(spacing_from_affine(affine))
     geometry: dict[str, Any] = {
         "case_id": case_id,
         "split": _case_attr(case, "split"),

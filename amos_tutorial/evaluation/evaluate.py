@@ -40,6 +40,7 @@ from amos_tutorial.evaluation.metrics import (
     spacing_from_affine,
 )
 from amos_tutorial.labels import NUM_CLASSES, ORGAN_IDS
+from amos_tutorial.utils.geometry import AFFINE_ATOL, nifti_stem
 from amos_tutorial.utils.io import atomic_path
 
 __all__ = [
@@ -96,14 +97,6 @@ def _as_problem(message: str, paths: Sequence[Path]) -> Problem:
     return Problem(paths[0], message)
 
 
-def _strip_nifti_suffix(name: str) -> str | None:
-    lower = name.lower()
-    for suffix in (".nii.gz", ".nii"):
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
 def list_cases(folder: str | os.PathLike) -> tuple[dict[str, Path], list[Problem]]:
     """The AMOS label maps of a folder, by case id (builds on :func:`amos_tutorial.data.layout.case_id`).
 
@@ -131,7 +124,7 @@ def list_cases(folder: str | os.PathLike) -> tuple[dict[str, Path], list[Problem
     cases: dict[str, Path] = {}
     problems: list[Problem] = []
     for path in sorted(folder.iterdir()):
-        stem = _strip_nifti_suffix(path.name)
+        stem = nifti_stem(path.name)
         if stem is None or path.name.startswith(".") or not path.is_file():
             continue
         try:
@@ -239,7 +232,7 @@ def evaluate_case(
     absent: str = "nan",
     case_id: str | None = None,
     modality: str | None = None,
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     organ_ids: Sequence[int] = ORGAN_IDS,
     method: str = "auto",
 ) -> pd.DataFrame:
@@ -280,7 +273,7 @@ def evaluate_case(
         raise ValueError(str(problem))
     ref, affine = read_label_map(reference)
     pred, _ = read_label_map(prediction)
-    cid = case_id or to_case_id(_strip_nifti_suffix(reference.name) or reference.name)
+    cid = case_id or to_case_id(nifti_stem(reference.name) or reference.name)
     df = score_case(ref, pred, spacing_from_affine(affine), tolerance_mm, absent, organ_ids, method)
     df.insert(0, "case", cid)
     df.insert(3, "modality", modality or modality_from_id(cid))
@@ -288,7 +281,7 @@ def evaluate_case(
 
 
 def check_pairs(
-    pred_dir: str | os.PathLike, labels_dir: str | os.PathLike, affine_atol: float = 1e-3
+    pred_dir: str | os.PathLike, labels_dir: str | os.PathLike, affine_atol: float = AFFINE_ATOL
 ) -> tuple[dict[str, tuple[Path, Path]], list[Problem], list[str]]:
     """Match predictions to references and check their grids from the headers (builds on nibabel).
 
@@ -375,7 +368,7 @@ def evaluate_folder(
     tolerance_mm: Tolerance = None,
     absent: str = "nan",
     modality_rule: str = "readme",
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     num_workers: int = 0,
     progress: bool = False,
     organ_ids: Sequence[int] = ORGAN_IDS,

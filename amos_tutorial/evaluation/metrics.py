@@ -54,6 +54,7 @@ import pandas as pd
 from scipy import ndimage
 
 from amos_tutorial.labels import LABELS, NUM_CLASSES, ORGAN_IDS, label_by_id
+from amos_tutorial.utils.geometry import spacing_from_affine
 
 __all__ = [
     "DEFAULT_TOLERANCE_MM",
@@ -234,33 +235,6 @@ def resolve_tolerances(tolerance_mm: Tolerance = None, organ_ids: Sequence[int] 
         return {i: per_organ.get(i, default) for i in ids}
     mm = _check_mm(tolerance_mm, "tolerance")
     return {i: mm for i in ids}
-
-
-def spacing_from_affine(affine: np.ndarray) -> tuple[float, ...]:
-    """Voxel sizes in mm along the array axes, from a NIfTI affine (builds on ``nibabel.affines``).
-
-    Introduced in chapter *Evaluating segmentations*. The spacing follows the *array* axes, whatever the
-    orientation, which is what surface areas and distances on the voxel grid need.
-
-    Args:
-        affine: A 4x4 (or (N+1)x(N+1)) voxel-to-world matrix.
-
-    Returns:
-        One positive float per spatial axis.
-
-    Examples:
-        >>> spacing_from_affine(np.diag([-0.7, 0.7, 5.0, 1.0]))
-        (0.7, 0.7, 5.0)
-    """
-    from nibabel.affines import voxel_sizes
-
-    affine = np.asarray(affine, dtype=np.float64)
-    if affine.ndim != 2 or affine.shape[0] != affine.shape[1] or affine.shape[0] < 3:
-        raise ValueError(f"affine must be a square (N+1)x(N+1) matrix, got shape {affine.shape}")
-    sizes = tuple(float(s) for s in voxel_sizes(affine))
-    if not all(math.isfinite(s) and s > 0 for s in sizes):
-        raise ValueError(f"affine has a degenerate voxel size {sizes}")
-    return sizes
 
 
 @functools.lru_cache(maxsize=64)

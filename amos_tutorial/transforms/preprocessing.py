@@ -31,6 +31,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from amos_tutorial.utils.geometry import AFFINE_ATOL, MODALITIES, check_modality, spacing_from_affine
+
 __all__ = [
     "MODALITIES",
     "PreprocessConfig",
@@ -43,13 +45,14 @@ __all__ = [
     "DEFAULT_MAX_INDICES_PER_CLASS",
 ]
 
-MODALITIES = ("CT", "MRI")
 #: Voxels kept per class for patch-centre sampling (nnU-Net keeps 10,000): enough to cover an organ,
 #: small enough that the index table of a case stays around a megabyte.
 DEFAULT_MAX_INDICES_PER_CLASS = 20_000
 # Tolerance for "this affine maps axes onto axes": the products involved are exact up to float
 # round-off, MONAI's own AFFINE_TOL is 1e-3.
 _AXIS_TOL = 1e-4
+# transforms/cache.py still imports the old private name; one definition lives in utils/geometry.py.
+_check_modality = check_modality
 
 
 def _pair(value: Any, name: str) -> tuple[float, float]:
@@ -193,15 +196,6 @@ class PreprocessedCase:
 # geometry helpers
 
 
-def _check_modality(modality: str) -> str:
-    mod = str(modality).upper()
-    if mod == "MR":
-        mod = "MRI"
-    if mod not in MODALITIES:
-        raise ValueError(f"modality must be 'CT' or 'MRI', got {modality!r}")
-    return mod
-
-
 def _check_affine(affine: Any, what: str = "affine") -> np.ndarray:
     aff = np.asarray(affine, dtype=np.float64)
     if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
@@ -236,7 +230,7 @@ def _target_grid(affine_ras: np.ndarray, shape: Sequence[int], spacing: Sequence
     """Affine and shape of the resampled grid, chosen exactly as ``monai.transforms.Spacing`` does."""
     from monai.data.utils import AFFINE_TOL, compute_shape_offset, zoom_affine
 
-    orig = np.sqrt((affine_ras[:3, :3] ** 2).sum(axis=0))
+    orig = np.asarray(spacing_from_affine(affine_ras))
     # Spacing keeps an axis untouched when it already has the target spacing (within AFFINE_TOL).
     out_d = np.array([o if abs(o - t) <= AFFINE_TOL else t for o, t in zip(orig, spacing)], dtype=np.float64)
     new_affine = zoom_affine(affine_ras, out_d, diagonal=False)
@@ -348,7 +342,7 @@ def foreground_mask(image: torch.Tensor, modality: str) -> torch.Tensor:
         >>> foreground_mask(torch.tensor([0.0, 0.2, 1.0]), "CT").tolist()
         [False, True, True]
     """
-    if _check_modality(modality) == "CT":
+    if check_modality(modality) == "CT":
         return image > 0
     return image > image.min()
 
@@ -482,7 +476,7 @@ def preprocess_array(
     config = config or PreprocessConfig()
     if not isinstance(config, PreprocessConfig):
         raise ValueError(f"config must be a PreprocessConfig, got {type(config).__name__}")
-    modality = _check_modality(modality)
+    modality = check_modality(modality)
     name = f"{case_id}: " if case_id else ""
     arr = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
     if arr.ndim == 4 and arr.shape[-1] == 1:  # some writers keep a trailing time axis of length 1
@@ -544,11 +538,11 @@ def preprocess_array(
         "modality": modality,
         "original_shape": list(shape),
         "original_affine": aff.tolist(),
-        "original_spacing": [float(s) for s in np.sqrt((aff[:3, :3] ** 2).sum(axis=0))],
+        "original_spacing": list(spacing_from_affine(aff)),
         "resampled_shape": list(out_shape),
         "crop_box": box,
         "affine": crop_affine.tolist(),
-        "spacing": [float(s) for s in np.sqrt((new_affine[:3, :3] ** 2).sum(axis=0))],
+        "spacing": list(spacing_from_affine(new_affine)),
         "orientation": "RAS",
         "config": config.to_dict(),
     }
@@ -564,7 +558,7 @@ def preprocess_case(
     modality: str = "CT",
     config: PreprocessConfig | None = None,
     device: str | torch.device = "cpu",
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     max_indices_per_class: int | None = DEFAULT_MAX_INDICES_PER_CLASS,
 ) -> PreprocessedCase:
     """Load a NIfTI case and preprocess it (see :func:`preprocess_array`).

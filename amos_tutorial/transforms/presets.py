@@ -21,7 +21,8 @@ import torch
 
 from amos_tutorial.labels import NUM_CLASSES
 from amos_tutorial.transforms.augment import AugmentConfig
-from amos_tutorial.transforms.preprocessing import PreprocessConfig, _check_modality
+from amos_tutorial.transforms.preprocessing import PreprocessConfig
+from amos_tutorial.utils.geometry import check_modality
 
 __all__ = [
     "preprocessing_transforms",
@@ -85,7 +86,7 @@ def preprocessing_transforms(
     """
     from monai import transforms as mt
 
-    modality = _check_modality(modality)
+    modality = check_modality(modality)
     config = config or PreprocessConfig()
     if not isinstance(config, PreprocessConfig):
         raise ValueError(f"config must be a PreprocessConfig, got {type(config).__name__}")

@@ -31,6 +31,7 @@ from amos_tutorial.evaluation.compare import case_scores
 from amos_tutorial.evaluation.demos import MetricDemo, score_demo_cases
 from amos_tutorial.labels import LABELS
 from amos_tutorial.utils.frames import require_columns
+from amos_tutorial.viz._figure import MODALITY_COLORS, model_palette, new_figure, organ_ticklabels
 
 __all__ = [
     "ERROR_COLORS",
@@ -51,12 +52,6 @@ _DEMO_COLORS = {"both": "#7b68ae", "reference only": "#8fc1e3", "prediction only
 
 
 # --- small 2-D demonstrations ---------------------------------------------------------------------
-
-
-def _figure(figsize: tuple[float, float]):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=110, layout="constrained")
 
 
 def _overlap_rgb(reference: np.ndarray, prediction: np.ndarray) -> np.ndarray:
@@ -89,6 +84,7 @@ def plot_metric_demos(cases: Sequence[MetricDemo], spacing: float | Sequence[flo
         ValueError: If ``cases`` is empty or the masks are not 2-D.
 
     Examples:
+        >>> from amos_tutorial.evaluation.demos import metric_demo_cases, metric_response
         >>> fig = plot_metric_demos(metric_demo_cases())
         >>> len(fig.axes)
         4
@@ -103,7 +99,7 @@ def plot_metric_demos(cases: Sequence[MetricDemo], spacing: float | Sequence[flo
     scores = score_demo_cases(cases, spacing, (tolerance_mm,))
     ncols = min(len(cases), 2)
     nrows = -(-len(cases) // ncols)
-    fig = _figure((3.3 * ncols, 3.4 * nrows + 0.3))
+    fig = new_figure((3.3 * ncols, 3.4 * nrows + 0.3))
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     for ax in axes[len(cases) :]:
         ax.set_visible(False)
@@ -133,6 +129,7 @@ def plot_metric_response(table: pd.DataFrame):
         ValueError: If the table lacks columns or is empty.
 
     Examples:
+        >>> from amos_tutorial.evaluation.demos import metric_response
         >>> fig = plot_metric_response(metric_response(shifts_px=(0, 2), tolerances=(1.0,)))
         >>> len(fig.axes)
         2
@@ -144,7 +141,7 @@ def plot_metric_response(table: pd.DataFrame):
     metrics = list(dict.fromkeys(table["metric"]))
     colors = dict(zip(metrics, ["0.15", *sns.color_palette("crest", max(len(metrics) - 1, 1)).as_hex()]))
     dashes = {m: "" if m == "DSC" else (4, 1.5) for m in metrics}
-    fig = _figure((4.2 * len(organs), 3.4))
+    fig = new_figure((4.2 * len(organs), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(organs), sharey=True))
     for i, (ax, organ) in enumerate(zip(axes, organs)):
         sns.lineplot(
@@ -170,12 +167,6 @@ def plot_metric_response(table: pd.DataFrame):
 
 
 # --- results of several models --------------------------------------------------------------------
-
-
-def _model_palette(models: Sequence[str]) -> dict[str, str]:
-    import seaborn as sns
-
-    return dict(zip(models, sns.color_palette("colorblind", len(models)).as_hex()))
 
 
 def _models(df: pd.DataFrame) -> list[str]:
@@ -206,15 +197,14 @@ def plot_organ_scores(df: pd.DataFrame, metrics: Sequence[str] = ("dsc", "nsd"))
     """
     import seaborn as sns
 
-    from amos_tutorial.viz.plots import _organ_ticklabels
 
     metrics = list(metrics)
     require_columns(df, ["model", "organ", *metrics], "results table")
     data = df.assign(organ=df["organ"].astype(str), model=df["model"].astype(str))
     models = _models(df)
     order = [lab.name for lab in LABELS[1:] if lab.name in set(data["organ"])]
-    palette = _model_palette(models)
-    fig = _figure((3.5 * len(metrics) + 2.0, 0.3 * len(order) * max(1, len(models) / 2) + 1.4))
+    palette = model_palette(models)
+    fig = new_figure((3.5 * len(metrics) + 2.0, 0.3 * len(order) * max(1, len(models) / 2) + 1.4))
     axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
     for i, (ax, metric) in enumerate(zip(axes, metrics)):
         part = data.dropna(subset=[metric])
@@ -224,7 +214,7 @@ def plot_organ_scores(df: pd.DataFrame, metrics: Sequence[str] = ("dsc", "nsd"))
         sns.boxplot(**common, palette=palette, fliersize=0, linewidth=0.8, ax=ax, legend=i == len(metrics) - 1)
         sns.stripplot(**common, palette=palette, dodge=True, size=2.5, alpha=0.7, legend=False, ax=ax)
         ax.set(xlabel=metric.upper(), ylabel="", xlim=(-0.03, 1.03))
-    _organ_ticklabels(axes[0].get_yticklabels())
+    organ_ticklabels(axes[0].get_yticklabels())
     sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="model")
     return fig
 
@@ -249,7 +239,6 @@ def plot_modality_scores(df: pd.DataFrame):
     """
     import seaborn as sns
 
-    from amos_tutorial.viz.plots import MODALITY_COLORS
 
     require_columns(df, ["model", "case", "organ_id", "organ", "modality", "dsc", "nsd"], "results table")
     scores = case_scores(df)
@@ -259,7 +248,7 @@ def plot_modality_scores(df: pd.DataFrame):
         set(scores["modality"]) - {"CT", "MRI"}
     )
     palette = {m: MODALITY_COLORS.get(m, "0.4") for m in modalities}
-    fig = _figure((2.6 + 1.0 * len(models) * 2, 3.4))
+    fig = new_figure((2.6 + 1.0 * len(models) * 2, 3.4))
     axes = fig.subplots(1, 2, sharey=True)
     for i, (ax, metric) in enumerate(zip(axes, ("dsc", "nsd"))):
         common = {"data": scores, "x": "model", "y": metric, "hue": "modality", "order": models}
@@ -360,9 +349,9 @@ def show_prediction(
         position = slice_position(pred_vol if organ is not None else ref_vol, organ)
     else:
         position = slice_position(ref_vol, organ)
-    new_figure = axes is None
+    own_figure = axes is None
     if axes is None:
-        fig = _figure((10.5, 4.3))
+        fig = new_figure((10.5, 4.3))
         axes = fig.subplots(1, 3)
     else:
         axes = list(axes)
@@ -391,7 +380,7 @@ def show_prediction(
         {int(v) for v in np.unique(display_slice(ref_vol.label, plane, index)) if v}
         | {int(v) for v in np.unique(display_slice(pred_vol.label, plane, index)) if v}
     )
-    if title is not None and new_figure:
+    if title is not None and own_figure:
         fig.suptitle(title, fontsize=11)
     if legend:
         handles = organ_legend_handles(visible) + [Patch(facecolor=c, label=k) for k, c in ERROR_COLORS.items()]
@@ -438,7 +427,7 @@ def show_worst_cases(
     unknown = sorted({str(m) for m in worst["model"]} - {str(m) for m in pred_dirs})
     if unknown:
         raise ValueError(f"no prediction folder for model(s) {unknown}; pred_dirs has {sorted(map(str, pred_dirs))}")
-    fig = _figure((8.0, 3.0 * len(worst) + 0.9))
+    fig = new_figure((8.0, 3.0 * len(worst) + 0.9))
     rows = np.atleast_1d(fig.subfigures(len(worst), 1))
     organs: set[int] = set()
     for subfig, (_, row) in zip(rows, worst.iterrows()):

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.utils.frames import require_columns
+from amos_tutorial.viz._figure import model_palette, new_figure, organ_palette
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -67,38 +68,6 @@ _FAMILY_COLORS: dict[str, str] = {
 
 # Optimiser states kept per parameter: SGD with momentum keeps one buffer, Adam/AdamW two.
 _STATES = {"sgd": 1, "adam": 2, "adamw": 2}
-
-
-def _figure(figsize: tuple[float, float]):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=110, layout="constrained")
-
-
-def model_palette(names: Sequence[str]) -> dict[str, str]:
-    """Model name -> colour, fixed by the model's place in the registry.
-
-    Introduced in chapter *Training the baselines*; builds on seaborn's ``tab10`` palette. A model
-    keeps its colour in every figure, whichever subset of models a figure shows.
-
-    Args:
-        names: Model names to colour (registered or not).
-
-    Returns:
-        A dict for seaborn's ``palette=`` argument.
-
-    Examples:
-        >>> model_palette(["unet"])["unet"] == model_palette(["nnunet", "unet"])["unet"]
-        True
-    """
-    import seaborn as sns
-
-    from amos_tutorial.models import list_models
-
-    known = list_models()
-    order = known + sorted(n for n in set(names) if n not in known)
-    colors = sns.color_palette("tab10", max(len(order), 10)).as_hex()
-    return {name: colors[order.index(name) % len(colors)] for name in names}
 
 
 def optimizer_state_factor(optimizer: str | Mapping[str, Any]) -> int:
@@ -422,7 +391,7 @@ def plot_training_curves(curves: pd.DataFrame, smooth: int = 1, title: str | Non
         raise ValueError(f"smooth must be >= 1, got {smooth!r}")
     models = list(dict.fromkeys(curves["model"]))
     palette = model_palette(models)
-    fig = _figure((10, 3.8))
+    fig = new_figure((10, 3.8))
     ax_loss, ax_dice = fig.subplots(1, 2)
     loss = curves[curves["metric"] == "train loss"].sort_values(["model", "iteration"]).copy()
     if smooth > 1 and len(loss):
@@ -508,14 +477,13 @@ def plot_organ_dice_curves(curves: pd.DataFrame, title: str | None = None):
     """
     import seaborn as sns
 
-    from amos_tutorial.viz.plots import organ_palette
 
     require_columns(curves, ["iteration", "organ", "dice"], "organ Dice table")
     if curves.empty:
         raise ValueError("organ Dice table is empty")
     palette = organ_palette()
     organs = [o for o in palette if o in set(curves["organ"])]
-    fig = _figure((9, 4.2))
+    fig = new_figure((9, 4.2))
     ax = fig.subplots()
     sns.lineplot(data=curves, x="iteration", y="dice", hue="organ", hue_order=organs, palette=palette,
                  marker="o", ax=ax)  # fmt: skip
@@ -542,7 +510,7 @@ def plot_model_sizes(overview: pd.DataFrame, column: str = "params_full_M"):
     require_columns(overview, ["model", "family", column], "model overview")
     frame = overview.sort_values(column)
     colors = [_FAMILY_COLORS.get(f, _FAMILY_COLORS["other"]) for f in frame["family"]]
-    fig = _figure((7, 0.38 * len(frame) + 1.2))
+    fig = new_figure((7, 0.38 * len(frame) + 1.2))
     ax = fig.subplots()
     bars = ax.barh(frame["model"], frame[column], color=colors)
     ax.bar_label(bars, labels=[f"{v:.1f}" if v >= 1 else f"{v:.2f}" for v in frame[column]], padding=3, fontsize=8)
