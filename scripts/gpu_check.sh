@@ -4,7 +4,7 @@
 #   bash scripts/gpu_check.sh [OUTDIR]        (default OUTDIR: bench/gpu_check)
 #
 # Runs, each writing a log (and a CSV where the tool writes one) into OUTDIR:
-#   1. amos bench speed --preset full: whole loop vs raw step per baseline (issue 4's >= 90% target),
+#   1. amos bench speed --variant full: whole loop vs raw step per baseline (issue 4's >= 90% target),
 #      peak memory, inference s/case;
 #   2. scripts/bench_pipeline.py --train: MONAI tutorial pipeline vs PatchSampler at 96^3, batch 2,
 #      2 workers, side by side (issue 4);
@@ -29,7 +29,7 @@ step() {  # step NAME COMMAND...: run, log to OUTDIR/NAME.log, remember failures
   if ! "$@" 2>&1 | tee "$out/$name.log"; then failed=1; echo "== $name FAILED"; fi
   echo "== $name took $((SECONDS - start)) s"
 }
-step speed python -m amos_tutorial.cli bench speed --preset full --device cuda --iterations 30 \
+step speed python -m amos_tutorial.cli bench speed --variant full --device cuda --iterations 30 \
   --models unet,nnunet,segresnet,vnet,unetr,swinunetr,cotr,nnformer --out "$out/speed.csv"
 step pipeline python "$repo/scripts/bench_pipeline.py" --patch 96 96 96 --batch 2 --volumes 8 \
   --shape 240 240 200 --workers 2 --train

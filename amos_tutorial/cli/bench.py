@@ -7,7 +7,7 @@ Introduced in chapter *Benchmarking the baselines*. Two faces of :mod:`amos_tuto
   (:func:`amos_tutorial.benchmark.bench.run_benchmark`), resumably, and writes ``results.csv``,
   ``leaderboard.md`` and the figures;
 * ``amos bench speed``: whole training loop vs raw step, their ratio, and inference seconds per case
-  (:func:`amos_tutorial.benchmark.bench.speed_report`, built on :mod:`amos_tutorial.benchmark.speed`).
+  (:func:`amos_tutorial.benchmark.speed.speed_report`).
 
 The options of the default run live on the ``bench`` parser itself (its handler runs when no
 sub-command is given); a sub-command's own options and handler take precedence, because argparse
@@ -37,7 +37,7 @@ examples:
   amos bench --models nnunet,unet,segresnet,vnet,unetr,swinunetr --data /data/amos22 --budget short --out bench/short
   amos bench --models nnunet,unet --data /data/amos22 --budget full --out bench/full   # again to resume
   amos bench --models nnunet,unet --data /data/amos22 --budget short --minutes 30 --out bench/30min
-  amos bench speed --models unet,nnunet --preset full --device cuda   # is the GPU fed?
+  amos bench speed --models unet,nnunet --variant full --device cuda   # is the GPU fed?
 
 Run the same command again after an interruption: finished models are skipped, an interrupted
 training resumes from its checkpoint. The folder receives results.csv, leaderboard.md,
@@ -63,12 +63,12 @@ def add_bench_subcommands(subparsers: argparse._SubParsersAction) -> None:
 def _run_speed(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from amos_tutorial.benchmark.bench import format_speed_report, speed_report
+    from amos_tutorial.benchmark.speed import format_speed_report, speed_report
 
     frame = speed_report(
         models=[m for m in args.models.split(",") if m.strip()],
         iterations=args.iterations,
-        preset=args.preset,
+        variant=args.variant,
         device=args.device,
         warmup=args.warmup,
         data=args.data,
@@ -130,7 +130,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``bench`` command group to the ``amos`` parser."""
-    from amos_tutorial.benchmark.bench import BUDGETS
+    from amos_tutorial.benchmark.budgets import BUDGETS
 
     budgets = "\n".join(f"  {b.name:<6} {b.description}" for b in BUDGETS.values())
     parser = subparsers.add_parser(

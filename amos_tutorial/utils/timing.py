@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["peak_memory_gib", "reset_peak_memory", "synchronize", "thread_limit", "timed_calls"]
+__all__ = ["free_gpu_memory", "peak_memory_gib", "reset_peak_memory", "synchronize", "thread_limit", "timed_calls"]
 
 
 def synchronize(device: Any) -> None:
@@ -98,3 +98,11 @@ def thread_limit(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def free_gpu_memory() -> None:
+    """Give the CUDA caching allocator's free blocks back (after a model that failed or finished)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
