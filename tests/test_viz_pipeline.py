@@ -335,3 +335,20 @@ def test_pipeline_throughput_measures_three_pipelines():
         throughput.pipeline_throughput(volumes, (16, 16, 16), threads=0)
     with pytest.raises(ValueError, match="empty"):
         throughput.pipeline_throughput([], (16, 16, 16))
+
+
+@pytest.mark.slow
+def test_amos_bench_pipeline_prints_and_writes_the_table(synthetic_root, tmp_path, capsys):
+    from amos_tutorial.cli import main as amos_main
+
+    out = tmp_path / "pipeline.csv"
+    code = amos_main([
+        "bench", "pipeline", "--data", str(synthetic_root), "--patch-size", "16,16,8", "--iterations", "1",
+        "--warmup", "0", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+    ])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "PatchSampler" in printed
+    table = pd.read_csv(out)
+    assert len(table) == 3
+    assert (table["patches_per_s"] > 0).all()

@@ -260,6 +260,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     The handler is set by :func:`amos_tutorial.cli.bench.add_bench_subcommands`, which adds inference
     seconds per case (:func:`speed_report`) to this table.
     """
+    from amos_tutorial.training.config import AMP_MODES
+
     parser = subparsers.add_parser(
         "speed",
         help="whole training loop vs raw step: is the GPU fed?",
@@ -278,7 +280,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="tiny variants (CPU) or full recipes (GPU); --preset is the old spelling",
     )  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto", help="mixed precision")
+    parser.add_argument("--amp", choices=AMP_MODES, default="auto", help="mixed precision")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--data", default="synthetic", help="data for the whole loop ('synthetic' or a folder)")
     parser.add_argument("--cache-dir", help="preprocessed cache folder")

@@ -22,7 +22,7 @@ from amos_tutorial.transforms.presets import augmentation_transforms, tutorial_a
 from amos_tutorial.transforms.sampler import PatchSampler
 from amos_tutorial.utils.timing import thread_limit, timed_calls
 
-__all__ = ["pipeline_throughput"]
+__all__ = ["pipeline_report", "pipeline_throughput"]
 
 
 def _monai_volumes(volumes: Sequence[Any]) -> list[dict[str, Any]]:
@@ -125,3 +125,50 @@ def _time_monai_chains(volumes, patch_size, batch_size, device, seed, timing) ->
 
         rows.append((name, "cpu", timed_calls(next_batch, **timing)))
     return rows
+
+
+def pipeline_report(
+    data: str = "synthetic",
+    variant: str = "tiny",
+    patch_size: Sequence[int] | None = None,
+    batch_size: int = 2,
+    n_batches: int = 10,
+    device: str = "cpu",
+    warmup: int = 2,
+    threads: int | None = 1,
+    seed: int = 0,
+    cache_dir: str | None = None,
+) -> pd.DataFrame:
+    """``amos bench pipeline``: :func:`pipeline_throughput` on the training volumes of a data folder.
+
+    The volumes come from the trainer's preprocessed cache (:func:`~amos_tutorial.training.trainer.prepare_volumes`,
+    preprocessing once when it is missing), with the preprocessing of the UNet recipe of ``variant``.
+
+    Args:
+        data: ``"synthetic"`` or an AMOS folder.
+        variant: ``"tiny"`` (the smoke preset's grid and patch) or ``"full"`` (the recipe's).
+        patch_size: Patch (x, y, z); default: the variant's UNet patch.
+        batch_size: Patches per batch.
+        n_batches: Timed batches per pipeline.
+        device: Where batches must end up.
+        warmup: Untimed batches first.
+        threads: torch CPU threads during the measurement (None: unchanged).
+        seed: Seed of every pipeline.
+        cache_dir: Preprocessed cache folder (default: the trainer's).
+
+    Returns:
+        The table of :func:`pipeline_throughput`.
+
+    Raises:
+        ValueError: For a bad variant or the errors of :func:`pipeline_throughput`.
+    """
+    from amos_tutorial.training.config import make_config
+    from amos_tutorial.training.trainer import prepare_volumes
+
+    if variant not in ("tiny", "full"):
+        raise ValueError(f"variant must be 'tiny' or 'full', got {variant!r}")
+    overrides = {"cache_dir": str(cache_dir)} if cache_dir is not None else {}
+    config = make_config("unet", preset="smoke" if variant == "tiny" else "full", data=data, **overrides)
+    volumes = prepare_volumes(config, "cpu", progress=False, log=lambda message: None)[0]
+    patch = tuple(int(p) for p in patch_size) if patch_size else tuple(config.patch_size)
+    return pipeline_throughput(volumes, patch, batch_size, n_batches, device, warmup, threads, seed)

@@ -26,7 +26,7 @@ gallbladders, prostate/uterus outside the field of view) follow an explicit conv
 * ``"score"``: absent from both -> 1 (a correct "nothing here"), absent from one only -> 0.
 
 **Speed.** Scoring all 15 organs of an AMOS-sized case (512x512x100) takes a fraction of a second on one
-core (``scripts/bench_metrics.py`` prints the figures) because every organ is cropped to the bounding box of
+core (``amos bench metrics`` prints the figures) because every organ is cropped to the bounding box of
 reference ∪ prediction (all boxes from one :func:`scipy.ndimage.find_objects` pass per label map) and the
 "within tolerance" test looks up the few grid offsets inside the tolerance ball instead of running two full
 Euclidean distance transforms (the exact same decision: the offsets are filtered with scipy's own distance
@@ -88,7 +88,7 @@ Tolerance = Union[float, int, str, Mapping[Union[int, str], float], None]
 
 # Surface-element search strategy: looking up the tolerance ball's offsets costs about one gather per
 # (surface point, offset) and stops at the first hit; a distance transform costs tens of operations per voxel
-# of the crop. This factor converts between the two (measured with scripts/bench_metrics.py, 1-6 mm).
+# of the crop. This factor converts between the two (measured with ``amos bench metrics``, 1-6 mm).
 _EDT_COST_PER_VOXEL = 64
 
 

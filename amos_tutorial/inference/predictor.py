@@ -6,7 +6,7 @@ device by :func:`amos_tutorial.training.amp_policy`), the package's preprocessin
 (:func:`amos_tutorial.transforms.preprocessing.preprocess_array`) and nibabel.
 
 Two paths give the same labels (up to interpolation round-off at organ borders, measured by
-``scripts/bench_predict.py``):
+``amos bench predict``):
 
 * ``"fast"`` (default): preprocessing in torch on the device, sliding window, then the 16-channel
   probabilities are brought back to the original grid *on the device* with

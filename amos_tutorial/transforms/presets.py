@@ -260,7 +260,7 @@ def tutorial_augmentation_transforms(
 ):
     """The random transforms of MONAI's BTCV / Swin UNETR tutorials, for comparison.
 
-    Introduced in chapter *Preprocessing* (and used by ``scripts/bench_pipeline.py``). Built on
+    Introduced in chapter *Preprocessing* (and measured by ``amos bench pipeline``). Built on
     ``RandCropByPosNegLabeld`` (pos 1, neg 1: half the centres in any organ, half in the background),
     ``RandFlipd`` on each axis, ``RandRotate90d`` and ``RandShiftIntensityd``, with the tutorials'
     probabilities. It recomputes foreground and background voxel indices of the whole volume on every
