@@ -54,7 +54,6 @@ __all__ = [
     "build_unet",
     "build_unetr",
     "build_vnet",
-    "nnunet_deep_supervision_weights",
     "nnunet_topology",
 ]
 
@@ -222,31 +221,6 @@ def nnunet_topology(
         pools_per_axis=tuple(pools),  # type: ignore[arg-type]
         divisible_by=tuple(2**p for p in pools),  # type: ignore[arg-type]
     )
-
-
-def nnunet_deep_supervision_weights(num_pools: int) -> list[float]:
-    """nnU-Net's deep-supervision weights for the outputs used in training.
-
-    Introduced in chapter *Training the baselines*. nnU-Net v1 weights the output at decoder level
-    ``i`` (0 = full resolution) by ``1 / 2**i``, drops the coarsest of the ``num_pools`` outputs and
-    normalises the weights to sum to 1. MONAI's ``DynUNet`` returns exactly the kept outputs when
-    built with ``deep_supr_num = num_pools - 2``.
-
-    Args:
-        num_pools: Number of down-sampling steps of the network (>= 2).
-
-    Returns:
-        ``num_pools - 1`` weights, full resolution first.
-
-    Examples:
-        >>> nnunet_deep_supervision_weights(3)
-        [0.6666666666666666, 0.3333333333333333]
-    """
-    if num_pools < 2:
-        raise ValueError(f"deep supervision needs at least 2 pooling steps, got {num_pools}")
-    raw = [1.0 / 2**i for i in range(num_pools - 1)]
-    total = sum(raw)
-    return [w / total for w in raw]
 
 
 # --------------------------------------------------------------------------------------------
