@@ -294,7 +294,7 @@ SPEED_REPORT_COLUMNS: tuple[str, ...] = (*SPEED_COLUMNS[:-1], "inference_s_per_c
 
 
 def _inference_seconds(
-    name: str, variant: str, data: str, device: str, amp: str, seed: int, cases: int, batch_size: int | None
+    name: str, variant: str, data: str, device: str, amp: str, seed: int, cases: int
 ) -> tuple[float, int]:
     """Mean seconds per case of :func:`~amos_tutorial.inference.predict_case` with freshly initialised weights."""
     import torch
@@ -390,7 +390,7 @@ def speed_report(
                 continue
             try:
                 seconds, count = _inference_seconds(
-                    row["model"], variant, data_root, device, amp, seed, inference_cases, batch_size
+                    row["model"], variant, data_root, device, amp, seed, inference_cases
                 )
                 frame.loc[i, ["inference_s_per_case", "inference_cases"]] = [seconds, count]
                 if progress:

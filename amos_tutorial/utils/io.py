@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "load_nifti", "save_nifti"]
+__all__ = ["atomic_path", "atomic_write_text", "load_nifti", "save_nifti"]
 
 
 def _current_umask() -> int:
@@ -57,13 +57,6 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-
-
-def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``target`` atomically and return the path."""
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
 
 
 def atomic_write_text(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
