@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from amos_tutorial.data.folders import list_cases
 from amos_tutorial.data.validate import Problem
 from amos_tutorial.evaluation.metrics import (
     ABSENT_CONVENTIONS,
@@ -95,48 +96,6 @@ def _as_problem(message: str, paths: Sequence[Path]) -> Problem:
         if message.startswith(f"{path}: "):
             return Problem(path, message[len(f"{path}: ") :])
     return Problem(paths[0], message)
-
-
-def list_cases(folder: str | os.PathLike) -> tuple[dict[str, Path], list[Problem]]:
-    """The AMOS label maps of a folder, by case id (builds on :func:`amos_tutorial.data.layout.case_id`).
-
-    Introduced in chapter *Evaluating segmentations*. Files named ``amos_XXXX.nii.gz`` (or ``.nii``) are
-    cases; hidden files (atomic-write temporaries) and non-NIfTI files are ignored.
-
-    Args:
-        folder: A folder of NIfTI label maps.
-
-    Returns:
-        ``(cases, problems)``: case id -> path, sorted by id; and a problem for every NIfTI file whose name
-        is not an AMOS case and every case present twice (``.nii`` and ``.nii.gz``).
-
-    Raises:
-        FileNotFoundError: If the folder does not exist.
-
-    Examples:
-        >>> cases, problems = list_cases("amos22/labelsVa")  # doctest: +SKIP
-    """
-    from amos_tutorial.data.layout import case_id
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: folder does not exist")
-    cases: dict[str, Path] = {}
-    problems: list[Problem] = []
-    for path in sorted(folder.iterdir()):
-        stem = nifti_stem(path.name)
-        if stem is None or path.name.startswith(".") or not path.is_file():
-            continue
-        try:
-            cid = case_id(stem)
-        except ValueError:
-            problems.append(Problem(path, "NIfTI file name is not an AMOS case (expected amos_XXXX.nii.gz)"))
-            continue
-        if cid in cases:
-            problems.append(Problem(path, f"{cid} is also in {cases[cid].name}: keep one file per case"))
-            continue
-        cases[cid] = path
-    return dict(sorted(cases.items())), problems
 
 
 def read_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.ndarray]:

@@ -441,7 +441,7 @@ def predict_folder(
     """
     from tqdm.auto import tqdm
 
-    from amos_tutorial.evaluation.evaluate import list_cases
+    from amos_tutorial.data.folders import list_cases
     from amos_tutorial.training import load_run
     from amos_tutorial.training.amp import resolve_device
     from amos_tutorial.utils.io import atomic_write_text, save_nifti
