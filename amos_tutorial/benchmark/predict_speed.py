@@ -1,6 +1,6 @@
 """How fast is prediction? One AMOS-like CT, the fast path vs the MONAI plain path, stage by stage.
 
-Introduced in chapter *Predicting new scans*; builds on :func:`amos_tutorial.inference.predict_case`,
+Introduced in chapter *Training the baselines*; builds on :func:`amos_tutorial.inference.predict_case`,
 :func:`amos_tutorial.data.synthetic.synthesize_case` and :mod:`amos_tutorial.utils.timing`.
 ``amos bench predict`` prints the table.
 

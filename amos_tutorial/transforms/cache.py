@@ -1,6 +1,6 @@
 """The preprocessed cache: one file per case, written atomically, resumable, within a memory budget.
 
-Introduced in chapter *Preprocessing*. ``preprocess_dataset`` runs the fast preprocessing
+Introduced in chapter *Preprocessing and augmentation*. ``preprocess_dataset`` runs the fast preprocessing
 (:func:`~amos_tutorial.transforms.preprocessing.preprocess_case`) over the chosen splits and writes
 ``OUT/amos_XXXX.pt`` per case plus ``OUT/preprocess.json`` (the config, the cases and the failures).
 A finished case is never redone, an interrupted run resumes where it stopped, and a case that
@@ -76,7 +76,7 @@ _log = logging.getLogger(__name__)
 def save_preprocessed(case: PreprocessedCase, path: str | os.PathLike) -> Path:
     """Write one :class:`PreprocessedCase` atomically with ``torch.save``.
 
-    Introduced in chapter *Preprocessing*. Tensors are moved to the CPU first, so a cache written
+    Introduced in chapter *Preprocessing and augmentation*. Tensors are moved to the CPU first, so a cache written
     from the GPU loads anywhere.
 
     Args:
@@ -110,7 +110,7 @@ def save_preprocessed(case: PreprocessedCase, path: str | os.PathLike) -> Path:
 def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> PreprocessedCase:
     """Read one cached case (``torch.load(weights_only=True)``).
 
-    Introduced in chapter *Preprocessing*.
+    Introduced in chapter *Preprocessing and augmentation*.
 
     Args:
         path: A file written by :func:`save_preprocessed`.
@@ -151,7 +151,7 @@ def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> Prepr
 def read_cache_index(out_dir: str | os.PathLike) -> dict[str, Any] | None:
     """The ``preprocess.json`` of a cache folder, or None if there is none.
 
-    Introduced in chapter *Preprocessing*. Built on ``json``.
+    Introduced in chapter *Preprocessing and augmentation*. Built on ``json``.
 
     Args:
         out_dir: A cache folder.
@@ -199,7 +199,7 @@ def preprocess_dataset(
 ) -> list[Path]:
     """Preprocess every case of ``splits`` into ``out_dir``, one atomic file per case.
 
-    Introduced in chapter *Preprocessing*. Resumable: cases whose file exists are skipped (files
+    Introduced in chapter *Preprocessing and augmentation*. Resumable: cases whose file exists are skipped (files
     only appear complete, thanks to :func:`amos_tutorial.utils.io.atomic_path`). A case that fails
     is reported on stderr in one line that starts with its file, recorded under ``failed`` in
     ``preprocess.json``, and the run goes on.
@@ -298,7 +298,7 @@ def load_preprocessed(
 ) -> list[PreprocessedCase]:
     """Load cached cases, keeping at most ``memory_budget_gb`` in RAM.
 
-    Introduced in chapter *Preprocessing*. Cases are read in order into memory until the budget is
+    Introduced in chapter *Preprocessing and augmentation*. Cases are read in order into memory until the budget is
     reached; the rest are memory-mapped (``torch.load(mmap=True)``): they take no RAM until touched,
     and then only the pages that a patch needs. With a budget that holds everything, every case is
     simply read.

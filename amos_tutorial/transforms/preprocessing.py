@@ -1,6 +1,6 @@
 """Fast preprocessing in plain torch: the ONE definition used by the training cache and by prediction.
 
-Introduced in chapter *Preprocessing*. The steps are those of the MONAI preset
+Introduced in chapter *Preprocessing and augmentation*. The steps are those of the MONAI preset
 (:func:`amos_tutorial.transforms.presets.preprocessing_transforms`) and give the same arrays:
 
 1. orientation to RAS (a flip and a permutation of the array axes, as ``monai.transforms.Orientation``);
@@ -69,7 +69,7 @@ def _pair(value: Any, name: str) -> tuple[float, float]:
 class PreprocessConfig:
     """Settings of the preprocessing, shared by the fast path and the MONAI preset.
 
-    Introduced in chapter *Preprocessing*. Saved with every cache and training run (``to_dict``) so
+    Introduced in chapter *Preprocessing and augmentation*. Saved with every cache and training run (``to_dict``) so
     that prediction preprocesses exactly like training did.
 
     Attributes:
@@ -142,7 +142,7 @@ class PreprocessConfig:
 class PreprocessedCase:
     """One case on the preprocessed grid.
 
-    Introduced in chapter *Preprocessing*. Built by :func:`preprocess_case`, stored one file per case
+    Introduced in chapter *Preprocessing and augmentation*. Built by :func:`preprocess_case`, stored one file per case
     by :func:`amos_tutorial.transforms.cache.preprocess_dataset`.
 
     Attributes:
@@ -327,7 +327,7 @@ def _percentile(x: torch.Tensor, q: float) -> float:
 def foreground_mask(image: torch.Tensor, modality: str) -> torch.Tensor:
     """The voxels that define the foreground crop of a normalised image.
 
-    Introduced in chapter *Preprocessing*. CT: voxels above the window's lower bound (``x > 0``, the
+    Introduced in chapter *Preprocessing and augmentation*. CT: voxels above the window's lower bound (``x > 0``, the
     default ``select_fn`` of MONAI's ``CropForegroundd``). MRI: voxels above the volume's minimum
     (after percentile clipping the dark background sits exactly at the minimum).
 
@@ -366,7 +366,7 @@ def compute_class_indices(
 ) -> dict[int, torch.Tensor]:
     """Flat voxel indices of every organ present in a label map, computed in one pass.
 
-    Introduced in chapter *Preprocessing*. This is the table that lets the patch sampler draw a
+    Introduced in chapter *Preprocessing and augmentation*. This is the table that lets the patch sampler draw a
     patch centre inside any organ instantly (MONAI's ``RandCropByLabelClassesd`` recomputes it from
     the whole volume on every crop unless given ``indices_key``). Built on ``torch.nonzero`` and a
     stable sort by class.
@@ -446,7 +446,7 @@ def preprocess_array(
 ) -> PreprocessedCase:
     """Preprocess an in-memory volume: RAS, target spacing, intensity normalisation, foreground crop.
 
-    Introduced in chapter *Preprocessing*. Plain torch (``index_select``, ``lerp``, ``kthvalue``) on
+    Introduced in chapter *Preprocessing and augmentation*. Plain torch (``index_select``, ``lerp``, ``kthvalue``) on
     ``device``; the grid geometry comes from MONAI (``zoom_affine``, ``compute_shape_offset``) and
     nibabel (orientation), so the result matches
     :func:`amos_tutorial.transforms.presets.preprocessing_transforms`.
@@ -563,7 +563,7 @@ def preprocess_case(
 ) -> PreprocessedCase:
     """Load a NIfTI case and preprocess it (see :func:`preprocess_array`).
 
-    Introduced in chapter *Preprocessing*. Reading goes through nibabel
+    Introduced in chapter *Preprocessing and augmentation*. Reading goes through nibabel
     (:func:`amos_tutorial.utils.io.load_nifti`); the computation runs on ``device``.
 
     Args:
@@ -626,8 +626,8 @@ def invert_to_original(
 ) -> torch.Tensor:
     """Bring a volume on the preprocessed grid back to the original image grid, on its own device.
 
-    Introduced in chapter *Preprocessing* (used by *Predicting*). Undoes the crop, the resampling
-    and the orientation in one separable resampling (three 1-D passes of ``index_select`` and
+    Introduced in chapter *Preprocessing and augmentation* (used by prediction, :mod:`amos_tutorial.inference`).
+    Undoes the crop, the resampling and the orientation in one separable resampling (three 1-D passes of ``index_select`` and
     ``lerp``), so a 16-channel softmax goes back to a 512 x 512 x 100 CT in a fraction of a second on
     a GPU. Voxels of the original grid outside the cropped box get ``fill`` (background).
 

@@ -1,6 +1,6 @@
 """A fast, reproducible, organ-weighted patch sampler that builds whole batches on the device.
 
-Introduced in chapter *Preprocessing* (used by *Training the baselines*). Why not MONAI's
+Introduced in chapter *Preprocessing and augmentation* (used by *Training the baselines*). Why not MONAI's
 ``RandCropByLabelClassesd`` in DataLoader workers? On a 2-core machine (Colab) that pipeline keeps an
 H100 busy only 16% of the time with a small UNet: every crop re-scans the whole volume for organ
 voxels, and every sample is transformed on its own by many small operations. Here:
@@ -58,7 +58,7 @@ _NO_AUGMENT = AugmentConfig(
 def batch_seed(seed: int, rank: int, iteration: int) -> int:
     """The 64-bit seed of batch ``iteration`` of ``rank``: well mixed, so nearby batches are unrelated.
 
-    Introduced in chapter *Preprocessing*. Built on ``numpy.random.SeedSequence``.
+    Introduced in chapter *Preprocessing and augmentation*. Built on ``numpy.random.SeedSequence``.
 
     Examples:
         >>> batch_seed(0, 0, 1) == batch_seed(0, 0, 1) != batch_seed(0, 1, 1)
@@ -114,7 +114,7 @@ def _copy_crop(dst: torch.Tensor, vol: torch.Tensor, start: Sequence[int], fill:
 class PatchSampler:
     """Organ-weighted random patches with augmentation, a whole batch at a time, on any device.
 
-    Introduced in chapter *Preprocessing*. Built on torch only (indexing, ``torch.flip``,
+    Introduced in chapter *Preprocessing and augmentation*. Built on torch only (indexing, ``torch.flip``,
     ``affine_grid`` / ``grid_sample``); see the module docstring for the design.
 
     Args:
