@@ -185,19 +185,7 @@ class PatchSampler:
             raise ValueError(f"foreground_prob must be in 0..1, got {foreground_prob}")
         if image_dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise ValueError(f"image_dtype must be float32, float16 or bfloat16, got {image_dtype}")
-        volumes = list(volumes)
-        if not volumes:
-            raise ValueError("PatchSampler needs at least one volume")
-        for v in volumes:
-            if not isinstance(v, PreprocessedCase):
-                raise ValueError(f"volumes must be PreprocessedCase objects, got {type(v).__name__}")
-            if v.label is None:
-                raise ValueError(f"{v.case_id}: PatchSampler needs labelled volumes (label is None)")
-            if v.image.ndim != 4 or v.image.shape[0] != 1 or tuple(v.label.shape) != tuple(v.image.shape):
-                raise ValueError(
-                    f"{v.case_id}: image and label must both be (1, X, Y, Z), got "
-                    f"{tuple(v.image.shape)} and {tuple(v.label.shape)}"
-                )
+        volumes = _check_volumes(volumes)
         shard = volumes[int(rank) :: int(world_size)]
         if not shard:
             raise ValueError(f"rank {rank} of {world_size} gets no volume: only {len(volumes)} volumes")
@@ -215,21 +203,16 @@ class PatchSampler:
         self.image_dtype = image_dtype
         self.case_ids = [v.case_id for v in shard]
 
-        weights = np.ones(NUM_CLASSES, dtype=np.float64)
-        if class_weights is not None:
-            weights = np.asarray([float(w) for w in class_weights], dtype=np.float64)
-            if weights.shape != (NUM_CLASSES,) or (weights < 0).any() or weights[1:].sum() <= 0:
-                raise ValueError(
-                    f"class_weights must be {NUM_CLASSES} non-negative weights with some organ weight > 0, "
-                    f"got {class_weights!r}"
-                )
-        weights[0] = 0.0  # the background share is 1 - foreground_prob, drawn anywhere in the volume
-
+        weights = _class_weights(class_weights)
         need = sum(v.image.numel() * (2 if image_dtype != torch.float32 else 4) + v.label.numel() for v in shard)
         self.on_device = self._decide_storage(need, cache_on_device, device_memory_gb)
         store = self.device if self.on_device else torch.device("cpu")
         self._pin = store.type == "cpu" and self.device.type == "cuda"
 
+        self._index_volumes(shard, store, image_dtype, weights)
+
+    def _index_volumes(self, shard: list[PreprocessedCase], store: torch.device, image_dtype, weights) -> None:
+        """Keep each volume where it is stored, with its organ-voxel table and cumulative organ weights."""
         self._images: list[torch.Tensor] = []
         self._labels: list[torch.Tensor] = []
         self._fill: list[float] = []
@@ -417,3 +400,35 @@ class PatchSampler:
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         """``batch(0)``, ``batch(1)``, ... forever."""
         return self.batches(0)
+
+
+def _check_volumes(volumes: Sequence[PreprocessedCase]) -> list[PreprocessedCase]:
+    """The volumes as a list; one-line errors for an empty list, unlabelled or badly shaped volumes."""
+    volumes = list(volumes)
+    if not volumes:
+        raise ValueError("PatchSampler needs at least one volume")
+    for v in volumes:
+        if not isinstance(v, PreprocessedCase):
+            raise ValueError(f"volumes must be PreprocessedCase objects, got {type(v).__name__}")
+        if v.label is None:
+            raise ValueError(f"{v.case_id}: PatchSampler needs labelled volumes (label is None)")
+        if v.image.ndim != 4 or v.image.shape[0] != 1 or tuple(v.label.shape) != tuple(v.image.shape):
+            raise ValueError(
+                f"{v.case_id}: image and label must both be (1, X, Y, Z), got "
+                f"{tuple(v.image.shape)} and {tuple(v.label.shape)}"
+            )
+    return volumes
+
+
+def _class_weights(class_weights: Sequence[float] | None) -> np.ndarray:
+    """Organ weights of the foreground draws (background 0: its share is 1 - foreground_prob)."""
+    weights = np.ones(NUM_CLASSES, dtype=np.float64)
+    if class_weights is not None:
+        weights = np.asarray([float(w) for w in class_weights], dtype=np.float64)
+        if weights.shape != (NUM_CLASSES,) or (weights < 0).any() or weights[1:].sum() <= 0:
+            raise ValueError(
+                f"class_weights must be {NUM_CLASSES} non-negative weights with some organ weight > 0, "
+                f"got {class_weights!r}"
+            )
+    weights[0] = 0.0  # the background share is 1 - foreground_prob, drawn anywhere in the volume
+    return weights
