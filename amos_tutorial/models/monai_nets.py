@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from amos_tutorial.models.registry import ModelSpec, register_model
+from amos_tutorial.utils.geometry import check_patch_size
 
 __all__ = [
     "CNN_RECIPE",
@@ -173,8 +174,7 @@ def nnunet_topology(
         >>> nnunet_topology((160, 160, 48), spacing=(0.7, 0.7, 5.0)).kernel_sizes[0]
         (3, 3, 1)
     """
-    if len(patch_size) != 3 or any(int(p) <= 0 for p in patch_size):
-        raise ValueError(f"patch_size must be 3 positive integers (x, y, z), got {tuple(patch_size)}")
+    check_patch_size(patch_size)
     if len(spacing) != 3 or any(float(s) <= 0 for s in spacing):
         raise ValueError(f"spacing must be 3 positive numbers (x, y, z mm), got {tuple(spacing)}")
     if base_filters < 1 or max_filters < base_filters:

@@ -22,7 +22,7 @@ import torch
 from amos_tutorial.labels import NUM_CLASSES
 from amos_tutorial.transforms.augment import AugmentConfig
 from amos_tutorial.transforms.preprocessing import PreprocessConfig
-from amos_tutorial.utils.geometry import check_modality
+from amos_tutorial.utils.geometry import check_modality, check_patch_size
 
 __all__ = [
     "preprocessing_transforms",
@@ -40,16 +40,6 @@ def above_minimum(x: torch.Tensor) -> torch.Tensor:
     DataLoader workers.
     """
     return x > x.min()
-
-
-def _check_patch(patch_size: Sequence[int]) -> tuple[int, int, int]:
-    try:
-        patch = tuple(int(p) for p in patch_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}") from None
-    if len(patch) != 3 or min(patch) < 1:
-        raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}")
-    return patch  # type: ignore[return-value]
 
 
 def preprocessing_transforms(
@@ -208,7 +198,7 @@ def augmentation_transforms(
     """
     from monai import transforms as mt
 
-    patch = _check_patch(patch_size)
+    patch = check_patch_size(patch_size)
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     cfg = config or AugmentConfig()
@@ -281,7 +271,7 @@ def tutorial_augmentation_transforms(
     """
     from monai import transforms as mt
 
-    patch = _check_patch(patch_size)
+    patch = check_patch_size(patch_size)
     keys = [image_key, label_key]
     return mt.Compose(
         [

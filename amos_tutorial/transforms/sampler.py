@@ -44,6 +44,7 @@ from amos_tutorial.transforms.augment import (
     rotation_zoom_matrix,
 )
 from amos_tutorial.transforms.preprocessing import PreprocessedCase, compute_class_indices
+from amos_tutorial.utils.geometry import check_patch_size
 
 __all__ = ["PatchSampler", "BatchPlan", "batch_seed"]
 
@@ -169,12 +170,7 @@ class PatchSampler:
         device_memory_gb: float | None = None,
         image_dtype: torch.dtype = torch.float32,
     ) -> None:
-        try:
-            patch = tuple(int(p) for p in patch_size)
-        except (TypeError, ValueError):
-            raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}") from None
-        if len(patch) != 3 or min(patch) < 1:
-            raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}")
+        patch = check_patch_size(patch_size)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if int(world_size) < 1 or not 0 <= int(rank) < int(world_size):

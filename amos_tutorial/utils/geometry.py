@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AFFINE_ATOL", "MODALITIES", "NIFTI_SUFFIXES", "check_modality", "nifti_stem", "spacing_from_affine"]
+__all__ = [
+    "AFFINE_ATOL",
+    "MODALITIES",
+    "NIFTI_SUFFIXES",
+    "check_modality",
+    "check_patch_size",
+    "nifti_stem",
+    "spacing_from_affine",
+]
 
 AFFINE_ATOL = 1e-3
 """Largest difference (mm) allowed between two affines that should be the same grid (MONAI's ``AFFINE_TOL``)."""
@@ -88,3 +96,22 @@ def check_modality(modality: str) -> str:
     if mod not in MODALITIES:
         raise ValueError(f"modality must be 'CT' or 'MRI', got {modality!r}")
     return mod
+
+
+def check_patch_size(patch_size: Any, name: str = "patch_size") -> tuple[int, int, int]:
+    """Three positive integers (x, y, z) from any sequence, or a one-line error naming the bad value.
+
+    Raises:
+        ValueError: If ``patch_size`` is not three positive integers.
+
+    Examples:
+        >>> check_patch_size([96, 96, 64])
+        (96, 96, 64)
+    """
+    try:
+        patch = tuple(int(p) for p in patch_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be three positive integers (x, y, z), got {patch_size!r}") from None
+    if len(patch) != 3 or min(patch) < 1:
+        raise ValueError(f"{name} must be three positive integers (x, y, z), got {patch_size!r}")
+    return patch  # type: ignore[return-value]
