@@ -2,7 +2,8 @@
 
 Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (the introduction).
 Every chapter of the book (``book/<chapter>.ipynb``) has the same skeleton, so that a reader
-always knows where to look and the test-suite can re-run all of them unattended (``tests/test_notebooks.py`` checks the items marked *checked*):
+always knows where to look and the test-suite can re-run all of them unattended
+(``tests/test_notebooks.py`` checks the items marked *checked*):
 
 1. **Title and Colab badge**, first markdown cell (*checked*): ``# Chapter title``, then
    ``[![Open In Colab](_static/colab-badge.svg)](COLAB_URL)`` with ``COLAB_URL`` =

@@ -68,6 +68,7 @@ from amos_tutorial.benchmark.budgets import BUDGETS, Budget
 from amos_tutorial.benchmark.report import write_report
 from amos_tutorial.benchmark.results import BENCH_COLUMNS, RESULTS_FILE, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
+from amos_tutorial.training.runs import METRICS_FILE, read_metrics
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, thread_limit
 
@@ -235,12 +236,14 @@ def _training_time(run_dir: Path, session_starts: Sequence[int], iterations: int
     the middle of an epoch, the resumed row only timed the steps after ``start``: the seconds are
     divided by the steps they really cover, and the run's time is that rate times ``iterations``.
     """
-    path = run_dir / "metrics.csv"
-    if not path.is_file():
+    try:
+        frame = read_metrics(run_dir)
+    except FileNotFoundError:
         return float("nan")
-    frame = pd.read_csv(path)
     if "seconds" not in frame.columns or "iteration" not in frame.columns:
-        raise ValueError(f"{path}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`")
+        raise ValueError(
+            f"{run_dir / METRICS_FILE}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`"
+        )
     seconds, covered, previous = 0.0, 0, 0
     for it, sec in sorted(zip(frame["iteration"].astype(int), frame["seconds"].astype(float))):
         start = max([previous, *(s for s in session_starts if s < it)])

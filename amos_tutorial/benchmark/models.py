@@ -33,7 +33,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODEL_COLUMNS", "MODES", "format_model_table", "measure_model", "model_table", "published_figures", "write_rows"]
+__all__ = [
+    "MODEL_COLUMNS",
+    "MODES",
+    "format_model_table",
+    "measure_model",
+    "model_table",
+    "published_figures",
+    "write_rows",
+]
 
 MODES = ("params", "forward", "train")
 """What ``amos bench models`` measures: parameter counts, a forward pass or a training step."""

@@ -160,7 +160,9 @@ def predict_timings(
             path = save_nifti(case.image, case.affine, Path(tmp) / "amos_0001.nii.gz", dtype=np.int16)
             timed = {w: _time_path(net, path, pre_config, dev, w, repeats, kwargs, log) for w in PATHS}
             grid = nib.load(str(path))
-            same_grid = all(p.labels.shape == grid.shape and np.allclose(p.affine, grid.affine) for _, p in timed.values())
+            same_grid = all(
+                p.labels.shape == grid.shape and np.allclose(p.affine, grid.affine) for _, p in timed.values()
+            )
     rows = {stage: {w: timed[w][0][stage] for w in PATHS} for stage in STAGES}
     rows["end to end without load"] = {w: sum(rows[s][w] for s in STAGES if s != "load") for w in PATHS}
     rows["peak_gib"] = {w: timed[w][0]["peak_gib"] for w in PATHS}

@@ -22,7 +22,36 @@ import pandas as pd
 
 from amos_tutorial.utils.frames import require_columns
 
-__all__ = ["organ_dice_curves", "read_run", "run_summary", "seconds_per_iteration", "training_curves"]
+METRICS_FILE = "metrics.csv"
+"""The per-epoch table the trainer writes into a run folder."""
+
+__all__ = [
+    "METRICS_FILE",
+    "organ_dice_curves",
+    "read_metrics",
+    "read_run",
+    "run_summary",
+    "seconds_per_iteration",
+    "training_curves",
+]
+
+
+def read_metrics(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """The ``metrics.csv`` of a run folder (one row per epoch: iteration, seconds, losses, validation).
+
+    Introduced in chapter *Training the baselines*.
+
+    Raises:
+        FileNotFoundError: If the run has no metrics table yet.
+        ValueError: ``"PATH: ..."`` if the table cannot be read.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no metrics yet (the run has not finished an epoch)")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
 
 
 def read_run(run: Any) -> tuple[str, Any, pd.DataFrame, dict[int, float]]:
@@ -48,14 +77,7 @@ def read_run(run: Any) -> tuple[str, Any, pd.DataFrame, dict[int, float]]:
 
         folder = Path(run)
         config = load_config(folder / "config.json")
-        path = folder / "metrics.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no metrics yet (the run has not finished an epoch)")
-        try:
-            metrics = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
-        return config.model, config, metrics, {}
+        return config.model, config, read_metrics(folder), {}
     if all(hasattr(run, a) for a in ("config", "metrics")):
         return run.config.model, run.config, run.metrics, dict(getattr(run, "losses", {}) or {})
     raise TypeError(f"expected a RunResult or a run folder, got {type(run).__name__}")
