@@ -27,7 +27,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import warnings
 import json
 import os
@@ -45,7 +44,7 @@ from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_p
 VARIANTS = ("tiny", "full")
 """Model variants ``amos bench speed`` measures: tiny (CPU) or the recipes (GPU)."""
 
-__all__ = ["SPEED_COLUMNS", "SPEED_REPORT_COLUMNS", "add_cli", "format_speed_report", "speed_benchmark", "speed_report"]
+__all__ = ["SPEED_COLUMNS", "SPEED_REPORT_COLUMNS", "VARIANTS", "format_speed_report", "speed_benchmark", "speed_report"]
 
 #: Columns of the result table / CSV, in order.
 SPEED_COLUMNS: tuple[str, ...] = (
@@ -252,43 +251,6 @@ def _measure(
 def _json_key(d: dict[str, Any]) -> str:
     # Models with the same preprocessing share the loaded volumes.
     return json.dumps(d, sort_keys=True)
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the options of ``amos bench speed`` to the ``bench`` command group.
-
-    The handler is set by :func:`amos_tutorial.cli.bench.add_bench_subcommands`, which adds inference
-    seconds per case (:func:`speed_report`) to this table.
-    """
-    from amos_tutorial.training.config import AMP_MODES
-
-    parser = subparsers.add_parser(
-        "speed",
-        help="whole training loop vs raw step: is the GPU fed?",
-        description=(
-            "Train each model for a fixed number of steps on synthetic data and report, side by side, "
-            "seconds per step of the whole loop (PatchSampler + step) and of the raw step (random "
-            "tensors on the device), their ratio, patches/s and peak GPU memory."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--models", default="unet,nnunet", help="comma-separated registry names")
-    parser.add_argument("--iterations", type=int, default=20, help="timed steps per phase")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument(
-        "--variant", "--preset", dest="variant", choices=VARIANTS, default="tiny",
-        help="tiny variants (CPU) or full recipes (GPU); --preset is the old spelling",
-    )  # fmt: skip
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--amp", choices=AMP_MODES, default="auto", help="mixed precision")
-    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    parser.add_argument("--data", default="synthetic", help="data for the whole loop ('synthetic' or a folder)")
-    parser.add_argument("--cache-dir", help="preprocessed cache folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="bench/speed.csv", help="CSV written with the table")
-    return parser
-
-
 #: Columns of :func:`speed_report`: those of the speed check with inference before ``error``.
 SPEED_REPORT_COLUMNS: tuple[str, ...] = (*SPEED_COLUMNS[:-1], "inference_s_per_case", "inference_cases", "error")
 

@@ -52,17 +52,7 @@ accuracy_vs_time.png and organ_heatmap.png.
 def add_bench_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Add every ``amos bench`` sub-command: ``speed`` (with inference seconds per case), ``models``, ``pipeline``,
     ``metrics`` and ``predict``."""
-    from amos_tutorial.benchmark import speed
-
-    parser = speed.add_cli(subparsers)
-    parser.description = (parser.description or "") + (
-        " Then each model predicts --inference-cases images (load, preprocessing, sliding window, "
-        "inversion to the original grid, argmax) to report inference seconds per case."
-    )
-    parser.add_argument(
-        "--inference-cases", type=int, default=1, help="images predicted to time the inference (0: skip)"
-    )
-    parser.set_defaults(func=_run_speed)
+    _add_speed(subparsers)
     _add_models(subparsers)
     _add_pipeline(subparsers)
     _add_metrics(subparsers)
@@ -168,6 +158,43 @@ def _run_pipeline(args: argparse.Namespace) -> int:
             frame.to_csv(tmp, index=False)
         print(f"written {args.out}")
     return 0
+
+
+def _add_speed(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench speed``: whole training loop vs raw step, their ratio, inference seconds per case."""
+    from amos_tutorial.benchmark.speed import VARIANTS
+    from amos_tutorial.training.config import AMP_MODES
+
+    parser = subparsers.add_parser(
+        "speed",
+        help="whole training loop vs raw step: is the GPU fed?",
+        description=(
+            "Train each model for a fixed number of steps on synthetic data and report, side by side, "
+            "seconds per step of the whole loop (PatchSampler + step) and of the raw step (random "
+            "tensors on the device), their ratio, patches/s and peak GPU memory. Then each model predicts "
+            "--inference-cases images (load, preprocessing, sliding window, inversion to the original grid, "
+            "argmax) to report inference seconds per case."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--models", default="unet,nnunet", help="comma-separated registry names")
+    parser.add_argument("--iterations", type=int, default=20, help="timed steps per phase")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument(
+        "--variant", "--preset", dest="variant", choices=VARIANTS, default="tiny",
+        help="tiny variants (CPU) or full recipes (GPU); --preset is the old spelling",
+    )  # fmt: skip
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--amp", choices=AMP_MODES, default="auto", help="mixed precision")
+    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--data", default="synthetic", help="data for the whole loop ('synthetic' or a folder)")
+    parser.add_argument("--cache-dir", help="preprocessed cache folder")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, random tensors and patches")
+    parser.add_argument("--out", default="bench/speed.csv", help="CSV written with the table")
+    parser.add_argument(
+        "--inference-cases", type=int, default=1, help="images predicted to time the inference (0: skip)"
+    )
+    parser.set_defaults(func=_run_speed)
 
 
 def _run_speed(args: argparse.Namespace) -> int:
