@@ -5,6 +5,11 @@ download, validation), ``transforms`` (preprocessing presets), ``models`` (regis
 ``training``, ``inference``, ``evaluation``, ``benchmark``, ``exercises`` (checkers of the
 build-it-yourself exercises), ``viz`` and the ``amos`` ``cli``.
 Sub-packages are imported on demand so that ``import amos_tutorial`` stays light.
+
+Layers, lowest first (a module imports its own layer and those below; ``tests/test_imports.py`` checks it):
+``utils``/``labels`` < ``paths``/``data`` < ``transforms`` < ``models`` (and ``evaluation.metrics``) <
+``training`` < ``inference`` < ``evaluation`` < ``benchmark`` (every measurement) < ``viz`` (draws only) <
+``cli``/``notebook``.
 """
 
 

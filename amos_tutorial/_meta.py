@@ -1,6 +1,6 @@
 """Where the book and its package live, defined once: repository, branch, version and install lines.
 
-Introduced in chapter *Introduction*. Every chapter's Colab badge and setup cell, ``_config.yml``
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*. Every chapter's Colab badge and setup cell, ``_config.yml``
 (``repository.url``) and ``pyproject.toml`` (``project.urls``) must agree with these constants;
 ``tests/test_course.py`` fails when one of them drifts. To publish a fork, change :data:`REPOSITORY`
 here and ``repository.url`` in ``_config.yml``, then run ``amos book sync`` to rewrite the badges and

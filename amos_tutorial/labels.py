@@ -25,7 +25,6 @@ __all__ = [
     "label_by_id",
     "dataset_json_labels",
     "organ_names",
-    "label_colors",
     "label_colormap",
 ]
 
@@ -127,12 +126,6 @@ def organ_names(style: str = "name", include_background: bool = False) -> list[s
         raise ValueError(f"style must be 'name', 'json_name' or 'abbrev', got {style!r}")
     rows = LABELS if include_background else LABELS[1:]
     return [getattr(lab, style) for lab in rows]
-
-
-def label_colors(include_background: bool = True) -> dict[int, str]:
-    """Map id -> fixed plot colour (``#rrggbb``)."""
-    rows = LABELS if include_background else LABELS[1:]
-    return {lab.id: lab.color for lab in rows}
 
 
 def label_colormap():

@@ -1,8 +1,9 @@
 """Helpers for the book's chapters: the device report, the one configuration cell, ``amos`` commands.
 
-Introduced in chapter *Introduction*. Every chapter of the book (``book/<chapter>.ipynb``) has the
-same skeleton, so that a reader always knows where to look and the test-suite can re-run all of
-them unattended (``tests/test_notebooks.py`` checks the items marked *checked*):
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (the introduction).
+Every chapter of the book (``book/<chapter>.ipynb``) has the same skeleton, so that a reader
+always knows where to look and the test-suite can re-run all of them unattended
+(``tests/test_notebooks.py`` checks the items marked *checked*):
 
 1. **Title and Colab badge**, first markdown cell (*checked*): ``# Chapter title``, then
    ``[![Open In Colab](_static/colab-badge.svg)](COLAB_URL)`` with ``COLAB_URL`` =
@@ -117,7 +118,8 @@ T = TypeVar("T")
 def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = BRANCH) -> str:
     """The Google Colab URL that opens a chapter straight from the GitHub repository.
 
-    Introduced in chapter *Introduction*; builds on Colab's ``/github/ORG/REPO/blob/BRANCH/PATH`` scheme.
+    Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*;
+    builds on Colab's ``/github/ORG/REPO/blob/BRANCH/PATH`` scheme.
 
     Args:
         notebook: Chapter name (``"intro"``), file name (``"intro.ipynb"``) or repository path
@@ -150,7 +152,7 @@ def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = BRANCH)
 def parse_bool(value: str | bool | int, name: str = "value") -> bool:
     """Parse a yes/no switch as written in an environment variable.
 
-    Introduced in chapter *Introduction* (how ``AMOS_SMOKE`` is read).
+    Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (how ``AMOS_SMOKE`` is read).
 
     Args:
         value: ``1/0``, ``true/false``, ``yes/no``, ``on/off`` (any case) or a bool.
@@ -179,7 +181,7 @@ def parse_bool(value: str | bool | int, name: str = "value") -> bool:
 def smoke_from_env(default: bool) -> bool:
     """Read ``$AMOS_SMOKE``; return ``default`` when it is unset.
 
-    Introduced in chapter *Introduction*.
+    Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*.
 
     Args:
         default: Value used when the variable is not set.
@@ -196,8 +198,9 @@ def smoke_from_env(default: bool) -> bool:
 def best_device() -> str:
     """The best available torch device as a string: ``"cuda"``, ``"mps"`` or ``"cpu"``.
 
-    Introduced in chapter *Introduction*; builds on :mod:`torch`. Code in this package takes the
-    device as an argument and never hard-codes ``.cuda()``, so the same notebook runs everywhere.
+    Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*;
+    builds on :mod:`torch`. Code in this package takes the device as an argument and never
+    hard-codes ``.cuda()``, so the same notebook runs everywhere.
 
     Returns:
         The device name.
@@ -266,7 +269,8 @@ class DeviceReport:
 def device_report() -> DeviceReport:
     """Collect the software versions and the hardware a chapter runs on.
 
-    Introduced in chapter *Introduction*; builds on :mod:`torch` (``torch.cuda``) and :mod:`platform`.
+    Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*;
+    builds on :mod:`torch` (``torch.cuda``) and :mod:`platform`.
 
     Returns:
         A :class:`DeviceReport`; ``print()`` it in the chapter's device cell.
@@ -393,8 +397,9 @@ def chapter_config(
 ) -> ChapterConfig:
     """Build a chapter's configuration from its one ``DATA`` value and the environment.
 
-    Introduced in chapter *Introduction*; builds on :func:`amos_tutorial.paths.resolve_data_root`
-    (which generates the cached synthetic mini-AMOS set on first use).
+    Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*;
+    builds on :func:`amos_tutorial.paths.resolve_data_root` (which generates the cached synthetic
+    mini-AMOS set on first use).
 
     Precedence: ``$AMOS_DATA`` (if set) replaces ``data``, so that CI can point every chapter at a
     cached dataset without editing notebooks. ``smoke`` (if not None) beats ``$AMOS_SMOKE``, which

@@ -107,6 +107,11 @@ def toc_files() -> list[str]:
     return [str(p.relative_to(REPO_ROOT).with_suffix("")) for p in toc_chapters(REPO_ROOT)]
 
 
+def toc_notebooks() -> list[str]:
+    """The pages of ``_toc.yml`` that are notebooks (chapters), as ``book/<chapter>``."""
+    return [page for page in toc_files() if (REPO_ROOT / f"{page}.ipynb").is_file()]
+
+
 # --- each chapter executed once per test session ----------------------------------------------------
 #
 # The chapter tests (tests/test_notebooks.py) and the book test (tests/test_book.py) need the same

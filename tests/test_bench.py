@@ -19,17 +19,10 @@ import pytest
 import torch
 
 from amos_tutorial.benchmark import report
-from amos_tutorial.benchmark.bench import (
-    BENCH_COLUMNS,
-    BUDGETS,
-    MACHINE_COLUMNS,
-    ORGAN_COLUMNS,
-    SPEED_REPORT_COLUMNS,
-    budget_table,
-    format_speed_report,
-    machine_info,
-    run_benchmark,
-)
+from amos_tutorial.benchmark.bench import run_benchmark
+from amos_tutorial.benchmark.budgets import BUDGETS, budget_table
+from amos_tutorial.benchmark.results import BENCH_COLUMNS, MACHINE_COLUMNS, ORGAN_COLUMNS, machine_info
+from amos_tutorial.benchmark.speed import SPEED_REPORT_COLUMNS, format_speed_report
 from amos_tutorial.cli import main as amos_main
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 from amos_tutorial.models import ModelSpec

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import REPO_ROOT, chapter_executions, executed_chapter, session_shared_dir, toc_files
+from conftest import REPO_ROOT, chapter_executions, executed_chapter, session_shared_dir, toc_files, toc_notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
@@ -33,6 +33,7 @@ COLAB_PREFIX = "https://colab.research.google.com/github/amos-tutorial/amos-tuto
 
 
 PAGES = toc_files()
+NOTEBOOKS = toc_notebooks()
 #: Stop a hung build, nothing else. Building from executed chapters takes about a minute on 2 idle cores,
 #: a one-page book with execution about 20 s; a loaded machine may be several times slower.
 BUILD_TIMEOUT_S = 3600
@@ -85,7 +86,7 @@ def book_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if not (out / "html" / "index.html").is_file():
             # Chapters not executed yet by the chapter tests are executed here, in reverse order, so that
             # a worker running the chapter tests meanwhile rarely waits for the same chapter.
-            executed = {page: executed_chapter(REPO_ROOT / f"{page}.ipynb", shared)[1] for page in reversed(PAGES)}
+            executed = {page: executed_chapter(REPO_ROOT / f"{page}.ipynb", shared)[1] for page in reversed(NOTEBOOKS)}
             _checked_build(stage_executed_book(executed, shared / "book-source"), out)
     return out / "html"
 
@@ -100,7 +101,7 @@ def test_each_chapter_is_executed_once_per_session(book_html, tmp_path_factory):
     if os.environ.get("AMOS_BOOK_HTML"):
         pytest.skip("AMOS_BOOK_HTML: the book was built outside this session")
     counts = chapter_executions(session_shared_dir(tmp_path_factory))
-    assert sorted(counts) == sorted(Path(p).name for p in PAGES)
+    assert sorted(counts) == sorted(Path(p).name for p in NOTEBOOKS)
     assert all(n == 1 for n in counts.values()), f"chapters executed more than once: {counts}"
 
 
@@ -226,7 +227,7 @@ def test_chapter_page_renders(page, browser, server):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", NOTEBOOKS)
 def test_colab_links_point_at_the_chapter_notebook(page, browser, server):
     from selenium.webdriver.common.by import By
 

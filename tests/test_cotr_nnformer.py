@@ -1,4 +1,4 @@
-"""Tests of the plain-PyTorch CoTr and nnFormer ports and of scripts/model_report.py.
+"""Tests of the plain-PyTorch CoTr and nnFormer ports and of `amos bench models`.
 
 Everything runs the ``tiny`` variants on patches of at most 64x64x32 voxels with one torch thread.
 The attention layers are checked against independent references: the deformable sampling against
@@ -7,9 +7,7 @@ scipy's ``map_coordinates``, the windowed attention through which voxels can inf
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +18,6 @@ from amos_tutorial.models import build_model_for_patch, get_model_spec
 from amos_tutorial.models.cotr import CoTr, MSDeformableAttention3d, build_cotr, reference_points_3d
 from amos_tutorial.models.nnformer import NnFormer, VolumeTransformerBlock, build_nnformer, relative_position_index
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)
 
 BUILDERS = {"cotr": build_cotr, "nnformer": build_nnformer}
@@ -330,27 +327,23 @@ def test_full_variant_runs_at_a_small_patch(name):
     assert out.shape == (1, 16, 32, 32, 16) and torch.isfinite(out).all()
 
 
-# --- scripts/model_report.py ------------------------------------------------------------------
-
-
-def _load_report_script():
-    spec = importlib.util.spec_from_file_location("model_report", REPO_ROOT / "scripts" / "model_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# --- amos bench models (amos_tutorial.benchmark.models) -------------------------------------
 
 
 def test_model_report_measures_a_training_step_and_writes_csv(tmp_path, capsys):
-    report = _load_report_script()
-    row = report.measure("cotr", "tiny", patch=(16, 16, 16), batch=1, mode="train", repeats=1)
+    from amos_tutorial.benchmark.models import measure_model
+    from amos_tutorial.cli import main as amos_main
+
+    row = measure_model("cotr", "tiny", patch=(16, 16, 16), batch=1, mode="train", repeats=1)
     assert row["error"] is None, row["error"]
     assert row["params_M"] > 0 and row["s_per_step"] > 0 and row["peak_gib"] >= row["rss_before_gib"] > 0
-    bad = report.measure("cotr", "tiny", patch=(24, 16, 8), batch=1, mode="forward")
+    bad = measure_model("cotr", "tiny", patch=(24, 16, 8), batch=1, mode="forward")
     assert bad["error"].startswith("ValueError: cotr: patch (24, 16, 8)")
 
     out = tmp_path / "report.csv"
-    code = report.main(["--models", "nnformer", "cotr", "--variant", "tiny", "--mode", "forward", "--patch", "32", "32", "16",
-                        "--batch", "1", "--repeats", "1", "--in-process", "--out", str(out)])  # fmt: skip
+    code = amos_main(["bench", "models", "--models", "nnformer,cotr", "--variant", "tiny", "--mode", "forward",
+                      "--patch-size", "32,32,16", "--batch-size", "1", "--repeats", "1", "--device", "cpu",
+                      "--in-process", "--out", str(out)])  # fmt: skip
     assert code == 0
     table = capsys.readouterr().out
     assert "| nnformer | tiny | 32x32x16 |" in table and "| cotr | tiny | 32x32x16 |" in table

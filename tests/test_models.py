@@ -12,10 +12,9 @@ from amos_tutorial.models import build_model, build_model_for_patch, count_param
 from amos_tutorial.models.monai_nets import (
     DEFAULT_SPACING,
     TinyVNet,
-    nnunet_deep_supervision_weights,
     nnunet_topology,
 )
-from amos_tutorial.training.losses import as_output_list
+from amos_tutorial.training.losses import as_output_list, deep_supervision_weights
 
 MONAI_BASELINES = ("unet", "vnet", "unetr", "swinunetr", "nnunet", "segresnet")
 NUM_CLASSES = 16
@@ -130,12 +129,13 @@ def test_nnunet_follows_patch_and_spacing():
 
 
 def test_deep_supervision_weights_are_nnunets():
-    w = nnunet_deep_supervision_weights(5)
+    # The chapter shows the trainer's own function, for the outputs DynUNet trains (num_pools - 1).
+    w = deep_supervision_weights(nnunet_topology((160, 160, 64), (1.5, 1.5, 2.0)).num_pools - 1)
     assert len(w) == 4
     assert math.isclose(sum(w), 1.0)
     assert all(math.isclose(a / b, 2.0) for a, b in itertools.pairwise(w))
     with pytest.raises(ValueError):
-        nnunet_deep_supervision_weights(1)
+        deep_supervision_weights(0)
 
 
 def test_unetr_takes_a_non_cubic_patch_and_rejects_a_bad_one():

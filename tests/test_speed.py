@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from amos_tutorial.benchmark.speed import SPEED_COLUMNS, format_speed_table, speed_benchmark
+from amos_tutorial.benchmark.speed import SPEED_COLUMNS, speed_benchmark
 from amos_tutorial.cli import main as amos_main
 
 
@@ -22,7 +22,7 @@ def test_speed_table_and_csv(synthetic_root, cache, tmp_path):
     torch.set_num_threads(1)
     csv = tmp_path / "speed.csv"
     frame = speed_benchmark(
-        ["unet"], iterations=2, warmup=1, preset="tiny", device="cpu", data=synthetic_root,
+        ["unet"], iterations=2, warmup=1, variant="tiny", device="cpu", data=synthetic_root,
         cache_dir=cache, out_csv=csv, progress=False,
     )  # fmt: skip
     assert list(frame.columns) == list(SPEED_COLUMNS) and len(frame) == 1
@@ -34,7 +34,6 @@ def test_speed_table_and_csv(synthetic_root, cache, tmp_path):
     assert pd.isna(row["loop_peak_GiB"])  # no GPU: no peak memory
     back = pd.read_csv(csv, keep_default_na=False, na_values=[""])
     assert list(back["model"]) == ["unet"] and back["loop_s"].iloc[0] == pytest.approx(row["loop_s"])
-    assert "unet" in format_speed_table(frame)
 
 
 @pytest.mark.slow
@@ -42,7 +41,7 @@ def test_one_failing_model_does_not_stop_the_others(synthetic_root, cache):
     torch.set_num_threads(1)
     # UNETR's 16^3 tokens cannot tile a 40^3 patch; the tiny UNet can take it.
     frame = speed_benchmark(
-        ["unetr", "unet"], iterations=1, warmup=0, preset="tiny", device="cpu", data=synthetic_root,
+        ["unetr", "unet"], iterations=1, warmup=0, variant="tiny", device="cpu", data=synthetic_root,
         cache_dir=cache, patch_size=(40, 40, 40), progress=False,
     )  # fmt: skip
     errors = dict(zip(frame["model"], frame["error"]))
@@ -53,7 +52,9 @@ def test_one_failing_model_does_not_stop_the_others(synthetic_root, cache):
 def test_bad_arguments_are_reported():
     with pytest.raises(ValueError, match="no_such_net"):
         speed_benchmark(["no_such_net"], device="cpu")
-    with pytest.raises(ValueError, match="preset"):
+    with pytest.raises(ValueError, match="variant"):
+        speed_benchmark(["unet"], variant="medium", device="cpu")
+    with pytest.warns(DeprecationWarning, match="variant="), pytest.raises(ValueError, match="variant"):
         speed_benchmark(["unet"], preset="medium", device="cpu")
 
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import TINY_ORGANS, TINY_SPACING, tiny_arrays, write_tiny_case
 from matplotlib.figure import Figure
 
-from amos_tutorial.evaluation import dice, evaluate_folder, normalized_surface_dice
+from amos_tutorial.evaluation import compare, demos, dice, evaluate_folder, normalized_surface_dice, simulate
 from amos_tutorial.utils.io import load_nifti, save_nifti
 from amos_tutorial.viz import evaluation as ve
 
@@ -16,48 +16,48 @@ from amos_tutorial.viz import evaluation as ve
 
 
 def test_thin_organ_pair():
-    ref, pred = ve.thin_organ_pair((20, 20), width=2, length=10, shift=(0, 1))
+    ref, pred = demos.thin_organ_pair((20, 20), width=2, length=10, shift=(0, 1))
     assert ref.sum() == pred.sum() == 20
     assert (ref & pred).sum() == 10
     assert dice(ref, pred) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="do not fit"):
-        ve.thin_organ_pair((20, 20), width=3, length=10, shift=(0, 15))
+        demos.thin_organ_pair((20, 20), width=3, length=10, shift=(0, 15))
     with pytest.raises(ValueError, match="width and length"):
-        ve.thin_organ_pair(width=0)
+        demos.thin_organ_pair(width=0)
     with pytest.raises(ValueError, match="shape"):
-        ve.thin_organ_pair((20, 20, 3))
+        demos.thin_organ_pair((20, 20, 3))
 
 
 def test_noisy_boundary_stays_within_its_amplitude():
     from amos_tutorial.evaluation import disk_mask
 
-    ref, pred = ve.noisy_boundary_pair((48, 48), radius=12, amplitude=3.0, seed=4)
+    ref, pred = demos.noisy_boundary_pair((48, 48), radius=12, amplitude=3.0, seed=4)
     assert (ref == disk_mask((48, 48), radius=12)).all()
     assert not (pred == ref).all()
     assert (pred <= disk_mask((48, 48), radius=15)).all()  # never beyond radius + amplitude
     assert (disk_mask((48, 48), radius=9) <= pred).all()  # never inside radius - amplitude
-    again = ve.noisy_boundary_pair((48, 48), radius=12, amplitude=3.0, seed=4)[1]
+    again = demos.noisy_boundary_pair((48, 48), radius=12, amplitude=3.0, seed=4)[1]
     assert (again == pred).all()
     with pytest.raises(ValueError, match="amplitude"):
-        ve.noisy_boundary_pair(amplitude=-1)
+        demos.noisy_boundary_pair(amplitude=-1)
     with pytest.raises(ValueError, match="must fit"):
-        ve.noisy_boundary_pair((20, 20), radius=9, amplitude=2)
+        demos.noisy_boundary_pair((20, 20), radius=9, amplitude=2)
 
 
 def test_island_pair_and_its_lesson():
-    ref, pred = ve.island_pair()
+    ref, pred = demos.island_pair()
     assert (ref <= pred).all() and (pred & ~ref).sum() > 0
     # A few stray voxels: DSC hardly moves, NSD loses the island's whole boundary.
     assert dice(ref, pred) > 0.98
     assert normalized_surface_dice(ref, pred, 1.0, 1.0) < 0.95
     with pytest.raises(ValueError, match="overlaps"):
-        ve.island_pair((12, 12), radius=5, island_radius=2)
+        demos.island_pair((12, 12), radius=5, island_radius=2)
 
 
 def test_demo_cases_teach_what_the_chapter_says():
-    cases = ve.metric_demo_cases()
+    cases = demos.metric_demo_cases()
     assert len(cases) == 4 and all(c.reference.shape == c.prediction.shape == (48, 48) for c in cases)
-    scores = ve.score_demo_cases(cases, tolerances=(1.0, 2.0)).set_index("case")
+    scores = demos.score_demo_cases(cases, tolerances=(1.0, 2.0)).set_index("case")
     large, thin, noisy, island = scores.index
     assert scores.loc[large, "dsc"] > scores.loc[large, "nsd_1mm"]  # shift: NSD at 1 mm punishes more
     assert scores.loc[large, "nsd_2mm"] == pytest.approx(1.0)  # ... and 2 mm forgives a 2 px shift
@@ -67,13 +67,13 @@ def test_demo_cases_teach_what_the_chapter_says():
     assert scores.loc[island, "dsc"] > scores.loc[island, "nsd_1mm"]
     assert scores["lesson"].str.len().min() > 20
     with pytest.raises(ValueError, match="cases is empty"):
-        ve.score_demo_cases([])
+        demos.score_demo_cases([])
     with pytest.raises(ValueError, match="tolerances is empty"):
-        ve.score_demo_cases(cases, tolerances=())
+        demos.score_demo_cases(cases, tolerances=())
 
 
 def test_metric_response_shapes_of_the_curves():
-    table = ve.metric_response(shifts_px=(0, 1, 2, 3, 4), tolerances=(1.0, 2.0))
+    table = demos.metric_response(shifts_px=(0, 1, 2, 3, 4), tolerances=(1.0, 2.0))
     assert set(table.metric) == {"DSC", "NSD @ 1 mm", "NSD @ 2 mm"}
     for organ, part in table.groupby("organ"):
         dsc = part[part.metric == "DSC"].sort_values("shift_mm").value.to_numpy()
@@ -82,35 +82,35 @@ def test_metric_response_shapes_of_the_curves():
     nsd2 = large[large.metric == "NSD @ 2 mm"].set_index("shift_mm").value
     assert (nsd2.loc[[0.0, 1.0, 2.0]] == 1.0).all() and nsd2.loc[3.0] < 1.0  # 1 up to the tolerance
     # Spacing scales the shift in mm.
-    assert ve.metric_response((0, 2), (1.0,), spacing=0.5).shift_mm.max() == 1.0
+    assert demos.metric_response((0, 2), (1.0,), spacing=0.5).shift_mm.max() == 1.0
     with pytest.raises(ValueError, match="shifts_px"):
-        ve.metric_response((-1,))
+        demos.metric_response((-1,))
     with pytest.raises(ValueError, match="spacing"):
-        ve.metric_response(spacing=0)
+        demos.metric_response(spacing=0)
 
 
 def test_anisotropy_one_voxel_is_not_one_distance():
-    table = ve.anisotropy_table(spacing=(0.7, 5.0), radius_mm=20, tolerances=(1.0, 5.0))
+    table = demos.anisotropy_table(spacing=(0.7, 5.0), radius_mm=20, tolerances=(1.0, 5.0))
     fine, coarse = table.iloc[0], table.iloc[1]
     assert fine.shift_mm == 0.7 and coarse.shift_mm == 5.0
     assert fine.nsd_1mm == 1.0 and coarse.nsd_1mm < 0.5 and coarse.nsd_5mm == 1.0
     assert fine.dsc > coarse.dsc
     with pytest.raises(ValueError, match="spacing"):
-        ve.anisotropy_table(spacing=(0.7,))
+        demos.anisotropy_table(spacing=(0.7,))
     with pytest.raises(ValueError, match="radius_mm"):
-        ve.anisotropy_table(radius_mm=0)
+        demos.anisotropy_table(radius_mm=0)
 
 
 def test_demo_figures():
-    fig = ve.plot_metric_demos(ve.metric_demo_cases())
+    fig = ve.plot_metric_demos(demos.metric_demo_cases())
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     assert "DSC 0.89" in fig.axes[0].get_title()
-    fig = ve.plot_metric_demos(ve.metric_demo_cases()[:3])
+    fig = ve.plot_metric_demos(demos.metric_demo_cases()[:3])
     assert sum(ax.get_visible() for ax in fig.axes) == 3
-    fig = ve.plot_metric_response(ve.metric_response((0, 2), (1.0,)))
+    fig = ve.plot_metric_response(demos.metric_response((0, 2), (1.0,)))
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="2-D"):
-        ve.plot_metric_demos([ve.MetricDemo("3-D", np.ones((2, 2, 2), bool), np.ones((2, 2, 2), bool), "")])
+        ve.plot_metric_demos([demos.MetricDemo("3-D", np.ones((2, 2, 2), bool), np.ones((2, 2, 2), bool), "")])
     with pytest.raises(ValueError, match="lacks the columns"):
         ve.plot_metric_response(pd.DataFrame({"organ": ["x"]}))
 
@@ -120,8 +120,8 @@ def test_demo_figures():
 
 def test_perturb_labels_is_reproducible_and_honest_about_its_damage():
     _, label = tiny_arrays()
-    pred, log = ve.perturb_labels(label, seed=3, max_shift=(2, 2, 1), p_missing=0.3, p_resize=0.5)
-    again, log2 = ve.perturb_labels(label, seed=3, max_shift=(2, 2, 1), p_missing=0.3, p_resize=0.5)
+    pred, log = simulate.perturb_labels(label, seed=3, max_shift=(2, 2, 1), p_missing=0.3, p_resize=0.5)
+    again, log2 = simulate.perturb_labels(label, seed=3, max_shift=(2, 2, 1), p_missing=0.3, p_resize=0.5)
     assert (pred == again).all() and log.equals(log2)
     assert pred.dtype == np.uint8 and pred.shape == label.shape
     assert log.organ_id.tolist() == sorted(TINY_ORGANS)
@@ -134,20 +134,20 @@ def test_perturb_labels_is_reproducible_and_honest_about_its_damage():
 
 def test_perturb_labels_exact_effects():
     _, label = tiny_arrays()
-    same, _ = ve.perturb_labels(label, max_shift=(0, 0, 0), p_missing=0.0, p_resize=0.0)
+    same, _ = simulate.perturb_labels(label, max_shift=(0, 0, 0), p_missing=0.0, p_resize=0.0)
     assert (same == label).all()
-    gone, log = ve.perturb_labels(label, p_missing=1.0)
+    gone, log = simulate.perturb_labels(label, p_missing=1.0)
     assert not gone.any() and log.missing.all()
     # One block, shifted by exactly its logged shift (no wrap-around: the block is far from the edges).
     block = np.zeros((20, 20, 10), np.uint8)
     block[6:12, 6:12, 3:7] = 6
-    moved, log = ve.perturb_labels(block, seed=5, max_shift=(2, 2, 2), p_missing=0.0, p_resize=0.0)
+    moved, log = simulate.perturb_labels(block, seed=5, max_shift=(2, 2, 2), p_missing=0.0, p_resize=0.0)
     shift = log["shift"].iloc[0]
     assert (moved == np.roll(block, shift, axis=(0, 1, 2))).all()
     # Dilation and erosion by one voxel, as logged.
     seen = set()
     for seed in range(20):
-        resized, log = ve.perturb_labels(block, seed=seed, max_shift=(0, 0, 0), p_missing=0.0, p_resize=1.0)
+        resized, log = simulate.perturb_labels(block, seed=seed, max_shift=(0, 0, 0), p_missing=0.0, p_resize=1.0)
         kind = log["resize"].iloc[0]
         seen.add(kind)
         # The 6x6x4 block gains one layer on each face (6-connected dilation) or loses its outer layer.
@@ -169,14 +169,14 @@ def test_perturb_labels_exact_effects():
 )
 def test_perturb_labels_refuses_bad_input(label, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        ve.perturb_labels(label, **kwargs)
+        simulate.perturb_labels(label, **kwargs)
 
 
 def test_simulate_predictions_look_like_a_models(tmp_path):
     for cid in ("amos_0001", "amos_0002"):
         write_tiny_case(tmp_path, cid)
     labels, out = tmp_path / "labelsTr", tmp_path / "sim"
-    log = ve.simulate_predictions(labels, out, seed=1)
+    log = simulate.simulate_predictions(labels, out, seed=1)
     assert sorted(p.name for p in out.iterdir()) == ["amos_0001.nii.gz", "amos_0002.nii.gz"]
     pred, affine = load_nifti(out / "amos_0002.nii.gz")
     ref, ref_affine = load_nifti(labels / "amos_0002.nii.gz")
@@ -185,21 +185,21 @@ def test_simulate_predictions_look_like_a_models(tmp_path):
     df = evaluate_folder(out, labels, progress=False)  # accepted like any prediction folder
     assert len(df) == 2 * 15
     # A case's damage depends on its id, not on which other cases are simulated.
-    ve.simulate_predictions(labels, tmp_path / "one", seed=1, cases=["amos_0002"])
+    simulate.simulate_predictions(labels, tmp_path / "one", seed=1, cases=["amos_0002"])
     assert (load_nifti(tmp_path / "one" / "amos_0002.nii.gz")[0] == pred).all()
     with pytest.raises(ValueError, match="no label map for amos_0003"):
-        ve.simulate_predictions(labels, tmp_path / "x", cases=["amos_0003"])
+        simulate.simulate_predictions(labels, tmp_path / "x", cases=["amos_0003"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no reference label maps"):
-        ve.simulate_predictions(tmp_path / "empty", tmp_path / "x")
+        simulate.simulate_predictions(tmp_path / "empty", tmp_path / "x")
     with pytest.raises(FileNotFoundError):
-        ve.simulate_predictions(tmp_path / "missing", tmp_path / "x")
+        simulate.simulate_predictions(tmp_path / "missing", tmp_path / "x")
 
 
 def test_simulate_predictions_names_a_bad_file(tmp_path):
     save_nifti(np.full((4, 4, 4), 20, np.uint8), np.eye(4), tmp_path / "labels" / "amos_0001.nii.gz")
     with pytest.raises(ValueError, match=r"amos_0001\.nii\.gz.*0-15"):
-        ve.simulate_predictions(tmp_path / "labels", tmp_path / "out")
+        simulate.simulate_predictions(tmp_path / "labels", tmp_path / "out")
 
 
 # --- tables of several models ---------------------------------------------------------------------
@@ -239,7 +239,7 @@ def stacked() -> pd.DataFrame:
         {("amos_0001", 1): 0.8, ("amos_0001", 6): np.nan, ("amos_0600", 1): 0.9, ("amos_0600", 6): 0.7},
         {"amos_0600": "MRI"},
     )
-    return ve.stack_results({"zeta": a, "alpha": b})
+    return compare.stack_results({"zeta": a, "alpha": b})
 
 
 def test_stack_results(stacked):
@@ -249,29 +249,29 @@ def test_stack_results(stacked):
     other = _table({("amos_0001", 1): 0.5})
     other.attrs["conventions"] = "NSD tolerance 2 mm"
     with pytest.raises(ValueError, match="different conventions"):
-        ve.stack_results({"a": _table({("amos_0001", 1): 0.5}), "b": other})
+        compare.stack_results({"a": _table({("amos_0001", 1): 0.5}), "b": other})
     with pytest.raises(ValueError, match="results is empty"):
-        ve.stack_results({})
+        compare.stack_results({})
     with pytest.raises(ValueError, match="lacks the columns"):
-        ve.stack_results({"a": pd.DataFrame({"case": ["x"]})})
+        compare.stack_results({"a": pd.DataFrame({"case": ["x"]})})
 
 
 def test_case_scores_and_worst_cases(stacked):
-    scores = ve.case_scores(stacked).set_index(["model", "case"])
+    scores = compare.case_scores(stacked).set_index(["model", "case"])
     assert scores.loc[("zeta", "amos_0001"), "dsc"] == pytest.approx(0.7)
     assert scores.loc[("alpha", "amos_0001"), "dsc"] == pytest.approx(0.8)  # NaN skipped
     assert scores.loc[("zeta", "amos_0600"), "worst_organ"] == "spleen"
     assert scores.loc[("zeta", "amos_0600"), "modality"] == "MRI"
-    worst = ve.worst_cases(stacked, n=1)
+    worst = compare.worst_cases(stacked, n=1)
     assert worst[["model", "case"]].values.tolist() == [["zeta", "amos_0600"], ["alpha", "amos_0001"]]
-    overall = ve.worst_cases(stacked, n=2, per_model=False)
+    overall = compare.worst_cases(stacked, n=2, per_model=False)
     assert overall.case.tolist() == ["amos_0600", "amos_0001"] and overall.model.tolist() == ["zeta", "zeta"]
-    by_nsd = ve.worst_cases(stacked, n=1, metric="nsd")
+    by_nsd = compare.worst_cases(stacked, n=1, metric="nsd")
     assert by_nsd.dsc.round(2).tolist() == [0.3, 0.8]
     with pytest.raises(ValueError, match="metric"):
-        ve.worst_cases(stacked, metric="hd95")
+        compare.worst_cases(stacked, metric="hd95")
     with pytest.raises(ValueError, match="n must be"):
-        ve.worst_cases(stacked, n=0)
+        compare.worst_cases(stacked, n=0)
 
 
 def test_score_figures(stacked):
@@ -317,7 +317,7 @@ def test_show_worst_cases(tmp_path, stacked):
     pred_dir = tmp_path / "pred"
     _, label = tiny_arrays()
     save_nifti(np.where(label == 6, 0, label), np.diag([*TINY_SPACING, 1.0]), pred_dir / "amos_0001.nii.gz")
-    worst = ve.case_scores(stacked)
+    worst = compare.case_scores(stacked)
     worst = worst[worst.case == "amos_0001"].assign(worst_organ_id=6, worst_organ="liver")
     fig = ve.show_worst_cases(worst, case.image.parent, case.label.parent, {"zeta": pred_dir, "alpha": pred_dir})
     assert len(fig.axes) == 6

@@ -17,6 +17,8 @@ from amos_tutorial.transforms.preprocessing import (
     preprocess_case,
 )
 from amos_tutorial.utils.io import load_nifti, save_nifti
+from amos_tutorial.benchmark import throughput
+from amos_tutorial.transforms import inspection
 from amos_tutorial.viz import pipeline as vp
 
 # ------------------------------------------------------------------------------------------------
@@ -69,7 +71,7 @@ class _Dataset:
 
 def test_stages_follow_the_monai_preset_and_match_the_fast_path(tmp_path):
     case = _lps_case(tmp_path)
-    stages = vp.preprocessing_stages(case)
+    stages = inspection.preprocessing_stages(case)
     assert [s.name for s in stages] == ["as stored", "RAS orientation", "resampled", "intensity", "foreground crop"]
     assert stages[0].transforms == ("LoadImaged", "EnsureChannelFirstd")
     assert stages[0].axcodes == "LPS" and stages[1].axcodes == "RAS"
@@ -88,7 +90,7 @@ def test_stages_follow_the_monai_preset_and_match_the_fast_path(tmp_path):
 
 def test_stages_without_crop_and_without_label(tmp_path):
     case = write_tiny_case(tmp_path, with_label=False)
-    stages = vp.preprocessing_stages(case, PreprocessConfig(crop_foreground=False))
+    stages = inspection.preprocessing_stages(case, PreprocessConfig(crop_foreground=False))
     assert [s.name for s in stages][-1] == "intensity"
     assert all(s.label is None for s in stages)
 
@@ -97,15 +99,15 @@ def test_stages_reject_bad_cases(tmp_path):
     case = write_tiny_case(tmp_path)
     missing = type(case)("amos_0009", "training", "CT", tmp_path / "nope.nii.gz", None)
     with pytest.raises(ValueError, match="nope.nii.gz"):
-        vp.preprocessing_stages(missing)
+        inspection.preprocessing_stages(missing)
     with pytest.raises(ValueError, match="modality"):
-        vp.preprocessing_stages(type(case)("amos_0001", "training", "PET", case.image, case.label))
+        inspection.preprocessing_stages(type(case)("amos_0001", "training", "PET", case.image, case.label))
     with pytest.raises(ValueError, match="AmosCase"):
-        vp.preprocessing_stages("imagesTr/amos_0001.nii.gz")
+        inspection.preprocessing_stages("imagesTr/amos_0001.nii.gz")
 
 
 def test_plot_preprocessing_stages(tmp_path):
-    stages = vp.preprocessing_stages(_lps_case(tmp_path))
+    stages = inspection.preprocessing_stages(_lps_case(tmp_path))
     fig = vp.plot_preprocessing_stages(stages, planes=("axial", "coronal"))
     assert isinstance(fig, Figure)
     images = [ax for ax in fig.axes if ax.images]
@@ -122,7 +124,7 @@ def test_plot_preprocessing_stages(tmp_path):
 
 
 def test_resampling_table_of_the_amos_median():
-    table = vp.resampling_table((512, 512, 103), (0.713, 0.713, 5.0), (1.5, 1.5, 2.0), name="median")
+    table = inspection.resampling_table((512, 512, 103), (0.713, 0.713, 5.0), (1.5, 1.5, 2.0), name="median")
     assert list(table.index) == ["median", "resampled"]
     assert table.loc["resampled", "shape"] == "243x243x258"
     assert table.loc["median", "voxels_M"] == pytest.approx(27.0, abs=0.01)
@@ -131,9 +133,9 @@ def test_resampling_table_of_the_amos_median():
     assert table.loc["resampled", "fov_mm"] == "364x364x516"
     for bad in ((512, 512), (512, 512, 0), ("a", 1, 1)):
         with pytest.raises(ValueError, match="shape"):
-            vp.resampling_table(bad, (1, 1, 1))
+            inspection.resampling_table(bad, (1, 1, 1))
     with pytest.raises(ValueError, match="target_spacing"):
-        vp.resampling_table((10, 10, 10), (1, 1, 1), (1, -1, 1))
+        inspection.resampling_table((10, 10, 10), (1, 1, 1), (1, -1, 1))
 
 
 def test_plot_intensity_normalisation_marks_the_window(tiny_case):
@@ -161,7 +163,7 @@ def test_cache_table_follows_load_preprocessed(tmp_path, monkeypatch):
     cases = [write_tiny_case(tmp_path / "data", f"amos_000{i}") for i in (1, 2, 3)]
     out = tmp_path / "cache"
     cache_mod.preprocess_dataset(_Dataset(cases), out, splits=("training",), progress=False)
-    table = vp.cache_table(out)
+    table = inspection.cache_table(out)
     assert list(table.case_id) == ["amos_0001", "amos_0002", "amos_0003"]
     assert (table.storage == "RAM").all() and (table.split == "training").all()
     assert (table.kept_pct > 0).all() and (table.kept_pct <= 100).all()
@@ -177,14 +179,14 @@ def test_cache_table_follows_load_preprocessed(tmp_path, monkeypatch):
     monkeypatch.setattr(cache_mod, "load_preprocessed_case", lambda p, mmap=False: flags.append(mmap) or real(p, mmap))
     cache_mod.load_preprocessed(out, splits=["training"], memory_budget_gb=1.5 * size_gb)
     monkeypatch.setattr(cache_mod, "load_preprocessed_case", real)
-    budget = vp.cache_table(out, memory_budget_gb=1.5 * size_gb, splits=["training"])
+    budget = inspection.cache_table(out, memory_budget_gb=1.5 * size_gb, splits=["training"])
     assert list(budget.storage == "memory-mapped") == flags == [False, True, True]
-    assert vp.cache_table(out, splits=["validation"]).empty
+    assert inspection.cache_table(out, splits=["validation"]).empty
 
     with pytest.raises(FileNotFoundError, match="preprocess.json"):
-        vp.cache_table(tmp_path / "data")
+        inspection.cache_table(tmp_path / "data")
     with pytest.raises(ValueError, match="memory_budget_gb"):
-        vp.cache_table(out, memory_budget_gb=0)
+        inspection.cache_table(out, memory_budget_gb=0)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ def test_cache_table_follows_load_preprocessed(tmp_path, monkeypatch):
 
 def test_organ_weighting_shows_the_tiny_organ_more_often():
     volumes = [_volume("a", seed=0), _volume("b", seed=1)]
-    freq = vp.compare_patch_sampling(volumes, (8, 8, 8), batch_size=8, n_batches=10, seed=0)
+    freq = inspection.compare_patch_sampling(volumes, (8, 8, 8), batch_size=8, n_batches=10, seed=0)
     assert set(freq.sampler) == {"uniform", "organ-weighted"} and len(freq) == 2 * 16
     share = freq.set_index(["sampler", "organ"])["patches"]
     assert share["organ-weighted", "adrenal_gland_left"] > 2 * share["uniform", "adrenal_gland_left"]
@@ -205,7 +207,7 @@ def test_organ_weighting_shows_the_tiny_organ_more_often():
     fig = vp.plot_patch_class_frequencies(freq)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     with pytest.raises(ValueError, match="n_batches"):
-        vp.compare_patch_sampling(volumes, (8, 8, 8), n_batches=0)
+        inspection.compare_patch_sampling(volumes, (8, 8, 8), n_batches=0)
     with pytest.raises(ValueError, match="columns"):
         vp.plot_patch_class_frequencies(freq.drop(columns="voxels"))
 
@@ -265,9 +267,9 @@ def test_round_trip_on_the_native_grid_is_exact(tiny_case):
     label, _ = load_nifti(tiny_case.label)
     pre = preprocess_case(tiny_case.image, tiny_case.label, "CT", PreprocessConfig(spacing=TINY_SPACING))
     for mode in ("nearest", "one-hot"):
-        back = vp.round_trip_label(pre, mode)
+        back = inspection.round_trip_label(pre, mode)
         assert back.shape == label.shape and back.dtype == np.uint8
-        agreement = vp.round_trip_agreement(label, back)
+        agreement = inspection.round_trip_agreement(label, back)
         assert (agreement["dice"] == 1.0).all() and agreement.attrs["voxel_agreement"] == 1.0
         assert sorted(agreement.index) == ["kidney_right", "liver", "spleen"]
 
@@ -276,14 +278,14 @@ def test_round_trip_on_a_coarse_grid_loses_detail(tmp_path):
     case = _lps_case(tmp_path)
     label, _ = load_nifti(case.label)
     pre = preprocess_case(case.image, case.label, "CT", PreprocessConfig(spacing=(3.0, 3.0, 6.0)))
-    agreement = vp.round_trip_agreement(label, vp.round_trip_label(pre))
+    agreement = inspection.round_trip_agreement(label, inspection.round_trip_label(pre))
     assert 0.3 < agreement["dice"].min() < 1.0
     assert agreement.loc["liver", "dice"] > agreement.loc["kidney_right", "dice"]  # the big organ fares best
     with pytest.raises(ValueError, match="mode"):
-        vp.round_trip_label(pre, "bicubic")
+        inspection.round_trip_label(pre, "bicubic")
     pre.label = None
     with pytest.raises(ValueError, match="no label"):
-        vp.round_trip_label(pre)
+        inspection.round_trip_label(pre)
 
 
 def test_round_trip_agreement_counts():
@@ -292,12 +294,12 @@ def test_round_trip_agreement_counts():
     a[0:2] = 6  # 32 voxels
     b[1:3] = 6  # 32 voxels, 16 shared
     b[3, 0, 0] = 12
-    frame = vp.round_trip_agreement(a, b)
+    frame = inspection.round_trip_agreement(a, b)
     assert frame.loc["liver", "dice"] == 0.5
     assert frame.loc["adrenal_gland_left"].tolist() == [0, 1, 0.0]
     assert frame.attrs["voxel_agreement"] == pytest.approx(1 - 33 / 64)
     with pytest.raises(ValueError, match="shape"):
-        vp.round_trip_agreement(a, b[:2])
+        inspection.round_trip_agreement(a, b[:2])
 
 
 def test_plot_round_trip(tiny_case):
@@ -320,7 +322,7 @@ def test_plot_round_trip(tiny_case):
 def test_pipeline_throughput_measures_three_pipelines():
     volumes = [_volume("a"), _volume("b", seed=1)]
     threads = torch.get_num_threads()
-    frame = vp.pipeline_throughput(volumes, (16, 16, 16), batch_size=2, n_batches=2, warmup=1, threads=1)
+    frame = throughput.pipeline_throughput(volumes, (16, 16, 16), batch_size=2, n_batches=2, warmup=1, threads=1)
     assert torch.get_num_threads() == threads  # restored
     assert len(frame) == 3 and frame["pipeline"].iloc[-1].startswith("PatchSampler")
     assert (frame["patches_per_s"] > 0).all() and frame["vs_tutorial"].iloc[0] == 1.0
@@ -328,8 +330,25 @@ def test_pipeline_throughput_measures_three_pipelines():
     assert frame.attrs["patch_size"] == (16, 16, 16) and frame.attrs["threads"] == 1
     assert isinstance(frame, pd.DataFrame)
     with pytest.raises(ValueError, match="n_batches"):
-        vp.pipeline_throughput(volumes, (16, 16, 16), n_batches=0)
+        throughput.pipeline_throughput(volumes, (16, 16, 16), n_batches=0)
     with pytest.raises(ValueError, match="threads"):
-        vp.pipeline_throughput(volumes, (16, 16, 16), threads=0)
+        throughput.pipeline_throughput(volumes, (16, 16, 16), threads=0)
     with pytest.raises(ValueError, match="empty"):
-        vp.pipeline_throughput([], (16, 16, 16))
+        throughput.pipeline_throughput([], (16, 16, 16))
+
+
+@pytest.mark.slow
+def test_amos_bench_pipeline_prints_and_writes_the_table(synthetic_root, tmp_path, capsys):
+    from amos_tutorial.cli import main as amos_main
+
+    out = tmp_path / "pipeline.csv"
+    code = amos_main([
+        "bench", "pipeline", "--data", str(synthetic_root), "--patch-size", "16,16,8", "--iterations", "1",
+        "--warmup", "0", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+    ])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "PatchSampler" in printed
+    table = pd.read_csv(out)
+    assert len(table) == 3
+    assert (table["patches_per_s"] > 0).all()

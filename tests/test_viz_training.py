@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 
 from amos_tutorial.training import TrainConfig, save_config
 from amos_tutorial.training.trainer import RunResult
+from amos_tutorial.models import overview
+from amos_tutorial.training import runs as tr
 from amos_tutorial.viz import training as vt
 
 
@@ -63,31 +65,31 @@ def _run_folder(tmp_path: Path, model="unet", metrics=None) -> Path:
 
 
 def test_optimizer_state_factor():
-    assert vt.optimizer_state_factor({"name": "sgd", "lr": 0.01, "momentum": 0.99}) == 1
-    assert vt.optimizer_state_factor({"name": "sgd", "lr": 0.01}) == 0  # plain SGD keeps no buffer
-    assert vt.optimizer_state_factor("sgd") == 1  # a bare name means the recipe's SGD with momentum
-    assert vt.optimizer_state_factor("Adam") == vt.optimizer_state_factor({"name": "adamw", "lr": 1e-4}) == 2
+    assert overview.optimizer_state_factor({"name": "sgd", "lr": 0.01, "momentum": 0.99}) == 1
+    assert overview.optimizer_state_factor({"name": "sgd", "lr": 0.01}) == 0  # plain SGD keeps no buffer
+    assert overview.optimizer_state_factor("sgd") == 1  # a bare name means the recipe's SGD with momentum
+    assert overview.optimizer_state_factor("Adam") == overview.optimizer_state_factor({"name": "adamw", "lr": 1e-4}) == 2
     with pytest.raises(ValueError, match="unknown optimizer 'lion'"):
-        vt.optimizer_state_factor("lion")
+        overview.optimizer_state_factor("lion")
 
 
 def test_static_memory_is_weights_gradients_and_states():
     params = 2**28  # 1 GiB of fp32 numbers
-    assert vt.static_memory_gib(params, "adamw") == pytest.approx(4.0)
-    assert vt.static_memory_gib(params, {"name": "sgd", "lr": 0.01, "momentum": 0.99}) == pytest.approx(3.0)
-    assert vt.static_memory_gib(params, {"name": "sgd", "lr": 0.01}) == pytest.approx(2.0)
-    assert vt.static_memory_gib(params, "sgd", bytes_per_value=2) == pytest.approx(1.5)
+    assert overview.static_memory_gib(params, "adamw") == pytest.approx(4.0)
+    assert overview.static_memory_gib(params, {"name": "sgd", "lr": 0.01, "momentum": 0.99}) == pytest.approx(3.0)
+    assert overview.static_memory_gib(params, {"name": "sgd", "lr": 0.01}) == pytest.approx(2.0)
+    assert overview.static_memory_gib(params, "sgd", bytes_per_value=2) == pytest.approx(1.5)
     for bad in (-1, float("nan"), "12"):
         with pytest.raises(ValueError, match="params"):
-            vt.static_memory_gib(bad)
+            overview.static_memory_gib(bad)
     with pytest.raises(ValueError, match="bytes_per_value"):
-        vt.static_memory_gib(10, bytes_per_value=0)
+        overview.static_memory_gib(10, bytes_per_value=0)
 
 
 def test_model_overview_counts_the_registry_models():
     from amos_tutorial.models import build_model, count_parameters, get_model_spec
 
-    frame = vt.model_overview(["unet", "segresnet"])
+    frame = overview.model_overview(["unet", "segresnet"])
     assert list(frame["model"]) == ["unet", "segresnet"]
     row = frame.set_index("model").loc["unet"]
     full = count_parameters(build_model("unet", "full"))
@@ -98,14 +100,14 @@ def test_model_overview_counts_the_registry_models():
     seg = frame.set_index("model").loc["segresnet"]
     assert seg["optimizer"] == "adam" and seg["static_GiB"] == pytest.approx(seg["params_full_M"] * 1e6 * 16 / 2**30)
     assert row["family"] == "CNN" and row["patch"] == "x".join(map(str, get_model_spec("unet").patch_size))
-    tiny_only = vt.model_overview(["unet"], variants=["tiny"])
+    tiny_only = overview.model_overview(["unet"], variants=["tiny"])
     assert "params_full_M" not in tiny_only.columns and "static_GiB" not in tiny_only.columns
     with pytest.raises(KeyError, match="registered models"):
-        vt.model_overview(["no_such_model"])
+        overview.model_overview(["no_such_model"])
     with pytest.raises(ValueError, match="variants"):
-        vt.model_overview(["unet"], variants=["huge"])
+        overview.model_overview(["unet"], variants=["huge"])
     with pytest.raises(ValueError, match="variants"):
-        vt.model_overview(["unet"], variants=[])
+        overview.model_overview(["unet"], variants=[])
 
 
 def test_model_palette_is_stable_across_subsets():
@@ -120,22 +122,22 @@ def test_model_palette_is_stable_across_subsets():
 
 def test_seconds_per_iteration_skips_the_first_epoch():
     frame = _metrics()  # epochs of 4 steps: 9.0 s, 2.0 s, 2.4 s
-    assert vt.seconds_per_iteration(frame) == pytest.approx((2.0 + 2.4) / 8)
-    assert vt.seconds_per_iteration(frame, skip_first=False) == pytest.approx(13.4 / 12)
+    assert tr.seconds_per_iteration(frame) == pytest.approx((2.0 + 2.4) / 8)
+    assert tr.seconds_per_iteration(frame, skip_first=False) == pytest.approx(13.4 / 12)
     # A partial last epoch (steps 8 -> 10) counts its own steps; rows may come unsorted.
     partial = _metrics(iterations=(10, 4, 8), seconds=(1.0, 5.0, 2.0), losses=(1, 2, 3), dice=(0, 0, 0))
-    assert vt.seconds_per_iteration(partial) == pytest.approx((2.0 + 1.0) / 6)
-    assert vt.seconds_per_iteration(_metrics(iterations=(4,), seconds=(2.0,), losses=(1,), dice=(0,))) == 0.5
-    assert math.isnan(vt.seconds_per_iteration(_metrics().iloc[:0]))
+    assert tr.seconds_per_iteration(partial) == pytest.approx((2.0 + 1.0) / 6)
+    assert tr.seconds_per_iteration(_metrics(iterations=(4,), seconds=(2.0,), losses=(1,), dice=(0,))) == 0.5
+    assert math.isnan(tr.seconds_per_iteration(_metrics().iloc[:0]))
     with pytest.raises(ValueError, match="seconds"):
-        vt.seconds_per_iteration(pd.DataFrame({"iteration": [1]}))
+        tr.seconds_per_iteration(pd.DataFrame({"iteration": [1]}))
 
 
 def test_run_summary_from_results_and_folders(tmp_path):
     overview = pd.DataFrame({"model": ["unet", "vnet"], "params_full_M": [4.8, 45.7], "params_tiny_M": [0.05, 0.5]})
     other = _metrics(losses=(3.0, 2.5, 2.25), dice=(0.2, 0.4, 0.3))
     runs = {"unet": _run("unet"), "vnet": _run_folder(tmp_path, "vnet", other)}
-    table = vt.run_summary(runs, overview).set_index("model")
+    table = tr.run_summary(runs, overview).set_index("model")
     assert table.loc["unet", "final_loss"] == 1.5 and table.loc["vnet", "final_loss"] == 2.25
     assert table.loc["unet", "val_dice"] == pytest.approx(0.3) and table.loc["unet", "best_dice"] == pytest.approx(0.3)
     # The last validation, not the best one, is the "val_dice" of a run.
@@ -143,16 +145,16 @@ def test_run_summary_from_results_and_folders(tmp_path):
     assert table.loc["vnet", "params_full_M"] == 45.7 and table.loc["unet", "params_tiny_M"] == 0.05
     assert table.loc["unet", "s_per_iteration"] == pytest.approx(4.4 / 8)
     assert table.loc["unet", "iterations"] == 12 and table.loc["vnet", "variant"] == "tiny"
-    no_overview = vt.run_summary([_run("unet")])
+    no_overview = tr.run_summary([_run("unet")])
     assert "params_full_M" not in no_overview.columns and list(no_overview["model"]) == ["unet"]
-    without_val = vt.run_summary([_run("unet", _metrics().drop(columns="val_dice"))])
+    without_val = tr.run_summary([_run("unet", _metrics().drop(columns="val_dice"))])
     assert math.isnan(without_val.loc[0, "val_dice"])
     with pytest.raises(ValueError, match="no run"):
-        vt.run_summary({})
+        tr.run_summary({})
 
 
 def test_training_curves_per_step_or_per_epoch(tmp_path):
-    curves = vt.training_curves({"a": _run("unet"), "b": _run_folder(tmp_path, "vnet")})
+    curves = tr.training_curves({"a": _run("unet"), "b": _run_folder(tmp_path, "vnet")})
     assert list(curves.columns) == ["model", "iteration", "metric", "value", "resolution"]
     a_loss = curves[(curves.model == "a") & (curves.metric == "train loss")]
     assert (a_loss.resolution == "step").all() and list(a_loss.iteration) == list(range(1, 13))
@@ -163,31 +165,31 @@ def test_training_curves_per_step_or_per_epoch(tmp_path):
     assert list(dice[dice.model == "a"].iteration) == [8, 12]  # the NaN of epoch 1 is dropped
     # A resumed run knows only the losses of its last session: fall back to the epoch means.
     resumed = _run("unet", losses={k: 1.0 for k in range(6, 12)})
-    r_loss = vt.training_curves([resumed])
+    r_loss = tr.training_curves([resumed])
     assert set(r_loss[r_loss.metric == "train loss"].resolution) == {"epoch"}
 
 
 def test_read_run_errors_name_the_file(tmp_path):
     folder = _run_folder(tmp_path, "unet")
-    model, config, metrics, losses = vt.read_run(folder)
+    model, config, metrics, losses = tr.read_run(folder)
     assert model == "unet" and config.model == "unet" and len(metrics) == 3 and losses == {}
     (folder / "metrics.csv").unlink()
     with pytest.raises(FileNotFoundError, match=str(folder / "metrics.csv")):
-        vt.read_run(folder)
+        tr.read_run(folder)
     (folder / "metrics.csv").write_bytes(b"\xff\xfe\x00garbage\x00")
     with pytest.raises(ValueError, match="metrics.csv"):
-        vt.read_run(str(folder))
+        tr.read_run(str(folder))
     with pytest.raises(FileNotFoundError, match="config.json"):
-        vt.read_run(tmp_path / "empty")
+        tr.read_run(tmp_path / "empty")
     with pytest.raises(TypeError, match="RunResult or a run folder"):
-        vt.read_run(42)
+        tr.read_run(42)
 
 
 # --- figures --------------------------------------------------------------------------------------
 
 
 def test_plot_training_curves():
-    curves = vt.training_curves({"unet": _run("unet"), "vnet": _run("vnet")})
+    curves = tr.training_curves({"unet": _run("unet"), "vnet": _run("vnet")})
     fig = vt.plot_training_curves(curves, smooth=3, title="smoke")
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     ax_loss, ax_dice = fig.axes
@@ -195,7 +197,7 @@ def test_plot_training_curves():
     # Smoothing is a centred running mean per model: a loss alternating 0, 1, 0, 1... becomes 1/3 or 2/3
     # inside, (0 + 1) / 2 at the first step; the other model's line is smoothed on its own.
     zigzag = _run("unet", losses={k: float(k % 2) for k in range(12)})
-    fig2 = vt.plot_training_curves(vt.training_curves({"zz": zigzag, "vnet": _run("vnet")}), smooth=3)
+    fig2 = vt.plot_training_curves(tr.training_curves({"zz": zigzag, "vnet": _run("vnet")}), smooth=3)
     lines = {ln.get_color(): ln.get_ydata() for ln in fig2.axes[0].get_lines()}
     y = lines[vt.model_palette(["zz"])["zz"]]
     assert y[0] == pytest.approx(0.5) and y[1] == pytest.approx(1 / 3) and y[2] == pytest.approx(2 / 3)
@@ -239,12 +241,12 @@ def test_tables_of_a_real_smoke_run(synthetic_root, tmp_path):
     result = train("unet", data=str(synthetic_root), out=tmp_path / "unet", preset="smoke", device="cpu",
                    iterations=4, iterations_per_epoch=2, val_every=1, val_cases=1, progress=False,
                    cache_dir=str(tmp_path / "cache"))  # fmt: skip
-    from_result = vt.run_summary({"unet": result})
-    from_folder = vt.run_summary({"unet": tmp_path / "unet"})
+    from_result = tr.run_summary({"unet": result})
+    from_folder = tr.run_summary({"unet": tmp_path / "unet"})
     cols = ["final_loss", "val_dice", "best_dice", "iterations"]
     pd.testing.assert_frame_equal(from_result[cols], from_folder[cols])
     assert from_result.loc[0, "iterations"] == 4 and from_result.loc[0, "s_per_iteration"] > 0
-    curves = vt.training_curves({"unet": result})
+    curves = tr.training_curves({"unet": result})
     loss = curves[curves.metric == "train loss"]
     assert len(loss) == 4 and set(loss.resolution) == {"step"}
     assert len(curves[curves.metric == "validation Dice"]) == 2
@@ -257,14 +259,14 @@ def test_organ_dice_curves_from_the_metrics_columns(tmp_path):
     metrics["dice_spleen"] = [np.nan, 0.1, 0.6]
     metrics["dice_gallbladder"] = [np.nan, np.nan, 0.05]  # absent from the first validation's cases
     for run in (_run(metrics=metrics), _run_folder(tmp_path, metrics=metrics)):
-        table = vt.organ_dice_curves(run)
+        table = tr.organ_dice_curves(run)
         assert list(table.columns) == ["iteration", "organ", "dice"]
         # Organs in label order (spleen 1, gallbladder 4, liver 6), epochs without validation dropped.
         assert list(dict.fromkeys(table["organ"])) == ["spleen", "gallbladder", "liver"]
         liver = table[table.organ == "liver"]
         assert liver["iteration"].tolist() == [8, 12] and liver["dice"].tolist() == [0.2, 0.8]
         assert table[table.organ == "gallbladder"]["iteration"].tolist() == [12]
-    fig = vt.plot_organ_dice_curves(vt.organ_dice_curves(_run(metrics=metrics)), title="t")
+    fig = vt.plot_organ_dice_curves(tr.organ_dice_curves(_run(metrics=metrics)), title="t")
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert ax.get_ylim() == (0.0, 1.0) and len(ax.get_legend().get_texts()) == 3
@@ -272,6 +274,6 @@ def test_organ_dice_curves_from_the_metrics_columns(tmp_path):
 
 def test_organ_dice_curves_refuse_a_run_without_validation():
     with pytest.raises(ValueError, match="no validation"):
-        vt.organ_dice_curves(_run())  # val_dice but no per-organ columns
+        tr.organ_dice_curves(_run())  # val_dice but no per-organ columns
     with pytest.raises(ValueError, match="columns|empty"):
         vt.plot_organ_dice_curves(pd.DataFrame({"iteration": [], "organ": [], "dice": []}))

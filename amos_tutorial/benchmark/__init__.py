@@ -1,28 +1,25 @@
-"""Benchmarks of the AMOS baselines.
+"""Benchmarks of the AMOS baselines: every measurement of the package lives here.
 
 Introduced in chapters *Training the baselines* (:mod:`~amos_tutorial.benchmark.speed`: does the
 training loop keep the GPU busy? ``amos bench speed``) and *Benchmarking the baselines*
 (:mod:`~amos_tutorial.benchmark.bench`: train, predict and evaluate every model under one budget,
-``amos bench``; :mod:`~amos_tutorial.benchmark.report`: leaderboard and figures).
+``amos bench``; :mod:`~amos_tutorial.benchmark.report`: leaderboard and figures). The other modules:
+:mod:`~amos_tutorial.benchmark.results` (the schema of ``results.csv``, machine facts, loading),
+:mod:`~amos_tutorial.benchmark.budgets` (``--budget``), :mod:`~amos_tutorial.benchmark.throughput`
+(data pipelines side by side) and :mod:`~amos_tutorial.benchmark.models` (parameters, seconds per step,
+peak memory, inference and metric timings).
 
 Examples:
     >>> from amos_tutorial.benchmark import speed_benchmark, run_benchmark
-    >>> frame = speed_benchmark(["unet"], iterations=2, preset="tiny", device="cpu")  # doctest: +SKIP
+    >>> frame = speed_benchmark(["unet"], iterations=2, variant="tiny", device="cpu")  # doctest: +SKIP
     >>> result = run_benchmark(["unet", "nnunet"], data="synthetic", budget="smoke", out="bench/smoke")  # doctest: +SKIP
 """
 
 from amos_tutorial.benchmark import report
-from amos_tutorial.benchmark.bench import (
-    BENCH_COLUMNS,
-    BUDGETS,
-    BenchResult,
-    Budget,
-    budget_table,
-    format_speed_report,
-    run_benchmark,
-    speed_report,
-)
-from amos_tutorial.benchmark.speed import SPEED_COLUMNS, format_speed_table, speed_benchmark
+from amos_tutorial.benchmark.bench import BenchResult, run_benchmark
+from amos_tutorial.benchmark.budgets import BUDGETS, Budget, budget_table
+from amos_tutorial.benchmark.results import BENCH_COLUMNS, load_results, machine_info
+from amos_tutorial.benchmark.speed import SPEED_COLUMNS, format_speed_report, speed_benchmark, speed_report
 
 __all__ = [
     "BENCH_COLUMNS",
@@ -32,7 +29,8 @@ __all__ = [
     "SPEED_COLUMNS",
     "budget_table",
     "format_speed_report",
-    "format_speed_table",
+    "load_results",
+    "machine_info",
     "report",
     "run_benchmark",
     "speed_benchmark",

@@ -54,10 +54,9 @@ import datetime as _dt
 import json
 import math
 import os
-import platform
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,110 +64,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amos_tutorial.benchmark.speed import SPEED_COLUMNS
+from amos_tutorial.benchmark.budgets import BUDGETS, Budget
+from amos_tutorial.benchmark.report import write_report
+from amos_tutorial.benchmark.results import BENCH_COLUMNS, RESULTS_FILE, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
+from amos_tutorial.training.runs import METRICS_FILE, read_metrics
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
+from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, thread_limit
 
-__all__ = [
-    "BENCH_COLUMNS",
-    "BUDGETS",
-    "MACHINE_COLUMNS",
-    "ORGAN_COLUMNS",
-    "SPEED_REPORT_COLUMNS",
-    "STATUSES",
-    "BenchResult",
-    "Budget",
-    "budget_table",
-    "format_speed_report",
-    "machine_info",
-    "run_benchmark",
-    "speed_report",
-]
+__all__ = ["BenchResult", "run_benchmark"]
 
 SETTINGS_FILE = "bench.json"
 SPLIT_FILE = "split.json"
 STATE_FILE = "bench_state.json"
-RESULTS_FILE = "results.csv"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much work every model of a benchmark gets.
-
-    Introduced in chapter *Benchmarking the baselines*.
-
-    Attributes:
-        name: ``"smoke"``, ``"quick"``, ``"short"`` or ``"full"``.
-        preset: Trainer preset (:data:`amos_tutorial.training.PRESETS`): model variant, validation settings.
-        iterations: Optimiser steps per model; None takes each model's recipe (1000 x 250).
-        val_cases: Labelled cases the trainer validates on (and holds out when the validation split has no labels).
-        eval_cases: Cases the benchmark predicts and scores (None: every labelled evaluation case).
-        device_hint: Where the budget is meant to run.
-        description: One sentence for tables and ``--help``.
-    """
-
-    name: str
-    preset: str
-    iterations: int | None
-    val_cases: int
-    eval_cases: int | None
-    device_hint: str
-    description: str
-
-    @property
-    def variant(self) -> str:
-        """The model variant of the budget's trainer preset (``"tiny"`` or ``"full"``)."""
-        from amos_tutorial.training.config import PRESETS
-
-        return str(PRESETS[self.preset]["variant"])
-
-
-#: The budgets of ``amos bench --budget``.
-BUDGETS: dict[str, Budget] = {
-    "smoke": Budget(
-        "smoke", "smoke", 20, 1, 2, "CPU",
-        "tiny variants and 32^3 patches, 20 iterations, 2 evaluation cases: checks the pipeline in a minute per "
-        "model on a CPU; the scores mean nothing",
-    ),
-    "quick": Budget(
-        "quick", "quick", 600, 2, None, "CPU",
-        "tiny variants on a coarse 3x3x4 mm grid, 600 Adam iterations, every labelled evaluation case: one to "
-        "six minutes per model on a CPU, long enough for UNet, nnU-Net and CoTr to learn the large organs of the "
-        "synthetic set; not AMOS scores",
-    ),
-    "short": Budget(
-        "short", "full", 2500, 10, None, "one GPU",
-        "full variants and recipes for 2,500 iterations (10 nnU-Net epochs, 1% of the recipe), every labelled "
-        "evaluation case: a first ranking on a GPU",
-    ),
-    "full": Budget(
-        "full", "full", None, 10, None, "one GPU per model",
-        "the recipe: full variants, 1000 epochs x 250 iterations, every labelled evaluation case",
-    ),
-}  # fmt: skip
-
-#: Outcome of one model: finished, failed (``error`` says why), stopped (resume it) or not reached.
-STATUSES: tuple[str, ...] = ("ok", "failed", "interrupted", "pending")
-
-#: Per-organ score columns: ``dsc_<organ>`` for the 15 organs, then ``nsd_<organ>``.
-ORGAN_COLUMNS: tuple[str, ...] = tuple(
-    f"{metric}_{label_by_id(i).name}" for metric in ("dsc", "nsd") for i in ORGAN_IDS
-)
-
-#: Machine and software columns (see :func:`machine_info`).
-MACHINE_COLUMNS: tuple[str, ...] = (
-    "device", "amp", "cpu", "gpu", "cpu_count", "torch_threads", "torch", "monai", "amos_tutorial", "python",
-)  # fmt: skip
-
-#: Columns of ``results.csv``, in order.
-BENCH_COLUMNS: tuple[str, ...] = (
-    "model", "status", "error", "budget", "data", "task", "variant", "patch", "batch_size", "seed",
-    "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s", "peak_gpu_mem_GiB",
-    "inference_s_per_case", "eval_cases", "mean_dsc", "mean_nsd", "mean_dsc_ct", "mean_dsc_mri",
-    *ORGAN_COLUMNS, *MACHINE_COLUMNS, "train_sessions", "finished_at",
-)  # fmt: skip
-
-
 @dataclass
 class BenchResult:
     """What :func:`run_benchmark` returns.
@@ -201,92 +109,6 @@ class BenchResult:
 # --------------------------------------------------------------------------------------------
 
 
-def budget_table() -> pd.DataFrame:
-    """The budgets as a table, for the chapter and ``--help``.
-
-    Introduced in chapter *Benchmarking the baselines*. Builds on pandas and the trainer's presets.
-
-    Returns:
-        One row per budget: variant, iterations, validation and evaluation cases, where to run it, what it is for.
-
-    Examples:
-        >>> budget_table().loc["smoke", "variant"]
-        'tiny'
-    """
-    rows = {
-        b.name: {
-            "variant": b.variant,
-            "iterations": "recipe (1000 x 250)" if b.iterations is None else f"{b.iterations:,}",
-            "validation cases (trainer)": b.val_cases,
-            "evaluation cases": "all labelled" if b.eval_cases is None else b.eval_cases,
-            "meant for": b.device_hint,
-            "what": b.description,
-        }
-        for b in BUDGETS.values()
-    }
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.name = "budget"
-    return frame
-
-
-def _cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def machine_info(device: str | Any = "auto", amp: str = "auto") -> dict[str, Any]:
-    """The machine and software versions a benchmark row was measured with.
-
-    Introduced in chapter *Benchmarking the baselines*. Builds on :mod:`torch` (``torch.cuda``), MONAI
-    and :mod:`platform`.
-
-    Args:
-        device: The torch device (``"auto"`` resolves like the trainer).
-        amp: Mixed-precision mode, resolved for that device (``"auto"``: bf16 on recent GPUs, fp32 on a CPU).
-
-    Returns:
-        ``{column: value}`` for :data:`MACHINE_COLUMNS`.
-
-    Examples:
-        >>> sorted(machine_info("cpu")) == sorted(MACHINE_COLUMNS)
-        True
-    """
-    import monai
-    import torch
-
-    from amos_tutorial import __version__
-    from amos_tutorial.training.amp import amp_policy, resolve_device
-
-    dev = resolve_device(device)
-    if dev.type == "cuda":
-        gpu = torch.cuda.get_device_name(dev)
-    elif dev.type == "mps":
-        gpu = "Apple GPU (MPS)"
-    else:
-        gpu = "none"
-    return {
-        "device": str(dev),
-        "amp": amp_policy(dev, amp).name,
-        "cpu": _cpu_name(),
-        "gpu": gpu,
-        "cpu_count": os.cpu_count() or 1,
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "monai": monai.__version__,
-        "amos_tutorial": __version__,
-        "python": platform.python_version(),
-    }
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}"[:300]
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -299,21 +121,6 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    import torch
-
-    if threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _parse_models(models: Sequence[str] | str) -> list[str]:
@@ -429,12 +236,14 @@ def _training_time(run_dir: Path, session_starts: Sequence[int], iterations: int
     the middle of an epoch, the resumed row only timed the steps after ``start``: the seconds are
     divided by the steps they really cover, and the run's time is that rate times ``iterations``.
     """
-    path = run_dir / "metrics.csv"
-    if not path.is_file():
+    try:
+        frame = read_metrics(run_dir)
+    except FileNotFoundError:
         return float("nan")
-    frame = pd.read_csv(path)
     if "seconds" not in frame.columns or "iteration" not in frame.columns:
-        raise ValueError(f"{path}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`")
+        raise ValueError(
+            f"{run_dir / METRICS_FILE}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`"
+        )
     seconds, covered, previous = 0.0, 0, 0
     for it, sec in sorted(zip(frame["iteration"].astype(int), frame["seconds"].astype(float))):
         start = max([previous, *(s for s in session_starts if s < it)])
@@ -453,7 +262,7 @@ def _calibrate(name: str, settings: dict[str, Any], device: str, cache_dir: str 
         [name],
         iterations=settings["calibration_iterations"],
         warmup=2,
-        preset="tiny" if budget.variant == "tiny" else "full",
+        variant=budget.variant,
         device=device,
         data=settings["data"],
         batch_size=settings["batch_size"],
@@ -484,16 +293,13 @@ def _train_model(
     log: Callable,
 ) -> Any:
     """Train (or resume) one model; returns the trainer's RunResult."""
-    import torch
-
     from amos_tutorial.training import train
     from amos_tutorial.training.amp import resolve_device
 
     budget = BUDGETS[settings["budget"]]
     run_exists = (model_dir / "config.json").is_file()
     dev = resolve_device(device)
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
+    reset_peak_memory(dev)
     start = time.perf_counter()
     common = {"device": device, "progress": progress, "stop_after": stop_after, "cache_dir": cache_dir}
     if settings["amp"]:
@@ -517,7 +323,7 @@ def _train_model(
             **common,
             **{k: v for k, v in overrides.items() if v is not None},
         )
-    peak = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
+    peak = peak_memory_gib(dev)
     previous_peak = state.get("peak_gpu_mem_GiB")
     if previous_peak is not None and not math.isnan(previous_peak):
         peak = max(peak, previous_peak) if not math.isnan(peak) else previous_peak
@@ -766,6 +572,50 @@ def run_benchmark(
     """
     from amos_tutorial.paths import SYNTHETIC, resolve_data_root
 
+    spec, names, n_eval = _check_arguments(
+        models, budget, iterations, minutes, checkpoint, stop_after, threads, eval_workers, eval_cases
+    )
+    external = _check_external(external, names)
+    data = str(data)
+    data = SYNTHETIC if data == SYNTHETIC else str(resolve_data_root(data).resolve())
+    resolve_data_root(data)  # generates the synthetic set once, or fails on a missing folder
+    out_dir = Path(out) if out is not None else Path("bench") / budget
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with thread_limit(threads):
+        split = _prepare_split(data, spec.val_cases, n_eval, seed, modality_rule, out_dir)
+        settings = _settings(
+            data, spec, seed, iterations, minutes, patch_size, batch_size, amp, tta, checkpoint, tolerance_mm, split
+        )
+        _check_settings(out_dir / SETTINGS_FILE, settings)
+        _write_json(out_dir / SETTINGS_FILE, settings)
+        _write_json(out_dir / SPLIT_FILE, split)
+        _link_eval_cases(split)
+        run = _Run(
+            names, out_dir, split, settings, machine_info(device, amp or "auto"), device,
+            str(cache_dir) if cache_dir is not None else None, stop_after, eval_workers, progress, log,
+            spec=spec, runs=dict(runs or {}), external=external,
+        )  # fmt: skip
+        run.announce(budget, spec)
+        for k, name in enumerate(names, 1):
+            run.bench_model(k, name)
+            if run.stop_reason is not None:
+                break
+        for ext_name, ext_dir in external.items():
+            if run.stop_reason is not None:
+                break
+            run.bench_external(ext_name, ext_dir)
+        files = {"results": run.save_results()}
+        files.update(write_report(run.table(), out_dir, log=log))
+    return BenchResult(
+        results=run.table(), out_dir=out_dir, files=files,
+        interrupted=run.stop_reason is not None, stop_reason=run.stop_reason,
+    )  # fmt: skip
+
+
+def _check_arguments(
+    models, budget, iterations, minutes, checkpoint, stop_after, threads, eval_workers, eval_cases
+) -> tuple[Budget, list[str], int | None]:
+    """The budget, the model names and the number of evaluation cases; one-line errors for bad values."""
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
     spec = BUDGETS[budget]
@@ -787,311 +637,155 @@ def run_benchmark(
     n_eval = spec.eval_cases if eval_cases == -1 else eval_cases
     if n_eval is not None and n_eval < 1:
         raise ValueError(f"eval_cases must be >= 1, None (all) or -1 (the budget's), got {eval_cases!r}")
-    external = {str(k): Path(v) for k, v in (external or {}).items()}
-    for ext_name, ext_dir in external.items():
+    return spec, names, n_eval
+
+
+def _check_external(external: dict[str, str | os.PathLike] | None, names: list[str]) -> dict[str, Path]:
+    """External prediction folders by row name; one-line errors for a clash or a missing folder."""
+    checked = {str(k): Path(v) for k, v in (external or {}).items()}
+    for ext_name, ext_dir in checked.items():
         if not ext_name or ext_name in names:
             raise ValueError(f"external row name {ext_name!r} is empty or clashes with a model name")
         if not ext_dir.is_dir():
             raise FileNotFoundError(f"{ext_dir}: external prediction folder ({ext_name}) does not exist")
-    data = str(data)
-    data = SYNTHETIC if data == SYNTHETIC else str(resolve_data_root(data).resolve())
-    resolve_data_root(data)  # generates the synthetic set once, or fails on a missing folder
-    out_dir = Path(out) if out is not None else Path("bench") / budget
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache = str(cache_dir) if cache_dir is not None else None
+    return checked
 
-    with _torch_threads(threads):
-        split = _prepare_split(data, spec.val_cases, n_eval, seed, modality_rule, out_dir)
-        settings = _settings(
-            data, spec, seed, iterations, minutes, patch_size, batch_size, amp, tta, checkpoint, tolerance_mm, split
-        )
-        _check_settings(out_dir / SETTINGS_FILE, settings)
-        _write_json(out_dir / SETTINGS_FILE, settings)
-        _write_json(out_dir / SPLIT_FILE, split)
-        _link_eval_cases(split)
-        machine = machine_info(device, amp or "auto")
-        if minutes is not None:
-            length = f"{minutes:g} min of training per model"
+
+@dataclass
+class _Run:
+    """One benchmark run: its settings, the rows so far, and the per-model steps (train, predict, evaluate)."""
+
+    names: list[str]
+    out_dir: Path
+    split: dict[str, Any]
+    settings: dict[str, Any]
+    machine: dict[str, Any]
+    device: str
+    cache: str | None
+    stop_after: int | None
+    eval_workers: int
+    progress: bool
+    log: Callable[[str], None]
+    spec: Budget | None = None
+    runs: dict[str, str | os.PathLike] = field(default_factory=dict)
+    external: dict[str, Path] = field(default_factory=dict)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stop_reason: str | None = None
+
+    def announce(self, budget: str, spec: Budget) -> None:
+        settings, split, machine = self.settings, self.split, self.machine
+        if settings["minutes"] is not None:
+            length = f"{settings['minutes']:g} min of training per model"
         elif settings["iterations"] is not None:
             length = f"{settings['iterations']:,} iterations per model"
         else:
             length = "the recipe's iterations"
-        log(
-            f"benchmark {out_dir}: {len(names)} model(s), budget {budget} ({spec.variant} variants, {length}); "
-            f"{len(split['train_cases'])} training cases, {len(split['eval_cases'])} evaluation cases "
+        self.log(
+            f"benchmark {self.out_dir}: {len(self.names)} model(s), budget {budget} ({spec.variant} variants, "
+            f"{length}); {len(split['train_cases'])} training cases, {len(split['eval_cases'])} evaluation cases "
             f"({split['eval_source']}); {machine['device']} [{machine['amp']}]"
         )
-        rows: dict[str, dict[str, Any]] = {}
-        stop_reason: str | None = None
 
-        def table() -> pd.DataFrame:
-            ordered = [rows.get(n) or _empty_row(n, "pending", settings, machine) for n in (*names, *external)]
-            return pd.DataFrame(ordered).reindex(columns=list(BENCH_COLUMNS))
+    def empty_row(self, name: str, status: str) -> dict[str, Any]:
+        return _empty_row(name, status, self.settings, self.machine)
 
-        def save_results() -> Path:
-            path = out_dir / RESULTS_FILE
-            with atomic_path(path) as tmp:
-                table().to_csv(tmp, index=False)
-            return path
+    def table(self) -> pd.DataFrame:
+        ordered = [self.rows.get(n) or self.empty_row(n, "pending") for n in (*self.names, *self.external)]
+        return pd.DataFrame(ordered).reindex(columns=list(BENCH_COLUMNS))
 
-        for k, name in enumerate(names, 1):
-            if stop_reason is not None:
-                break
-            model_dir = out_dir / "runs" / name
-            state_path = model_dir / STATE_FILE
-            state = _read_json(state_path) if state_path.is_file() else {}
-            if state.get("status") == "ok" and isinstance(state.get("row"), dict):
-                log(f"[{k}/{len(names)}] {name}: finished earlier, skipped")
-                rows[name] = {**_empty_row(name, "ok", settings, machine), **state["row"]}
-                continue
-            log(f"[{k}/{len(names)}] {name}")
-            row = _empty_row(name, "failed", settings, machine)
-            try:
-                model_dir.mkdir(parents=True, exist_ok=True)
-                if minutes is not None and "iterations" not in state:
-                    state.update(_calibrate(name, settings, device, cache, log))
-                elif settings["iterations"] is not None:
-                    state.setdefault("iterations", settings["iterations"])
-                if runs and name in runs and not (model_dir / "config.json").is_file():
-                    _adopt_run(Path(runs[name]), model_dir, name, spec, settings, log)
-                if not state.get("trained"):
-                    result = _train_model(name, model_dir, state, settings, device, cache, stop_after, progress, log)
-                    _write_json(state_path, {**state, "status": "interrupted" if not result.completed else "trained"})
-                    if not result.completed:
-                        stop_reason = result.stop_reason or "stop_after"
-                        row.update(status="interrupted", error=f"stopped at iteration {result.iteration} ({stop_reason})")
-                        facts = _model_facts(model_dir)
-                        row.update({c: v for c, v in facts.items() if c in BENCH_COLUMNS})
-                        row.update(iterations=result.iteration, train_sessions=len(state["sessions"]))
-                        rows[name] = row
-                        log(f"{name}: stopped at iteration {result.iteration}; run the same command again to resume")
-                        continue
-                facts = _model_facts(model_dir)
-                row.update({c: v for c, v in facts.items() if c in BENCH_COLUMNS})
-                row["iterations"] = facts["iterations_planned"]
-                starts = [int(x["start"]) for x in state.get("sessions", [])]
-                train_s = _training_time(model_dir, starts, row["iterations"])
-                row.update(
-                    train_time_s=train_s,
-                    s_per_iteration=train_s / row["iterations"],
-                    patches_per_s=row["iterations"] * row["batch_size"] / train_s if train_s > 0 else np.nan,
-                    peak_gpu_mem_GiB=state.get("peak_gpu_mem_GiB", np.nan),
-                    train_sessions=len(state.get("sessions", [])),
-                )
-                row.update(_predict_model(model_dir, split, settings, device, progress))
-                row.update(_evaluate_model(model_dir, split, settings, eval_workers))
-                row.update(status="ok", error="", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
-                state.update(status="ok", row={c: row[c] for c in BENCH_COLUMNS})
-                _write_json(state_path, state)
-                log(
-                    f"{name}: DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}, "
-                    f"{row['train_time_s']:.1f} s training, {row['inference_s_per_case']:.2f} s per case"
-                )
-            except KeyboardInterrupt:
-                row.update(status="interrupted", error="KeyboardInterrupt")
-                rows[name] = row
-                save_results()
-                raise
-            except Exception as exc:  # noqa: BLE001 - one failing model must not stop the others
-                row.update(status="failed", error=_first_line(exc))
-                with contextlib.suppress(OSError, ValueError):
-                    _write_json(state_path, {**state, "status": "failed", "error": row["error"]})
-                log(f"{name}: failed ({row['error']}); going on with the next model")
-                _free_gpu_memory()
-            rows[name] = row
-            save_results()
+    def save_results(self) -> Path:
+        path = self.out_dir / RESULTS_FILE
+        with atomic_path(path) as tmp:
+            self.table().to_csv(tmp, index=False)
+        return path
 
-        for ext_name, ext_dir in external.items():
-            if stop_reason is not None:
-                break
-            row = _empty_row(ext_name, "failed", settings, machine)
-            try:
-                row.update(_evaluate_model(out_dir / "runs" / ext_name, split, settings, eval_workers, pred_dir=ext_dir))
-                row.update(status="ok", variant="external", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
-                log(f"{ext_name} (external, {ext_dir}): DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}")
-            except Exception as exc:  # noqa: BLE001 - a bad folder must not lose the other rows
-                row.update(status="failed", error=_first_line(exc))
-                log(f"{ext_name}: failed ({row['error']})")
-            rows[ext_name] = row
-            save_results()
+    def bench_model(self, k: int, name: str) -> None:
+        """Train, predict and evaluate one model (or skip it when finished earlier); record its row."""
+        model_dir = self.out_dir / "runs" / name
+        state_path = model_dir / STATE_FILE
+        state = _read_json(state_path) if state_path.is_file() else {}
+        if state.get("status") == "ok" and isinstance(state.get("row"), dict):
+            self.log(f"[{k}/{len(self.names)}] {name}: finished earlier, skipped")
+            self.rows[name] = {**self.empty_row(name, "ok"), **state["row"]}
+            return
+        self.log(f"[{k}/{len(self.names)}] {name}")
+        row = self.empty_row(name, "failed")
+        try:
+            model_dir.mkdir(parents=True, exist_ok=True)
+            if self.train(name, model_dir, state, row):
+                self.finish(name, model_dir, state, row)
+        except KeyboardInterrupt:
+            row.update(status="interrupted", error="KeyboardInterrupt")
+            self.rows[name] = row
+            self.save_results()
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failing model must not stop the others
+            row.update(status="failed", error=error_line(exc))
+            with contextlib.suppress(OSError, ValueError):
+                _write_json(state_path, {**state, "status": "failed", "error": row["error"]})
+            self.log(f"{name}: failed ({row['error']}); going on with the next model")
+            free_gpu_memory()
+        self.rows[name] = row
+        self.save_results()
 
-        files = {"results": save_results()}
-        from amos_tutorial.benchmark.report import write_report
+    def bench_external(self, name: str, pred_dir: Path) -> None:
+        """Score an external prediction folder (nothing trained) as one more row."""
+        row = self.empty_row(name, "failed")
+        try:
+            row.update(_evaluate_model(self.out_dir / "runs" / name, self.split, self.settings, self.eval_workers,
+                                       pred_dir=pred_dir))
+            row.update(status="ok", variant="external", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
+            self.log(f"{name} (external, {pred_dir}): DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}")
+        except Exception as exc:  # noqa: BLE001 - a bad folder must not lose the other rows
+            row.update(status="failed", error=error_line(exc))
+            self.log(f"{name}: failed ({row['error']})")
+        self.rows[name] = row
+        self.save_results()
 
-        files.update(write_report(table(), out_dir, log=log))
-    return BenchResult(
-        results=table(),
-        out_dir=out_dir,
-        files=files,
-        interrupted=stop_reason is not None,
-        stop_reason=stop_reason,
-    )
+    def train(self, name: str, model_dir: Path, state: dict[str, Any], row: dict[str, Any]) -> bool:
+        """Train (or resume) until done; False (and an ``interrupted`` row) when the session stopped early."""
+        settings = self.settings
+        if settings["minutes"] is not None and "iterations" not in state:
+            state.update(_calibrate(name, settings, self.device, self.cache, self.log))
+        elif settings["iterations"] is not None:
+            state.setdefault("iterations", settings["iterations"])
+        if state.get("trained"):
+            return True
+        if name in self.runs and self.spec is not None and not (model_dir / "config.json").is_file():
+            _adopt_run(Path(self.runs[name]), model_dir, name, self.spec, settings, self.log)
+        result = _train_model(
+            name, model_dir, state, settings, self.device, self.cache, self.stop_after, self.progress, self.log
+        )
+        _write_json(model_dir / STATE_FILE, {**state, "status": "interrupted" if not result.completed else "trained"})
+        if result.completed:
+            return True
+        self.stop_reason = result.stop_reason or "stop_after"
+        row.update(status="interrupted", error=f"stopped at iteration {result.iteration} ({self.stop_reason})")
+        row.update({c: v for c, v in _model_facts(model_dir).items() if c in BENCH_COLUMNS})
+        row.update(iterations=result.iteration, train_sessions=len(state["sessions"]))
+        self.log(f"{name}: stopped at iteration {result.iteration}; run the same command again to resume")
+        return False
 
-
-def _free_gpu_memory() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-# --------------------------------------------------------------------------------------------
-# The speed path: raw step vs whole loop, plus inference seconds per case
-# --------------------------------------------------------------------------------------------
-
-#: Columns of :func:`speed_report`: those of the speed check with inference before ``error``.
-SPEED_REPORT_COLUMNS: tuple[str, ...] = (*SPEED_COLUMNS[:-1], "inference_s_per_case", "inference_cases", "error")
-
-
-def _inference_seconds(
-    name: str, preset: str, data: str, device: str, amp: str, seed: int, cases: int, batch_size: int | None
-) -> tuple[float, int]:
-    """Mean seconds per case of :func:`~amos_tutorial.inference.predict_case` with freshly initialised weights."""
-    import torch
-
-    from amos_tutorial.data.layout import load_amos
-    from amos_tutorial.inference import predict_case
-    from amos_tutorial.models import build_model_for_patch
-    from amos_tutorial.training.amp import resolve_device
-    from amos_tutorial.training.config import make_config
-    from amos_tutorial.training.trainer import seed_everything
-
-    dev = resolve_device(device)
-    config = make_config(name, preset="smoke" if preset == "tiny" else "full", data=data, device=str(dev), amp=amp)
-    seed_everything(seed)
-    net = build_model_for_patch(name, config.variant, config.patch_size, config.preprocess.get("spacing"))
-    net = net.to(dev).eval()
-    dataset = load_amos(data)
-    order = {"validation": 0, "test": 1, "training": 2}
-    images = sorted(dataset.cases, key=lambda c: (order.get(c.split, 3), c.number))[:cases]
-    if not images:
-        raise ValueError(f"{dataset.root}: no image to time the inference on")
-    with torch.inference_mode():
-        if dev.type == "cuda":  # cuDNN picks its kernels on the first call: do not time it
-            predict_case(net, images[0].image, config, dev, modality=images[0].modality)
-        times = [sum(predict_case(net, c.image, config, dev, modality=c.modality).timings.values()) for c in images]
-    return float(np.mean(times)), len(times)
-
-
-def speed_report(
-    models: Sequence[str] | str = ("unet", "nnunet"),
-    iterations: int = 20,
-    preset: str = "tiny",
-    device: str = "auto",
-    warmup: int = 3,
-    data: str | os.PathLike = "synthetic",
-    batch_size: int | None = None,
-    amp: str = "auto",
-    seed: int = 0,
-    cache_dir: str | os.PathLike | None = None,
-    inference_cases: int = 1,
-    out_csv: str | os.PathLike | None = None,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """``amos bench speed``: raw step vs whole training loop, side by side, plus inference seconds per case.
-
-    Introduced in chapter *Benchmarking the baselines*. Builds on
-    :func:`amos_tutorial.benchmark.speed.speed_benchmark` (``ratio = raw step time / whole loop time``,
-    1.0 = the GPU never waits for data) and :func:`amos_tutorial.inference.predict_case` (load,
-    preprocessing, sliding window, inversion to the original grid, argmax; freshly initialised
-    weights cost the same time as trained ones).
-
-    Args:
-        models: Registry names (list or comma-separated).
-        iterations: Timed training steps per phase.
-        preset: ``"tiny"`` (CPU) or ``"full"`` (GPU).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        warmup: Untimed steps first.
-        data: ``"synthetic"`` or an AMOS folder.
-        batch_size: Override the recipe's batch size.
-        amp: Mixed precision.
-        seed: Seed of weights and patches.
-        cache_dir: Preprocessed cache folder.
-        inference_cases: Images predicted to time the inference (validation split first); 0 skips it.
-        out_csv: Also write the table here (atomically).
-        progress: Print one line per model.
-
-    Returns:
-        One row per model: the columns of ``speed_benchmark`` plus ``inference_s_per_case`` and ``inference_cases``.
-
-    Raises:
-        ValueError: For a bad preset, iteration count, case count or unknown model.
-
-    Examples:
-        >>> frame = speed_report(["unet"], iterations=2, warmup=1, device="cpu")  # doctest: +SKIP
-        >>> print(format_speed_report(frame))                                       # doctest: +SKIP
-    """
-    from amos_tutorial.benchmark.speed import speed_benchmark
-
-    if inference_cases < 0:
-        raise ValueError(f"inference_cases must be >= 0, got {inference_cases}")
-    names = models.split(",") if isinstance(models, str) else list(models)
-    frame = speed_benchmark(
-        names, iterations=iterations, preset=preset, device=device, warmup=warmup, data=data,
-        batch_size=batch_size, amp=amp, seed=seed, cache_dir=cache_dir, progress=progress,
-    )  # fmt: skip
-    frame["inference_s_per_case"] = np.nan
-    frame["inference_cases"] = 0
-    if inference_cases:
-        data_root = str(data)
-        for i, row in frame.iterrows():
-            if row["error"]:
-                continue
-            try:
-                seconds, count = _inference_seconds(
-                    row["model"], preset, data_root, device, amp, seed, inference_cases, batch_size
-                )
-                frame.loc[i, ["inference_s_per_case", "inference_cases"]] = [seconds, count]
-                if progress:
-                    print(f"{row['model']}: inference {seconds:.2f} s per case ({count} case(s))")
-            except (RuntimeError, ValueError, FileNotFoundError) as exc:
-                frame.loc[i, "error"] = f"inference: {_first_line(exc)}"
-            finally:
-                _free_gpu_memory()
-    frame = frame.reindex(columns=list(SPEED_REPORT_COLUMNS))
-    if out_csv is not None:
-        with atomic_path(out_csv) as tmp:
-            frame.to_csv(tmp, index=False)
-    return frame
-
-
-def format_speed_report(frame: pd.DataFrame) -> str:
-    """The speed table as aligned text: raw step and whole loop side by side, the ratio, inference.
-
-    Introduced in chapter *Benchmarking the baselines*; builds on pandas.
-
-    Args:
-        frame: The output of :func:`speed_report`.
-
-    Returns:
-        A printable table (times in ms per step, patches per second, seconds per case).
-
-    Raises:
-        ValueError: If ``frame`` lacks the columns of :func:`speed_report`.
-    """
-    missing = [c for c in ("model", "step_s", "loop_s", "ratio", "inference_s_per_case") if c not in frame.columns]
-    if missing:
-        raise ValueError(f"speed table lacks the columns {missing}; expected the output of speed_report")
-
-    def fmt(values: pd.Series, spec: str, scale: float = 1.0) -> pd.Series:
-        return values.map(lambda v: format(v * scale, spec) if pd.notna(v) else "-")
-
-    shown = pd.DataFrame(
-        {
-            "model": frame["model"],
-            "variant": frame["variant"].fillna("-"),
-            "patch": frame["patch"].fillna("-"),
-            "batch": frame["batch"].map(lambda v: f"{int(v)}" if pd.notna(v) else "-"),
-            "raw step ms": fmt(frame["step_s"], ".1f", 1e3),
-            "whole loop ms": fmt(frame["loop_s"], ".1f", 1e3),
-            "ratio": fmt(frame["ratio"], ".2f"),
-            "raw patches/s": fmt(frame["step_patches_per_s"], ".1f"),
-            "loop patches/s": fmt(frame["loop_patches_per_s"], ".1f"),
-            "inference s/case": fmt(frame["inference_s_per_case"], ".2f"),
-            "error": frame["error"].fillna(""),
-        }
-    )
-    if not shown["error"].astype(bool).any():
-        shown = shown.drop(columns="error")
-    header = f"device {frame['device'].iloc[0]} [{frame['amp'].iloc[0]}]" if len(frame) else ""
-    return header + "\n" + shown.to_string(index=False)
+    def finish(self, name: str, model_dir: Path, state: dict[str, Any], row: dict[str, Any]) -> None:
+        """Training time, prediction and evaluation of a trained model; the row is then ``ok``."""
+        facts = _model_facts(model_dir)
+        row.update({c: v for c, v in facts.items() if c in BENCH_COLUMNS})
+        row["iterations"] = facts["iterations_planned"]
+        starts = [int(x["start"]) for x in state.get("sessions", [])]
+        train_s = _training_time(model_dir, starts, row["iterations"])
+        row.update(
+            train_time_s=train_s,
+            s_per_iteration=train_s / row["iterations"],
+            patches_per_s=row["iterations"] * row["batch_size"] / train_s if train_s > 0 else np.nan,
+            peak_gpu_mem_GiB=state.get("peak_gpu_mem_GiB", np.nan),
+            train_sessions=len(state.get("sessions", [])),
+        )
+        row.update(_predict_model(model_dir, self.split, self.settings, self.device, self.progress))
+        row.update(_evaluate_model(model_dir, self.split, self.settings, self.eval_workers))
+        row.update(status="ok", error="", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
+        state.update(status="ok", row={c: row[c] for c in BENCH_COLUMNS})
+        _write_json(model_dir / STATE_FILE, state)
+        self.log(
+            f"{name}: DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}, "
+            f"{row['train_time_s']:.1f} s training, {row['inference_s_per_case']:.2f} s per case"
+        )

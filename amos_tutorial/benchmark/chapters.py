@@ -1,6 +1,6 @@
 """How long each chapter of the book takes to execute in smoke mode: the book's time budget.
 
-Introduced in chapter *Introduction* (the chapter map and its runtimes). The book is executed on every
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (the chapter map and its runtimes). The book is executed on every
 build and in CI on a 2-core machine, so every chapter has a budget (:data:`CHAPTER_BUDGET_S`) and so has
 the whole book (:data:`BOOK_BUDGET_S`). ``amos bench chapters`` executes each chapter once in a fresh
 kernel, exactly as the book build does (smoke mode, static viewer, the chapter's folder as working
@@ -42,13 +42,13 @@ CHAPTER_TIME_COLUMNS = ("chapter", "seconds", "budget_s", "over_budget", "status
 
 
 def toc_chapters(root: str | os.PathLike = ".") -> list[Path]:
-    """Every page of the book's ``_toc.yml`` (root first) as a notebook path.
+    """Every page of the book's ``_toc.yml`` (root first) as a file path (``.ipynb``, or ``.md`` for text pages).
 
     Args:
         root: The folder holding ``_toc.yml``.
 
     Returns:
-        Paths ``root/<file>.ipynb`` in table-of-contents order.
+        Paths ``root/<file>.ipynb`` (or ``.md`` where only that exists) in table-of-contents order.
 
     Raises:
         FileNotFoundError: If ``root/_toc.yml`` does not exist.
@@ -71,7 +71,12 @@ def toc_chapters(root: str | os.PathLike = ".") -> list[Path]:
     for part in toc.get("parts", []) or []:
         walk(part.get("chapters"))
     walk(toc.get("chapters"))
-    return [Path(root) / f"{name}.ipynb" for name in files]
+    paths = []
+    for name in files:
+        base = Path(root) / name
+        found = [base.with_name(base.name + s) for s in (".ipynb", ".md") if base.with_name(base.name + s).is_file()]
+        paths.append(found[0] if found else base.with_name(base.name + ".ipynb"))
+    return paths
 
 
 def execute_chapter(

@@ -2,7 +2,7 @@
 
 Introduced in chapter *Benchmarking the baselines*. Builds on pandas, seaborn and matplotlib. The
 input is always the results table of :func:`amos_tutorial.benchmark.bench.run_benchmark` (one row per
-model, :data:`~amos_tutorial.benchmark.bench.BENCH_COLUMNS`), so every part of the report can be
+model, :data:`~amos_tutorial.benchmark.results.BENCH_COLUMNS`), so every part of the report can be
 re-drawn from a saved or committed ``results.csv``:
 
 * :func:`leaderboard_markdown`: models ranked by mean DSC, with training cost, speed and memory, under a
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amos_tutorial.benchmark.bench import BENCH_COLUMNS
+from amos_tutorial.benchmark.results import load_results
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 
@@ -47,46 +47,6 @@ __all__ = [
     "results_caveat",
     "write_report",
 ]
-
-
-def load_results(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a ``results.csv`` written by ``amos bench`` and check its columns.
-
-    Introduced in chapter *Benchmarking the baselines*; builds on pandas.
-
-    Args:
-        path: The CSV file.
-
-    Returns:
-        The table, columns in :data:`~amos_tutorial.benchmark.bench.BENCH_COLUMNS` order (empty cells are NaN).
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: ``"PATH: ..."`` if it is not a readable CSV or lacks columns.
-
-    Examples:
-        >>> load_results("book/results/gpu_results.csv")  # doctest: +SKIP
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no results table (run `amos bench` first)")
-    try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[0]})") from None
-    # Tables written before runs had a task trained on CT and MRI (Task 2) and had no per-modality means.
-    for column, value in _ADDED_COLUMNS.items():
-        if column not in frame.columns:
-            frame[column] = value
-    missing = [c for c in BENCH_COLUMNS if c not in frame.columns]
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise ValueError(f"{path}: not a results table of `amos bench` (missing columns {shown})")
-    frame["error"] = frame["error"].fillna("").astype(str)
-    return frame[list(BENCH_COLUMNS)]
-
-
-_ADDED_COLUMNS = {"task": 2, "mean_dsc_ct": float("nan"), "mean_dsc_mri": float("nan")}
 
 
 def _check(frame: pd.DataFrame, what: str = "results") -> None:

@@ -16,32 +16,35 @@ patches per second and peak GPU memory (``torch.cuda.max_memory_allocated``; the
 the volumes the sampler keeps on the GPU). Every step synchronises once (reading the loss, as the
 trainer does), so both timings include the same synchronisation.
 
-On a CPU with ``preset="tiny"`` it runs in seconds (the tests do that); on a GPU use the full
-variants (``preset="full"``) for figures worth quoting. Absolute times hold only on the machine
+On a CPU with ``variant="tiny"`` it runs in seconds (the tests do that); on a GPU use the full
+variants (``variant="full"``) for figures worth quoting. Absolute times hold only on the machine
 that measured them; compare ratios measured in the same run.
 
 Examples:
-    >>> frame = speed_benchmark(["unet"], iterations=2, preset="tiny", device="cpu", data="synthetic")  # doctest: +SKIP
+    >>> frame = speed_benchmark(["unet"], iterations=2, variant="tiny", device="cpu", data="synthetic")  # doctest: +SKIP
     >>> frame[["model", "step_s", "loop_s", "ratio"]]                                                  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import argparse
+import warnings
 import json
-import math
 import os
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
+from amos_tutorial.benchmark.results import error_line
 from amos_tutorial.utils.io import atomic_path
+from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, timed_calls
 
-__all__ = ["SPEED_COLUMNS", "add_cli", "format_speed_table", "speed_benchmark"]
+VARIANTS = ("tiny", "full")
+"""Model variants ``amos bench speed`` measures: tiny (CPU) or the recipes (GPU)."""
+
+__all__ = ["SPEED_COLUMNS", "SPEED_REPORT_COLUMNS", "VARIANTS", "format_speed_report", "speed_benchmark", "speed_report"]
 
 #: Columns of the result table / CSV, in order.
 SPEED_COLUMNS: tuple[str, ...] = (
@@ -65,38 +68,10 @@ SPEED_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def _reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def _peak_gib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return float("nan")
-
-
-def _time_steps(step: Any, batches: Any, first: int, count: int, device: torch.device) -> float:
-    """Seconds per call of ``step(batches(k))`` for ``k`` in ``first .. first + count - 1``."""
-    _sync(device)
-    start = time.perf_counter()
-    for k in range(first, first + count):
-        step(batches(k))
-    _sync(device)
-    return (time.perf_counter() - start) / count
-
-
 def speed_benchmark(
     models: Sequence[str] = ("unet", "nnunet"),
     iterations: int = 20,
-    preset: str = "tiny",
+    variant: str = "tiny",
     device: str = "auto",
     warmup: int = 3,
     data: str | os.PathLike = "synthetic",
@@ -107,6 +82,7 @@ def speed_benchmark(
     cache_dir: str | os.PathLike | None = None,
     out_csv: str | os.PathLike | None = None,
     progress: bool = True,
+    preset: str | None = None,
 ) -> pd.DataFrame:
     """Time the raw training step and the whole training loop of several models, side by side.
 
@@ -118,7 +94,7 @@ def speed_benchmark(
     Args:
         models: Registry names.
         iterations: Timed steps per phase (after ``warmup`` untimed ones).
-        preset: ``"tiny"`` (tiny variants, tiny patches: CPU) or ``"full"`` (the recipes: GPU).
+        variant: ``"tiny"`` (tiny variants, tiny patches: CPU) or ``"full"`` (the recipes: GPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         warmup: Untimed steps first (cuDNN autotuning, allocator warm-up).
         data: Data for the whole loop: ``"synthetic"`` or a folder.
@@ -129,61 +105,39 @@ def speed_benchmark(
         cache_dir: Preprocessed cache folder (default: the trainer's).
         out_csv: Also write the table here (atomically).
         progress: Print one line per model as it is measured.
+        preset: Deprecated spelling of ``variant``.
 
     Returns:
         One row per model with the columns :data:`SPEED_COLUMNS` (times in seconds per step).
 
     Raises:
-        ValueError: For a bad preset, iteration count or unknown model.
+        ValueError: For a bad variant, iteration count or unknown model.
 
     Examples:
-        >>> speed_benchmark(["unet"], iterations=2, preset="tiny", device="cpu")  # doctest: +SKIP
+        >>> speed_benchmark(["unet"], iterations=2, variant="tiny", device="cpu")  # doctest: +SKIP
     """
-    from amos_tutorial.models import get_model_spec
     from amos_tutorial.training.amp import amp_policy, resolve_device
-    from amos_tutorial.training.config import make_config
-    from amos_tutorial.training.trainer import prepare_volumes
 
-    if preset not in ("tiny", "full"):
-        raise ValueError(f"preset must be 'tiny' or 'full', got {preset!r}")
+    variant = _variant(variant, preset)
     if iterations < 1 or warmup < 0:
         raise ValueError(f"need iterations >= 1 and warmup >= 0, got {iterations} and {warmup}")
-    models = [m.strip() for m in models if m.strip()]
-    if not models:
-        raise ValueError("no model given")
-    for name in models:
-        try:
-            get_model_spec(name)
-        except KeyError as exc:
-            raise ValueError(str(exc).strip("\"'")) from None
+    models = _check_models(models)
     dev = resolve_device(device)
     policy = amp_policy(dev, amp)
     say = print if progress else (lambda *a, **k: None)
-
+    overrides: dict[str, Any] = {"variant": variant, "device": str(dev), "amp": amp, "seed": seed, "val_cases": 1}
+    if batch_size is not None:
+        overrides["batch_size"] = int(batch_size)
+    if patch_size is not None:
+        overrides["patch_size"] = tuple(int(p) for p in patch_size)
+    if cache_dir is not None:
+        overrides["cache_dir"] = str(cache_dir)
     volumes_cache: dict[Any, list[Any]] = {}
     rows = []
     for name in models:
-        overrides: dict[str, Any] = {"variant": preset, "device": str(dev), "amp": amp, "seed": seed, "val_cases": 1}
-        if batch_size is not None:
-            overrides["batch_size"] = int(batch_size)
-        if patch_size is not None:
-            overrides["patch_size"] = tuple(int(p) for p in patch_size)
-        if cache_dir is not None:
-            overrides["cache_dir"] = str(cache_dir)
         row: dict[str, Any] = {"model": name, "device": str(dev), "amp": policy.name, "iterations": iterations}
         try:
-            config = make_config(name, preset="smoke" if preset == "tiny" else "full", data=data, **overrides)
-            row.update(
-                variant=config.variant,
-                patch="x".join(str(p) for p in config.patch_size),
-                batch=config.batch_size,
-                error="",
-            )
-            key = (str(data), str(cache_dir), _json_key(config.preprocess))
-            if key not in volumes_cache:
-                volumes_cache[key] = prepare_volumes(config, dev, progress=False, log=lambda m: None)[0]
-            volumes = volumes_cache[key]
-            row.update(_measure(name, config, volumes, dev, policy, iterations, warmup, seed))
+            row.update(_speed_row(name, data, overrides, volumes_cache, dev, policy, iterations, warmup, seed))
             say(
                 f"{name}: step {row['step_s']:.4f} s, loop {row['loop_s']:.4f} s, data {row['data_s']:.4f} s, "
                 f"ratio {row['ratio']:.2f}"
@@ -192,15 +146,55 @@ def speed_benchmark(
             row["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
             say(f"{name}: failed ({row['error']})")
         finally:
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
+            free_gpu_memory()
         rows.append(row)
-
     frame = pd.DataFrame(rows).reindex(columns=list(SPEED_COLUMNS))
     if out_csv is not None:
         with atomic_path(out_csv) as tmp:
             frame.to_csv(tmp, index=False)
     return frame
+
+
+def _variant(variant: str, preset: str | None) -> str:
+    """The model variant, accepting the deprecated ``preset=`` spelling."""
+    if preset is not None:
+        warnings.warn("preset= is deprecated, use variant= ('tiny' or 'full')", DeprecationWarning, stacklevel=3)
+        variant = preset
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be 'tiny' or 'full', got {variant!r}")
+    return variant
+
+
+def _check_models(models: Sequence[str]) -> list[str]:
+    from amos_tutorial.models import get_model_spec
+
+    models = [m.strip() for m in models if m.strip()]
+    if not models:
+        raise ValueError("no model given")
+    for name in models:
+        try:
+            get_model_spec(name)
+        except KeyError as exc:
+            raise ValueError(str(exc).strip("\"'")) from None
+    return models
+
+
+def _speed_row(name, data, overrides, volumes_cache, dev, policy, iterations, warmup, seed) -> dict[str, Any]:
+    """Config, patch and timings of one model; volumes are shared by models with the same preprocessing."""
+    from amos_tutorial.training.config import make_config
+    from amos_tutorial.training.trainer import prepare_volumes
+
+    variant = overrides["variant"]
+    config = make_config(name, preset="smoke" if variant == "tiny" else "full", data=data, **overrides)
+    row: dict[str, Any] = {
+        "variant": config.variant, "patch": "x".join(str(p) for p in config.patch_size),
+        "batch": config.batch_size, "error": "",
+    }  # fmt: skip
+    key = (str(data), str(overrides.get("cache_dir")), _json_key(config.preprocess))
+    if key not in volumes_cache:
+        volumes_cache[key] = prepare_volumes(config, dev, progress=False, log=lambda m: None)[0]
+    row.update(_measure(name, config, volumes_cache[key], dev, policy, iterations, warmup, seed))
+    return row
 
 
 def _measure(
@@ -241,13 +235,13 @@ def _measure(
         step(fixed)
         step(sampler.batch(k))
     out: dict[str, float] = {"params_M": count_parameters(net) / 1e6}
-    _reset_peak(dev)
-    out["step_s"] = _time_steps(step, lambda k: fixed, 0, iterations, dev)
-    out["step_peak_GiB"] = _peak_gib(dev)
-    _reset_peak(dev)
-    out["loop_s"] = _time_steps(step, sampler.batch, warmup, iterations, dev)
-    out["loop_peak_GiB"] = _peak_gib(dev)
-    out["data_s"] = _time_steps(lambda b: None, sampler.batch, warmup + iterations, iterations, dev)
+    reset_peak_memory(dev)
+    out["step_s"] = timed_calls(lambda k: step(fixed), iterations, device=dev)
+    out["step_peak_GiB"] = peak_memory_gib(dev)
+    reset_peak_memory(dev)
+    out["loop_s"] = timed_calls(lambda k: step(sampler.batch(k)), iterations, first=warmup, device=dev)
+    out["loop_peak_GiB"] = peak_memory_gib(dev)
+    out["data_s"] = timed_calls(sampler.batch, iterations, first=warmup + iterations, device=dev)
     out["ratio"] = out["step_s"] / out["loop_s"]
     out["step_patches_per_s"] = config.batch_size / out["step_s"]
     out["loop_patches_per_s"] = config.batch_size / out["loop_s"]
@@ -257,66 +251,160 @@ def _measure(
 def _json_key(d: dict[str, Any]) -> str:
     # Models with the same preprocessing share the loaded volumes.
     return json.dumps(d, sort_keys=True)
+#: Columns of :func:`speed_report`: those of the speed check with inference before ``error``.
+SPEED_REPORT_COLUMNS: tuple[str, ...] = (*SPEED_COLUMNS[:-1], "inference_s_per_case", "inference_cases", "error")
 
 
-def format_speed_table(frame: pd.DataFrame) -> str:
-    """The speed table as aligned text (times in ms per step).
+def _inference_seconds(
+    name: str, variant: str, data: str, device: str, amp: str, seed: int, cases: int
+) -> tuple[float, int]:
+    """Mean seconds per case of :func:`~amos_tutorial.inference.predict_case` with freshly initialised weights."""
+    import torch
 
-    Introduced in chapter *Training the baselines*; builds on pandas.
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.inference import predict_case
+    from amos_tutorial.models import build_model_for_patch
+    from amos_tutorial.training.amp import resolve_device
+    from amos_tutorial.training.config import make_config
+    from amos_tutorial.training.trainer import seed_everything
+
+    dev = resolve_device(device)
+    config = make_config(name, preset="smoke" if variant == "tiny" else "full", data=data, device=str(dev), amp=amp)
+    seed_everything(seed)
+    net = build_model_for_patch(name, config.variant, config.patch_size, config.preprocess.get("spacing"))
+    net = net.to(dev).eval()
+    dataset = load_amos(data)
+    order = {"validation": 0, "test": 1, "training": 2}
+    images = sorted(dataset.cases, key=lambda c: (order.get(c.split, 3), c.number))[:cases]
+    if not images:
+        raise ValueError(f"{dataset.root}: no image to time the inference on")
+    with torch.inference_mode():
+        if dev.type == "cuda":  # cuDNN picks its kernels on the first call: do not time it
+            predict_case(net, images[0].image, config, dev, modality=images[0].modality)
+        times = [sum(predict_case(net, c.image, config, dev, modality=c.modality).timings.values()) for c in images]
+    return float(np.mean(times)), len(times)
+
+
+def speed_report(
+    models: Sequence[str] | str = ("unet", "nnunet"),
+    iterations: int = 20,
+    variant: str = "tiny",
+    device: str = "auto",
+    warmup: int = 3,
+    data: str | os.PathLike = "synthetic",
+    batch_size: int | None = None,
+    amp: str = "auto",
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    inference_cases: int = 1,
+    out_csv: str | os.PathLike | None = None,
+    progress: bool = True,
+    preset: str | None = None,
+) -> pd.DataFrame:
+    """``amos bench speed``: raw step vs whole training loop, side by side, plus inference seconds per case.
+
+    Introduced in chapter *Benchmarking the baselines*. Builds on
+    :func:`amos_tutorial.benchmark.speed.speed_benchmark` (``ratio = raw step time / whole loop time``,
+    1.0 = the GPU never waits for data) and :func:`amos_tutorial.inference.predict_case` (load,
+    preprocessing, sliding window, inversion to the original grid, argmax; freshly initialised
+    weights cost the same time as trained ones).
 
     Args:
-        frame: The output of :func:`speed_benchmark`.
+        models: Registry names (list or comma-separated).
+        iterations: Timed training steps per phase.
+        variant: ``"tiny"`` (CPU) or ``"full"`` (GPU).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        warmup: Untimed steps first.
+        data: ``"synthetic"`` or an AMOS folder.
+        batch_size: Override the recipe's batch size.
+        amp: Mixed precision.
+        seed: Seed of weights and patches.
+        cache_dir: Preprocessed cache folder.
+        inference_cases: Images predicted to time the inference (validation split first); 0 skips it.
+        out_csv: Also write the table here (atomically).
+        progress: Print one line per model.
+        preset: Deprecated spelling of ``variant``.
 
     Returns:
-        A printable table.
+        One row per model: the columns of ``speed_benchmark`` plus ``inference_s_per_case`` and ``inference_cases``.
+
+    Raises:
+        ValueError: For a bad variant, iteration count, case count or unknown model.
+
+    Examples:
+        >>> frame = speed_report(["unet"], iterations=2, warmup=1, device="cpu")  # doctest: +SKIP
+        >>> print(format_speed_report(frame))                                       # doctest: +SKIP
     """
+    variant = _variant(variant, preset)
+    if inference_cases < 0:
+        raise ValueError(f"inference_cases must be >= 0, got {inference_cases}")
+    names = models.split(",") if isinstance(models, str) else list(models)
+    frame = speed_benchmark(
+        names, iterations=iterations, variant=variant, device=device, warmup=warmup, data=data,
+        batch_size=batch_size, amp=amp, seed=seed, cache_dir=cache_dir, progress=progress,
+    )  # fmt: skip
+    frame["inference_s_per_case"] = np.nan
+    frame["inference_cases"] = 0
+    if inference_cases:
+        data_root = str(data)
+        for i, row in frame.iterrows():
+            if row["error"]:
+                continue
+            try:
+                seconds, count = _inference_seconds(
+                    row["model"], variant, data_root, device, amp, seed, inference_cases
+                )
+                frame.loc[i, ["inference_s_per_case", "inference_cases"]] = [seconds, count]
+                if progress:
+                    print(f"{row['model']}: inference {seconds:.2f} s per case ({count} case(s))")
+            except (RuntimeError, ValueError, FileNotFoundError) as exc:
+                frame.loc[i, "error"] = f"inference: {error_line(exc)}"
+            finally:
+                free_gpu_memory()
+    frame = frame.reindex(columns=list(SPEED_REPORT_COLUMNS))
+    if out_csv is not None:
+        with atomic_path(out_csv) as tmp:
+            frame.to_csv(tmp, index=False)
+    return frame
+
+
+def format_speed_report(frame: pd.DataFrame) -> str:
+    """The speed table as aligned text: raw step and whole loop side by side, the ratio, inference.
+
+    Introduced in chapter *Benchmarking the baselines*; builds on pandas.
+
+    Args:
+        frame: The output of :func:`speed_report`.
+
+    Returns:
+        A printable table (times in ms per step, patches per second, seconds per case).
+
+    Raises:
+        ValueError: If ``frame`` lacks the columns of :func:`speed_report`.
+    """
+    missing = [c for c in ("model", "step_s", "loop_s", "ratio", "inference_s_per_case") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"speed table lacks the columns {missing}; expected the output of speed_report")
+
+    def fmt(values: pd.Series, spec: str, scale: float = 1.0) -> pd.Series:
+        return values.map(lambda v: format(v * scale, spec) if pd.notna(v) else "-")
+
     shown = pd.DataFrame(
         {
             "model": frame["model"],
-            "variant": frame["variant"],
-            "patch": frame["patch"],
-            "batch": frame["batch"],
-            "params M": frame["params_M"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "-"),
-            "step ms": (frame["step_s"] * 1e3).map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
-            "loop ms": (frame["loop_s"] * 1e3).map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
-            "data ms": (frame["data_s"] * 1e3).map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
-            "ratio": frame["ratio"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "-"),
-            "patches/s loop": frame["loop_patches_per_s"].map(lambda v: f"{v:.1f}" if pd.notna(v) else "-"),
-            "peak GiB": frame["loop_peak_GiB"].map(lambda v: f"{v:.2f}" if pd.notna(v) and not math.isnan(v) else "-"),
+            "variant": frame["variant"].fillna("-"),
+            "patch": frame["patch"].fillna("-"),
+            "batch": frame["batch"].map(lambda v: f"{int(v)}" if pd.notna(v) else "-"),
+            "raw step ms": fmt(frame["step_s"], ".1f", 1e3),
+            "whole loop ms": fmt(frame["loop_s"], ".1f", 1e3),
+            "ratio": fmt(frame["ratio"], ".2f"),
+            "raw patches/s": fmt(frame["step_patches_per_s"], ".1f"),
+            "loop patches/s": fmt(frame["loop_patches_per_s"], ".1f"),
+            "inference s/case": fmt(frame["inference_s_per_case"], ".2f"),
             "error": frame["error"].fillna(""),
         }
     )
+    if not shown["error"].astype(bool).any():
+        shown = shown.drop(columns="error")
     header = f"device {frame['device'].iloc[0]} [{frame['amp'].iloc[0]}]" if len(frame) else ""
     return header + "\n" + shown.to_string(index=False)
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the options of ``amos bench speed`` to the ``bench`` command group.
-
-    The handler is set by :func:`amos_tutorial.cli.bench.add_bench_subcommands`, which adds inference
-    seconds per case (:func:`amos_tutorial.benchmark.bench.speed_report`) to this table.
-    """
-    parser = subparsers.add_parser(
-        "speed",
-        help="whole training loop vs raw step: is the GPU fed?",
-        description=(
-            "Train each model for a fixed number of steps on synthetic data and report, side by side, "
-            "seconds per step of the whole loop (PatchSampler + step) and of the raw step (random "
-            "tensors on the device), their ratio, patches/s and peak GPU memory."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--models", default="unet,nnunet", help="comma-separated registry names")
-    parser.add_argument("--iterations", type=int, default=20, help="timed steps per phase")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument(
-        "--preset", choices=("tiny", "full"), default="tiny", help="tiny variants (CPU) or full recipes (GPU)"
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto", help="mixed precision")
-    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    parser.add_argument("--data", default="synthetic", help="data for the whole loop ('synthetic' or a folder)")
-    parser.add_argument("--cache-dir", help="preprocessed cache folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="bench/speed.csv", help="CSV written with the table")
-    return parser

@@ -7,7 +7,7 @@ Introduced in chapter *Benchmarking the baselines*. Two faces of :mod:`amos_tuto
   (:func:`amos_tutorial.benchmark.bench.run_benchmark`), resumably, and writes ``results.csv``,
   ``leaderboard.md`` and the figures;
 * ``amos bench speed``: whole training loop vs raw step, their ratio, and inference seconds per case
-  (:func:`amos_tutorial.benchmark.bench.speed_report`, built on :mod:`amos_tutorial.benchmark.speed`).
+  (:func:`amos_tutorial.benchmark.speed.speed_report`).
 
 The options of the default run live on the ``bench`` parser itself (its handler runs when no
 sub-command is given); a sub-command's own options and handler take precedence, because argparse
@@ -37,8 +37,12 @@ examples:
   amos bench --models nnunet,unet,segresnet,vnet,unetr,swinunetr --data /data/amos22 --budget short --out bench/short
   amos bench --models nnunet,unet --data /data/amos22 --budget full --out bench/full   # again to resume
   amos bench --models nnunet,unet --data /data/amos22 --budget short --minutes 30 --out bench/30min
-  amos bench speed --models unet,nnunet --preset full --device cuda   # is the GPU fed?
-  amos bench chapters                 # each chapter's execution time against the book's budget
+  amos bench speed --models unet,nnunet --variant full --device cuda   # is the GPU fed?
+  amos bench pipeline --variant full --patch-size 96,96,96 --device cuda   # MONAI chains vs PatchSampler
+  amos bench models --mode train --bf16 --device cuda --out models.csv   # params, s/step, peak memory
+  amos bench metrics                    # DSC+NSD of one AMOS-sized case: ours vs MONAI vs DeepMind
+  amos bench predict --device cuda      # one AMOS-sized CT: fast vs plain prediction path, per stage
+  amos bench chapters                   # each chapter's execution time against the book's budget
 
 Run the same command again after an interruption: finished models are skipped, an interrupted
 training resumes from its checkpoint. The folder receives results.csv, leaderboard.md,
@@ -47,14 +51,147 @@ accuracy_vs_time.png and organ_heatmap.png.
 
 
 def add_bench_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    """Add every ``amos bench`` sub-command (``speed``, with inference seconds per case)."""
-    from amos_tutorial.benchmark import speed
+    """Add every ``amos bench`` sub-command: ``speed`` (with inference seconds per case), ``models``, ``pipeline``,
+    ``metrics`` and ``predict``."""
+    _add_speed(subparsers)
+    _add_models(subparsers)
+    _add_pipeline(subparsers)
+    _add_metrics(subparsers)
+    _add_predict(subparsers)
 
-    parser = speed.add_cli(subparsers)
-    parser.description = (parser.description or "") + (
-        " Then each model predicts --inference-cases images (load, preprocessing, sliding window, "
-        "inversion to the original grid, argmax) to report inference seconds per case."
+
+def _add_models(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench models``: parameters, seconds per step and peak memory per model."""
+    from amos_tutorial.benchmark.models import MODES
+
+    parser = subparsers.add_parser(
+        "models",
+        help="parameters, s/step and peak memory of every model at its recommended patch",
+        description=(
+            "Build every registered model (or --models) at its recommended patch and report parameters; "
+            "with --mode forward or train also seconds per step and peak memory (GPU: allocated tensors; "
+            "CPU: peak resident memory of a child process per model)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--models", help="comma-separated registry names (default: every registered model)")
+    parser.add_argument("--variant", choices=("full", "tiny"), default="full", help="model variant")
+    parser.add_argument("--mode", choices=MODES, default="params", help="what to measure")
+    parser.add_argument("--patch-size", type=patch_size_arg, help="override the recommended patch, e.g. 64,64,32")
+    parser.add_argument("--batch-size", type=int, help="override the recommended batch size")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--repeats", type=int, default=2, help="timed steps after one warm-up step")
+    parser.add_argument("--bf16", action="store_true", help="autocast to bfloat16")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per model (child process)")
+    parser.add_argument("--in-process", action="store_true", help="measure in this process (no child processes)")
+    parser.add_argument("--out", help="also write the rows to a .csv or .json file")
+    parser.set_defaults(func=_run_models)
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    import sys
+
+    from amos_tutorial.benchmark.models import format_model_table, model_table, published_figures, write_rows
+    from amos_tutorial.models import list_models
+    from amos_tutorial.training.amp import resolve_device
+
+    if args.out is not None and not str(args.out).endswith((".csv", ".json")):
+        raise ValueError(f"{args.out}: output must end in .csv or .json")
+    names = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list_models()
+    unknown = sorted(set(names) - set(list_models()))
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; registered: {', '.join(list_models())}")
+    rows = model_table(
+        names, in_process=args.in_process, timeout=args.timeout, log=lambda line: print(line, file=sys.stderr),
+        variant=args.variant, patch=args.patch_size, batch=args.batch_size, mode=args.mode,
+        device=str(resolve_device(args.device)), repeats=args.repeats, bf16=args.bf16, threads=args.threads,
+    )  # fmt: skip
+    print(format_model_table(rows))
+    extra = published_figures(names)
+    if extra:
+        print("\nPublished figures recorded in the registry:\n" + "\n".join(extra))
+    if args.out is not None:
+        print(f"written {write_rows(rows, args.out)}")
+    return 1 if any(r.get("error") for r in rows) else 0
+
+
+def _add_pipeline(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench pipeline``: the MONAI per-sample chains against the PatchSampler."""
+    parser = subparsers.add_parser(
+        "pipeline",
+        help="patches per second: MONAI per-sample chains vs the PatchSampler",
+        description=(
+            "Patches per second of the MONAI tutorial chain, the MONAI organ-weighted preset (per sample, "
+            "on the CPU) and the PatchSampler (whole batches on --device), on the same cached training "
+            "volumes of --data, in this one process."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data", default="synthetic", help="AMOS folder or 'synthetic'")
+    parser.add_argument("--variant", choices=("tiny", "full"), default="tiny", help="grid and patch of the UNet recipe")
+    parser.add_argument("--patch-size", type=patch_size_arg, help="override the patch, e.g. 96,96,96")
+    parser.add_argument("--batch-size", type=int, default=2, help="patches per batch")
+    parser.add_argument("--iterations", type=int, default=10, help="timed batches per pipeline")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed batches first")
+    parser.add_argument("--device", default="auto", help="where batches end up: auto, cpu, cuda, cuda:N")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads during the measurement")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every pipeline")
+    parser.add_argument("--cache-dir", help="preprocessed cache folder (default in $AMOS_CACHE_DIR)")
+    parser.add_argument("--out", help="also write the table to this CSV file")
+    parser.set_defaults(func=_run_pipeline)
+
+
+def _run_pipeline(args: argparse.Namespace) -> int:
+    from amos_tutorial.benchmark.throughput import pipeline_report
+    from amos_tutorial.training.amp import resolve_device
+    from amos_tutorial.utils.io import atomic_path
+
+    frame = pipeline_report(
+        data=args.data, variant=args.variant, patch_size=args.patch_size, batch_size=args.batch_size,
+        n_batches=args.iterations, device=str(resolve_device(args.device)), warmup=args.warmup,
+        threads=args.threads, seed=args.seed, cache_dir=args.cache_dir,
+    )  # fmt: skip
+    print(f"patch {frame.attrs['patch_size']}, batch {frame.attrs['batch_size']}, {frame.attrs['threads']} thread(s)")
+    print(frame.to_string(index=False))
+    if args.out is not None:
+        with atomic_path(args.out) as tmp:
+            frame.to_csv(tmp, index=False)
+        print(f"written {args.out}")
+    return 0
+
+
+def _add_speed(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench speed``: whole training loop vs raw step, their ratio, inference seconds per case."""
+    from amos_tutorial.benchmark.speed import VARIANTS
+    from amos_tutorial.training.config import AMP_MODES
+
+    parser = subparsers.add_parser(
+        "speed",
+        help="whole training loop vs raw step: is the GPU fed?",
+        description=(
+            "Train each model for a fixed number of steps on synthetic data and report, side by side, "
+            "seconds per step of the whole loop (PatchSampler + step) and of the raw step (random "
+            "tensors on the device), their ratio, patches/s and peak GPU memory. Then each model predicts "
+            "--inference-cases images (load, preprocessing, sliding window, inversion to the original grid, "
+            "argmax) to report inference seconds per case."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--models", default="unet,nnunet", help="comma-separated registry names")
+    parser.add_argument("--iterations", type=int, default=20, help="timed steps per phase")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument(
+        "--variant", "--preset", dest="variant", choices=VARIANTS, default="tiny",
+        help="tiny variants (CPU) or full recipes (GPU); --preset is the old spelling",
+    )  # fmt: skip
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--amp", choices=AMP_MODES, default="auto", help="mixed precision")
+    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--data", default="synthetic", help="data for the whole loop ('synthetic' or a folder)")
+    parser.add_argument("--cache-dir", help="preprocessed cache folder")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, random tensors and patches")
+    parser.add_argument("--out", default="bench/speed.csv", help="CSV written with the table")
     parser.add_argument(
         "--inference-cases", type=int, default=1, help="images predicted to time the inference (0: skip)"
     )
@@ -88,7 +225,7 @@ def _add_chapters_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
 def _run_chapters(args: argparse.Namespace) -> int:
     from amos_tutorial.benchmark.chapters import format_chapter_times, time_chapters, toc_chapters
 
-    chapters = args.chapters or toc_chapters(args.book)
+    chapters = args.chapters or [p for p in toc_chapters(args.book) if p.suffix == ".ipynb"]
     frame = time_chapters(chapters, budget_s=args.budget, out_csv=args.out)
     print()
     print(format_chapter_times(frame, chapter_budget_s=args.budget))
@@ -100,12 +237,12 @@ def _run_chapters(args: argparse.Namespace) -> int:
 def _run_speed(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from amos_tutorial.benchmark.bench import format_speed_report, speed_report
+    from amos_tutorial.benchmark.speed import format_speed_report, speed_report
 
     frame = speed_report(
         models=[m for m in args.models.split(",") if m.strip()],
         iterations=args.iterations,
-        preset=args.preset,
+        variant=args.variant,
         device=args.device,
         warmup=args.warmup,
         data=args.data,
@@ -179,7 +316,8 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``bench`` command group to the ``amos`` parser."""
-    from amos_tutorial.benchmark.bench import BUDGETS
+    from amos_tutorial.benchmark.budgets import BUDGETS
+    from amos_tutorial.training.config import AMP_MODES
 
     budgets = "\n".join(f"  {b.name:<6} {b.description}" for b in BUDGETS.values())
     parser = subparsers.add_parser(
@@ -204,7 +342,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, help="override the budget's iterations per model")
     parser.add_argument("--minutes", type=float, help="equal wall-clock: training minutes per model, measured")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    parser.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="mixed precision (default: auto)")
+    parser.add_argument("--amp", choices=AMP_MODES, help="mixed precision (default: auto)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, patches, evaluation cases (default 0)")
     parser.add_argument(
         "--eval-cases", type=int, default=-1, help="evaluation cases (0: all labelled; default: the budget's)"
@@ -230,3 +368,79 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND", title="sub-commands")
     add_bench_subcommands(sub)
     return parser
+
+
+def _add_metrics(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench metrics``: DSC and NSD of one AMOS-sized case, ours vs MONAI vs DeepMind."""
+    parser = subparsers.add_parser(
+        "metrics",
+        help="seconds to score 15 organs of one AMOS-sized case: ours vs MONAI vs DeepMind",
+        description=(
+            "Score all 15 organs of one synthetic AMOS-sized case with one torch thread: our score_case "
+            "(three NSD methods), MONAI compute_surface_dice(use_subvoxels=True) and DeepMind surface-distance "
+            "(when installed), side by side, with the largest NSD difference to ours."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--shape", type=patch_size_arg, default=(512, 512, 100), help="voxels x,y,z of the case")
+    parser.add_argument("--spacing", type=float, nargs=3, default=(0.7, 0.7, 5.0), help="voxel size in mm")
+    parser.add_argument("--tolerance", type=float, default=1.0, help="NSD tolerance in mm")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of score_case")
+    parser.add_argument("--shift", type=int, default=0, help="also shift the prediction by N voxels (a bad one)")
+    parser.add_argument("--skip-monai", action="store_true", help="skip MONAI (about 20 s at full size)")
+    parser.add_argument("--skip-deepmind", action="store_true", help="skip DeepMind surface-distance")
+    parser.set_defaults(func=_run_metrics)
+
+
+def _run_metrics(args: argparse.Namespace) -> int:
+    from amos_tutorial.benchmark.metric_speed import format_metric_timings, metric_timings
+
+    frame = metric_timings(
+        args.shape, args.spacing, args.tolerance, args.repeats, args.shift,
+        monai=not args.skip_monai, deepmind=not args.skip_deepmind,
+    )  # fmt: skip
+    print(format_metric_timings(frame))
+    return 0
+
+
+def _add_predict(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench predict``: one AMOS-like CT, fast vs plain prediction path, stage by stage."""
+    from amos_tutorial.training.config import AMP_MODES
+
+    parser = subparsers.add_parser(
+        "predict",
+        help="one AMOS-sized CT: fast vs plain MONAI prediction path, stage times and label agreement",
+        description=(
+            "Predict one synthetic CT (LPS) by the fast path (torch preprocessing and inversion on the device) "
+            "and the plain MONAI path, and report the seconds of every stage and how far the label maps agree."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--shape", type=patch_size_arg, help="image shape (default: GPU 512,512,100; CPU 192,192,40)")
+    parser.add_argument("--spacing", type=float, nargs=3, default=(0.7, 0.7, 5.0), help="image spacing in mm")
+    parser.add_argument("--models", default="nnunet", help="registry name (random weights)")
+    parser.add_argument("--variant", choices=("full", "tiny"), help="default: full on a GPU, tiny on the CPU")
+    parser.add_argument("--run", help="a trained run folder instead of random weights")
+    parser.add_argument("--patch-size", type=patch_size_arg, help="sliding window (default: the model's patch)")
+    parser.add_argument("--overlap", type=float, default=0.5, help="window overlap")
+    parser.add_argument("--sw-batch-size", type=int, default=4, help="windows per forward pass")
+    parser.add_argument("--amp", choices=AMP_MODES, default="auto", help="mixed precision")
+    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (8 passes)")
+    parser.add_argument("--repeats", type=int, help="timed runs per path (default: GPU 3, CPU 1)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.set_defaults(func=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    import sys
+
+    from amos_tutorial.benchmark.predict_speed import format_predict_timings, predict_timings
+
+    table, agreement = predict_timings(
+        device=args.device, shape=args.shape, spacing=args.spacing, model=args.models, variant=args.variant,
+        run=args.run, roi=args.patch_size, overlap=args.overlap, sw_batch_size=args.sw_batch_size, amp=args.amp,
+        tta=args.tta, repeats=args.repeats, threads=args.threads, log=lambda line: print(line, file=sys.stderr),
+    )  # fmt: skip
+    print(format_predict_timings(table, agreement))
+    return 0 if agreement["same_grid"] else 1

@@ -1,6 +1,6 @@
 """``amos book``: the student edition of the book, and the chapters' badges and install lines.
 
-Introduced in chapter *Introduction* (course kit). A thin wrapper around
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit). A thin wrapper around
 :mod:`amos_tutorial.exercises.editions`.
 """
 

@@ -1,6 +1,6 @@
 """``amos preprocess``: build the preprocessed cache that training and the sampler read.
 
-Introduced in chapter *Preprocessing*. Thin wrapper around
+Introduced in chapter *Preprocessing and augmentation*. Thin wrapper around
 :func:`amos_tutorial.transforms.cache.preprocess_dataset`.
 """
 

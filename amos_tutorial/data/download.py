@@ -805,7 +805,7 @@ def _run_cli(args: argparse.Namespace) -> int:
         # exit status 1 (2 is for usage errors). FileNotFoundError is left to the amos entry point.
         if isinstance(exc, FileNotFoundError):
             raise
-        from amos_tutorial.cli import error_line
+        from amos_tutorial.utils.errors import error_line
 
         print(f"amos: error: {error_line(exc)}", file=sys.stderr)
         return 1

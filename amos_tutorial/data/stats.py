@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.labels import LABELS, NUM_CLASSES
+from amos_tutorial.utils.geometry import AFFINE_ATOL, spacing_from_affine
 
 __all__ = [
     "GEOMETRY_COLUMNS",
@@ -150,11 +151,6 @@ def _case_attr(case: Any, name: str, default: Any = None) -> Any:
     return getattr(case, name, default)
 
 
-def _voxel_spacing(affine: np.ndarray) -> np.ndarray:
-    # Length of each column of the rotation-zoom block = size of one voxel step along that array axis.
-    return np.sqrt((np.asarray(affine, dtype=float)[:3, :3] ** 2).sum(axis=0))
-
-
 def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> CaseStats:
     """Compute the geometry, per-organ and intensity-sample statistics of one case.
 
@@ -197,7 +193,7 @@ def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> 
         raise ValueError(f"{image_path}: expected a 3-D image, got shape {image.shape}")
     dtype = str(image.dtype)
     image = np.asarray(image, dtype=np.float32)
-    spacing = _voxel_spacing(affine)
+    spacing = np.asarray(spacing_from_affine(affine))
     geometry: dict[str, Any] = {
         "case_id": case_id,
         "split": _case_attr(case, "split"),
@@ -238,10 +234,21 @@ def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> 
         geometry["n_organs_present"] = np.nan
         return CaseStats(geometry, organs, samples)
 
+    label_flat = _read_label(label_path, image.shape, affine)
+    counts = np.bincount(label_flat, minlength=NUM_CLASSES)
+    organs, samples = _organ_rows(geometry, image_flat, label_flat, counts, spacing, int(samples_per_organ), rng)
+    geometry["n_organs_present"] = int((counts[1:] > 0).sum())
+    return CaseStats(geometry, organs, samples)
+
+
+def _read_label(label_path: Path, shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray:
+    """The label map flattened in Fortran order (as the image), checked against the image grid and 0-15."""
+    from amos_tutorial.utils.io import load_nifti
+
     label, label_affine = load_nifti(label_path)
-    if label.shape != image.shape:
-        raise ValueError(f"{label_path}: label shape {label.shape} differs from image shape {image.shape}")
-    if not np.allclose(label_affine, affine, atol=1e-3):
+    if label.shape != shape:
+        raise ValueError(f"{label_path}: label shape {label.shape} differs from image shape {shape}")
+    if not np.allclose(label_affine, affine, atol=AFFINE_ATOL):
         raise ValueError(f"{label_path}: label affine differs from the image affine")
     label_flat = np.asarray(label).ravel(order="F")
     lo, hi = label_flat.min(), label_flat.max()
@@ -249,9 +256,14 @@ def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> 
         raise ValueError(f"{label_path}: label values must lie in 0-{NUM_CLASSES - 1}, found {lo}..{hi}")
     if np.issubdtype(label_flat.dtype, np.floating) and not np.array_equal(label_flat, np.round(label_flat)):
         raise ValueError(f"{label_path}: label map holds non-integer values")
-    label_flat = label_flat.astype(np.uint8, copy=False)
+    return label_flat.astype(np.uint8, copy=False)
 
-    counts = np.bincount(label_flat, minlength=NUM_CLASSES)
+
+def _organ_rows(
+    geometry: dict[str, Any], image_flat: np.ndarray, label_flat: np.ndarray, counts: np.ndarray,
+    spacing: np.ndarray, samples_per_organ: int, rng: np.random.Generator,
+) -> tuple[list[dict[str, Any]], dict[int, np.ndarray]]:
+    """One row per organ (voxels, volume, intensity statistics) and up to ``samples_per_organ`` intensities each."""
     # Group foreground voxels by organ once (a stable sort of the few % foreground voxels) instead
     # of scanning the whole volume once per organ.
     fg = np.flatnonzero(label_flat)
@@ -259,11 +271,13 @@ def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> 
     fg_values = image_flat[fg[order]]
     bounds = np.concatenate([[0], np.cumsum(counts[1:])])
     voxel_ml = float(np.prod(spacing)) / 1000.0
+    organs: list[dict[str, Any]] = []
+    samples: dict[int, np.ndarray] = {}
     for lab in LABELS[1:]:
         values = fg_values[bounds[lab.id - 1] : bounds[lab.id]]
         n = int(counts[lab.id])
         row = {
-            "case_id": case_id,
+            "case_id": geometry["case_id"],
             "split": geometry["split"],
             "modality": geometry["modality"],
             "label_id": lab.id,
@@ -282,7 +296,7 @@ def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> 
                 intensity_median=float(q[1]),
                 intensity_p95=float(q[2]),
             )
-            k = min(n, int(samples_per_organ))
+            k = min(n, samples_per_organ)
             if k:
                 samples[lab.id] = rng.choice(values, size=k, replace=False).astype(np.float32)
         else:
@@ -294,8 +308,7 @@ def case_statistics(case: Any, samples_per_organ: int = 2000, seed: int = 0) -> 
                 intensity_p95=np.nan,
             )
         organs.append(row)
-    geometry["n_organs_present"] = int((counts[1:] > 0).sum())
-    return CaseStats(geometry, organs, samples)
+    return organs, samples
 
 
 def select_cases(cases: Sequence[Any], max_cases: int | None, seed: int = 0) -> list[Any]:

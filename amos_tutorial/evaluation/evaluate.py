@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from amos_tutorial.data.folders import list_cases
 from amos_tutorial.data.validate import Problem
 from amos_tutorial.evaluation.metrics import (
     ABSENT_CONVENTIONS,
@@ -40,6 +41,7 @@ from amos_tutorial.evaluation.metrics import (
     spacing_from_affine,
 )
 from amos_tutorial.labels import NUM_CLASSES, ORGAN_IDS
+from amos_tutorial.utils.geometry import AFFINE_ATOL, nifti_stem
 from amos_tutorial.utils.io import atomic_path
 
 __all__ = [
@@ -95,56 +97,6 @@ def _as_problem(message: str, paths: Sequence[Path]) -> Problem:
         if message.startswith(f"{path}: "):
             return Problem(path, message[len(f"{path}: ") :])
     return Problem(paths[0], message)
-
-
-def _strip_nifti_suffix(name: str) -> str | None:
-    lower = name.lower()
-    for suffix in (".nii.gz", ".nii"):
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
-def list_cases(folder: str | os.PathLike) -> tuple[dict[str, Path], list[Problem]]:
-    """The AMOS label maps of a folder, by case id (builds on :func:`amos_tutorial.data.layout.case_id`).
-
-    Introduced in chapter *Evaluating segmentations*. Files named ``amos_XXXX.nii.gz`` (or ``.nii``) are
-    cases; hidden files (atomic-write temporaries) and non-NIfTI files are ignored.
-
-    Args:
-        folder: A folder of NIfTI label maps.
-
-    Returns:
-        ``(cases, problems)``: case id -> path, sorted by id; and a problem for every NIfTI file whose name
-        is not an AMOS case and every case present twice (``.nii`` and ``.nii.gz``).
-
-    Raises:
-        FileNotFoundError: If the folder does not exist.
-
-    Examples:
-        >>> cases, problems = list_cases("amos22/labelsVa")  # doctest: +SKIP
-    """
-    from amos_tutorial.data.layout import case_id
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: folder does not exist")
-    cases: dict[str, Path] = {}
-    problems: list[Problem] = []
-    for path in sorted(folder.iterdir()):
-        stem = _strip_nifti_suffix(path.name)
-        if stem is None or path.name.startswith(".") or not path.is_file():
-            continue
-        try:
-            cid = case_id(stem)
-        except ValueError:
-            problems.append(Problem(path, "NIfTI file name is not an AMOS case (expected amos_XXXX.nii.gz)"))
-            continue
-        if cid in cases:
-            problems.append(Problem(path, f"{cid} is also in {cases[cid].name}: keep one file per case"))
-            continue
-        cases[cid] = path
-    return dict(sorted(cases.items())), problems
 
 
 def read_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.ndarray]:
@@ -240,7 +192,7 @@ def evaluate_case(
     absent: str = "nan",
     case_id: str | None = None,
     modality: str | None = None,
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     organ_ids: Sequence[int] = ORGAN_IDS,
     method: str = "auto",
 ) -> pd.DataFrame:
@@ -281,7 +233,7 @@ def evaluate_case(
         raise ValueError(str(problem))
     ref, affine = read_label_map(reference)
     pred, _ = read_label_map(prediction)
-    cid = case_id or to_case_id(_strip_nifti_suffix(reference.name) or reference.name)
+    cid = case_id or to_case_id(nifti_stem(reference.name) or reference.name)
     df = score_case(ref, pred, spacing_from_affine(affine), tolerance_mm, absent, organ_ids, method)
     df.insert(0, "case", cid)
     df.insert(3, "modality", modality or modality_from_id(cid))
@@ -289,7 +241,7 @@ def evaluate_case(
 
 
 def check_pairs(
-    pred_dir: str | os.PathLike, labels_dir: str | os.PathLike, affine_atol: float = 1e-3
+    pred_dir: str | os.PathLike, labels_dir: str | os.PathLike, affine_atol: float = AFFINE_ATOL
 ) -> tuple[dict[str, tuple[Path, Path]], list[Problem], list[str]]:
     """Match predictions to references and check their grids from the headers (builds on nibabel).
 
@@ -376,7 +328,7 @@ def evaluate_folder(
     tolerance_mm: Tolerance = None,
     absent: str = "nan",
     modality_rule: str = "readme",
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     num_workers: int = 0,
     progress: bool = False,
     organ_ids: Sequence[int] = ORGAN_IDS,

@@ -26,7 +26,7 @@ gallbladders, prostate/uterus outside the field of view) follow an explicit conv
 * ``"score"``: absent from both -> 1 (a correct "nothing here"), absent from one only -> 0.
 
 **Speed.** Scoring all 15 organs of an AMOS-sized case (512x512x100) takes a fraction of a second on one
-core (``scripts/bench_metrics.py`` prints the figures) because every organ is cropped to the bounding box of
+core (``amos bench metrics`` prints the figures) because every organ is cropped to the bounding box of
 reference ∪ prediction (all boxes from one :func:`scipy.ndimage.find_objects` pass per label map) and the
 "within tolerance" test looks up the few grid offsets inside the tolerance ball instead of running two full
 Euclidean distance transforms (the exact same decision: the offsets are filtered with scipy's own distance
@@ -54,6 +54,7 @@ import pandas as pd
 from scipy import ndimage
 
 from amos_tutorial.labels import LABELS, NUM_CLASSES, ORGAN_IDS, label_by_id
+from amos_tutorial.utils.geometry import spacing_from_affine
 
 __all__ = [
     "DEFAULT_TOLERANCE_MM",
@@ -87,7 +88,7 @@ Tolerance = Union[float, int, str, Mapping[Union[int, str], float], None]
 
 # Surface-element search strategy: looking up the tolerance ball's offsets costs about one gather per
 # (surface point, offset) and stops at the first hit; a distance transform costs tens of operations per voxel
-# of the crop. This factor converts between the two (measured with scripts/bench_metrics.py, 1-6 mm).
+# of the crop. This factor converts between the two (measured with ``amos bench metrics``, 1-6 mm).
 _EDT_COST_PER_VOXEL = 64
 
 
@@ -234,33 +235,6 @@ def resolve_tolerances(tolerance_mm: Tolerance = None, organ_ids: Sequence[int] 
         return {i: per_organ.get(i, default) for i in ids}
     mm = _check_mm(tolerance_mm, "tolerance")
     return {i: mm for i in ids}
-
-
-def spacing_from_affine(affine: np.ndarray) -> tuple[float, ...]:
-    """Voxel sizes in mm along the array axes, from a NIfTI affine (builds on ``nibabel.affines``).
-
-    Introduced in chapter *Evaluating segmentations*. The spacing follows the *array* axes, whatever the
-    orientation, which is what surface areas and distances on the voxel grid need.
-
-    Args:
-        affine: A 4x4 (or (N+1)x(N+1)) voxel-to-world matrix.
-
-    Returns:
-        One positive float per spatial axis.
-
-    Examples:
-        >>> spacing_from_affine(np.diag([-0.7, 0.7, 5.0, 1.0]))
-        (0.7, 0.7, 5.0)
-    """
-    from nibabel.affines import voxel_sizes
-
-    affine = np.asarray(affine, dtype=np.float64)
-    if affine.ndim != 2 or affine.shape[0] != affine.shape[1] or affine.shape[0] < 3:
-        raise ValueError(f"affine must be a square (N+1)x(N+1) matrix, got shape {affine.shape}")
-    sizes = tuple(float(s) for s in voxel_sizes(affine))
-    if not all(math.isfinite(s) and s > 0 for s in sizes):
-        raise ValueError(f"affine has a degenerate voxel size {sizes}")
-    return sizes
 
 
 @functools.lru_cache(maxsize=64)

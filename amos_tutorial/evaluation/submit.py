@@ -32,6 +32,7 @@ import numpy as np
 from amos_tutorial.data.validate import Problem
 from amos_tutorial.evaluation.evaluate import _grid_problem, list_cases, read_header
 from amos_tutorial.labels import NUM_CLASSES
+from amos_tutorial.utils.geometry import AFFINE_ATOL
 from amos_tutorial.utils.io import atomic_path
 
 __all__ = ["TASKS", "SubmissionCheck", "SubmissionError", "expected_cases", "check_submission", "package_submission"]
@@ -141,7 +142,7 @@ def check_submission(
     images_dir: str | os.PathLike | None = None,
     task: int | None = None,
     modality_rule: str = "readme",
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     progress: bool = False,
 ) -> SubmissionCheck:
     """Check a folder of predictions against the challenge's form (builds on nibabel).
@@ -224,7 +225,7 @@ def package_submission(
     images_dir: str | os.PathLike | None = None,
     task: int | None = None,
     modality_rule: str = "readme",
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     overwrite: bool = False,
     progress: bool = False,
     on_note: Callable[[str], None] | None = None,

@@ -1,6 +1,6 @@
 """One source, two editions: the instructor edition (the book as it is) and the student edition.
 
-Introduced in chapter *Introduction* (course kit). Solutions live in cells tagged :data:`SOLUTION_TAG`:
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit). Solutions live in cells tagged :data:`SOLUTION_TAG`:
 
 * a worked answer to a question is a markdown cell wrapped in ``<details>``, which the HTML book, Jupyter
   and Colab all render collapsed;

@@ -6,7 +6,7 @@ device by :func:`amos_tutorial.training.amp_policy`), the package's preprocessin
 (:func:`amos_tutorial.transforms.preprocessing.preprocess_array`) and nibabel.
 
 Two paths give the same labels (up to interpolation round-off at organ borders, measured by
-``scripts/bench_predict.py``):
+``amos bench predict``):
 
 * ``"fast"`` (default): preprocessing in torch on the device, sliding window, then the 16-channel
   probabilities are brought back to the original grid *on the device* with
@@ -497,7 +497,7 @@ def predict_folder(
     """
     from tqdm.auto import tqdm
 
-    from amos_tutorial.evaluation.evaluate import list_cases
+    from amos_tutorial.data.folders import list_cases
     from amos_tutorial.training import load_run
     from amos_tutorial.training.amp import resolve_device
     from amos_tutorial.utils.io import atomic_write_text, save_nifti

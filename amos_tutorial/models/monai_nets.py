@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from amos_tutorial.models.registry import ModelSpec, register_model
+from amos_tutorial.utils.geometry import check_patch_size
 
 __all__ = [
     "CNN_RECIPE",
@@ -54,7 +55,6 @@ __all__ = [
     "build_unet",
     "build_unetr",
     "build_vnet",
-    "nnunet_deep_supervision_weights",
     "nnunet_topology",
 ]
 
@@ -174,8 +174,7 @@ def nnunet_topology(
         >>> nnunet_topology((160, 160, 48), spacing=(0.7, 0.7, 5.0)).kernel_sizes[0]
         (3, 3, 1)
     """
-    if len(patch_size) != 3 or any(int(p) <= 0 for p in patch_size):
-        raise ValueError(f"patch_size must be 3 positive integers (x, y, z), got {tuple(patch_size)}")
+    check_patch_size(patch_size)
     if len(spacing) != 3 or any(float(s) <= 0 for s in spacing):
         raise ValueError(f"spacing must be 3 positive numbers (x, y, z mm), got {tuple(spacing)}")
     if base_filters < 1 or max_filters < base_filters:
@@ -222,31 +221,6 @@ def nnunet_topology(
         pools_per_axis=tuple(pools),  # type: ignore[arg-type]
         divisible_by=tuple(2**p for p in pools),  # type: ignore[arg-type]
     )
-
-
-def nnunet_deep_supervision_weights(num_pools: int) -> list[float]:
-    """nnU-Net's deep-supervision weights for the outputs used in training.
-
-    Introduced in chapter *Training the baselines*. nnU-Net v1 weights the output at decoder level
-    ``i`` (0 = full resolution) by ``1 / 2**i``, drops the coarsest of the ``num_pools`` outputs and
-    normalises the weights to sum to 1. MONAI's ``DynUNet`` returns exactly the kept outputs when
-    built with ``deep_supr_num = num_pools - 2``.
-
-    Args:
-        num_pools: Number of down-sampling steps of the network (>= 2).
-
-    Returns:
-        ``num_pools - 1`` weights, full resolution first.
-
-    Examples:
-        >>> nnunet_deep_supervision_weights(3)
-        [0.6666666666666666, 0.3333333333333333]
-    """
-    if num_pools < 2:
-        raise ValueError(f"deep supervision needs at least 2 pooling steps, got {num_pools}")
-    raw = [1.0 / 2**i for i in range(num_pools - 1)]
-    total = sum(raw)
-    return [w / total for w in raw]
 
 
 # --------------------------------------------------------------------------------------------

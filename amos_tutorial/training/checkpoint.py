@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from amos_tutorial.utils.errors import refused_object
 from amos_tutorial.utils.io import atomic_path
 
 __all__ = [
@@ -108,30 +109,6 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
     return Path(path)
-
-
-def refused_object(exc: BaseException) -> str | None:
-    """What ``torch.load(weights_only=True)`` refused to load, if ``exc`` is such a refusal; else None.
-
-    Introduced in chapter *Training the baselines*. torch's message starts with a long note about the
-    ``weights_only`` default; the useful part (``unsupported GLOBAL posix.system``) comes later.
-
-    Args:
-        exc: The exception raised by ``torch.load``.
-
-    Returns:
-        For example ``"unsupported GLOBAL posix.system whose module posix is blocked"``, or
-        ``"objects weights_only refuses"`` when the message names none; None for other errors.
-    """
-    import pickle
-
-    text = str(exc)
-    if not (isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower()):
-        return None
-    for line in text.splitlines():
-        if "unsupported" in line.lower():
-            return " ".join(line.split()).rstrip(".")
-    return "objects weights_only refuses"
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

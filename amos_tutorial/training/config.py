@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from amos_tutorial.utils.geometry import check_patch_size
 from amos_tutorial.utils.io import atomic_write_text
 
 __all__ = [
@@ -189,10 +190,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # Normalise JSON lists and check values once, here, so every consumer can trust the config.
-        patch = tuple(int(p) for p in self.patch_size)
-        if len(patch) != 3 or any(p <= 0 for p in patch):
-            raise ValueError(f"patch_size must be 3 positive integers (x, y, z), got {self.patch_size!r}")
-        object.__setattr__(self, "patch_size", patch)
+        object.__setattr__(self, "patch_size", check_patch_size(self.patch_size))
         object.__setattr__(self, "data", str(self.data))
         if self.variant not in ("full", "tiny"):
             raise ValueError(f"variant must be 'full' or 'tiny', got {self.variant!r}")

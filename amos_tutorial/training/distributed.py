@@ -1,6 +1,6 @@
 """Multi-GPU training with ``torchrun`` and DistributedDataParallel.
 
-Introduced in chapter *Training the baselines* (section *More than one GPU*). Builds on
+Introduced in chapter *Training the baselines* (section *Training for real on a GPU*). Builds on
 ``torch.distributed``. The same ``amos train`` command runs on one device or under::
 
     torchrun --standalone --nproc_per_node=4 -m amos_tutorial.cli train --model nnunet --data DIR --out RUN

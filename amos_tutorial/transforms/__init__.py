@@ -1,6 +1,6 @@
 """Preprocessing, the preprocessed cache, augmentation and the fast patch sampler.
 
-Introduced in chapter *Preprocessing*. Modules:
+Introduced in chapter *Preprocessing and augmentation*. Modules:
 
 * :mod:`~amos_tutorial.transforms.preprocessing`: the fast torch preprocessing (RAS, spacing,
   intensity, crop) used by the cache and by prediction, and its inverse;

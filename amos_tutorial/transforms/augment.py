@@ -1,6 +1,6 @@
 """Batch augmentation on the device: flips, 90-degree turns, mild rotation + zoom, intensity.
 
-Introduced in chapter *Preprocessing*. MONAI's random transforms work one sample at a time, each
+Introduced in chapter *Preprocessing and augmentation*. MONAI's random transforms work one sample at a time, each
 launching its own small operations; here every random number of a batch is drawn first (on the CPU,
 from one generator, so a batch is reproducible) and the batch is then transformed with a handful
 of tensor operations: ``torch.flip`` / ``torch.rot90`` per sample, one ``affine_grid`` +
@@ -34,7 +34,7 @@ __all__ = [
 class AugmentConfig:
     """Probabilities and ranges of the standard augmentation (nnU-Net-like, milder spatially).
 
-    Introduced in chapter *Preprocessing*. Used by the GPU :class:`~amos_tutorial.transforms.sampler.PatchSampler`
+    Introduced in chapter *Preprocessing and augmentation*. Used by the GPU :class:`~amos_tutorial.transforms.sampler.PatchSampler`
     and by the MONAI preset :func:`~amos_tutorial.transforms.presets.augmentation_transforms` alike.
 
     Attributes:
@@ -111,7 +111,7 @@ def draw_augment_params(
 ) -> dict[str, torch.Tensor]:
     """Draw the random parameters of ``n`` samples on the CPU.
 
-    Introduced in chapter *Preprocessing*. The same number of values is drawn whatever the
+    Introduced in chapter *Preprocessing and augmentation*. The same number of values is drawn whatever the
     probabilities, so changing one probability does not reshuffle the other parameters.
 
     Args:
@@ -167,7 +167,7 @@ def draw_augment_params(
 def rotation_zoom_matrix(angle: float, zoom: float, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
     """3x3 map from output voxel offsets to input voxel offsets for a rotation about z and a zoom.
 
-    Introduced in chapter *Preprocessing*. The rotation is a rotation in mm: with anisotropic voxels
+    Introduced in chapter *Preprocessing and augmentation*. The rotation is a rotation in mm: with anisotropic voxels
     (1.5 x 1.5 x 2 mm) it is conjugated by the spacing so that organs are turned, not sheared.
 
     Args:
@@ -193,7 +193,7 @@ def rotation_zoom_matrix(angle: float, zoom: float, spacing: Sequence[float] = (
 def flip_rot90(x: torch.Tensor, flip: Sequence[bool], k: int) -> torch.Tensor:
     """Flip a ``(C, X, Y, Z)`` sample along the chosen axes, then turn it ``k`` quarter turns in (x, y).
 
-    Introduced in chapter *Preprocessing*. Built on ``torch.flip`` and ``torch.rot90``.
+    Introduced in chapter *Preprocessing and augmentation*. Built on ``torch.flip`` and ``torch.rot90``.
 
     Args:
         x: One sample, channel first.
@@ -223,7 +223,7 @@ def affine_resample(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Resample a batch of crops around their centres with one ``affine_grid`` + ``grid_sample``.
 
-    Introduced in chapter *Preprocessing*. The crops are larger than the patch (a margin that
+    Introduced in chapter *Preprocessing and augmentation*. The crops are larger than the patch (a margin that
     holds the rotated / zoomed-out patch), so no sample falls outside real image data.
 
     Args:
@@ -268,7 +268,7 @@ def intensity_augment(
 ) -> torch.Tensor:
     """Per-sample intensity scale, shift, gamma and noise on a ``(B, 1, X, Y, Z)`` batch, in place.
 
-    Introduced in chapter *Preprocessing*. Scale and shift are one broadcast multiply-add for the
+    Introduced in chapter *Preprocessing and augmentation*. Scale and shift are one broadcast multiply-add for the
     whole batch; gamma (on each patch's own min..max range, as nnU-Net does) and noise touch only
     the samples that draw them.
 

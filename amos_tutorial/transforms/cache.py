@@ -1,6 +1,6 @@
 """The preprocessed cache: one file per case, written atomically, resumable, within a memory budget.
 
-Introduced in chapter *Preprocessing*. ``preprocess_dataset`` runs the fast preprocessing
+Introduced in chapter *Preprocessing and augmentation*. ``preprocess_dataset`` runs the fast preprocessing
 (:func:`~amos_tutorial.transforms.preprocessing.preprocess_case`) over the chosen splits and writes
 ``OUT/amos_XXXX.pt`` per case plus ``OUT/preprocess.json`` (the config, the cases and the failures).
 A finished case is not redone while its image and label files are unchanged (their path, size and
@@ -137,7 +137,7 @@ _log = logging.getLogger(__name__)
 def source_stamp(case) -> dict[str, dict[str, Any]]:
     """The identity of a case's source files: resolved path, size and modification time (ns).
 
-    Introduced in chapter *Preprocessing*. Recorded per case in ``preprocess.json``: a cached case
+    Introduced in chapter *Preprocessing and augmentation*. Recorded per case in ``preprocess.json``: a cached case
     whose image or label file changed since (a fixed label map, a re-downloaded scan) no longer
     matches and is rebuilt, instead of silently serving the old volume.
 
@@ -164,7 +164,7 @@ def source_stamp(case) -> dict[str, dict[str, Any]]:
 def save_preprocessed(case: PreprocessedCase, path: str | os.PathLike) -> Path:
     """Write one :class:`PreprocessedCase` atomically with ``torch.save``.
 
-    Introduced in chapter *Preprocessing*. Tensors are moved to the CPU first, so a cache written
+    Introduced in chapter *Preprocessing and augmentation*. Tensors are moved to the CPU first, so a cache written
     from the GPU loads anywhere.
 
     Args:
@@ -198,7 +198,7 @@ def save_preprocessed(case: PreprocessedCase, path: str | os.PathLike) -> Path:
 def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> PreprocessedCase:
     """Read one cached case (``torch.load(weights_only=True)``).
 
-    Introduced in chapter *Preprocessing*.
+    Introduced in chapter *Preprocessing and augmentation*.
 
     Args:
         path: A file written by :func:`save_preprocessed`.
@@ -222,7 +222,7 @@ def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> Prepr
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... on damage
-        from amos_tutorial.training.checkpoint import refused_object
+        from amos_tutorial.utils.errors import refused_object
 
         refused = refused_object(exc)
         if refused is not None:
@@ -248,7 +248,7 @@ def load_preprocessed_case(path: str | os.PathLike, mmap: bool = False) -> Prepr
 def read_cache_index(out_dir: str | os.PathLike) -> dict[str, Any] | None:
     """The ``preprocess.json`` of a cache folder, or None if there is none.
 
-    Introduced in chapter *Preprocessing*. Built on ``json``.
+    Introduced in chapter *Preprocessing and augmentation*. Built on ``json``.
 
     Args:
         out_dir: A cache folder.
@@ -296,7 +296,7 @@ def preprocess_dataset(
 ) -> list[Path]:
     """Preprocess every case of ``splits`` into ``out_dir``, one atomic file per case.
 
-    Introduced in chapter *Preprocessing*. Resumable: cases whose file exists are skipped (files
+    Introduced in chapter *Preprocessing and augmentation*. Resumable: cases whose file exists are skipped (files
     only appear complete, thanks to :func:`amos_tutorial.utils.io.atomic_path`), as long as their
     source files are those recorded in ``preprocess.json`` (:func:`source_stamp`: path, size,
     modification time); a case whose image or label changed is rebuilt. A case that fails is
@@ -339,7 +339,7 @@ def preprocess_dataset(
 
 
 def _preprocess_locked(dataset, out_dir: Path, config: PreprocessConfig, splits, device, progress: bool) -> list[Path]:
-    from amos_tutorial.transforms.preprocessing import _check_modality
+    from amos_tutorial.utils.geometry import check_modality
 
     index = read_cache_index(out_dir) or {}
     if index and index.get("config") != config.to_dict():
@@ -381,7 +381,7 @@ def _preprocess_locked(dataset, out_dir: Path, config: PreprocessConfig, splits,
             bar.write(f"{target}: source files changed since it was cached, preprocessing again", file=sys.stderr)
             n_rebuilt += 1
         try:
-            result = preprocess_case(case.image, label, _check_modality(case.modality), config, device=device)
+            result = preprocess_case(case.image, label, check_modality(case.modality), config, device=device)
             result.case_id = case.case_id  # the dataset's id, even if the file is named otherwise
             result.meta["case_id"] = case.case_id
             save_preprocessed(result, target)
@@ -422,7 +422,7 @@ def load_preprocessed(
 ) -> list[PreprocessedCase]:
     """Load cached cases, keeping at most ``memory_budget_gb`` in RAM.
 
-    Introduced in chapter *Preprocessing*. Cases are read in order into memory until the budget is
+    Introduced in chapter *Preprocessing and augmentation*. Cases are read in order into memory until the budget is
     reached; the rest are memory-mapped (``torch.load(mmap=True)``): they take no RAM until touched,
     and then only the pages that a patch needs. With a budget that holds everything, every case is
     simply read.

@@ -1,6 +1,6 @@
 """Fast preprocessing in plain torch: the ONE definition used by the training cache and by prediction.
 
-Introduced in chapter *Preprocessing*. The steps are those of the MONAI preset
+Introduced in chapter *Preprocessing and augmentation*. The steps are those of the MONAI preset
 (:func:`amos_tutorial.transforms.presets.preprocessing_transforms`) and give the same arrays:
 
 1. orientation to RAS (a flip and a permutation of the array axes, as ``monai.transforms.Orientation``);
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from amos_tutorial.labels import NUM_CLASSES
+from amos_tutorial.utils.geometry import AFFINE_ATOL, MODALITIES, check_modality, spacing_from_affine
 
 __all__ = [
     "MODALITIES",
@@ -48,7 +49,6 @@ __all__ = [
     "DEFAULT_MAX_INDICES_PER_CLASS",
 ]
 
-MODALITIES = ("CT", "MRI")
 #: Voxels kept per class for patch-centre sampling (nnU-Net keeps 10,000): enough to cover an organ,
 #: small enough that the index table of a case stays around a megabyte.
 DEFAULT_MAX_INDICES_PER_CLASS = 20_000
@@ -77,7 +77,7 @@ def _pair(value: Any, name: str) -> tuple[float, float]:
 class PreprocessConfig:
     """Settings of the preprocessing, shared by the fast path and the MONAI preset.
 
-    Introduced in chapter *Preprocessing*. Saved with every cache and training run (``to_dict``) so
+    Introduced in chapter *Preprocessing and augmentation*. Saved with every cache and training run (``to_dict``) so
     that prediction preprocesses exactly like training did.
 
     Attributes:
@@ -150,7 +150,7 @@ class PreprocessConfig:
 class PreprocessedCase:
     """One case on the preprocessed grid.
 
-    Introduced in chapter *Preprocessing*. Built by :func:`preprocess_case`, stored one file per case
+    Introduced in chapter *Preprocessing and augmentation*. Built by :func:`preprocess_case`, stored one file per case
     by :func:`amos_tutorial.transforms.cache.preprocess_dataset`.
 
     Attributes:
@@ -220,15 +220,6 @@ def _bad_label_values(label: np.ndarray | torch.Tensor) -> list[int | float]:
     return [int(v) if float(v).is_integer() else float(v) for v in values]
 
 
-def _check_modality(modality: str) -> str:
-    mod = str(modality).upper()
-    if mod == "MR":
-        mod = "MRI"
-    if mod not in MODALITIES:
-        raise ValueError(f"modality must be 'CT' or 'MRI', got {modality!r}")
-    return mod
-
-
 def _check_affine(affine: Any, what: str = "affine") -> np.ndarray:
     aff = np.asarray(affine, dtype=np.float64)
     if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
@@ -263,7 +254,7 @@ def _target_grid(affine_ras: np.ndarray, shape: Sequence[int], spacing: Sequence
     """Affine and shape of the resampled grid, chosen exactly as ``monai.transforms.Spacing`` does."""
     from monai.data.utils import AFFINE_TOL, compute_shape_offset, zoom_affine
 
-    orig = np.sqrt((affine_ras[:3, :3] ** 2).sum(axis=0))
+    orig = np.asarray(spacing_from_affine(affine_ras))
     # Spacing keeps an axis untouched when it already has the target spacing (within AFFINE_TOL).
     out_d = np.array([o if abs(o - t) <= AFFINE_TOL else t for o, t in zip(orig, spacing)], dtype=np.float64)
     new_affine = zoom_affine(affine_ras, out_d, diagonal=False)
@@ -397,7 +388,7 @@ def mri_foreground(image: torch.Tensor, fraction: float = MRI_FOREGROUND_FRACTIO
 def foreground_mask(image: torch.Tensor, modality: str) -> torch.Tensor:
     """The voxels that define the foreground crop of a normalised image.
 
-    Introduced in chapter *Preprocessing*. CT: voxels above the window's lower bound (``x > 0``, the
+    Introduced in chapter *Preprocessing and augmentation*. CT: voxels above the window's lower bound (``x > 0``, the
     default ``select_fn`` of MONAI's ``CropForegroundd``). MRI: the smoothed threshold of
     :func:`mri_foreground` (the noise in the air around an MRI body would keep all of it otherwise).
 
@@ -412,7 +403,7 @@ def foreground_mask(image: torch.Tensor, modality: str) -> torch.Tensor:
         >>> foreground_mask(torch.tensor([0.0, 0.2, 1.0]), "CT").tolist()
         [False, True, True]
     """
-    if _check_modality(modality) == "CT":
+    if check_modality(modality) == "CT":
         return image > 0
     return mri_foreground(image)
 
@@ -436,7 +427,7 @@ def compute_class_indices(
 ) -> dict[int, torch.Tensor]:
     """Flat voxel indices of every organ present in a label map, computed in one pass.
 
-    Introduced in chapter *Preprocessing*. This is the table that lets the patch sampler draw a
+    Introduced in chapter *Preprocessing and augmentation*. This is the table that lets the patch sampler draw a
     patch centre inside any organ instantly (MONAI's ``RandCropByLabelClassesd`` recomputes it from
     the whole volume on every crop unless given ``indices_key``). Built on ``torch.nonzero`` and a
     stable sort by class.
@@ -516,7 +507,7 @@ def preprocess_array(
 ) -> PreprocessedCase:
     """Preprocess an in-memory volume: RAS, target spacing, intensity normalisation, foreground crop.
 
-    Introduced in chapter *Preprocessing*. Plain torch (``index_select``, ``lerp``, ``kthvalue``) on
+    Introduced in chapter *Preprocessing and augmentation*. Plain torch (``index_select``, ``lerp``, ``kthvalue``) on
     ``device``; the grid geometry comes from MONAI (``zoom_affine``, ``compute_shape_offset``) and
     nibabel (orientation), so the result matches
     :func:`amos_tutorial.transforms.presets.preprocessing_transforms`.
@@ -546,7 +537,7 @@ def preprocess_array(
     config = config or PreprocessConfig()
     if not isinstance(config, PreprocessConfig):
         raise ValueError(f"config must be a PreprocessConfig, got {type(config).__name__}")
-    modality = _check_modality(modality)
+    modality = check_modality(modality)
     name = f"{case_id}: " if case_id else ""
     arr = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
     if arr.ndim == 4 and arr.shape[-1] == 1:  # some writers keep a trailing time axis of length 1
@@ -609,11 +600,11 @@ def preprocess_array(
         "modality": modality,
         "original_shape": list(shape),
         "original_affine": aff.tolist(),
-        "original_spacing": [float(s) for s in np.sqrt((aff[:3, :3] ** 2).sum(axis=0))],
+        "original_spacing": list(spacing_from_affine(aff)),
         "resampled_shape": list(out_shape),
         "crop_box": box,
         "affine": crop_affine.tolist(),
-        "spacing": [float(s) for s in np.sqrt((new_affine[:3, :3] ** 2).sum(axis=0))],
+        "spacing": list(spacing_from_affine(new_affine)),
         "orientation": "RAS",
         "config": config.to_dict(),
     }
@@ -629,12 +620,12 @@ def preprocess_case(
     modality: str = "CT",
     config: PreprocessConfig | None = None,
     device: str | torch.device = "cpu",
-    affine_atol: float = 1e-3,
+    affine_atol: float = AFFINE_ATOL,
     max_indices_per_class: int | None = DEFAULT_MAX_INDICES_PER_CLASS,
 ) -> PreprocessedCase:
     """Load a NIfTI case and preprocess it (see :func:`preprocess_array`).
 
-    Introduced in chapter *Preprocessing*. Reading goes through nibabel
+    Introduced in chapter *Preprocessing and augmentation*. Reading goes through nibabel
     (:func:`amos_tutorial.utils.io.load_nifti`); the computation runs on ``device``.
 
     Args:
@@ -705,8 +696,8 @@ def invert_to_original(
 ) -> torch.Tensor:
     """Bring a volume on the preprocessed grid back to the original image grid, on its own device.
 
-    Introduced in chapter *Preprocessing* (used by *Predicting*). Undoes the crop, the resampling
-    and the orientation in one separable resampling (three 1-D passes of ``index_select`` and
+    Introduced in chapter *Preprocessing and augmentation* (used by prediction, :mod:`amos_tutorial.inference`).
+    Undoes the crop, the resampling and the orientation in one separable resampling (three 1-D passes of ``index_select`` and
     ``lerp``), so a 16-channel softmax goes back to a 512 x 512 x 100 CT in a fraction of a second on
     a GPU. Voxels of the original grid outside the cropped box get ``fill`` (background).
 

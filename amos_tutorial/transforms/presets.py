@@ -1,6 +1,6 @@
 """MONAI dictionary-transform presets: the "plain MONAI path" of the book.
 
-Introduced in chapter *Preprocessing*. These are the transforms a MONAI user would write, and the
+Introduced in chapter *Preprocessing and augmentation*. These are the transforms a MONAI user would write, and the
 reference that the fast torch path (:mod:`amos_tutorial.transforms.preprocessing`) is tested against:
 the same orientation, grid, intensity normalisation and crop give the same arrays. The preprocessing
 preset is invertible with ``monai.transforms.Invertd`` (see :func:`inverse_transforms`).
@@ -21,7 +21,8 @@ import torch
 
 from amos_tutorial.labels import NUM_CLASSES
 from amos_tutorial.transforms.augment import AugmentConfig
-from amos_tutorial.transforms.preprocessing import PreprocessConfig, _check_modality, mri_foreground
+from amos_tutorial.transforms.preprocessing import PreprocessConfig, mri_foreground
+from amos_tutorial.utils.geometry import check_modality, check_patch_size
 
 __all__ = [
     "preprocessing_transforms",
@@ -31,14 +32,6 @@ __all__ = [
 ]
 
 
-def _check_patch(patch_size: Sequence[int]) -> tuple[int, int, int]:
-    try:
-        patch = tuple(int(p) for p in patch_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}") from None
-    if len(patch) != 3 or min(patch) < 1:
-        raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}")
-    return patch  # type: ignore[return-value]
 
 
 def preprocessing_transforms(
@@ -50,7 +43,7 @@ def preprocessing_transforms(
 ):
     """The preprocessing as a MONAI ``Compose`` (load, channel first, RAS, spacing, intensity, crop).
 
-    Introduced in chapter *Preprocessing*. Built on MONAI: ``LoadImaged`` (nibabel reader),
+    Introduced in chapter *Preprocessing and augmentation*. Built on MONAI: ``LoadImaged`` (nibabel reader),
     ``EnsureChannelFirstd``, ``Orientationd("RAS")``, ``Spacingd`` (bilinear image, nearest label,
     border padding), ``ScaleIntensityRanged`` (CT) or ``ClipIntensityPercentilesd`` +
     ``NormalizeIntensityd`` (MRI) and ``CropForegroundd``. Every step is invertible, so a
@@ -75,7 +68,7 @@ def preprocessing_transforms(
     """
     from monai import transforms as mt
 
-    modality = _check_modality(modality)
+    modality = check_modality(modality)
     config = config or PreprocessConfig()
     if not isinstance(config, PreprocessConfig):
         raise ValueError(f"config must be a PreprocessConfig, got {type(config).__name__}")
@@ -123,8 +116,8 @@ def inverse_transforms(
 ):
     """``Invertd`` that maps predictions back through a :func:`preprocessing_transforms` pipeline.
 
-    Introduced in chapter *Preprocessing* (used by *Predicting*). Built on ``monai.transforms.Invertd``:
-    it replays the operations recorded on ``data[orig_key]`` backwards on ``data[keys]``. The
+    Introduced in chapter *Preprocessing and augmentation* (used by prediction, :mod:`amos_tutorial.inference`).
+    Built on ``monai.transforms.Invertd``: it replays the operations recorded on ``data[orig_key]`` backwards on ``data[keys]``. The
     prediction is first made a ``MetaTensor`` (``EnsureTyped(track_meta=True)``): given a plain
     tensor, ``Invertd`` would skip it with nothing but a warning.
 
@@ -168,7 +161,7 @@ def augmentation_transforms(
 ):
     """Organ-weighted patch sampling and standard augmentation as MONAI dictionary transforms.
 
-    Introduced in chapter *Preprocessing*. The MONAI counterpart of
+    Introduced in chapter *Preprocessing and augmentation*. The MONAI counterpart of
     :class:`amos_tutorial.transforms.sampler.PatchSampler`: the same kinds of augmentation with the
     same settings (:class:`AugmentConfig`), run per sample on the CPU. Built on ``SpatialPadd``,
     ``RandCropByLabelClassesd`` (patch centres drawn class by class, so small organs such as the
@@ -197,7 +190,7 @@ def augmentation_transforms(
     """
     from monai import transforms as mt
 
-    patch = _check_patch(patch_size)
+    patch = check_patch_size(patch_size)
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     cfg = config or AugmentConfig()
@@ -249,7 +242,7 @@ def tutorial_augmentation_transforms(
 ):
     """The random transforms of MONAI's BTCV / Swin UNETR tutorials, for comparison.
 
-    Introduced in chapter *Preprocessing* (and used by ``scripts/bench_pipeline.py``). Built on
+    Introduced in chapter *Preprocessing and augmentation* (and measured by ``amos bench pipeline``). Built on
     ``RandCropByPosNegLabeld`` (pos 1, neg 1: half the centres in any organ, half in the background),
     ``RandFlipd`` on each axis, ``RandRotate90d`` and ``RandShiftIntensityd``, with the tutorials'
     probabilities. It recomputes foreground and background voxel indices of the whole volume on every
@@ -270,7 +263,7 @@ def tutorial_augmentation_transforms(
     """
     from monai import transforms as mt
 
-    patch = _check_patch(patch_size)
+    patch = check_patch_size(patch_size)
     keys = [image_key, label_key]
     return mt.Compose(
         [

@@ -1,6 +1,6 @@
 """A fast, reproducible, organ-weighted patch sampler that builds whole batches on the device.
 
-Introduced in chapter *Preprocessing* (used by *Training the baselines*). Why not MONAI's
+Introduced in chapter *Preprocessing and augmentation* (used by *Training the baselines*). Why not MONAI's
 ``RandCropByLabelClassesd`` in DataLoader workers? On a 2-core machine (Colab) that pipeline keeps an
 H100 busy only 16% of the time with a small UNet: every crop re-scans the whole volume for organ
 voxels, and every sample is transformed on its own by many small operations. Here:
@@ -44,6 +44,7 @@ from amos_tutorial.transforms.augment import (
     rotation_zoom_matrix,
 )
 from amos_tutorial.transforms.preprocessing import PreprocessedCase, compute_class_indices
+from amos_tutorial.utils.geometry import check_patch_size
 
 __all__ = ["PatchSampler", "BatchPlan", "batch_seed"]
 
@@ -58,7 +59,7 @@ _NO_AUGMENT = AugmentConfig(
 def batch_seed(seed: int, rank: int, iteration: int) -> int:
     """The 64-bit seed of batch ``iteration`` of ``rank``: well mixed, so nearby batches are unrelated.
 
-    Introduced in chapter *Preprocessing*. Built on ``numpy.random.SeedSequence``.
+    Introduced in chapter *Preprocessing and augmentation*. Built on ``numpy.random.SeedSequence``.
 
     Examples:
         >>> batch_seed(0, 0, 1) == batch_seed(0, 0, 1) != batch_seed(0, 1, 1)
@@ -114,7 +115,7 @@ def _copy_crop(dst: torch.Tensor, vol: torch.Tensor, start: Sequence[int], fill:
 class PatchSampler:
     """Organ-weighted random patches with augmentation, a whole batch at a time, on any device.
 
-    Introduced in chapter *Preprocessing*. Built on torch only (indexing, ``torch.flip``,
+    Introduced in chapter *Preprocessing and augmentation*. Built on torch only (indexing, ``torch.flip``,
     ``affine_grid`` / ``grid_sample``); see the module docstring for the design.
 
     Args:
@@ -169,12 +170,7 @@ class PatchSampler:
         device_memory_gb: float | None = None,
         image_dtype: torch.dtype = torch.float32,
     ) -> None:
-        try:
-            patch = tuple(int(p) for p in patch_size)
-        except (TypeError, ValueError):
-            raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}") from None
-        if len(patch) != 3 or min(patch) < 1:
-            raise ValueError(f"patch_size must be three positive integers, got {patch_size!r}")
+        patch = check_patch_size(patch_size)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if int(world_size) < 1 or not 0 <= int(rank) < int(world_size):
@@ -185,19 +181,7 @@ class PatchSampler:
             raise ValueError(f"foreground_prob must be in 0..1, got {foreground_prob}")
         if image_dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise ValueError(f"image_dtype must be float32, float16 or bfloat16, got {image_dtype}")
-        volumes = list(volumes)
-        if not volumes:
-            raise ValueError("PatchSampler needs at least one volume")
-        for v in volumes:
-            if not isinstance(v, PreprocessedCase):
-                raise ValueError(f"volumes must be PreprocessedCase objects, got {type(v).__name__}")
-            if v.label is None:
-                raise ValueError(f"{v.case_id}: PatchSampler needs labelled volumes (label is None)")
-            if v.image.ndim != 4 or v.image.shape[0] != 1 or tuple(v.label.shape) != tuple(v.image.shape):
-                raise ValueError(
-                    f"{v.case_id}: image and label must both be (1, X, Y, Z), got "
-                    f"{tuple(v.image.shape)} and {tuple(v.label.shape)}"
-                )
+        volumes = _check_volumes(volumes)
         shard = volumes[int(rank) :: int(world_size)]
         if not shard:
             raise ValueError(f"rank {rank} of {world_size} gets no volume: only {len(volumes)} volumes")
@@ -215,21 +199,16 @@ class PatchSampler:
         self.image_dtype = image_dtype
         self.case_ids = [v.case_id for v in shard]
 
-        weights = np.ones(NUM_CLASSES, dtype=np.float64)
-        if class_weights is not None:
-            weights = np.asarray([float(w) for w in class_weights], dtype=np.float64)
-            if weights.shape != (NUM_CLASSES,) or (weights < 0).any() or weights[1:].sum() <= 0:
-                raise ValueError(
-                    f"class_weights must be {NUM_CLASSES} non-negative weights with some organ weight > 0, "
-                    f"got {class_weights!r}"
-                )
-        weights[0] = 0.0  # the background share is 1 - foreground_prob, drawn anywhere in the volume
-
+        weights = _class_weights(class_weights)
         need = sum(v.image.numel() * (2 if image_dtype != torch.float32 else 4) + v.label.numel() for v in shard)
         self.on_device = self._decide_storage(need, cache_on_device, device_memory_gb)
         store = self.device if self.on_device else torch.device("cpu")
         self._pin = store.type == "cpu" and self.device.type == "cuda"
 
+        self._index_volumes(shard, store, image_dtype, weights)
+
+    def _index_volumes(self, shard: list[PreprocessedCase], store: torch.device, image_dtype, weights) -> None:
+        """Keep each volume where it is stored, with its organ-voxel table and cumulative organ weights."""
         self._images: list[torch.Tensor] = []
         self._labels: list[torch.Tensor] = []
         self._fill: list[float] = []
@@ -417,3 +396,35 @@ class PatchSampler:
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         """``batch(0)``, ``batch(1)``, ... forever."""
         return self.batches(0)
+
+
+def _check_volumes(volumes: Sequence[PreprocessedCase]) -> list[PreprocessedCase]:
+    """The volumes as a list; one-line errors for an empty list, unlabelled or badly shaped volumes."""
+    volumes = list(volumes)
+    if not volumes:
+        raise ValueError("PatchSampler needs at least one volume")
+    for v in volumes:
+        if not isinstance(v, PreprocessedCase):
+            raise ValueError(f"volumes must be PreprocessedCase objects, got {type(v).__name__}")
+        if v.label is None:
+            raise ValueError(f"{v.case_id}: PatchSampler needs labelled volumes (label is None)")
+        if v.image.ndim != 4 or v.image.shape[0] != 1 or tuple(v.label.shape) != tuple(v.image.shape):
+            raise ValueError(
+                f"{v.case_id}: image and label must both be (1, X, Y, Z), got "
+                f"{tuple(v.image.shape)} and {tuple(v.label.shape)}"
+            )
+    return volumes
+
+
+def _class_weights(class_weights: Sequence[float] | None) -> np.ndarray:
+    """Organ weights of the foreground draws (background 0: its share is 1 - foreground_prob)."""
+    weights = np.ones(NUM_CLASSES, dtype=np.float64)
+    if class_weights is not None:
+        weights = np.asarray([float(w) for w in class_weights], dtype=np.float64)
+        if weights.shape != (NUM_CLASSES,) or (weights < 0).any() or weights[1:].sum() <= 0:
+            raise ValueError(
+                f"class_weights must be {NUM_CLASSES} non-negative weights with some organ weight > 0, "
+                f"got {class_weights!r}"
+            )
+    weights[0] = 0.0  # the background share is 1 - foreground_prob, drawn anywhere in the volume
+    return weights

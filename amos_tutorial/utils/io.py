@@ -20,7 +20,6 @@ __all__ = [
     "MAX_NIFTI_VOXELS",
     "GZIP_MAX_RATIO",
     "atomic_path",
-    "atomic_write_bytes",
     "atomic_write_text",
     "check_nifti_size",
     "load_nifti",
@@ -109,13 +108,6 @@ def _write_error(exc: BaseException, target: Path, disk_full: bool) -> OSError |
         reason = " ".join(str(exc).split())[:200]
         return OSError(errno.EIO, f"write failed ({reason})", str(target))
     return None
-
-
-def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``target`` atomically and return the path."""
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
 
 
 def atomic_write_text(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:

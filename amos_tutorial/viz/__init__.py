@@ -4,6 +4,12 @@ Introduced in chapter *Exploring the data*; builds on matplotlib, seaborn, nibab
 itkwidgets. Organ colours are fixed by :mod:`amos_tutorial.labels`, so an organ looks the same in
 every figure of every chapter. All functions return a :class:`matplotlib.figure.Figure`.
 
+``viz`` draws only (``tests/test_imports.py`` checks that no module here writes files or times code):
+every figure is made by :mod:`amos_tutorial.viz._figure` (one DPI, the palettes, organ tick labels), and
+what a figure shows is computed by the package it belongs to (:mod:`amos_tutorial.data.stats`,
+:mod:`amos_tutorial.transforms.inspection`, :mod:`amos_tutorial.training.runs`,
+:mod:`amos_tutorial.models.overview`, :mod:`amos_tutorial.evaluation`, :mod:`amos_tutorial.benchmark`).
+
 Examples:
     >>> from amos_tutorial import viz
     >>> fig = viz.show_case(dataset.labelled()[0])           # doctest: +SKIP

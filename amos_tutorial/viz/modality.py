@@ -39,8 +39,8 @@ def plot_modality_gap(gap: pd.DataFrame, title: str | None = None):
     """
     import seaborn as sns
 
-    from amos_tutorial.viz.evaluation import _figure
-    from amos_tutorial.viz.plots import _organ_ticklabels
+    from amos_tutorial.viz._figure import new_figure as _figure
+    from amos_tutorial.viz._figure import organ_ticklabels as _organ_ticklabels
 
     missing = [c for c in ("model", "organ", "organ_id", "gap", "low", "high") if c not in gap.columns]
     if missing:
@@ -95,7 +95,7 @@ def plot_crop_boxes(
     """
     from matplotlib.patches import Rectangle
 
-    from amos_tutorial.viz.evaluation import _figure
+    from amos_tutorial.viz._figure import new_figure as _figure
 
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")

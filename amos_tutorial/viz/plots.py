@@ -18,6 +18,15 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.labels import LABELS
+from amos_tutorial.utils.frames import require_columns
+from amos_tutorial.viz._figure import (
+    MODALITY_COLORS,
+    modality_palette,
+    new_figure,
+    organ_palette,
+    organ_ticklabels,
+    set_book_style,
+)
 
 __all__ = [
     "MODALITY_COLORS",
@@ -29,83 +38,6 @@ __all__ = [
     "plot_organ_volumes",
     "set_book_style",
 ]
-
-MODALITY_COLORS: dict[str, str] = {"CT": "#4c72b0", "MRI": "#dd8452"}
-
-
-def set_book_style() -> None:
-    """Apply the book's plotting style (seaborn ``whitegrid``, notebook context).
-
-    Introduced in chapter *Exploring the data*; builds on :func:`seaborn.set_theme`.
-    """
-    import seaborn as sns
-
-    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
-
-
-def organ_palette(style: str = "name") -> dict[str, str]:
-    """Organ name -> fixed colour, for seaborn's ``palette=`` argument.
-
-    Introduced in chapter *Exploring the data*; builds on :mod:`amos_tutorial.labels`.
-
-    Args:
-        style: Which name the data uses: ``"name"``, ``"json_name"`` or ``"abbrev"``.
-
-    Returns:
-        A dict for organs 1-15.
-
-    Raises:
-        ValueError: For an unknown style.
-
-    Examples:
-        >>> organ_palette()["liver"]
-        '#911eb4'
-    """
-    if style not in ("name", "json_name", "abbrev"):
-        raise ValueError(f"style must be 'name', 'json_name' or 'abbrev', got {style!r}")
-    return {getattr(lab, style): lab.color for lab in LABELS[1:]}
-
-
-def _figure(figsize: tuple[float, float]):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=110, layout="constrained")
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks the columns {missing}")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to plot")
-
-
-def _palette(values: pd.Series) -> dict[str, str]:
-    import seaborn as sns
-
-    extra = [v for v in pd.unique(values.dropna()) if v not in MODALITY_COLORS]
-    colors = dict(MODALITY_COLORS)
-    colors.update(zip(extra, sns.color_palette("Set2", len(extra)).as_hex()))
-    return colors
-
-
-def _organ_ticklabels(labels: Sequence[Any]) -> None:
-    """Give organ tick labels a box in the organ's colour, with readable text on top."""
-    from matplotlib.colors import to_rgb
-
-    colors = organ_palette()
-    for tick in labels:
-        color = colors.get(tick.get_text())
-        if color is None:
-            continue
-        r, g, b = to_rgb(color)
-        # Relative luminance decides black or white text, so pale organs (bladder) stay legible.
-        text = "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 else "white"
-        tick.set_color(text)
-        tick.set_bbox({"facecolor": color, "edgecolor": "none", "boxstyle": "round,pad=0.25"})
-
 
 def _not_available(ax: Any, what: str) -> None:
     ax.text(0.5, 0.5, f"{what}:\nnot in the metadata", ha="center", va="center", transform=ax.transAxes, color="0.4")
@@ -130,10 +62,10 @@ def plot_metadata(meta: pd.DataFrame):
     """
     import seaborn as sns
 
-    _require(meta, ["modality", "scanner", "site", "sex", "age"], "metadata table")
-    fig = _figure((10, 6.4))
+    require_columns(meta, ["modality", "scanner", "site", "sex", "age"], "metadata table")
+    fig = new_figure((10, 6.4))
     (ax_scan, ax_site), (ax_sex, ax_age) = fig.subplots(2, 2)
-    palette = _palette(meta["modality"])
+    palette = modality_palette(meta["modality"])
     hue_order = [m for m in palette if m in set(meta["modality"])]
     for ax, col, title in ((ax_scan, "scanner", "Scanner model"), (ax_site, "site", "Site"), (ax_sex, "sex", "Sex")):
         data = meta.dropna(subset=[col]).astype({col: str})
@@ -195,10 +127,10 @@ def plot_geometry(geometry: pd.DataFrame):
     """
     import seaborn as sns
 
-    _require(geometry, ["modality", "spacing_x", "spacing_z", "shape_x", "shape_z", "fov_z_mm"], "geometry table")
-    palette = _palette(geometry["modality"])
+    require_columns(geometry, ["modality", "spacing_x", "spacing_z", "shape_x", "shape_z", "fov_z_mm"], "geometry table")
+    palette = modality_palette(geometry["modality"])
     hue_order = [m for m in palette if m in set(geometry["modality"])]
-    fig = _figure((11, 3.6))
+    fig = new_figure((11, 3.6))
     ax1, ax2, ax3 = fig.subplots(1, 3)
     sns.scatterplot(
         data=geometry,
@@ -267,7 +199,7 @@ def plot_intensity_histograms(
     Raises:
         ValueError: If the table is empty, lacks columns, or the organs are unknown.
     """
-    _require(samples, ["case_id", "modality", "organ", "intensity"], "intensity samples")
+    require_columns(samples, ["case_id", "modality", "organ", "intensity"], "intensity samples")
     if bins < 2:
         raise ValueError(f"bins must be >= 2, got {bins}")
     data = samples.copy()
@@ -291,7 +223,7 @@ def plot_intensity_histograms(
         set(data["modality"]) - {"CT", "MRI"}
     )
     order = [lab.name for lab in LABELS[1:] if lab.name in set(data["organ"])]
-    fig = _figure((4.6 * len(modalities) + 1.4, 0.32 * len(order) + 1.4))
+    fig = new_figure((4.6 * len(modalities) + 1.4, 0.32 * len(order) + 1.4))
     axes = np.atleast_1d(fig.subplots(1, len(modalities), sharey=True))
     for ax, modality in zip(axes, modalities):
         sub = data[data["modality"] == modality]
@@ -325,7 +257,7 @@ def plot_intensity_histograms(
         ax.set_yticks(np.arange(len(order)), list(reversed(order)))
         ax.set_ylim(-0.2, len(order))
         ax.grid(axis="y", visible=False)
-    _organ_ticklabels(axes[0].get_yticklabels())
+    organ_ticklabels(axes[0].get_yticklabels())
     return fig
 
 
@@ -347,15 +279,15 @@ def plot_organ_volumes(organs: pd.DataFrame, log: bool = True):
     """
     import seaborn as sns
 
-    _require(organs, ["organ", "modality", "volume_ml", "present"], "organ table")
+    require_columns(organs, ["organ", "modality", "volume_ml", "present"], "organ table")
     data = organs[organs["present"].astype(bool)].copy()
     if data.empty:
         raise ValueError("organ table: no organ is present in any case")
     data["organ"] = data["organ"].astype(str)
     order = [lab.name for lab in LABELS[1:] if lab.name in set(data["organ"])]
-    palette = _palette(data["modality"])
+    palette = modality_palette(data["modality"])
     hue_order = [m for m in palette if m in set(data["modality"])]
-    fig = _figure((8.5, 0.36 * len(order) + 1.6))
+    fig = new_figure((8.5, 0.36 * len(order) + 1.6))
     ax = fig.subplots()
     sns.boxplot(
         data=data,
@@ -387,7 +319,7 @@ def plot_organ_volumes(organs: pd.DataFrame, log: bool = True):
     )
     ax.set(xlabel="volume (ml)" + (", log scale" if log else ""), ylabel="")
     # Tick labels in the organ's colour tie this figure to the slice overlays.
-    _organ_ticklabels(ax.get_yticklabels())
+    organ_ticklabels(ax.get_yticklabels())
     return fig
 
 
@@ -406,9 +338,9 @@ def plot_class_balance(balance: pd.DataFrame):
         ValueError: If the table is empty or lacks columns.
     """
 
-    _require(balance, ["modality", "label_id", "organ", "fraction"], "class balance table")
+    require_columns(balance, ["modality", "label_id", "organ", "fraction"], "class balance table")
     modalities = sorted(balance["modality"].unique(), key=lambda m: (m != "CT", m))
-    fig = _figure((5.0 * len(modalities), 4.4))
+    fig = new_figure((5.0 * len(modalities), 4.4))
     axes = np.atleast_1d(fig.subplots(1, len(modalities), sharey=True))
     colors = {lab.name: lab.color for lab in LABELS}
     colors["background"] = "#9e9e9e"

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from amos_tutorial.labels import LABELS, NUM_CLASSES, label_colormap
+from amos_tutorial.utils.geometry import spacing_from_affine
+from amos_tutorial.viz._figure import new_figure
 
 __all__ = [
     "CT_WINDOWS",
@@ -130,7 +132,7 @@ def to_canonical(
     if label is not None:
         # Labels are stored as uint8 so nibabel does not touch their values.
         out_label = np.asanyarray(nib.as_closest_canonical(nib.Nifti1Image(label.astype(np.uint8), affine)).dataobj)
-    spacing = tuple(float(s) for s in np.sqrt((canon.affine[:3, :3] ** 2).sum(axis=0)))
+    spacing = spacing_from_affine(canon.affine)
     return CanonicalVolume(np.asanyarray(canon.dataobj), out_label, canon.affine, spacing, codes)  # type: ignore[arg-type]
 
 
@@ -311,13 +313,6 @@ def organ_legend_handles(label_ids: Sequence[int] | None = None) -> list[Any]:
     ]
 
 
-def _new_figure(figsize: tuple[float, float], **kwargs: Any):
-    # A Figure outside pyplot: no global state, and IPython shows it once when it is the cell result.
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=110, layout="constrained", **kwargs)
-
-
 def show_slices(
     image: np.ndarray,
     label: np.ndarray | None = None,
@@ -385,7 +380,7 @@ def show_slices(
     vmin, vmax = window_limits(vol.image, window, modality)
 
     if axes is None:
-        fig = _new_figure(
+        fig = new_figure(
             (panel_size * len(planes) * 1.05, panel_size + (0.9 if legend and label is not None else 0.3))
         )
         axes = fig.subplots(1, len(planes), squeeze=False)[0]
@@ -501,7 +496,7 @@ def show_cases(
         raise ValueError(f"ncols must be >= 1, got {ncols}")
     ncols = min(ncols, len(cases))
     nrows = -(-len(cases) // ncols)
-    fig = _new_figure((panel_size * ncols, panel_size * nrows + 0.8))
+    fig = new_figure((panel_size * ncols, panel_size * nrows + 0.8))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     visible: set[int] = set()
     for ax, case in zip(axes, cases):
