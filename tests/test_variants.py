@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from amos_tutorial.cli import main
@@ -149,3 +150,17 @@ def test_page_notes():
     assert str(page_note("Unknown.", title="Metadata")) == "Metadata. Unknown."
     with pytest.raises(ValueError, match="why"):
         skip_note("x", " ")
+
+
+def test_modality_figure_with_one_modality():
+    from matplotlib.figure import Figure
+
+    from amos_tutorial.viz import evaluation as ve
+
+    rows = [
+        {"case": case, "organ_id": organ, "organ": name, "modality": "CT", "dsc": dsc, "nsd": dsc / 2}
+        for case, dsc in (("amos_0001", 0.9), ("amos_0002", 0.4)) for organ, name in ((1, "spleen"), (6, "liver"))
+    ]
+    stacked = ve.stack_results({"unet": pd.DataFrame(rows), "nnunet": pd.DataFrame(rows)})
+    fig = ve.plot_modality_scores(stacked)  # seaborn divides by zero when asked to dodge one modality
+    assert isinstance(fig, Figure) and [ax.get_title() for ax in fig.axes] == ["DSC", "NSD"]
