@@ -25,6 +25,7 @@ EXPECTED_NOTES = {
     "getting_the_data": ["Metadata unknown"],
     "exploring_the_data": ["Metadata unknown", "Skipped: the metadata figure", "Skipped: the MRI case"],
     "preprocessing": ["Skipped: the MRI column"],
+    "evaluation": ["One modality"],
 }
 
 
