@@ -164,3 +164,15 @@ def test_modality_figure_with_one_modality():
     stacked = ve.stack_results({"unet": pd.DataFrame(rows), "nnunet": pd.DataFrame(rows)})
     fig = ve.plot_modality_scores(stacked)  # seaborn divides by zero when asked to dodge one modality
     assert isinstance(fig, Figure) and [ax.get_title() for ax in fig.axes] == ["DSC", "NSD"]
+
+
+@pytest.mark.slow
+def test_validation_cases_agree_with_the_trainer(mri_two, tmp_path, capsys):
+    # The trainer keeps its own copy of the rule; a drift would make chapters show the wrong cases.
+    from amos_tutorial.training import train
+
+    held = validation_cases(load_amos(mri_two), n=2)
+    train("unet", data=str(mri_two), out=tmp_path / "run", preset="smoke", iterations=1, iterations_per_epoch=1,
+          val_cases=2, progress=False)
+    log = capsys.readouterr().out
+    assert f"1 training cases, {len(held.cases)} validation cases ({held.source})" in log
