@@ -977,7 +977,7 @@ def _metadata_csv(plans: list[_CasePlan]) -> str:
 
 def _readme(
     plans: list[_CasePlan], seed: int, max_shape: tuple[int, int, int], splits: Sequence[str] = SPLITS,
-    metadata: bool = True,
+    metadata: bool = True, modalities: Sequence[str] = MODALITIES,
 ) -> str:
     counts = {s: sum(p.split == s for p in plans) for s in _SPLIT_FOLDERS}
     n_mri = sum(p.modality == "MRI" for p in plans)
@@ -991,8 +991,9 @@ def _readme(
     if metadata:
         listing += f"- `{METADATA_CSV_NAME}`: per-case metadata with the real column names (all splits)\n"
     variant = ""
-    if tuple(splits) != SPLITS or not metadata:
-        missing = [f"the {s} split" for s in SPLITS if s not in splits]
+    if tuple(splits) != SPLITS or not metadata or tuple(modalities) != MODALITIES:
+        missing = [f"the {m} cases" for m in MODALITIES if m not in modalities]
+        missing += [f"the {s} split" for s in SPLITS if s not in splits]
         if not metadata:
             missing.append(f"the metadata CSV `{METADATA_CSV_NAME}`")
         variant = (
@@ -1162,7 +1163,7 @@ def generate_synthetic_dataset(
         atomic_write_text(tmp / "dataset.json", json.dumps(_dataset_json(plans, seed), indent=4) + "\n")
         if metadata:
             atomic_write_text(tmp / METADATA_CSV_NAME, _metadata_csv(plans))
-        atomic_write_text(tmp / "readme.md", _readme(plans, seed, max_shape, splits, metadata))
+        atomic_write_text(tmp / "readme.md", _readme(plans, seed, max_shape, splits, metadata, modalities))
         _move_into_place(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
