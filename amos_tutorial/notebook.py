@@ -87,13 +87,16 @@ __all__ = [
     "REPOSITORY",
     "ChapterConfig",
     "DeviceReport",
+    "PageNote",
     "amos",
     "best_device",
     "chapter_config",
     "colab_url",
     "device_report",
     "glue",
+    "page_note",
     "parse_bool",
+    "skip_note",
     "smoke_from_env",
 ]
 
@@ -504,3 +507,76 @@ def glue(name: str, value: Any) -> None:
     except ImportError:
         return
     _glue(name, value, display=False)
+
+
+@dataclass(frozen=True)
+class PageNote:
+    """A short note shown in the page: markdown in the book and Jupyter, plain text in a terminal.
+
+    Made by :func:`skip_note` and :func:`page_note`. Being an object with a ``_repr_markdown_``, it can be
+    the last expression of a cell, for example the other branch of a figure:
+    ``viz.show_case(mri[0]) if mri else skip_note("the MRI view", "This copy has no labelled MRI case.")``.
+
+    Attributes:
+        title: The bold lead (``"Skipped: the MRI view"``).
+        text: One or two sentences.
+    """
+
+    title: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.title}. {self.text}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_markdown_(self) -> str:
+        return f"> **{self.title}.** {self.text}"
+
+
+def skip_note(what: str, reason: str) -> PageNote:
+    """Say in the page that a section did not run on this data, and why.
+
+    Introduced in chapter *Getting the data*. A chapter that meets a copy of AMOS without some part
+    (no MRI case, no validation split, no metadata CSV) skips the sections that need it and shows
+    this note instead of stopping with an error.
+
+    Args:
+        what: What was skipped (``"the MRI example"``).
+        reason: Why, in terms of the data, as a sentence (``"This copy has no labelled MRI case."``).
+
+    Returns:
+        A :class:`PageNote`; make it the last expression of the cell, or ``display()`` it.
+
+    Raises:
+        ValueError: If ``what`` or ``reason`` is empty.
+
+    Examples:
+        >>> print(skip_note("the MRI example", "This copy has no labelled MRI case."))
+        Skipped: the MRI example. This copy has no labelled MRI case.
+    """
+    if not str(what).strip() or not str(reason).strip():
+        raise ValueError(f"skip_note needs what was skipped and why, got {what!r} and {reason!r}")
+    return PageNote(f"Skipped: {what}", str(reason))
+
+
+def page_note(text: str, title: str = "Note") -> PageNote:
+    """A note about this data shown in the page (for example :meth:`AmosDataset.metadata_note`).
+
+    Introduced in chapter *Getting the data*.
+
+    Args:
+        text: One or two sentences.
+        title: The bold lead.
+
+    Returns:
+        A :class:`PageNote`.
+
+    Examples:
+        >>> page_note("The scanner columns are unknown.")
+        Note. The scanner columns are unknown.
+    """
+    if not str(text).strip():
+        raise ValueError("page_note needs a text")
+    return PageNote(str(title), str(text))

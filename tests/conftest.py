@@ -136,15 +136,19 @@ def session_shared_dir(factory: pytest.TempPathFactory) -> Path:
     return shared
 
 
-def chapter_executor():
-    """pytest-notebook's executor, set up as the book build runs a chapter (smoke mode, static viewer)."""
+def chapter_executor(env: dict[str, str] | None = None):
+    """pytest-notebook's executor, set up as the book build runs a chapter (smoke mode, static viewer).
+
+    Args:
+        env: Extra kernel environment on top of the smoke settings (e.g. ``AMOS_DATA`` for another copy).
+    """
     from pytest_notebook.nb_regression import NBRegressionFixture
 
     from amos_tutorial.benchmark.chapters import SMOKE_ENV
 
     return NBRegressionFixture(
         exec_timeout=CELL_TIMEOUT_S,
-        exec_env=dict(SMOKE_ENV),
+        exec_env={**SMOKE_ENV, **(env or {})},
         diff_ignore=("/cells/*/outputs", "/cells/*/execution_count", "/metadata/language_info"),
     )
 

@@ -54,6 +54,7 @@ from amos_tutorial.paths import resolve_data_root
 
 __all__ = [
     "SPLITS",
+    "MODALITIES",
     "SPLIT_FOLDERS",
     "MODALITY_RULES",
     "METADATA_CSV_NAME",
@@ -73,6 +74,7 @@ __all__ = [
 ]
 
 SPLITS: tuple[str, ...] = ("training", "validation", "test")
+MODALITIES: tuple[str, ...] = ("CT", "MRI")
 # (image folder, label folder) per split. The release has no labelsTs; it is read when present.
 MODALITY_RULES: tuple[str, ...] = ("readme", "organisers")
 
@@ -480,17 +482,59 @@ class AmosDataset:
         except KeyError:
             raise KeyError(f"{self.root}: no case amos_{number:04d} in this dataset") from None
 
-    def labelled(self) -> list[AmosCase]:
+    def labelled(self, modality: str | None = None) -> list[AmosCase]:
         """The cases that come with a label (training and validation in the release).
 
+        Args:
+            modality: ``"CT"`` or ``"MRI"`` for the labelled cases of one modality only; None for all.
+                A copy without that modality (CT only for Task 1, say) gives an empty list: check it
+                before taking the first case.
+
         Returns:
-            The cases whose ``label`` is not None, in listing order.
+            The cases whose ``label`` is not None, in listing order (possibly empty).
+
+        Raises:
+            ValueError: For a modality other than ``"CT"``, ``"MRI"`` or None.
 
         Examples:
             >>> [c.split for c in load_amos("synthetic").labelled()][:1]  # doctest: +SKIP
             ['training']
+            >>> load_amos("synthetic").labelled(modality="MRI")[0].modality  # doctest: +SKIP
+            'MRI'
         """
-        return [c for c in self.cases if c.label is not None]
+        if modality is not None and modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES} or None, got {modality!r}")
+        return [c for c in self.cases if c.label is not None and modality in (None, c.modality)]
+
+    def modalities(self, labelled: bool = True) -> tuple[str, ...]:
+        """The modalities this copy holds, in the order ``("CT", "MRI")``.
+
+        Args:
+            labelled: Count only the cases with a label (default), or every case.
+
+        Returns:
+            ``("CT", "MRI")``, ``("CT",)``, ``("MRI",)`` or ``()``.
+        """
+        cases = self.labelled() if labelled else self.cases
+        return tuple(m for m in MODALITIES if any(c.modality == m for c in cases))
+
+    def metadata_note(self) -> str | None:
+        """A sentence saying why the metadata columns are unknown, or None when the CSV was found.
+
+        Introduced in chapter *Getting the data*. The metadata CSV is a separate download; a copy
+        without it still works (the modality then comes from the id rule), but the scanner, site, sex
+        and age of every case are unknown.
+
+        Returns:
+            The sentence, or None.
+        """
+        if self.metadata is not None:
+            return None
+        return (
+            f"No metadata CSV ({METADATA_CSV_NAME}) in {self.root} or its parent: scanner, site, sex and "
+            "age are unknown (empty) for every case, and the modality comes from the case id. The CSV is a "
+            "separate file of Zenodo record 7262581; `amos data download` puts it beside amos22/."
+        )
 
     def missing_files(self) -> list[tuple[AmosCase, Path]]:
         """Listed image or label files that do not exist.
@@ -550,8 +594,10 @@ class AmosDataset:
         """One row per case: case_id, number, split, modality, modality_source, image, label, then metadata.
 
         The metadata columns are those of the CSV (without ``amos_id``, which ``number`` replaces), plus an
-        integer ``age_years`` column parsed from ``Patient's Age`` (see :func:`parse_age`). Paths are strings;
-        a case without a label has None.
+        integer ``age_years`` column parsed from ``Patient's Age`` (see :func:`parse_age`). The release's
+        columns (:data:`METADATA_COLUMNS`) are always there: without a CSV, or for a case it does not list,
+        their values are missing (see :meth:`metadata_note`). Paths are strings; a case without a label
+        has None.
 
         Returns:
             A pandas DataFrame.
@@ -574,8 +620,13 @@ class AmosDataset:
         ]
         frame = pd.DataFrame(rows, columns=base)
         if self.metadata is None:
-            return frame
-        meta = self.metadata.drop(columns=["amos_id"])
+            # No CSV: the release's columns exist with unknown values, so code that selects them runs.
+            meta = pd.DataFrame(columns=[c for c in METADATA_COLUMNS if c != "amos_id"], dtype=object)
+        else:
+            meta = self.metadata.drop(columns=["amos_id"])
+            for column in METADATA_COLUMNS:
+                if column != "amos_id" and column not in meta.columns:
+                    meta[column] = None
         meta_columns = list(meta.columns)
         joined = frame.join(meta, on="number")
         if _AGE_COLUMN in meta_columns:

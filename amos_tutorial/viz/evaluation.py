@@ -248,18 +248,19 @@ def plot_modality_scores(df: pd.DataFrame):
         set(scores["modality"]) - {"CT", "MRI"}
     )
     palette = {m: MODALITY_COLORS.get(m, "0.4") for m in modalities}
+    several = len(modalities) > 1  # one modality (a CT-only copy): nothing to dodge, and seaborn cannot
     fig = new_figure((2.6 + 1.0 * len(models) * 2, 3.4))
     axes = fig.subplots(1, 2, sharey=True)
     for i, (ax, metric) in enumerate(zip(axes, ("dsc", "nsd"))):
         common = {"data": scores, "x": "model", "y": metric, "hue": "modality", "order": models}
         sns.stripplot(
-            **common, hue_order=modalities, palette=palette, dodge=True, alpha=0.6, size=4, ax=ax, legend=False
+            **common, hue_order=modalities, palette=palette, dodge=several, alpha=0.6, size=4, ax=ax, legend=False
         )
         sns.pointplot(
             **common,
             hue_order=modalities,
             palette=palette,
-            dodge=0.4,
+            dodge=0.4 if several else False,
             linestyle="none",
             markers="D",
             errorbar=None,
