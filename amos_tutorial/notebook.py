@@ -359,16 +359,13 @@ class ChapterConfig:
 
         return load_amos(self.root, **kwargs)
 
-    def glue_runtime(self) -> float:
+    def glue_runtime(self) -> None:
         """Report the chapter's execution time so far and glue it for the runtime box at its top.
 
         The last cell of every chapter calls it. In the built book, ``{glue:text}`chapter_runtime_min:.1f```
         and ``{glue:md}`chapter_machine``` in the runtime box show this page's own time and machine, so the
         box can never disagree with what the build measured. Outside a book build (no ``myst_nb``) it only
-        prints the line.
-
-        Returns:
-            Seconds since the configuration cell.
+        prints the line. Returns nothing, so that the last cell of a page shows only that line.
         """
         seconds = time.perf_counter() - self.started
         report = device_report()
@@ -379,7 +376,6 @@ class ChapterConfig:
 
         glue(GLUE_RUNTIME_MIN, seconds / 60)
         glue(GLUE_MACHINE, Markdown(machine))
-        return seconds
 
     def __str__(self) -> str:
         mode = "smoke (small, CPU-friendly)" if self.smoke else "full"
