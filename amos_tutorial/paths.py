@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_SYNTHETIC_CASES",
     "DEFAULT_SYNTHETIC_SEED",
     "cache_dir",
+    "synthetic_fingerprint",
     "synthetic_root",
     "resolve_data_root",
 ]
@@ -39,6 +40,21 @@ def cache_dir() -> Path:
     return path
 
 
+def synthetic_fingerprint() -> str:
+    """8 hex digits of the synthetic generator's source: a changed generator writes a new cached set.
+
+    The cached set is generated once and reused; without this, a reader who updates the package would keep
+    the set an older generator wrote (other case ids, other anatomy) and never see the difference.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    data_dir = Path(__file__).resolve().parent / "data"
+    for name in ("synthetic.py", "release.py"):
+        digest.update((data_dir / name).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def synthetic_root(
     n_cases: int = DEFAULT_SYNTHETIC_CASES, seed: int = DEFAULT_SYNTHETIC_SEED, generate: bool = True
 ) -> Path:
@@ -52,7 +68,7 @@ def synthetic_root(
     Returns:
         The dataset root (the folder holding ``dataset.json``).
     """
-    root = cache_dir() / f"synthetic_amos_n{n_cases}_s{seed}"
+    root = cache_dir() / f"synthetic_amos_n{n_cases}_s{seed}-{synthetic_fingerprint()}"
     if generate and not (root / "dataset.json").is_file():
         from amos_tutorial.data.synthetic import generate_synthetic_dataset
 
@@ -80,7 +96,7 @@ def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
 
     Examples:
         >>> resolve_data_root("synthetic").name  # doctest: +SKIP
-        'synthetic_amos_n16_s0'
+        'synthetic_amos_n16_s0-...'
     """
     if root is None:
         root = os.environ.get(ENV_DATA_DIR)

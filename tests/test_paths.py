@@ -47,3 +47,14 @@ def test_synthetic_root_generates_once_and_survives_a_concurrent_winner(monkeypa
         paths.synthetic_root(n_cases=4, seed=1)
     (root / "dataset.json.bak").rename(root / "dataset.json")
     assert paths.synthetic_root(n_cases=4, seed=1) == root
+
+
+def test_synthetic_cache_follows_the_generator(monkeypatch, tmp_path):
+    # A cached synthetic set written by another version of the generator is never reused.
+    from amos_tutorial import paths
+
+    monkeypatch.setenv(paths.ENV_CACHE_DIR, str(tmp_path))
+    first = paths.synthetic_root(generate=False)
+    assert first.name.endswith(paths.synthetic_fingerprint()) and len(paths.synthetic_fingerprint()) == 8
+    monkeypatch.setattr(paths, "synthetic_fingerprint", lambda: "0badc0de")
+    assert paths.synthetic_root(generate=False) != first
