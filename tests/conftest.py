@@ -77,6 +77,23 @@ def write_tiny_case(
     return TinyCase(case_id, split, modality, img_path, lab_path, number=number)
 
 
+def write_untrained_run(folder: Path, spacing: tuple[float, float, float] = (2.0, 2.0, 3.0)) -> Path:
+    """A run folder as ``amos train`` writes it (config.json, checkpoints/best.pt) with an untrained tiny UNet."""
+    import torch
+
+    from amos_tutorial.models import build_model_for_patch
+    from amos_tutorial.training import make_config, save_checkpoint, save_config
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig
+
+    preprocess = PreprocessConfig(spacing=spacing)
+    config = make_config("unet", "smoke", patch_size=(16, 16, 16), preprocess=preprocess.to_dict(), sw_batch_size=2)
+    torch.manual_seed(0)
+    net = build_model_for_patch(config.model, config.variant, config.patch_size, preprocess.spacing)
+    save_config(config, folder / "config.json")
+    save_checkpoint(folder / "checkpoints" / "best.pt", {"model": net.state_dict()})
+    return folder
+
+
 @pytest.fixture
 def tiny_case(tmp_path: Path) -> TinyCase:
     """One labelled hand-made CT case on disk."""

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+from conftest import toc_notebooks
 
 REPO = Path(__file__).resolve().parents[1]
 NOTE = re.compile(r"Introduced in chapters?\s+(.{0,400}?)(?:[.;]\s|\Z)", re.S)
@@ -20,9 +20,7 @@ SECTION = re.compile(r"\*([^*]+)\*\s*\(sections?\s+\*([^*]+)\*")
 
 
 def _toc_files() -> list[Path]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
-    return [REPO / f"{f}.ipynb" for f in files if (REPO / f"{f}.ipynb").is_file()]
+    return [REPO / f"{page}.ipynb" for page in toc_notebooks()]
 
 
 def _headings(path: Path) -> list[str]:

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import write_untrained_run
 import torch
 
 from amos_tutorial.cli import error_line, main
@@ -102,18 +103,8 @@ def readonly_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def run_dir(tmp_path):
-    from amos_tutorial.models import build_model_for_patch
-    from amos_tutorial.training import make_config, save_checkpoint, save_config
-
-    config = make_config(
-        "unet", "smoke", patch_size=(16, 16, 16), preprocess={"spacing": CONFIG_SPACING}, sw_batch_size=2
-    )
-    torch.manual_seed(0)
-    net = build_model_for_patch(config.model, config.variant, config.patch_size, CONFIG_SPACING)
-    run = tmp_path / "run"
-    save_config(config, run / "config.json")
-    save_checkpoint(run / "checkpoints" / "best.pt", {"model": net.state_dict()})
-    return run
+    """A run folder as ``amos train`` writes it: config.json and checkpoints/best.pt (untrained tiny UNet)."""
+    return write_untrained_run(tmp_path / "run", tuple(CONFIG_SPACING))
 
 
 def commands(root: Path, run: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:

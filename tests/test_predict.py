@@ -7,6 +7,7 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+from conftest import write_untrained_run
 import torch
 from scipy import ndimage
 
@@ -106,16 +107,7 @@ def test_predict_case_bad_inputs(tmp_path, synthetic_root):
 @pytest.fixture
 def run_dir(tmp_path):
     """A run folder as ``amos train`` writes it: config.json and checkpoints/best.pt (untrained tiny UNet)."""
-    from amos_tutorial.models import build_model_for_patch
-    from amos_tutorial.training import make_config, save_checkpoint, save_config
-
-    config = make_config("unet", "smoke", patch_size=(16, 16, 16), preprocess=CONFIG.to_dict(), sw_batch_size=2)
-    torch.manual_seed(0)
-    net = build_model_for_patch(config.model, config.variant, config.patch_size, CONFIG.spacing)
-    run = tmp_path / "run"
-    save_config(config, run / "config.json")
-    save_checkpoint(run / "checkpoints" / "best.pt", {"model": net.state_dict()})
-    return run
+    return write_untrained_run(tmp_path / "run", tuple(CONFIG.spacing))
 
 
 def test_predict_folder_writes_resumes_and_reports_failures(run_dir, synthetic_root, tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from conftest import write_untrained_run
 import torch
 
 from amos_tutorial.cli import main as amos_main
@@ -307,16 +308,8 @@ def test_validate_reports_singular_affine_empty_axis_and_misnamed_files(tmp_path
 
 @pytest.fixture
 def run_dir(tmp_path):
-    from amos_tutorial.models import build_model_for_patch
-    from amos_tutorial.training import make_config, save_checkpoint, save_config
-
-    config = make_config("unet", "smoke", patch_size=(16, 16, 16), preprocess=CONFIG.to_dict(), sw_batch_size=2)
-    torch.manual_seed(0)
-    net = build_model_for_patch(config.model, config.variant, config.patch_size, CONFIG.spacing)
-    run = tmp_path / "run"
-    save_config(config, run / "config.json")
-    save_checkpoint(run / "checkpoints" / "best.pt", {"model": net.state_dict()})
-    return run
+    """A run folder as ``amos train`` writes it: config.json and checkpoints/best.pt (untrained tiny UNet)."""
+    return write_untrained_run(tmp_path / "run", tuple(CONFIG.spacing))
 
 
 def test_predict_redoes_empty_and_truncated_outputs(run_dir, synthetic_root, tmp_path):
