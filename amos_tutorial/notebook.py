@@ -76,6 +76,7 @@ from typing import Any, TypeVar
 # The repository and branch are defined once, in amos_tutorial._meta (tests/test_course.py checks
 # _config.yml and every chapter's badge and setup cell against them).
 from amos_tutorial._meta import BRANCH, REPOSITORY
+from amos_tutorial.utils.timing import format_duration
 
 __all__ = [
     "BRANCH",
@@ -83,7 +84,7 @@ __all__ = [
     "ENV_DATA",
     "ENV_SMOKE",
     "GLUE_MACHINE",
-    "GLUE_RUNTIME_MIN",
+    "GLUE_RUNTIME",
     "REPOSITORY",
     "ChapterConfig",
     "DeviceReport",
@@ -103,7 +104,7 @@ __all__ = [
 ENV_SMOKE = "AMOS_SMOKE"
 ENV_DATA = "AMOS_DATA"
 #: Glue keys of :meth:`ChapterConfig.glue_runtime`, used by every chapter's runtime box.
-GLUE_RUNTIME_MIN = "chapter_runtime_min"
+GLUE_RUNTIME = "chapter_runtime"
 GLUE_MACHINE = "chapter_machine"
 # Enough cases for every figure to have both modalities, few enough for a 2-core CI runner.
 DEFAULT_SMOKE_CASES = 8
@@ -362,7 +363,7 @@ class ChapterConfig:
     def glue_runtime(self) -> None:
         """Report the chapter's execution time so far and glue it for the runtime box at its top.
 
-        The last cell of every chapter calls it. In the built book, ``{glue:text}`chapter_runtime_min:.1f```
+        The last cell of every chapter calls it. In the built book, ``{glue:md}`chapter_runtime```
         and ``{glue:md}`chapter_machine``` in the runtime box show this page's own time and machine, so the
         box can never disagree with what the build measured. Outside a book build (no ``myst_nb``) it only
         prints the line. Returns nothing, so that the last cell of a page shows only that line.
@@ -371,10 +372,10 @@ class ChapterConfig:
         report = device_report()
         gpu = report.accelerator if report.device != "cpu" else "no GPU"
         machine = f"{report.cpu_count} CPU cores, {gpu}; {'smoke' if self.smoke else 'full'} mode"
-        print(f"this chapter ran in {seconds / 60:.1f} min ({machine})")
+        print(f"this chapter ran in {format_duration(seconds)} ({machine})")
         from IPython.display import Markdown
 
-        glue(GLUE_RUNTIME_MIN, seconds / 60)
+        glue(GLUE_RUNTIME, Markdown(format_duration(seconds)))
         glue(GLUE_MACHINE, Markdown(machine))
 
     def __str__(self) -> str:

@@ -306,7 +306,7 @@ def test_every_glued_number_in_the_prose_is_computed(path):
     prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     # The runtime box's keys are glued by cfg.glue_runtime() (the template test checks that call).
-    runtime_keys = {nbh.GLUE_RUNTIME_MIN, nbh.GLUE_MACHINE}
+    runtime_keys = {nbh.GLUE_RUNTIME, nbh.GLUE_MACHINE}
     for key in set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)(?::[^`]*)?`", prose)) - runtime_keys:
         assert re.search(rf"glue\(\s*[\"']{re.escape(key)}[\"']", code), f"{path.stem}: nothing glues {key!r}"
 

@@ -60,7 +60,7 @@ def test_chapter_follows_the_template(path):
     assert sources.index(setup) < sources.index(config[0])
     # The runtime box shows this page's own measured time: glued by the last cell, never typed by hand.
     runtime = next(c.source for c in nb.cells if c.cell_type == "markdown" and "admonition} Runtime" in c.source)
-    assert f"{{glue:text}}`{nbh.GLUE_RUNTIME_MIN}" in runtime and f"{{glue:md}}`{nbh.GLUE_MACHINE}`" in runtime
+    assert f"{{glue:md}}`{nbh.GLUE_RUNTIME}`" in runtime and f"{{glue:md}}`{nbh.GLUE_MACHINE}`" in runtime
     assert sources[-1].startswith("cfg.glue_runtime()"), "the last code cell must glue the chapter's runtime"
 
 

@@ -17,7 +17,25 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["free_gpu_memory", "peak_memory_gib", "reset_peak_memory", "synchronize", "thread_limit", "timed_calls"]
+__all__ = [
+    "format_duration",
+    "free_gpu_memory", "peak_memory_gib", "reset_peak_memory", "synchronize", "thread_limit", "timed_calls"]
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as people say it: seconds under a minute, minutes under an hour, then hours.
+
+    Examples:
+        >>> format_duration(8.4), format_duration(174), format_duration(5400)
+        ('8 s', '2.9 min', '1.5 h')
+    """
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative, got {seconds!r}")
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def synchronize(device: Any) -> None:
