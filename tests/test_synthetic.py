@@ -294,7 +294,7 @@ def test_a_failing_case_leaves_nothing_half_written(tmp_path, monkeypatch):
             raise MemoryError("simulated")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "synthesize_case", flaky)
+    monkeypatch.setattr(synthetic.dataset, "synthesize_case", flaky)  # the builder's module calls it
     with pytest.raises(RuntimeError, match=r"amos_\d{4}\.nii\.gz: generation failed \(MemoryError"):
         generate_synthetic_dataset(tmp_path / "out", n_cases=4, max_shape=(32, 32, 16))
     assert list(tmp_path.iterdir()) == []
@@ -335,9 +335,10 @@ def _digest(*parts: object) -> str:
 
 
 # Digests of the generator's output, computed with the generator as it was before it became a package
-# (the single module amos_tutorial/data/synthetic.py). Restructuring the generator must keep them; a change
-# of the anatomy or intensities changes them on purpose: then update them, and the cached sets follow
-# (paths.synthetic_fingerprint). A numpy release that rounds sin/exp differently could also move them.
+# (the single module amos_tutorial/data/synthetic.py, commit e00275c). Restructuring the generator must
+# keep them; a change of the anatomy or intensities changes them on purpose: then update them, and the
+# cached sets follow (paths.synthetic_fingerprint). A numpy release that rounds sin/exp differently
+# could also move them.
 PINNED_CASES = {
     (7, "CT", "M"): "bb8b7ddf06185a2d",
     (501, "MRI", "F"): "60350cd19062d51a",
