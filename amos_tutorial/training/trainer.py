@@ -39,7 +39,6 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -794,8 +793,9 @@ class _TrainingRun:
         """Add the validation Dice (mean and per organ) to ``row``; True when it beats the best so far."""
         config = self.config
         table = validate(
-            self.net, self.val_vols, config.patch_size, self.device, self.policy, config.sw_batch_size, config.sw_overlap
-        )
+            self.net, self.val_vols, config.patch_size, self.device, self.policy,
+            sw_batch_size=config.sw_batch_size, overlap=config.sw_overlap,
+        )  # fmt: skip
         per_organ = table.drop(columns="case_id").mean(axis=0, skipna=True)
         mean_dice = float(np.nanmean(per_organ.to_numpy(dtype=float))) if per_organ.notna().any() else float("nan")
         row["val_dice"] = mean_dice
