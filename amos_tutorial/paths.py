@@ -50,9 +50,17 @@ def synthetic_fingerprint() -> str:
 
     digest = hashlib.sha256()
     data_dir = Path(__file__).resolve().parent / "data"
-    for name in ("synthetic.py", "release.py"):
-        digest.update((data_dir / name).read_bytes())
+    for path in _synthetic_sources():
+        # The name too: moving code between the package's files is a change of the generator's source.
+        digest.update(path.relative_to(data_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:8]
+
+
+def _synthetic_sources() -> list[Path]:
+    """The generator's source files, in a fixed order: every module of ``data/synthetic/`` and ``data/release.py``."""
+    data_dir = Path(__file__).resolve().parent / "data"
+    return sorted((data_dir / "synthetic").rglob("*.py")) + [data_dir / "release.py"]
 
 
 def synthetic_root(

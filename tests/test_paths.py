@@ -58,3 +58,21 @@ def test_synthetic_cache_follows_the_generator(monkeypatch, tmp_path):
     assert first.name.endswith(paths.synthetic_fingerprint()) and len(paths.synthetic_fingerprint()) == 8
     monkeypatch.setattr(paths, "synthetic_fingerprint", lambda: "0badc0de")
     assert paths.synthetic_root(generate=False) != first
+
+
+def test_synthetic_fingerprint_covers_every_module_of_the_generator(monkeypatch):
+    # The generator is a package: a change in any of its modules (the organ table in anatomy.py, say)
+    # must give a new fingerprint, so that a cached set written by the old generator is not reused.
+    from pathlib import Path
+
+    from amos_tutorial.data import synthetic
+
+    package = Path(synthetic.__file__).resolve().parent
+    sources = paths._synthetic_sources()
+    assert {package / name for name in ("__init__.py", "anatomy.py", "case.py", "dataset.py")} <= set(sources)
+    assert set(package.glob("*.py")) <= set(sources)
+    before = paths.synthetic_fingerprint()
+    assert paths.synthetic_fingerprint() == before, "the fingerprint is not deterministic"
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"#" if self.name == "anatomy.py" else b""))
+    assert paths.synthetic_fingerprint() != before

@@ -68,13 +68,13 @@ def test_mri_only_training_split(mri_two):
      (16, synthetic.SPLITS, (8, 4, 4)), (2, ("training", "test"), (1, 0, 1))],
 )
 def test_split_sizes_of_some_splits(n, splits, expected):
-    assert synthetic._split_sizes(n, splits) == expected
+    assert synthetic.plan.split_sizes(n, splits) == expected
 
 
 def test_default_options_plan_the_same_set():
     # The default set must not change: other chapters and tests depend on its seed-determined content.
-    default = synthetic._plan_cases(16, 0)
-    explicit = synthetic._plan_cases(16, 0, synthetic.MODALITIES, synthetic.SPLITS)
+    default = synthetic.plan.plan_cases(16, 0)
+    explicit = synthetic.plan.plan_cases(16, 0, synthetic.MODALITIES, synthetic.SPLITS)
     assert default == explicit
     assert sum(p.modality == "MRI" for p in default) == 3
 

@@ -39,7 +39,6 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -540,8 +539,11 @@ def _tensorboard_writer(run_dir: Path) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# The run
+# The run: a skeleton of named steps
 # --------------------------------------------------------------------------------------------
+
+# Non-finite losses in a row after which a run is declared diverged (a single one only skips its update).
+MAX_NON_FINITE_STEPS = 10
 
 
 def run_training(
@@ -554,6 +556,9 @@ def run_training(
     """Train according to ``config`` into ``run_dir`` (see the module docstring).
 
     Introduced in chapter *Training the baselines*. Most users call :func:`train` or ``amos train``.
+    The loop is a skeleton of named steps, as in nnU-Net's trainer: set up (folder, model, data,
+    optimiser), restore (``resume``), then one training step at a time, the end of an epoch (log,
+    validate and keep the best, checkpoint) and the stop conditions, and finally finish.
 
     Args:
         config: The full configuration (when resuming, the one read from ``run_dir``).
@@ -566,241 +571,306 @@ def run_training(
     Returns:
         The :class:`RunResult` (on every rank; only rank 0 has written files).
     """
-    from tqdm.auto import tqdm
-
-    from amos_tutorial.models import build_model_for_patch, count_parameters
-
-    run_dir = Path(run_dir)
-    ckpt_dir = run_dir / CHECKPOINT_DIR
-    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
-    metrics_path = run_dir / "metrics.csv"
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be >= 1, got {stop_after}")
-
-    device = resolve_device(config.device)
-    info, device = init_distributed(device)
-    log: Callable[[str], None] = print if info.is_main else (lambda msg: None)
-    # One process writes a run folder: a second `amos train --out` on it is refused (one line naming the
-    # holder) instead of mixing two runs. Taken before the data is read, so a bad --out fails at once.
-    lock = FolderLock(run_dir, what="run folder") if info.is_main else None
+    run = _TrainingRun(config, Path(run_dir), resume, progress, stop_after)
     try:
-        if lock is not None:
-            lock.acquire()
-            if not resume and ((run_dir / "config.json").is_file() or last_path.is_file()):
-                raise ValueError(f"{run_dir}: already holds a run; resume it (--resume) or choose another folder")
-        if info.world_size != config.world_size:
-            if resume:
-                log(f"note: this run used {config.world_size} process(es), resuming with {info.world_size}")
-            config = config.replace(world_size=info.world_size)
-        policy = amp_policy(device, config.amp)
-        seed_everything(config.seed, config.deterministic)
+        run.set_up()
+        run.restore()
+        run.begin()
+        with _StopFlag(run.log) as stop:
+            while run.iteration < run.config.iterations:
+                run.train_one_step()
+                if run.at_epoch_end():
+                    run.end_epoch()
+                if run.should_stop(stop):
+                    break
+        return run.finish()
+    finally:
+        run.release()
 
+
+class _TrainingRun:
+    """One session of a run: the steps :func:`run_training` calls, and the state they share.
+
+    The state is the model, optimiser, scaler and schedule, the position (``iteration``), the epoch's
+    losses, the metrics rows and the best validation Dice. Every process runs every step; only the main
+    process writes files, and the steps that talk to the other processes (``end_epoch``'s barrier,
+    ``should_stop``'s vote) are reached by all of them at the same step.
+    """
+
+    def __init__(
+        self, config: TrainConfig, run_dir: Path, resume: bool, progress: bool, stop_after: int | None
+    ) -> None:
+        self.config, self.run_dir, self.resume, self.stop_after = config, run_dir, resume, stop_after
+        self.last_path = run_dir / CHECKPOINT_DIR / "last.pt"
+        self.best_path = run_dir / CHECKPOINT_DIR / "best.pt"
+        self.metrics_path = run_dir / "metrics.csv"
+        self.info, self.device = init_distributed(resolve_device(config.device))
+        self.progress = progress and self.info.is_main
+        self.log: Callable[[str], None] = print if self.info.is_main else (lambda msg: None)
+        # One process writes a run folder: a second `amos train --out` on it is refused (one line naming the
+        # holder) instead of mixing two runs. Taken before the data is read, so a bad --out fails at once.
+        self.lock = FolderLock(run_dir, what="run folder") if self.info.is_main else None
+        self.start = self.iteration = 0
+        self.best_dice: float | None = None
+        self.epoch_losses: list[float] = []
+        self.rows: list[dict[str, Any]] = []
+        self.losses: dict[int, float] = {}
+        self.non_finite_steps = 0
+        self.stop_reason: str | None = None
+
+    # ---- set up and restore ----------------------------------------------------------------------
+
+    def set_up(self) -> None:
+        """Claim the folder, seed, build the model, read the data, then the sampler, optimiser and loss."""
+        from amos_tutorial.models import build_model_for_patch
+        from amos_tutorial.transforms.sampler import PatchSampler
+
+        self._claim_folder()
+        config, info, device = self.config, self.info, self.device
+        if info.world_size != config.world_size:
+            if self.resume:
+                self.log(f"note: this run used {config.world_size} process(es), resuming with {info.world_size}")
+            config = self.config = config.replace(world_size=info.world_size)
+        self.policy = amp_policy(device, config.amp)
+        seed_everything(config.seed, config.deterministic)
         # The model first: a patch it cannot take fails now, not after an hour of preprocessing.
         # Same seed on every rank: identical initial weights (DDP also broadcasts rank 0's).
         torch.manual_seed(config.seed)
         spacing = config.preprocess.get("spacing")
-        net = build_model_for_patch(config.model, config.variant, config.patch_size, spacing).to(device)
-
-        train_vols, val_vols, _ = prepare_volumes(config, device, info, progress and info.is_main, log)
+        self.net = build_model_for_patch(config.model, config.variant, config.patch_size, spacing).to(device)
+        train_vols, self.val_vols, _ = prepare_volumes(config, device, info, self.progress, self.log)
         if info.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            used = {
-                "task": config.task,
-                "training": {v.case_id: v.modality for v in train_vols},
-                "validation": {v.case_id: v.modality for v in val_vols},
-            }
-            atomic_write_text(run_dir / CASES_FILE, json.dumps(used, indent=2) + "\n")
-
-        from amos_tutorial.transforms.sampler import PatchSampler
-
-        sampler = PatchSampler(
-            train_vols,
-            config.patch_size,
-            config.batch_size,
-            device=device,
-            organ_weighted=config.organ_weighted,
-            augment=config.augment,
-            seed=config.seed,
-            rank=info.rank,
-            world_size=info.world_size,
-        )
-        model: nn.Module = net
+            self._write_cases(train_vols)
+        self.sampler = PatchSampler(
+            train_vols, config.patch_size, config.batch_size, device=device, organ_weighted=config.organ_weighted,
+            augment=config.augment, seed=config.seed, rank=info.rank, world_size=info.world_size,
+        )  # fmt: skip
+        self.model: nn.Module = self.net
         if info.enabled:
-            model = nn.parallel.DistributedDataParallel(
-                net, device_ids=[device.index] if device.type == "cuda" else None
-            )
-        optimizer = build_optimizer(net.parameters(), config.optimizer)
-        scaler = policy.make_scaler()
-        loss_fn = SegmentationLoss(deep_supervision=config.deep_supervision)
+            device_ids = [device.index] if device.type == "cuda" else None
+            self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=device_ids)
+        self.optimizer = build_optimizer(self.net.parameters(), config.optimizer)
+        self.scaler = self.policy.make_scaler()
+        self.loss_fn = SegmentationLoss(deep_supervision=config.deep_supervision)
 
-        start, best_dice, epoch_losses = 0, None, []
-        rows: list[dict[str, Any]] = []
+    def _claim_folder(self) -> None:
+        if self.lock is None:
+            return
+        self.lock.acquire()
+        if not self.resume and ((self.run_dir / "config.json").is_file() or self.last_path.is_file()):
+            raise ValueError(f"{self.run_dir}: already holds a run; resume it (--resume) or choose another folder")
+
+    def _write_cases(self, train_vols: Sequence[Any]) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        used = {
+            "task": self.config.task,
+            "training": {v.case_id: v.modality for v in train_vols},
+            "validation": {v.case_id: v.modality for v in self.val_vols},
+        }
+        atomic_write_text(self.run_dir / CASES_FILE, json.dumps(used, indent=2) + "\n")
+
+    def restore(self) -> None:
+        """When resuming, continue from ``last.pt``; then build the schedule at the run's position."""
         scheduler_state = None
-        if resume and last_path.is_file():
-            # Loaded on the CPU: load_state_dict copies onto the model's device without a second GPU copy.
-            state = load_checkpoint(last_path, map_location="cpu")
-            try:
-                net.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                if state.get("scaler"):
-                    scaler.load_state_dict(state["scaler"])
-            except (RuntimeError, KeyError, ValueError) as exc:
-                raise ValueError(f"{last_path}: checkpoint does not match this run's model/optimiser ({exc})") from exc
-            start = int(state["iteration"])
-            best_dice = state.get("best_dice")
-            epoch_losses = [float(v) for v in state.get("epoch_losses", [])]
-            scheduler_state = state.get("scheduler")
-            set_rng_state(state["rng"])
-            rows = _read_metrics(metrics_path, start) if info.is_main else []
-            log(f"resuming {run_dir} at step {start} of {config.iterations}")
-        elif resume:
-            log(f"{last_path}: no checkpoint yet, starting {run_dir} from the beginning")
-
-        scheduler = build_scheduler(optimizer, config.schedule, config.iterations, start)
+        if self.resume and self.last_path.is_file():
+            scheduler_state = self._load_last()
+        elif self.resume:
+            self.log(f"{self.last_path}: no checkpoint yet, starting {self.run_dir} from the beginning")
+        config = self.config
+        self.scheduler = build_scheduler(self.optimizer, config.schedule, config.iterations, self.start)
         if scheduler_state is not None and _same_schedule_length(scheduler_state, config.iterations):
-            scheduler.load_state_dict(scheduler_state)
+            self.scheduler.load_state_dict(scheduler_state)
+        self.iteration = self.start
 
+    def _load_last(self) -> dict[str, Any] | None:
+        """Weights, optimiser, scaler, position, losses of the open epoch, RNG and metrics rows of ``last.pt``."""
+        # Loaded on the CPU: load_state_dict copies onto the model's device without a second GPU copy.
+        state = load_checkpoint(self.last_path, map_location="cpu")
+        try:
+            self.net.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise ValueError(f"{self.last_path}: checkpoint does not match this run's model/optimiser ({exc})") from exc
+        self.start = int(state["iteration"])
+        self.best_dice = state.get("best_dice")
+        self.epoch_losses = [float(v) for v in state.get("epoch_losses", [])]
+        set_rng_state(state["rng"])
+        self.rows = _read_metrics(self.metrics_path, self.start) if self.info.is_main else []
+        self.log(f"resuming {self.run_dir} at step {self.start} of {self.config.iterations}")
+        return state.get("scheduler")
+
+    def begin(self) -> None:
+        """Write ``config.json``, say what is trained, open TensorBoard and the progress bar."""
+        from tqdm.auto import tqdm
+
+        from amos_tutorial.models import count_parameters
+
+        config, info = self.config, self.info
         if info.is_main:
-            ckpt_dir.mkdir(parents=True, exist_ok=True)
-            save_config(config, run_dir / "config.json")
-            log(
-                f"training {config.model} ({config.variant}, {count_parameters(net) / 1e6:.2f} M parameters) on "
-                f"{device} [{policy.name}], {info.world_size} process(es), patch {config.patch_size}, "
+            (self.run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+            save_config(config, self.run_dir / "config.json")
+            self.log(
+                f"training {config.model} ({config.variant}, {count_parameters(self.net) / 1e6:.2f} M parameters) on "
+                f"{self.device} [{self.policy.name}], {info.world_size} process(es), patch {config.patch_size}, "
                 f"batch {config.batch_size}, {config.iterations} steps"
             )
-        writer = _tensorboard_writer(run_dir) if info.is_main else None
-
-        def checkpoint(iteration: int, epoch: int, path: Path, extra: dict[str, Any] | None = None) -> None:
-            state = {
-                "model": net.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "iteration": iteration,
-                "epoch": epoch,
-                "best_dice": best_dice,
-                "epoch_losses": list(epoch_losses),
-                "rng": rng_state(),
-                "config": config.to_dict(),
-                "amp": policy.name,
-            }
-            state.update(extra or {})
-            save_checkpoint(path, state)
-
-        losses: dict[int, float] = {}
-        interrupted, stop_reason = False, None
-        bad_steps = 0
-        epoch_start = time.perf_counter()
-        it = start
-        bar = tqdm(
-            total=config.iterations,
-            initial=start,
-            desc=f"{config.model}",
-            disable=not (progress and info.is_main),
+        self.writer = _tensorboard_writer(self.run_dir) if info.is_main else None
+        self.epoch_start = time.perf_counter()
+        self.bar = tqdm(
+            total=config.iterations, initial=self.start, desc=f"{config.model}", disable=not self.progress,
             dynamic_ncols=True,
+        )  # fmt: skip
+        self.model.train()
+
+    # ---- the loop's steps ------------------------------------------------------------------------
+
+    def train_one_step(self) -> None:
+        """One optimiser step on batch ``k = iteration`` (a pure function of seed, rank and k), then the schedule."""
+        it = self.iteration
+        batch = self.sampler.batch(it)
+        loss = train_step(
+            self.model, batch, self.loss_fn, self.optimizer, self.scaler, self.policy, self.config.grad_clip
         )
-        model.train()
-        with _StopFlag(log) as stop:
-            while it < config.iterations:
-                batch = sampler.batch(it)
-                loss = train_step(model, batch, loss_fn, optimizer, scaler, policy, config.grad_clip)
-                scheduler.step()
-                value = float(loss)
-                if not math.isfinite(value):
-                    bad_steps += 1
-                    if bad_steps >= 10:
-                        raise RuntimeError(
-                            f"{run_dir}: training diverged ({bad_steps} non-finite losses in a row at step {it}); "
-                            "lower the learning rate or resume from the last checkpoint"
-                        )
-                else:
-                    bad_steps = 0
-                    epoch_losses.append(value)
-                losses[it] = value
-                it += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-                if writer is not None:
-                    writer.add_scalar("train/loss", value, it)
+        self.scheduler.step()
+        value = float(loss)
+        if not math.isfinite(value):
+            self.non_finite_steps += 1
+            if self.non_finite_steps >= MAX_NON_FINITE_STEPS:
+                raise RuntimeError(
+                    f"{self.run_dir}: training diverged ({self.non_finite_steps} non-finite losses in a row at step "
+                    f"{it}); lower the learning rate or resume from the last checkpoint"
+                )
+        else:
+            self.non_finite_steps = 0
+            self.epoch_losses.append(value)
+        self.losses[it] = value
+        self.iteration = it + 1
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        if self.writer is not None:
+            self.writer.add_scalar("train/loss", value, self.iteration)
 
-                epoch_end = it % config.iterations_per_epoch == 0 or it == config.iterations
-                if epoch_end:
-                    epoch = -(-it // config.iterations_per_epoch)
-                    row: dict[str, Any] = {
-                        "epoch": epoch,
-                        "iteration": it,
-                        "train_loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan"),
-                        "lr": float(optimizer.param_groups[0]["lr"]),
-                        "seconds": time.perf_counter() - epoch_start,
-                    }
-                    do_val = it == config.iterations or (config.val_every > 0 and epoch % config.val_every == 0)
-                    improved = False
-                    if do_val and info.is_main and val_vols:
-                        table = validate(
-                            net, val_vols, config.patch_size, device, policy, config.sw_batch_size, config.sw_overlap
-                        )
-                        per_organ = table.drop(columns="case_id").mean(axis=0, skipna=True)
-                        mean_dice = (
-                            float(np.nanmean(per_organ.to_numpy(dtype=float)))
-                            if per_organ.notna().any()
-                            else float("nan")
-                        )
-                        row["val_dice"] = mean_dice
-                        row.update({f"dice_{k}": float(v) for k, v in per_organ.items()})
-                        if writer is not None:
-                            writer.add_scalar("val/dice", mean_dice, it)
-                        if math.isfinite(mean_dice) and (best_dice is None or mean_dice > best_dice):
-                            best_dice, improved = mean_dice, True
-                        bar.write(f"epoch {epoch}: loss {row['train_loss']:.4f}, validation Dice {mean_dice:.4f}")
-                    epoch_losses = []
-                    if info.is_main:
-                        rows.append(row)
-                        _write_metrics(rows, metrics_path)
-                        checkpoint(it, epoch, last_path)
-                        if improved:
-                            checkpoint(it, epoch, best_path, {"val_dice": best_dice})
-                        if writer is not None:
-                            writer.add_scalar("train/epoch_loss", row["train_loss"], it)
-                            writer.add_scalar("train/lr", row["lr"], it)
-                            writer.flush()
-                    barrier(info)
-                    epoch_start = time.perf_counter()
+    def at_epoch_end(self) -> bool:
+        """Whether the last step closed an epoch (``iterations_per_epoch`` steps, or the run's last step)."""
+        return self.iteration % self.config.iterations_per_epoch == 0 or self.iteration == self.config.iterations
 
-                want_stop = stop.requested or (stop_after is not None and it - start >= stop_after)
-                if it < config.iterations and any_rank(want_stop, info, device):
-                    interrupted = True
-                    if info.is_main:
-                        checkpoint(it, -(-it // config.iterations_per_epoch), last_path)
-                    if stop.signal_name:
-                        stop_reason = stop.signal_name
-                    elif stop_after is not None and it - start >= stop_after:
-                        stop_reason = "stop_after"
-                    else:
-                        stop_reason = "stopped on another process"
-                    log(f"stopped at step {it} ({stop_reason}); checkpoint {last_path}; continue with resume")
-                    break
-        bar.close()
-        if writer is not None:
-            writer.close()
-        barrier(info)
-        metrics = pd.DataFrame(rows) if info.is_main else pd.DataFrame()
+    def _epoch(self) -> int:
+        return -(-self.iteration // self.config.iterations_per_epoch)
+
+    def end_epoch(self) -> None:
+        """Append the epoch's row (validating when due), write ``metrics.csv`` and ``last.pt`` (``best.pt`` too)."""
+        config, it, epoch = self.config, self.iteration, self._epoch()
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "iteration": it,
+            "train_loss": float(np.mean(self.epoch_losses)) if self.epoch_losses else float("nan"),
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+            "seconds": time.perf_counter() - self.epoch_start,
+        }
+        due = it == config.iterations or (config.val_every > 0 and epoch % config.val_every == 0)
+        improved = False
+        if due and self.info.is_main and self.val_vols:
+            improved = self.validate_and_keep_best(row, epoch)
+        self.epoch_losses = []
+        if self.info.is_main:
+            self.rows.append(row)
+            _write_metrics(self.rows, self.metrics_path)
+            self.save(self.last_path, epoch)
+            if improved:
+                self.save(self.best_path, epoch, {"val_dice": self.best_dice})
+            if self.writer is not None:
+                self.writer.add_scalar("train/epoch_loss", row["train_loss"], it)
+                self.writer.add_scalar("train/lr", row["lr"], it)
+                self.writer.flush()
+        barrier(self.info)
+        self.epoch_start = time.perf_counter()
+
+    def validate_and_keep_best(self, row: dict[str, Any], epoch: int) -> bool:
+        """Add the validation Dice (mean and per organ) to ``row``; True when it beats the best so far."""
+        config = self.config
+        table = validate(
+            self.net, self.val_vols, config.patch_size, self.device, self.policy,
+            sw_batch_size=config.sw_batch_size, overlap=config.sw_overlap,
+        )  # fmt: skip
+        per_organ = table.drop(columns="case_id").mean(axis=0, skipna=True)
+        mean_dice = float(np.nanmean(per_organ.to_numpy(dtype=float))) if per_organ.notna().any() else float("nan")
+        row["val_dice"] = mean_dice
+        row.update({f"dice_{k}": float(v) for k, v in per_organ.items()})
+        if self.writer is not None:
+            self.writer.add_scalar("val/dice", mean_dice, self.iteration)
+        improved = math.isfinite(mean_dice) and (self.best_dice is None or mean_dice > self.best_dice)
+        if improved:
+            self.best_dice = mean_dice
+        self.bar.write(f"epoch {epoch}: loss {row['train_loss']:.4f}, validation Dice {mean_dice:.4f}")
+        return improved
+
+    def save(self, path: Path, epoch: int, extra: dict[str, Any] | None = None) -> None:
+        """Checkpoint everything a resumed run needs to continue exactly (main process only)."""
+        state = {
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "iteration": self.iteration,
+            "epoch": epoch,
+            "best_dice": self.best_dice,
+            "epoch_losses": list(self.epoch_losses),
+            "rng": rng_state(),
+            "config": self.config.to_dict(),
+            "amp": self.policy.name,
+        }
+        state.update(extra or {})
+        save_checkpoint(path, state)
+
+    def should_stop(self, stop: _StopFlag) -> bool:
+        """Stop early (Ctrl-C, SIGTERM, ``stop_after``) on every process at the same step, with a checkpoint."""
+        it = self.iteration
+        session_done = self.stop_after is not None and it - self.start >= self.stop_after
+        # The vote is collective: every process reaches it at every step before the last.
+        if it >= self.config.iterations or not any_rank(stop.requested or session_done, self.info, self.device):
+            return False
+        if self.info.is_main:
+            self.save(self.last_path, self._epoch())
+        if stop.signal_name:
+            self.stop_reason = stop.signal_name
+        elif session_done:
+            self.stop_reason = "stop_after"
+        else:
+            self.stop_reason = "stopped on another process"
+        self.log(f"stopped at step {it} ({self.stop_reason}); checkpoint {self.last_path}; continue with resume")
+        return True
+
+    # ---- finish ------------------------------------------------------------------------------------
+
+    def finish(self) -> RunResult:
+        """Close the bar and TensorBoard, wait for every process, and report."""
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+        barrier(self.info)
         return RunResult(
-            run_dir=run_dir,
-            config=config,
-            metrics=metrics,
-            iteration=it,
-            completed=it >= config.iterations,
-            interrupted=interrupted,
-            best_dice=best_dice,
-            stop_reason=stop_reason,
-            losses=losses,
-            last_checkpoint=last_path,
-            best_checkpoint=best_path if best_path.is_file() else None,
+            run_dir=self.run_dir,
+            config=self.config,
+            metrics=pd.DataFrame(self.rows) if self.info.is_main else pd.DataFrame(),
+            iteration=self.iteration,
+            completed=self.iteration >= self.config.iterations,
+            interrupted=self.stop_reason is not None,
+            best_dice=self.best_dice,
+            stop_reason=self.stop_reason,
+            losses=self.losses,
+            last_checkpoint=self.last_path,
+            best_checkpoint=self.best_path if self.best_path.is_file() else None,
         )
-    finally:
-        if lock is not None:
-            lock.release()
-        cleanup_distributed(info)
+
+    def release(self) -> None:
+        """Free the run folder and leave the process group (also after an error)."""
+        if self.lock is not None:
+            self.lock.release()
+        cleanup_distributed(self.info)
 
 
 def _same_schedule_length(state: dict[str, Any], total: int) -> bool:
