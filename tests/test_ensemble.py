@@ -26,7 +26,7 @@ SPACING = (2.0, 2.0, 3.0)
 @pytest.fixture
 def two_runs(tmp_path):
     """Two untrained runs with different weights and the same preprocessing."""
-    return write_untrained_run(tmp_path / "run_a", SPACING, seed=0), write_untrained_run(tmp_path / "run_b", SPACING, seed=1)
+    return tuple(write_untrained_run(tmp_path / f"run_{k}", SPACING, seed=k) for k in (0, 1))
 
 
 def test_ensemble_of_two_runs_is_the_mean_of_their_probabilities(two_runs, synthetic_root):
