@@ -32,10 +32,11 @@ def two_runs(tmp_path):
 def test_ensemble_of_two_runs_is_the_mean_of_their_probabilities(two_runs, synthetic_root):
     (model_a, model_b), (cfg_a, cfg_b) = load_ensemble(two_runs, device="cpu")
     image = sorted((synthetic_root / "imagesTr").glob("amos_*.nii.gz"))[0]
-    for tta in (False, True):
-        p_a = predict_case(model_a, image, cfg_a, "cpu", tta=tta, keep_probabilities=True).probabilities
-        p_b = predict_case(model_b, image, cfg_b, "cpu", tta=tta, keep_probabilities=True).probabilities
-        both = predict_case([model_a, model_b], image, [cfg_a, cfg_b], "cpu", tta=tta, keep_probabilities=True)
+    for tta, path in ((False, "fast"), (True, "fast"), (False, "plain")):
+        kw = {"tta": tta, "path": path, "keep_probabilities": True}
+        p_a = predict_case(model_a, image, cfg_a, "cpu", **kw).probabilities
+        p_b = predict_case(model_b, image, cfg_b, "cpu", **kw).probabilities
+        both = predict_case([model_a, model_b], image, [cfg_a, cfg_b], "cpu", **kw)
         assert not np.allclose(p_a, p_b, atol=1e-3)  # two different runs: the mean is not either one
         np.testing.assert_allclose(both.probabilities, (p_a + p_b) / 2, atol=1e-5)
         mean = (p_a + p_b) / 2
