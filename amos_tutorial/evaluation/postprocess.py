@@ -638,8 +638,10 @@ def postprocess_folder(
     for cid, path in tqdm(preds.items(), desc="postprocess", unit="case", disable=not progress):
         target = out / f"{cid}.nii.gz"
         if target.exists() and not overwrite:
-            rows.append({"case": cid, "status": "skipped", "output": str(target), "changed_voxels": None})
-            continue
+            if _finished(target, path):
+                rows.append({"case": cid, "status": "skipped", "output": str(target), "changed_voxels": None})
+                continue
+            tqdm.write(f"{target}: not a readable label map of its prediction's shape; post-processing it again")
         labels, affine = load_nifti(path, dtype=np.uint8)
         image = None if images_dir is None else Path(images_dir) / f"{cid}.nii.gz"
         fixed = postprocess_case(labels, affine, plan, image if image is not None and image.is_file() else None)
@@ -647,6 +649,18 @@ def postprocess_folder(
         rows.append({"case": cid, "status": "written", "output": str(target),
                      "changed_voxels": int((fixed != labels).sum())})
     return pd.DataFrame(rows, columns=["case", "status", "output", "changed_voxels"])
+
+
+def _finished(target: Path, source: Path) -> bool:
+    """Whether ``target`` is a complete label map of ``source``'s shape (not a 0-byte or truncated file)."""
+    import nibabel as nib
+
+    from amos_tutorial.utils.io import load_nifti
+
+    try:
+        return load_nifti(target)[0].shape[:3] == tuple(nib.load(str(source)).shape[:3])
+    except Exception:  # unreadable for any reason: process it again
+        return False
 
 
 def _check_same_plan(path: Path, plan: PostprocessPlan, overwrite: bool) -> None:
