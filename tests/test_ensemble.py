@@ -122,3 +122,6 @@ def test_crossval_predictions_cover_every_labelled_case_once(six_case_root, tmp_
     twice = shutil.copytree(runs[1], tmp_path / "fold1_again")
     with pytest.raises(ValueError, match=f"^{twice}: fold 1 again"):
         crossval_predictions([runs[1], twice], tmp_path / "cv3", device="cpu", progress=False)
+    # Resuming the folder with another run for a fold already predicted would mix two models' folds.
+    with pytest.raises(ValueError, match=r"crossval.json: fold\(s\) 1 of this folder were predicted by other runs"):
+        crossval_predictions([twice], out, device="cpu", progress=False)
