@@ -77,8 +77,14 @@ def write_tiny_case(
     return TinyCase(case_id, split, modality, img_path, lab_path, number=number)
 
 
-def write_untrained_run(folder: Path, spacing: tuple[float, float, float] = (2.0, 2.0, 3.0)) -> Path:
-    """A run folder as ``amos train`` writes it (config.json, checkpoints/best.pt) with an untrained tiny UNet."""
+def write_untrained_run(
+    folder: Path, spacing: tuple[float, float, float] = (2.0, 2.0, 3.0), seed: int = 0, **overrides
+) -> Path:
+    """A run folder as ``amos train`` writes it (config.json, checkpoints/best.pt) with an untrained tiny UNet.
+
+    ``seed`` draws the weights (two seeds: two different runs); ``overrides`` go to ``make_config``
+    (``fold=``, ``data=``, ``task=``...).
+    """
     import torch
 
     from amos_tutorial.models import build_model_for_patch
@@ -86,8 +92,9 @@ def write_untrained_run(folder: Path, spacing: tuple[float, float, float] = (2.0
     from amos_tutorial.transforms.preprocessing import PreprocessConfig
 
     preprocess = PreprocessConfig(spacing=spacing)
-    config = make_config("unet", "smoke", patch_size=(16, 16, 16), preprocess=preprocess.to_dict(), sw_batch_size=2)
-    torch.manual_seed(0)
+    settings = {"patch_size": (16, 16, 16), "preprocess": preprocess.to_dict(), "sw_batch_size": 2, **overrides}
+    config = make_config("unet", "smoke", **settings)
+    torch.manual_seed(seed)
     net = build_model_for_patch(config.model, config.variant, config.patch_size, preprocess.spacing)
     save_config(config, folder / "config.json")
     save_checkpoint(folder / "checkpoints" / "best.pt", {"model": net.state_dict()})

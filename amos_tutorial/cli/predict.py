@@ -1,7 +1,7 @@
 """``amos predict``: label maps for a folder of images with a trained run, on the images' own grids.
 
-Introduced in chapter *Evaluating segmentations*. A thin wrapper around
-:func:`amos_tutorial.inference.predict_folder`.
+Introduced in chapter *Evaluating segmentations*; ensembles (``--run`` repeated) and ``--postprocess`` in
+chapter *How AMOS 2022 was won*. A thin wrapper around :func:`amos_tutorial.inference.predict_folder`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ def _predict_command(args: argparse.Namespace) -> int:
     from amos_tutorial.inference import STAGES, predict_folder
 
     check_output_folder(args.out, "--out")
+    runs = args.run[0] if len(args.run) == 1 else args.run
     table = predict_folder(
-        args.run,
+        runs,
         args.images,
         args.out,
         which=args.which,
@@ -34,7 +35,10 @@ def _predict_command(args: argparse.Namespace) -> int:
         modality_rule=args.modality_rule,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        postprocess=args.postprocess,
     )
+    if len(args.run) > 1:
+        print(f"ensemble of {len(args.run)} run(s): mean of their softmax probabilities")
     counts = table["status"].value_counts().to_dict()
     written = table[table["status"] == "written"]
     print(
@@ -71,7 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "predict",
         help="predict label maps for a folder of images with a trained run",
         description=(
-            "Predict every amos_XXXX.nii.gz of --images with the model of --run: the run's preprocessing, "
+            "Predict every amos_XXXX.nii.gz of --images with the model of --run (or the ensemble of several "
+            "--run): the run's preprocessing, "
             "a sliding window (the training patch, Gaussian blending, mixed precision by device, optional "
             "flip test-time augmentation), then back to each image's own grid (same shape and affine), "
             "saved as uint8 labels in --out. Finished cases are skipped, so an interrupted run resumes. "
@@ -79,7 +84,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "Exit code 1 if any case failed (the others are still written)."
         ),
     )
-    parser.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="folder written by amos train")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        required=True,
+        action="append",
+        metavar="RUN_DIR",
+        help="folder written by amos train; repeat it for an ensemble (folds, configurations): the runs' "
+        "softmax probabilities are averaged before the argmax (same labels, preprocessing and task)",
+    )
     parser.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images amos_XXXX.nii.gz")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the label maps")
     parser.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint (default best)")
@@ -104,6 +117,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=("readme", "organisers"),
         default="readme",
         help="id rule where no metadata decides: readme (id < 500 is CT, default) or organisers (id <= 500)",
+    )
+    parser.add_argument(
+        "--postprocess",
+        type=Path,
+        default=None,
+        metavar="PLAN",
+        help="post-processing plan (JSON written by amos postprocess) applied before saving",
     )
     parser.add_argument("--overwrite", action="store_true", help="predict again cases already in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

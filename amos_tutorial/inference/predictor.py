@@ -49,7 +49,10 @@ __all__ = [
     "ModalityMismatchWarning",
     "STAGES",
     "Prediction",
+    "check_ensemble",
+    "ensemble_probabilities",
     "flip_combinations",
+    "load_ensemble",
     "sliding_window_probabilities",
     "predict_case",
     "predict_folder",
@@ -96,6 +99,8 @@ class Prediction:
         modality: ``"CT"`` or ``"MRI"``, as used for the intensity normalisation.
         timings: Seconds per stage of :data:`STAGES` (device work synchronised before each clock).
         path: ``"fast"`` or ``"plain"``.
+        probabilities: ``(C, X, Y, Z)`` float32 probabilities on the original grid when asked for
+            (``keep_probabilities=True``), else None.
     """
 
     case_id: str
@@ -104,6 +109,7 @@ class Prediction:
     modality: str
     timings: dict[str, float] = field(default_factory=dict)
     path: str = "fast"
+    probabilities: np.ndarray | None = None
 
 
 def _sync(device: torch.device) -> None:
@@ -287,8 +293,78 @@ def _case_name(path: Path) -> str:
     return name[: -len(".nii.gz")] if name.endswith(".nii.gz") else name.removesuffix(".nii")
 
 
+@dataclass(frozen=True)
+class _Member:
+    """One network of an ensemble with its own window settings (runs may differ in patch and overlap)."""
+
+    model: Any
+    roi: tuple[int, ...]
+    overlap: float
+    sw_batch_size: int
+    amp: str
+
+
+def _as_list(value: Any, kind: type | tuple[type, ...]) -> list:
+    return [value] if isinstance(value, kind) or not isinstance(value, Sequence) else list(value)
+
+
+def _ensemble_members(models, configs, roi_size, overlap, sw_batch_size, amp) -> tuple[list[_Member], Any]:
+    """Pair each model with its config's window settings; check that they share one preprocessing."""
+    if not models:
+        raise ValueError("model: give at least one network")
+    if len(configs) == 1:
+        configs = configs * len(models)
+    if len(configs) != len(models):
+        raise ValueError(f"config: {len(configs)} config(s) for {len(models)} model(s); give one, or one per model")
+    members, pre_configs = [], []
+    for model, config in zip(models, configs):
+        pre, roi, ovl, swb, amp_mode = _settings_from(config, roi_size, overlap, sw_batch_size, amp)
+        pre_configs.append(pre)
+        members.append(_Member(model, tuple(int(r) for r in roi), float(ovl), int(swb), amp_mode))
+    for i, pre in enumerate(pre_configs[1:], start=1):
+        if pre.to_dict() != pre_configs[0].to_dict():
+            raise ValueError(
+                f"config {i}: its preprocessing differs from the first model's ({pre.to_dict()} vs "
+                f"{pre_configs[0].to_dict()}); an ensemble averages probabilities of one preprocessed image"
+            )
+    return members, pre_configs[0]
+
+
+def ensemble_probabilities(
+    members: Sequence[Any], image: torch.Tensor, tta_flips: Sequence[Sequence[int]] = ((),)
+) -> torch.Tensor:
+    """Mean softmax probabilities of several networks on one preprocessed image, on its device.
+
+    Introduced in chapter *How AMOS 2022 was won*. Each member runs :func:`sliding_window_probabilities` with
+    its own window, overlap and precision (and the same flips); the sum is kept on the device, so memory
+    holds two probability volumes whatever the ensemble's size.
+
+    Args:
+        members: Objects with ``model``, ``roi``, ``overlap``, ``sw_batch_size`` and ``amp`` attributes
+            (built by :func:`predict_case` from the runs' configs).
+        image: ``(1, 1, X, Y, Z)`` preprocessed image on the models' device.
+        tta_flips: Flips of the test-time augmentation (see :func:`flip_combinations`).
+
+    Returns:
+        ``(1, C, X, Y, Z)`` float32 probabilities, the mean over members.
+
+    Raises:
+        ValueError: If members disagree on the number of classes.
+    """
+    total = None
+    for i, m in enumerate(members):
+        probs = sliding_window_probabilities(m.model, image, m.roi, m.overlap, m.sw_batch_size, m.amp, tta_flips)
+        if total is not None and probs.shape != total.shape:
+            raise ValueError(
+                f"ensemble member {i} predicts {probs.shape[1]} classes, the first one {total.shape[1]}"
+            )
+        total = probs if total is None else total.add_(probs)
+        del probs
+    return total / len(members)
+
+
 def predict_case(
-    model: torch.nn.Module,
+    model: torch.nn.Module | Sequence[torch.nn.Module],
     image_path: str | os.PathLike,
     config: Any,
     device: str | torch.device = "cpu",
@@ -301,19 +377,23 @@ def predict_case(
     tta_axes: Sequence[int] = (0, 1, 2),
     path: str = "fast",
     modality_rule: str = "readme",
+    keep_probabilities: bool = False,
 ) -> Prediction:
-    """Predict one NIfTI image and return uint8 labels on its original grid.
+    """Predict one NIfTI image with one network or an ensemble and return uint8 labels on its original grid.
 
-    Introduced in chapter *Evaluating segmentations*. Builds on nibabel, the package's torch preprocessing
-    and :func:`~amos_tutorial.transforms.preprocessing.invert_to_original` (``path="fast"``), or on
+    Introduced in chapter *Evaluating segmentations*; ensembles in chapter *How AMOS 2022 was won*. Builds on
+    nibabel, the package's torch preprocessing and
+    :func:`~amos_tutorial.transforms.preprocessing.invert_to_original` (``path="fast"``), or on
     MONAI's preset and ``Invertd`` (``path="plain"``), with MONAI's sliding window in both.
 
     Args:
         model: The network, already on ``device`` and in eval mode (e.g. from
-            :func:`amos_tutorial.training.load_run`).
+            :func:`amos_tutorial.training.load_run`), or a list of networks (an ensemble: their softmax
+            probabilities are averaged on the device before the argmax, see :func:`ensemble_probabilities`).
         image_path: ``amos_XXXX.nii.gz`` image.
         config: The run's :class:`~amos_tutorial.training.TrainConfig` (preprocessing, patch, overlap,
-            AMP) or a :class:`~amos_tutorial.transforms.preprocessing.PreprocessConfig` (then give ``roi_size``).
+            AMP) or a :class:`~amos_tutorial.transforms.preprocessing.PreprocessConfig` (then give ``roi_size``);
+            for an ensemble, one config for all or a list with one per network (same preprocessing).
         device: Where preprocessing, windows and inversion run.
         modality: ``"CT"``/``"MRI"``; None: the id rule on the file name. A :class:`ModalityMismatchWarning`
             is issued when the run's task did not train on it (a Task 1 run on an MRI case).
@@ -325,6 +405,8 @@ def predict_case(
         tta_axes: Axes flipped by the test-time augmentation.
         path: ``"fast"`` or ``"plain"`` (see the module docstring).
         modality_rule: Id rule when ``modality`` is None (``"readme"`` or ``"organisers"``).
+        keep_probabilities: Also return the ``(C, X, Y, Z)`` probabilities on the original grid
+            (:attr:`Prediction.probabilities`, float32 on the CPU: memory of 16 volumes).
 
     Returns:
         A :class:`Prediction` (labels, affine, stage timings).
@@ -348,13 +430,16 @@ def predict_case(
         raise FileNotFoundError(f"{image_path}: image does not exist")
     _check_sw_batch_size(sw_batch_size)
     device = resolve_device(device)
-    pre_config, roi, ovl, swb, amp_mode = _settings_from(config, roi_size, overlap, sw_batch_size, amp)
+    models = _as_list(model, torch.nn.Module)
+    configs = list(config) if isinstance(config, (list, tuple)) else [config]
+    members, pre_config = _ensemble_members(models, configs, roi_size, overlap, sw_batch_size, amp)
     modality = _modality_for(image_path, modality, modality_rule)
-    _check_task_modality(config, modality, image_path)
+    for cfg in {id(c): c for c in configs}.values():
+        _check_task_modality(cfg, modality, image_path)
     flips = flip_combinations(tta_axes) if tta else [()]
     run = _predict_fast if path == "fast" else _predict_plain
     try:
-        return run(model, image_path, pre_config, device, modality, roi, ovl, swb, amp_mode, flips)
+        return run(members, image_path, pre_config, device, modality, flips, keep_probabilities)
     except ValueError as exc:
         message = str(exc).removeprefix(f"{_case_name(image_path)}: ")
         raise ValueError(message if message.startswith(str(image_path)) else f"{image_path}: {message}") from exc
@@ -384,7 +469,7 @@ def _pad_like_invertd(probs: torch.Tensor, meta: dict) -> tuple[torch.Tensor, di
     return padded, {**meta, "affine": affine.tolist()}
 
 
-def _predict_fast(model, image_path, pre_config, device, modality, roi, overlap, swb, amp, flips) -> Prediction:
+def _predict_fast(members, image_path, pre_config, device, modality, flips, keep) -> Prediction:
     from amos_tutorial.transforms.preprocessing import invert_to_original, preprocess_array
     from amos_tutorial.utils.io import load_nifti
 
@@ -393,7 +478,7 @@ def _predict_fast(model, image_path, pre_config, device, modality, roi, overlap,
     clock.stop("load")
     case = preprocess_array(image, affine, modality, pre_config, device=device, case_id=_case_name(image_path))
     clock.stop("preprocess")
-    probs = sliding_window_probabilities(model, case.image[None], roi, overlap, swb, amp, flips)
+    probs = ensemble_probabilities(members, case.image[None], flips)
     clock.stop("sliding_window")
     padded, meta = _pad_like_invertd(probs[0], case.meta)
     del probs
@@ -406,10 +491,11 @@ def _predict_fast(model, image_path, pre_config, device, modality, roi, overlap,
     labels.masked_fill_(back.sum(dim=0) < _VANISHING_MASS, 0)
     labels = labels.cpu().numpy()
     clock.stop("argmax")
-    return Prediction(_case_name(image_path), labels, affine, modality, clock.timings, "fast")
+    kept = back.float().cpu().numpy() if keep else None
+    return Prediction(_case_name(image_path), labels, affine, modality, clock.timings, "fast", kept)
 
 
-def _predict_plain(model, image_path, pre_config, device, modality, roi, overlap, swb, amp, flips) -> Prediction:
+def _predict_plain(members, image_path, pre_config, device, modality, flips, keep) -> Prediction:
     from monai import transforms as mt
 
     from amos_tutorial.transforms.presets import inverse_transforms, preprocessing_transforms
@@ -426,22 +512,259 @@ def _predict_plain(model, image_path, pre_config, device, modality, roi, overlap
     data = pre(data)
     clock.stop("preprocess")
     image = data["image"].as_tensor()[None].to(device)
-    probs = sliding_window_probabilities(model, image, roi, overlap, swb, amp, flips)
+    probs = ensemble_probabilities(members, image, flips)
     clock.stop("sliding_window")
     # The tutorials' route: Invertd replays the recorded transforms backwards on the CPU.
     data["pred"] = probs[0].cpu()
     del probs
-    back = inverse_transforms(pre, keys="pred", orig_key="image", device="cpu")(data)["pred"]
+    back = torch.as_tensor(inverse_transforms(pre, keys="pred", orig_key="image", device="cpu")(data)["pred"])
     clock.stop("inversion")
-    labels = torch.as_tensor(back).argmax(dim=0).to(torch.uint8).numpy()
+    labels = back.argmax(dim=0).to(torch.uint8).numpy()
     clock.stop("argmax")
     if labels.shape != original_shape:
         raise ValueError(f"Invertd returned shape {labels.shape}, expected the image's {original_shape}")
-    return Prediction(_case_name(image_path), labels, affine, modality, clock.timings, "plain")
+    kept = back.float().numpy() if keep else None
+    return Prediction(_case_name(image_path), labels, affine, modality, clock.timings, "plain", kept)
+
+
+def _run_list(run_dir: Any) -> list[Path]:
+    runs = [Path(run_dir)] if isinstance(run_dir, (str, os.PathLike)) else [Path(r) for r in run_dir]
+    if not runs:
+        raise ValueError("run_dir: give at least one run folder")
+    seen: set[Path] = set()
+    for run in runs:
+        if run.resolve() in seen:
+            raise ValueError(f"{run}: given twice; an ensemble averages different runs")
+        seen.add(run.resolve())
+    return runs
+
+
+def _output_classes(model: torch.nn.Module, config: Any, device: torch.device) -> int:
+    """Classes a network predicts: one forward pass of a zero patch (the label set a run was trained on)."""
+    from amos_tutorial.training.losses import main_output
+
+    with torch.no_grad():
+        return int(main_output(model(torch.zeros(1, 1, *config.patch_size, device=device))).shape[1])
+
+
+def check_ensemble(run_dirs: Sequence[str | os.PathLike], configs: Sequence[Any], classes: Sequence[int]) -> None:
+    """Refuse runs that cannot be averaged: other label set, preprocessing (spacing, normalisation) or task.
+
+    Introduced in chapter *How AMOS 2022 was won*. The first run is the reference; patch, overlap, model
+    and variant may differ (each run keeps its own window).
+
+    Args:
+        run_dirs: The run folders, in order.
+        configs: Their :class:`~amos_tutorial.training.TrainConfig`.
+        classes: The number of classes each run predicts.
+
+    Raises:
+        ValueError: ``"RUN_DIR: ..."`` naming the first run that differs from the first one, and how.
+
+    Examples:
+        >>> from amos_tutorial.training import make_config
+        >>> a, b = make_config("unet"), make_config("unet", task=1)
+        >>> check_ensemble(["runs/a", "runs/b"], [a, b], [16, 16])
+        Traceback (most recent call last):
+        ...
+        ValueError: runs/b: trained for task 1, runs/a for task 2; an ensemble needs runs of one task
+    """
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig
+
+    ref_dir, ref, ref_classes = run_dirs[0], configs[0], classes[0]
+    ref_pre = PreprocessConfig.from_dict(ref.preprocess or {}).to_dict()
+    for run, config, n in zip(run_dirs[1:], configs[1:], classes[1:]):
+        if n != ref_classes:
+            raise ValueError(
+                f"{run}: predicts {n} classes (label set), {ref_dir} predicts {ref_classes}; "
+                "an ensemble needs runs trained on the same labels"
+            )
+        pre = PreprocessConfig.from_dict(config.preprocess or {}).to_dict()
+        if pre != ref_pre:
+            changed = sorted(k for k in pre if pre[k] != ref_pre.get(k))
+            raise ValueError(
+                f"{run}: other preprocessing than {ref_dir} ({', '.join(changed)}); "
+                "an ensemble needs runs with the same spacing and normalisation"
+            )
+        if config.task != ref.task:
+            raise ValueError(
+                f"{run}: trained for task {config.task}, {ref_dir} for task {ref.task}; "
+                "an ensemble needs runs of one task"
+            )
+
+
+def load_ensemble(
+    run_dirs: str | os.PathLike | Sequence[str | os.PathLike], which: str = "best", device: str | torch.device = "cpu"
+) -> tuple[list[torch.nn.Module], list[Any]]:
+    """Load one or several runs for prediction and check that they can be averaged.
+
+    Introduced in chapter *How AMOS 2022 was won*. Builds on :func:`amos_tutorial.training.load_run`
+    (``torch.load(weights_only=True)``) and :func:`check_ensemble`.
+
+    Args:
+        run_dirs: A run folder or a list of them (folds, configurations).
+        which: Checkpoint, ``"best"`` or ``"last"``.
+        device: Where the networks go.
+
+    Returns:
+        ``(models, configs)`` in the order of ``run_dirs``, models in eval mode.
+
+    Raises:
+        FileNotFoundError: If a run or its checkpoint is missing.
+        ValueError: ``"RUN_DIR: ..."`` for a corrupted checkpoint, a run given twice, or runs that differ in
+            label set, preprocessing or task.
+    """
+    from amos_tutorial.training import load_run
+    from amos_tutorial.training.amp import resolve_device
+
+    runs, dev = _run_list(run_dirs), resolve_device(device)
+    loaded = [load_run(run, which=which, device=dev) for run in runs]
+    models, configs = [m for m, _ in loaded], [c for _, c in loaded]
+    if len(runs) > 1:
+        check_ensemble(runs, configs, [_output_classes(m, c, dev) for m, c in loaded])
+    return models, configs
+
+
+def _check_images(images_dir: str | os.PathLike) -> dict[str, Path]:
+    from amos_tutorial.data.folders import list_cases
+
+    images, bad_names = list_cases(images_dir)
+    for problem in bad_names:
+        warnings.warn(f"{problem} (skipped)", stacklevel=3)
+    if not images:
+        raise ValueError(f"{images_dir}: no image named amos_XXXX.nii.gz to predict (is it the right folder?)")
+    return images
+
+
+def _prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "output folder exists and is a file, not a folder", str(out_dir))
+    return out_dir
+
+
+def _modalities_from(data_root: str | os.PathLike | None, modality_rule: str) -> dict[str, str]:
+    if data_root is None:
+        return {}
+    from amos_tutorial.data.layout import load_amos
+
+    return {c.case_id: c.modality for c in load_amos(data_root, modality_rule=modality_rule).cases}
+
+
+#: Settings of ``predict.json`` that belong to each run (a value for one run, a list for an ensemble).
+_PER_RUN_SETTINGS = ("run_dir", "model", "variant", "overlap", "sw_batch_size", "amp", "roi_size")
+
+
+def _prediction_settings(run_dirs, configs, options: dict, dev, images_dir, data_root, plan_name) -> dict:
+    """What ``predict.json`` records: a resumed folder must have been made with the same settings."""
+    per_run = [
+        {
+            "run_dir": str(run),
+            "model": config.model,
+            "variant": config.variant,
+            "overlap": options["overlap"] if options["overlap"] is not None else config.sw_overlap,
+            "sw_batch_size": options["sw_batch_size"] or config.sw_batch_size,
+            "amp": options["amp"] or config.amp,
+            "roi_size": list(config.patch_size),
+        }
+        for run, config in zip(run_dirs, configs)
+    ]
+    single = len(per_run) == 1
+    settings = {key: per_run[0][key] if single else [r[key] for r in per_run] for key in _PER_RUN_SETTINGS}
+    return {
+        **settings,
+        "checkpoint": options["which"],
+        "images_dir": str(images_dir),
+        "device": str(dev),
+        "path": options["path"],
+        "tta": options["tta"],
+        "preprocess": configs[0].preprocess,
+        "modality_rule": options["modality_rule"],
+        "modality_source": "metadata of " + str(data_root) if data_root is not None else "id rule",
+        "postprocess": plan_name,
+    }
+
+
+def _record_settings(settings_path: Path, settings: dict, overwrite: bool, extra: dict) -> None:
+    """Refuse to resume a folder made with other settings; then write ``settings`` (+ ``extra``) atomically."""
+    from amos_tutorial.utils.io import atomic_write_text
+
+    if settings_path.is_file() and not overwrite and any(settings_path.parent.glob("amos_*.nii.gz")):
+        # Resuming with other settings would silently mix two kinds of predictions in one folder.
+        try:
+            before = json.loads(settings_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            before = {}
+        changed = sorted(k for k in settings if before.get(k) != json.loads(json.dumps(settings[k])))
+        if changed:
+            raise ValueError(
+                f"{settings_path}: the predictions in this folder were made with other settings "
+                f"({', '.join(changed)}); pass overwrite=True (--overwrite) or choose another output folder"
+            )
+    atomic_write_text(settings_path, json.dumps({**settings, **extra}, indent=2) + "\n")
+
+
+def _predict_one(models, configs, cid, image_path, target, modality, dev, options, plan) -> dict[str, Any]:
+    """Predict, post-process and save one case; a row of the result table (failures caught by the caller)."""
+    from amos_tutorial.utils.io import save_nifti
+
+    pred = predict_case(
+        models,
+        image_path,
+        configs,
+        dev,
+        modality=modality,
+        overlap=options["overlap"],
+        sw_batch_size=options["sw_batch_size"],
+        amp=options["amp"],
+        tta=options["tta"],
+        path=options["path"],
+        modality_rule=options["modality_rule"],
+    )
+    labels = pred.labels
+    start = time.perf_counter()
+    if plan is not None:
+        from amos_tutorial.evaluation.postprocess import postprocess_case
+
+        labels = postprocess_case(labels, pred.affine, plan, image=image_path)
+    save_nifti(labels, pred.affine, target, dtype=np.uint8)
+    return {"modality": pred.modality, "status": "written", **pred.timings, "save": time.perf_counter() - start}
+
+
+def _predict_images(models, configs, images: dict[str, Path], out_dir: Path, dev, options, modalities, plan,
+                    overwrite: bool, progress: bool, desc: str = "predict") -> list[dict[str, Any]]:
+    """The resumable loop over cases: skip finished outputs, predict the others, report failures as rows."""
+    from tqdm.auto import tqdm
+
+    rows = []
+    for cid, image_path in tqdm(images.items(), desc=desc, unit="case", disable=not progress):
+        target = out_dir / f"{cid}.nii.gz"
+        row: dict[str, Any] = {"case": cid, "modality": modalities.get(cid), "output": str(target), "error": ""}
+        if target.exists() and not overwrite:
+            problem = _output_problem(target, image_path)
+            if problem is None:
+                rows.append({**row, "status": "skipped"})
+                continue
+            # A 0-byte or truncated file (a copy cut short, a full disk) is not a finished case.
+            tqdm.write(f"{target}: {problem}; predicting it again")
+        try:
+            done = _predict_one(models, configs, cid, image_path, target, modalities.get(cid), dev, options, plan)
+            rows.append({**row, **done})
+        except (ValueError, FileNotFoundError, RuntimeError) as exc:  # RuntimeError: e.g. out of GPU memory
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            tqdm.write(f"{image_path}: prediction failed: {message}")
+            rows.append({**row, "status": "failed", "error": message})
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+    return rows
+
+
+#: Columns of the table :func:`predict_folder` returns.
+_TABLE_COLUMNS = ("case", "modality", "status", "output", "error", *STAGES, "save")
 
 
 def predict_folder(
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | Sequence[str | os.PathLike],
     images_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     which: str = "best",
@@ -455,23 +778,26 @@ def predict_folder(
     modality_rule: str = "readme",
     overwrite: bool = False,
     progress: bool = True,
+    postprocess: str | os.PathLike | Any | None = None,
 ) -> pd.DataFrame:
-    """Predict every ``amos_XXXX.nii.gz`` of a folder with a trained run; resumable.
+    """Predict every ``amos_XXXX.nii.gz`` of a folder with a trained run or an ensemble of runs; resumable.
 
-    Introduced in chapter *Evaluating segmentations*. Builds on :func:`amos_tutorial.training.load_run`
-    (``torch.load(weights_only=True)``), :func:`predict_case`, :func:`amos_tutorial.utils.io.save_nifti`
-    (atomic writes) and tqdm.
+    Introduced in chapter *Evaluating segmentations*; ensembles and ``postprocess`` in chapter *How AMOS 2022
+    was won*. Builds on :func:`load_ensemble` (``torch.load(weights_only=True)``), :func:`predict_case`,
+    :func:`amos_tutorial.utils.io.save_nifti` (atomic writes) and tqdm.
 
     Args:
-        run_dir: Folder written by ``amos train``.
+        run_dir: Folder written by ``amos train``, or a list of them: an ensemble (folds, configurations)
+            whose softmax probabilities (each run with TTA if asked) are averaged on the device before the
+            argmax. The runs must share label set, preprocessing and task.
         images_dir: Folder of images (``imagesVa``, ``imagesTs``...).
         out_dir: Where ``amos_XXXX.nii.gz`` label maps go (created), plus ``predict.json`` (the settings).
         which: Checkpoint, ``"best"`` or ``"last"``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        overlap: Window overlap (default: the run's).
-        sw_batch_size: Windows per forward pass (default: the run's).
-        amp: Mixed precision (default: the run's, ``"auto"``: by device).
-        tta: Flip test-time augmentation over the three axes (8 passes).
+        overlap: Window overlap (default: each run's).
+        sw_batch_size: Windows per forward pass (default: each run's).
+        amp: Mixed precision (default: each run's, ``"auto"``: by device).
+        tta: Flip test-time augmentation over the three axes (8 passes per run).
         path: ``"fast"`` or ``"plain"``.
         data_root: AMOS data folder: modality from its metadata (default: the id rule on file names).
         modality_rule: ``"readme"`` or ``"organisers"``.
@@ -479,125 +805,55 @@ def predict_folder(
             resuming with other settings than ``predict.json`` records is refused). An existing output
             that is not a readable NIfTI file of its image's shape (0 bytes, truncated) is predicted again.
         progress: Show a progress bar.
+        postprocess: A post-processing plan (JSON file written by ``amos postprocess`` or a
+            :class:`~amos_tutorial.evaluation.postprocess.PostprocessPlan`) applied before saving.
 
     Returns:
         One row per image: ``case, modality, status`` (``"written"``, ``"skipped"`` or ``"failed"``),
         ``output``, ``error`` and the seconds of each stage of :data:`STAGES` plus ``save``.
 
     Raises:
-        FileNotFoundError: If the run, its checkpoint or the image folder is missing.
+        FileNotFoundError: If a run, its checkpoint or the image folder is missing.
         NotADirectoryError: If ``out_dir`` is a file.
-        ValueError: For a corrupted checkpoint, bad settings (``sw_batch_size`` < 1), an image folder
-            without any ``amos_XXXX.nii.gz``, or settings that differ from those of the predictions
-            already in ``out_dir`` (one line naming the file).
+        ValueError: For a corrupted checkpoint, runs that cannot be averaged, bad settings
+            (``sw_batch_size`` < 1), an image folder without any ``amos_XXXX.nii.gz``, or settings that
+            differ from those of the predictions already in ``out_dir`` (one line naming the file).
 
     Examples:
         >>> table = predict_folder("runs/unet", "amos22/imagesVa", "runs/unet/pred_va", tta=True)  # doctest: +SKIP
-        >>> table[["case", "status", "sliding_window", "inversion"]]  # doctest: +SKIP
+        >>> folds = [f"runs/resenc_fold{k}" for k in range(5)]
+        >>> table = predict_folder(folds, "amos22/imagesVa", "runs/ensemble_va")  # doctest: +SKIP
     """
-    from tqdm.auto import tqdm
-
-    from amos_tutorial.data.folders import list_cases
-    from amos_tutorial.training import load_run
     from amos_tutorial.training.amp import resolve_device
-    from amos_tutorial.utils.io import atomic_write_text, save_nifti
 
     if path not in INFERENCE_PATHS:
         raise ValueError(f"path must be one of {INFERENCE_PATHS}, got {path!r}")
     _check_sw_batch_size(sw_batch_size)
-    images, bad_names = list_cases(images_dir)
-    for problem in bad_names:
-        warnings.warn(f"{problem} (skipped)", stacklevel=2)
-    if not images:
-        raise ValueError(f"{images_dir}: no image named amos_XXXX.nii.gz to predict (is it the right folder?)")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "output folder exists and is a file, not a folder", str(out_dir))
+    runs = _run_list(run_dir)
+    plan, plan_name = _load_plan(postprocess)
+    images = _check_images(images_dir)
+    out_dir = _prepare_out_dir(out_dir)
     dev = resolve_device(device)
-    model, config = load_run(run_dir, which=which, device=dev)
+    models, configs = load_ensemble(runs, which=which, device=dev)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed window shape: let cuDNN pick its fastest kernels
-    modalities: dict[str, str] = {}
-    if data_root is not None:
-        from amos_tutorial.data.layout import load_amos
-
-        modalities = {c.case_id: c.modality for c in load_amos(data_root, modality_rule=modality_rule).cases}
-    out_dir = Path(out_dir)
+    modalities = _modalities_from(data_root, modality_rule)
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "run_dir": str(run_dir),
-        "checkpoint": which,
-        "model": config.model,
-        "variant": config.variant,
-        "images_dir": str(images_dir),
-        "device": str(dev),
-        "path": path,
-        "tta": tta,
-        "overlap": overlap if overlap is not None else config.sw_overlap,
-        "sw_batch_size": sw_batch_size or config.sw_batch_size,
-        "amp": amp or config.amp,
-        "roi_size": list(config.patch_size),
-        "preprocess": config.preprocess,
-        "modality_rule": modality_rule,
-        "modality_source": "metadata of " + str(data_root) if data_root is not None else "id rule",
-    }
-    settings_path = out_dir / "predict.json"
-    if settings_path.is_file() and not overwrite and any(out_dir.glob("amos_*.nii.gz")):
-        # Resuming with other settings would silently mix two kinds of predictions in one folder.
-        try:
-            before = json.loads(settings_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            before = {}
-        changed = sorted(k for k in settings if before.get(k) != json.loads(json.dumps(settings[k])))
-        if changed:
-            raise ValueError(
-                f"{settings_path}: the predictions in this folder were made with other settings "
-                f"({', '.join(changed)}); pass overwrite=True (--overwrite) or choose another output folder"
-            )
-    # The run's task is a property of run_dir (compared above): recorded for `amos evaluate`, not compared.
-    atomic_write_text(settings_path, json.dumps({**settings, "task": config.task}, indent=2) + "\n")
+    options = {"which": which, "overlap": overlap, "sw_batch_size": sw_batch_size, "amp": amp, "tta": tta,
+               "path": path, "modality_rule": modality_rule}
+    settings = _prediction_settings(runs, configs, options, dev, images_dir, data_root, plan_name)
+    # The runs' task is a property of run_dir (compared above): recorded for `amos evaluate`, not compared.
+    _record_settings(out_dir / "predict.json", settings, overwrite, {"task": configs[0].task})
+    rows = _predict_images(models, configs, images, out_dir, dev, options, modalities, plan, overwrite, progress)
+    return pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS))
 
-    rows = []
-    for cid, image_path in tqdm(images.items(), desc="predict", unit="case", disable=not progress):
-        target = out_dir / f"{cid}.nii.gz"
-        row: dict[str, Any] = {"case": cid, "modality": modalities.get(cid), "output": str(target), "error": ""}
-        if target.exists() and not overwrite:
-            problem = _output_problem(target, image_path)
-            if problem is None:
-                rows.append({**row, "status": "skipped"})
-                continue
-            # A 0-byte or truncated file (a copy cut short, a full disk) is not a finished case.
-            tqdm.write(f"{target}: {problem}; predicting it again")
-        try:
-            pred = predict_case(
-                model,
-                image_path,
-                config,
-                dev,
-                modality=modalities.get(cid),
-                overlap=overlap,
-                sw_batch_size=sw_batch_size,
-                amp=amp,
-                tta=tta,
-                path=path,
-                modality_rule=modality_rule,
-            )
-            start = time.perf_counter()
-            save_nifti(pred.labels, pred.affine, target, dtype=np.uint8)
-            rows.append(
-                {
-                    **row,
-                    "modality": pred.modality,
-                    "status": "written",
-                    **pred.timings,
-                    "save": time.perf_counter() - start,
-                }
-            )
-        except (ValueError, FileNotFoundError, RuntimeError) as exc:  # RuntimeError: e.g. out of GPU memory
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            tqdm.write(f"{image_path}: prediction failed: {message}")
-            rows.append({**row, "status": "failed", "error": message})
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
-    columns = ["case", "modality", "status", "output", "error", *STAGES, "save"]
-    return pd.DataFrame(rows).reindex(columns=columns)
+
+def _load_plan(postprocess: Any) -> tuple[Any, str | None]:
+    """``(plan, name recorded in predict.json)`` from a plan file, a plan object or None."""
+    if postprocess is None:
+        return None, None
+    from amos_tutorial.evaluation.postprocess import PostprocessPlan
+
+    if isinstance(postprocess, PostprocessPlan):
+        return postprocess, json.dumps(postprocess.to_dict()["rules"], sort_keys=True)
+    return PostprocessPlan.load(postprocess), str(postprocess)

@@ -1,0 +1,206 @@
+"""Cross-validation predictions: each fold's run predicts its own validation cases, all into one folder.
+
+Introduced in chapter *How AMOS 2022 was won*. Runs trained with ``amos train --fold K`` (nnU-Net's folds,
+:mod:`amos_tutorial.data.splits`) never saw their fold's validation cases; together the five folds'
+validation cases are every labelled case once. Their predictions are what nnU-Net uses to choose
+post-processing (:func:`amos_tutorial.evaluation.postprocess.choose_rules`) and to compare configurations.
+Builds on :func:`amos_tutorial.inference.predict_folder`'s resumable loop.
+
+Examples:
+    >>> runs = [f"runs/resenc_fold{k}" for k in range(5)]
+    >>> table = crossval_predictions(runs, "runs/resenc_cv")           # doctest: +SKIP
+    >>> table.groupby("fold")["case"].count()                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+__all__ = ["CROSSVAL_FILE", "crossval_predictions", "fold_validation_cases"]
+
+#: Settings file that :func:`crossval_predictions` writes into its output folder.
+CROSSVAL_FILE = "crossval.json"
+
+
+def _labelled_pool(config: Any, dataset: Any) -> list:
+    """The labelled cases a fold run's folds are drawn from (the trainer's selection, task by modality)."""
+    wanted = set(config.modalities)
+    pool = [
+        c for split in ("training", "validation") for c in dataset.split(split) if c.has_label and c.modality in wanted
+    ]
+    return sorted(pool, key=lambda c: c.number)
+
+
+def fold_validation_cases(config: Any, data: str | os.PathLike | None = None) -> list:
+    """The validation cases of a fold run, as ``amos train --fold K`` chose them.
+
+    Introduced in chapter *How AMOS 2022 was won*. The labelled training and validation cases of the run's
+    task, split with :func:`amos_tutorial.data.splits.fold_cases`.
+
+    Args:
+        config: The run's :class:`~amos_tutorial.training.TrainConfig` (its ``fold`` must be set).
+        data: Data folder (default: the run's ``config.data``).
+
+    Returns:
+        The fold's validation :class:`~amos_tutorial.data.layout.AmosCase` objects, by case number.
+
+    Raises:
+        ValueError: If the config has no fold, or the data has fewer labelled cases than folds.
+    """
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.splits import DEFAULT_FOLDS, fold_cases
+
+    if config.fold is None:
+        raise ValueError("config has no fold: train with `amos train --fold K` for cross-validation predictions")
+    dataset = load_amos(data if data is not None else config.data, modality_rule=config.modality_rule)
+    pool = _labelled_pool(config, dataset)
+    if len(pool) < DEFAULT_FOLDS:
+        raise ValueError(f"{dataset.root}: {len(pool)} labelled case(s), fewer than {DEFAULT_FOLDS} folds")
+    _, val = fold_cases([c.case_id for c in pool], config.fold)
+    return [c for c in pool if c.case_id in set(val)]
+
+
+def _fold_configs(runs: list[Path], data: Any) -> list:
+    """Each run's config, checked: a fold set, no fold twice, one task and one data folder."""
+    from amos_tutorial.training import load_config
+
+    configs, seen = [], {}
+    for run in runs:
+        config = load_config(run / "config.json")
+        if config.fold is None:
+            raise ValueError(f"{run}: not a fold run (trained without --fold); cross-validation needs fold runs")
+        if config.fold in seen:
+            raise ValueError(f"{run}: fold {config.fold} again (already {seen[config.fold]}); give each fold once")
+        seen[config.fold] = run
+        first = configs[0] if configs else config
+        if config.task != first.task or (data is None and config.data != first.data):
+            raise ValueError(
+                f"{run}: trained on {config.data} for task {config.task}, {runs[0]} on {first.data} for task "
+                f"{first.task}; cross-validation folds share one data folder and task"
+            )
+        configs.append(config)
+    return configs
+
+
+def crossval_predictions(
+    fold_runs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    which: str = "best",
+    device: str | torch.device = "auto",
+    tta: bool = False,
+    path: str = "fast",
+    overlap: float | None = None,
+    sw_batch_size: int | None = None,
+    amp: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Predict each fold run's own validation cases into one folder; resumable.
+
+    Introduced in chapter *How AMOS 2022 was won*. Builds on :func:`amos_tutorial.training.load_run`
+    (``torch.load(weights_only=True)``) and the resumable loop of
+    :func:`~amos_tutorial.inference.predict_folder`. With all folds' runs the folder holds one prediction
+    per labelled case; with fewer, a warning names the folds missing.
+
+    Args:
+        fold_runs: Run folders trained with ``--fold K`` (one per fold, any order).
+        out: Output folder for ``amos_XXXX.nii.gz`` and :data:`CROSSVAL_FILE` (the settings).
+        data: Data folder (default: the runs' ``config.data``).
+        which: Checkpoint, ``"best"`` or ``"last"``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        tta: Flip test-time augmentation.
+        path: ``"fast"`` or ``"plain"``.
+        overlap: Window overlap (default: each run's).
+        sw_batch_size: Windows per forward pass (default: each run's).
+        amp: Mixed precision (default: each run's).
+        overwrite: Predict cases whose output exists already.
+        progress: Show progress bars.
+
+    Returns:
+        One row per validation case: ``case, fold, run, modality, status, output, error`` and stage seconds.
+
+    Raises:
+        FileNotFoundError: If a run folder or checkpoint is missing.
+        ValueError: ``"RUN_DIR: ..."`` for a run without fold, a fold given twice, runs of other data or
+            task; ``"OUT/crossval.json: ..."`` when resuming with other settings.
+    """
+    from amos_tutorial.inference.predictor import (
+        _TABLE_COLUMNS,
+        INFERENCE_PATHS,
+        _check_sw_batch_size,
+        _predict_images,
+        _prepare_out_dir,
+        _run_list,
+    )
+    from amos_tutorial.training import load_run
+    from amos_tutorial.training.amp import resolve_device
+
+    if path not in INFERENCE_PATHS:
+        raise ValueError(f"path must be one of {INFERENCE_PATHS}, got {path!r}")
+    _check_sw_batch_size(sw_batch_size)
+    runs = _run_list(fold_runs)
+    configs = _fold_configs(runs, data)
+    out = _prepare_out_dir(out)
+    dev = resolve_device(device)
+    options = {"overlap": overlap, "sw_batch_size": sw_batch_size, "amp": amp, "tta": tta, "path": path,
+               "modality_rule": configs[0].modality_rule}
+    settings = {"checkpoint": which, "data": str(data if data is not None else configs[0].data), **options}
+    out.mkdir(parents=True, exist_ok=True)
+    _record_crossval(out / CROSSVAL_FILE, settings, {str(c.fold): str(r) for r, c in zip(runs, configs)}, overwrite,
+                     configs[0].task)
+    tables = []
+    for run, config in zip(runs, configs):
+        cases = fold_validation_cases(config, data)
+        model, config = load_run(run, which=which, device=dev)
+        images = {c.case_id: Path(c.image) for c in cases}
+        modalities = {c.case_id: c.modality for c in cases}
+        rows = _predict_images([model], [config], images, out, dev, options, modalities, None, overwrite,
+                               progress, desc=f"fold {config.fold}")
+        tables.append(pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS)).assign(fold=config.fold, run=str(run)))
+        del model
+    _warn_missing_folds(configs, out)
+    columns = ["case", "fold", "run", *[c for c in _TABLE_COLUMNS if c != "case"]]
+    return pd.concat(tables, ignore_index=True)[columns]
+
+
+def _record_crossval(path: Path, settings: dict, fold_runs: dict[str, str], overwrite: bool, task: int) -> None:
+    """Refuse to resume with other settings or another run for a fold already predicted; record the folds.
+
+    Folds may be added one run at a time (each call predicts its runs' folds into the same folder).
+    """
+    from amos_tutorial.inference.predictor import _record_settings
+
+    folds = dict(fold_runs)
+    if path.is_file() and not overwrite and any(path.parent.glob("amos_*.nii.gz")):
+        try:
+            before = json.loads(path.read_text(encoding="utf-8")).get("fold_runs", {})
+        except (OSError, ValueError, AttributeError):
+            before = {}
+        other = sorted(k for k in folds if k in before and before[k] != folds[k])
+        if other:
+            raise ValueError(
+                f"{path}: fold(s) {', '.join(other)} of this folder were predicted by other runs "
+                f"({', '.join(before[k] for k in other)}); pass overwrite=True (--overwrite) or choose another folder"
+            )
+        folds = {**before, **folds}
+    _record_settings(path, settings, overwrite, {"fold_runs": dict(sorted(folds.items())), "task": task})
+
+
+def _warn_missing_folds(configs: list, out: Path) -> None:
+    from amos_tutorial.data.splits import DEFAULT_FOLDS
+
+    missing = sorted(set(range(DEFAULT_FOLDS)) - {c.fold for c in configs})
+    if missing:
+        warnings.warn(
+            f"{out}: no run for fold(s) {missing}: their validation cases have no cross-validation prediction",
+            stacklevel=3,
+        )

@@ -1,0 +1,187 @@
+"""Post-processing rules on hand-made volumes, their choice on CV predictions, plans and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from amos_tutorial.cli import main
+from amos_tutorial.evaluation.postprocess import (
+    LEFT_RIGHT_PAIRS,
+    PLAN_FILE,
+    PostprocessPlan,
+    Rule,
+    apply_rules,
+    body_midline,
+    choose_rules,
+    fix_left_right,
+    keep_largest_component,
+    postprocess_folder,
+    remove_small_components,
+)
+from amos_tutorial.labels import label_by_id
+from amos_tutorial.utils.io import save_nifti
+
+SHAPE = (40, 20, 20)
+RAS = np.eye(4)  # 1 mm voxels; world x grows towards the patient's right
+LIVER, SPLEEN, R_KIDNEY, L_KIDNEY, DUODENUM = 6, 1, 2, 3, 13
+
+
+def body() -> np.ndarray:
+    """Reference labels: liver and right kidney at large x (patient right), spleen and left kidney at small x."""
+    lab = np.zeros(SHAPE, np.uint8)
+    lab[24:36, 4:14, 4:14] = LIVER
+    lab[4:12, 4:12, 4:12] = SPLEEN
+    lab[26:30, 15:19, 15:19] = R_KIDNEY
+    lab[9:13, 15:19, 15:19] = L_KIDNEY
+    lab[17:20, 2:5, 2:5] = DUODENUM  # two genuine pieces of one organ (a loop cut by the field of view)
+    lab[17:20, 2:5, 15:18] = DUODENUM
+    return lab
+
+
+def test_the_amos_left_right_pairs():
+    names = [(label_by_id(r).name, label_by_id(left).name) for r, left in LEFT_RIGHT_PAIRS]
+    assert names == [("kidney_right", "kidney_left"), ("adrenal_gland_right", "adrenal_gland_left")]
+
+
+def test_keep_largest_component_keeps_the_largest_only():
+    lab = body()
+    lab[1:3, 1:3, 1:3] = LIVER  # a second, smaller liver component far away
+    out = keep_largest_component(lab, LIVER)
+    assert (out == LIVER).sum() == 12 * 10 * 10 and not (out[1:3, 1:3, 1:3] == LIVER).any()
+    np.testing.assert_array_equal(out[lab != LIVER], lab[lab != LIVER])  # other organs untouched
+    diagonal = np.zeros((4, 4, 4), np.uint8)
+    diagonal[0, 0, 0] = diagonal[1, 1, 1] = 1  # touching by a corner: one component with 26-connectivity
+    assert (keep_largest_component(diagonal, 1) == 1).sum() == 2
+
+
+def test_remove_small_drops_a_five_voxel_island():
+    lab = body()
+    island = (slice(38, 39), slice(0, 5), slice(0, 1))  # 5 voxels = 0.005 ml at 1 mm
+    lab[island] = SPLEEN
+    out = remove_small_components(lab, SPLEEN, (1.0, 1.0, 1.0), min_ml=0.01)
+    assert (out[island] == 0).all() and (out == SPLEEN).sum() == 8 * 8 * 8
+    kept = remove_small_components(lab, SPLEEN, (1.0, 1.0, 1.0), min_ml=0.004)  # the island is 0.005 ml
+    assert (kept[island] == SPLEEN).all()
+
+
+def test_fix_left_right_swaps_a_kidney_by_the_body_midline():
+    lab = body()
+    swapped = lab.copy()
+    swapped[lab == R_KIDNEY] = L_KIDNEY  # the right kidney predicted as left
+    assert 17 < body_midline(RAS, swapped) < 23
+    np.testing.assert_array_equal(fix_left_right(swapped, RAS, (R_KIDNEY, L_KIDNEY)), lab)
+    # The same array with the x axis pointing to the patient's left: the sides are the other way round.
+    lps = np.diag([-1.0, 1.0, 1.0, 1.0])
+    fixed = fix_left_right(lab, lps, (R_KIDNEY, L_KIDNEY))
+    assert (fixed[lab == R_KIDNEY] == L_KIDNEY).all() and (fixed[lab == L_KIDNEY] == R_KIDNEY).all()
+    # With the image the midline is the body's centre.
+    image = np.full(SHAPE, -1000.0, np.float32)
+    image[2:38] = 40.0
+    assert body_midline(RAS, swapped, image) == pytest.approx(19.5)
+    out = apply_rules(swapped, (1, 1, 1), [Rule("fix_left_right", (R_KIDNEY, L_KIDNEY))], affine=RAS, image=image)
+    np.testing.assert_array_equal(out, lab)
+
+
+def write_cases(folder, maps):
+    for i, m in enumerate(maps, start=1):
+        save_nifti(m, RAS, folder / f"amos_{i:04d}.nii.gz", dtype=np.uint8)
+    return folder
+
+
+@pytest.fixture
+def cv_folders(tmp_path):
+    """Three CV cases: liver islands (largest helps), a swapped kidney, the two-piece duodenum (largest hurts)."""
+    refs, preds = [], []
+    for i in range(3):
+        ref = body()
+        pred = ref.copy()
+        pred[0:2 + i, 0:2, 0:2] = LIVER  # a false-positive liver island
+        if i == 0:
+            pred[ref == R_KIDNEY] = L_KIDNEY
+        refs.append(ref)
+        preds.append(pred)
+    return write_cases(tmp_path / "labels", refs), write_cases(tmp_path / "cv", preds)
+
+
+def test_choose_rules_keeps_only_the_rules_that_help(cv_folders, tmp_path):
+    labels, preds = cv_folders
+    plan = choose_rules(preds, labels, min_ml=0.05)
+    kept = {(r.rule, r.organs) for r in plan.rules}
+    assert ("fix_left_right", (R_KIDNEY, L_KIDNEY)) in kept
+    assert ("largest_component", (LIVER,)) in kept or ("remove_small", (LIVER,)) in kept
+    assert ("largest_component", (DUODENUM,)) not in kept  # it would drop a true piece: it hurts
+    assert not any(r.organs == (SPLEEN,) for r in plan.rules)  # changes nothing: not kept
+    table = plan.table.set_index(["organ", "rule"])
+    hurt = table.loc[("duodenum", "largest_component")]
+    assert hurt["dice_after"] < hurt["dice_before"] and not hurt["kept"]
+    for row in plan.table.itertuples():
+        assert row.kept == (row.dice_after > row.dice_before)
+    # The plan reproduces itself through JSON and makes the CV predictions better.
+    plan.save(tmp_path / "plan.json")
+    again = PostprocessPlan.load(tmp_path / "plan.json")
+    assert again.rules == plan.rules and len(again.table) == len(plan.table)
+    table = postprocess_folder(preds, tmp_path / "pp", again, progress=False)
+    assert (table["status"] == "written").all() and (tmp_path / "pp" / PLAN_FILE).is_file()
+    for case in table["case"]:
+        out = np.asarray(nib.load(str(tmp_path / "pp" / f"{case}.nii.gz")).dataobj)
+        np.testing.assert_array_equal(out, body())
+    assert (postprocess_folder(preds, tmp_path / "pp", again, progress=False)["status"] == "skipped").all()
+    with pytest.raises(ValueError, match="another plan"):
+        postprocess_folder(preds, tmp_path / "pp", PostprocessPlan(()), progress=False)
+
+
+def test_unknown_rule_is_one_line_naming_the_plan(tmp_path, cv_folders, capsys):
+    _, preds = cv_folders
+    bad = tmp_path / "bad_plan.json"
+    bad.write_text(json.dumps({"rules": [{"rule": "largest_componnent", "organs": [6]}]}))
+    with pytest.raises(ValueError, match=f"^{bad}: rule 0: unknown rule 'largest_componnent'"):
+        PostprocessPlan.load(bad)
+    rc = main(["postprocess", "--pred", str(preds), "--plan", str(bad), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("amos: error: ") and str(bad) in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "not_json.json").write_text("{")
+    with pytest.raises(ValueError, match="not_json.json: not a JSON"):
+        PostprocessPlan.load(tmp_path / "not_json.json")
+    with pytest.raises(ValueError, match="needs one organ"):
+        Rule("largest_component", (16,))
+
+
+def test_cli_postprocess_choose_then_plan(cv_folders, tmp_path, capsys):
+    labels, preds = cv_folders
+    out = tmp_path / "chosen"
+    args = ["postprocess", "--predictions", str(preds), "--no-progress"]
+    assert main([*args, "--choose", "--labels", str(labels), "--out", str(out), "--min-ml", "0.05"]) == 0
+    printed = capsys.readouterr().out
+    assert "fix_left_right" in printed and "written" in printed
+    plan = out / PLAN_FILE
+    assert main([*args, "--plan", str(plan), "--out", str(tmp_path / "again")]) == 0
+    for case in sorted(p.name for p in out.glob("amos_*.nii.gz")):
+        a, b = nib.load(str(out / case)), nib.load(str(tmp_path / "again" / case))
+        np.testing.assert_array_equal(a.dataobj, b.dataobj)
+    assert main([*args, "--choose", "--out", str(tmp_path / "x")]) == 2
+    assert "--labels" in capsys.readouterr().err
+
+
+def test_predict_with_a_plan_equals_predict_then_postprocess(synthetic_root, tmp_path, capsys):
+    from conftest import write_untrained_run
+
+    run = write_untrained_run(tmp_path / "run", (2.0, 2.0, 3.0))
+    rules = [Rule("largest_component", (o,)) for o in range(1, 16)] + [Rule("fix_left_right", LEFT_RIGHT_PAIRS[0])]
+    plan_path = PostprocessPlan(tuple(rules)).save(tmp_path / "plan.json")
+    images = synthetic_root / "imagesTr"
+    args = ["predict", "--run", str(run), "--images", str(images), "--device", "cpu", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "raw")]) == 0
+    assert main([*args, "--out", str(tmp_path / "pp"), "--postprocess", str(plan_path)]) == 0
+    capsys.readouterr()
+    assert json.loads((tmp_path / "pp" / "predict.json").read_text())["postprocess"] == str(plan_path)
+    postprocess_folder(tmp_path / "raw", tmp_path / "raw_pp", plan_path, images_dir=images, progress=False)
+    changed = 0
+    for path in sorted((tmp_path / "pp").glob("amos_*.nii.gz")):
+        direct = np.asarray(nib.load(str(path)).dataobj)
+        np.testing.assert_array_equal(direct, np.asarray(nib.load(str(tmp_path / "raw_pp" / path.name)).dataobj))
+        changed += int((direct != np.asarray(nib.load(str(tmp_path / "raw" / path.name)).dataobj)).sum())
+    assert changed > 0  # the plan did something to these (untrained, noisy) predictions
