@@ -26,6 +26,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
@@ -227,7 +228,10 @@ def full_plan_commands(
     folds: int = FULL_FOLDS,
     out: str = "runs/winners",
 ) -> list[str]:
-    """The ``amos`` commands of the full recipe on a GPU machine: folds, training, CV post-processing, ensemble.
+    """The commands of the full recipe on a GPU machine: folds, training, CV post-processing, ensemble.
+
+    One ``amos`` command per step; the cross-validation predictions have no command of their own and are
+    one call of :func:`amos_tutorial.inference.crossval_predictions`; their labels are linked into one folder.
 
     Args:
         data: The AMOS folder.
@@ -255,6 +259,13 @@ def full_plan_commands(
              "--preset", "full", "--data", data, "--out", run)
         for k, run in enumerate(runs)
     ]  # fmt: skip
+    commands.append(shlex.join([
+        "python", "-c", "from amos_tutorial.inference import crossval_predictions; "
+        f'crossval_predictions({json.dumps(runs)}, {json.dumps(out + "/cv")}, which="last", tta=True)',
+    ]))  # fmt: skip
+    labels = shlex.quote(f"{out}/cv_labels")
+    commands.append(f"mkdir -p {labels} && ln -sf {shlex.quote(data)}/labelsTr/*.nii.gz "
+                    f"{shlex.quote(data)}/labelsVa/*.nii.gz {labels}/")  # fmt: skip
     commands.append(
         line("postprocess", "--predictions", f"{out}/cv", "--labels", f"{out}/cv_labels", "--out",
              f"{out}/cv_postprocessed", "--choose")
@@ -262,6 +273,6 @@ def full_plan_commands(
     run_args = [a for run in runs for a in ("--run", run)]
     commands.append(
         line("predict", *run_args, "--images", f"{data}/imagesTs", "--out", f"{out}/test", "--tta",
-             "--postprocess", f"{out}/cv_postprocessed/plan.json")
+             "--postprocess", f"{out}/cv_postprocessed/postprocess_plan.json")
     )  # fmt: skip
     return commands
