@@ -107,6 +107,12 @@ def run_dir(tmp_path):
     return write_untrained_run(tmp_path / "run", tuple(CONFIG_SPACING))
 
 
+def _empty_plan(tmp: Path) -> Path:
+    from amos_tutorial.evaluation.postprocess import PostprocessPlan
+
+    return PostprocessPlan(()).save(tmp / "plan.json")
+
+
 def commands(root: Path, run: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
     """Sub-command -> (arguments before the output, kind of output: 'folder' or 'file')."""
     labels = str(root / "labelsTr")
@@ -128,6 +134,9 @@ def commands(root: Path, run: Path, tmp: Path) -> dict[str, tuple[list[str], str
              "--out"],
             "folder",
         ),
+        "postprocess": (
+            ["postprocess", "--pred", labels, "--plan", str(_empty_plan(tmp)), "--no-progress", "--out"], "folder"
+        ),
         "evaluate": (["evaluate", "--pred", labels, "--labels", labels, "--no-progress", "--out"], "file"),
         "submit": (["submit", "--pred", labels, "--no-progress", "--out"], "file"),
     }
@@ -147,7 +156,7 @@ def _one_error_line(capsys, path: Path) -> str:
     return lines[0]
 
 
-NAMES = ["data synth", "data download", "preprocess", "train", "predict", "evaluate", "submit"]
+NAMES = ["data synth", "data download", "preprocess", "train", "predict", "postprocess", "evaluate", "submit"]
 
 
 @pytest.mark.parametrize("name", NAMES)

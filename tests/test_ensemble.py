@@ -26,16 +26,17 @@ SPACING = (2.0, 2.0, 3.0)
 @pytest.fixture
 def two_runs(tmp_path):
     """Two untrained runs with different weights and the same preprocessing."""
-    return write_untrained_run(tmp_path / "run_a", SPACING, seed=0), write_untrained_run(tmp_path / "run_b", SPACING, seed=1)
+    return tuple(write_untrained_run(tmp_path / f"run_{k}", SPACING, seed=k) for k in (0, 1))
 
 
 def test_ensemble_of_two_runs_is_the_mean_of_their_probabilities(two_runs, synthetic_root):
     (model_a, model_b), (cfg_a, cfg_b) = load_ensemble(two_runs, device="cpu")
     image = sorted((synthetic_root / "imagesTr").glob("amos_*.nii.gz"))[0]
-    for tta in (False, True):
-        p_a = predict_case(model_a, image, cfg_a, "cpu", tta=tta, keep_probabilities=True).probabilities
-        p_b = predict_case(model_b, image, cfg_b, "cpu", tta=tta, keep_probabilities=True).probabilities
-        both = predict_case([model_a, model_b], image, [cfg_a, cfg_b], "cpu", tta=tta, keep_probabilities=True)
+    for tta, path in ((False, "fast"), (True, "fast"), (False, "plain")):
+        kw = {"tta": tta, "path": path, "keep_probabilities": True}
+        p_a = predict_case(model_a, image, cfg_a, "cpu", **kw).probabilities
+        p_b = predict_case(model_b, image, cfg_b, "cpu", **kw).probabilities
+        both = predict_case([model_a, model_b], image, [cfg_a, cfg_b], "cpu", **kw)
         assert not np.allclose(p_a, p_b, atol=1e-3)  # two different runs: the mean is not either one
         np.testing.assert_allclose(both.probabilities, (p_a + p_b) / 2, atol=1e-5)
         mean = (p_a + p_b) / 2
@@ -121,3 +122,6 @@ def test_crossval_predictions_cover_every_labelled_case_once(six_case_root, tmp_
     twice = shutil.copytree(runs[1], tmp_path / "fold1_again")
     with pytest.raises(ValueError, match=f"^{twice}: fold 1 again"):
         crossval_predictions([runs[1], twice], tmp_path / "cv3", device="cpu", progress=False)
+    # Resuming the folder with another run for a fold already predicted would mix two models' folds.
+    with pytest.raises(ValueError, match=r"crossval.json: fold\(s\) 1 of this folder were predicted by other runs"):
+        crossval_predictions([twice], out, device="cpu", progress=False)

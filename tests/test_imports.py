@@ -5,7 +5,8 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
     0  utils, labels
     1  paths, data          (paths generates the synthetic set: it belongs with data)
     2  transforms
-    3  models, evaluation.metrics   (array-level scores: the trainer validates with the book's Dice)
+    3  models, evaluation.metrics   (array-level scores: the trainer validates with the book's Dice),
+       evaluation.postprocess       (label-map rules: prediction applies them before saving)
     4  training
     5  inference
     6  evaluation
@@ -40,7 +41,8 @@ LAYERS = {
     "cli": 9, "notebook": 9, "exercises": 9,
 }  # fmt: skip
 # Modules that sit lower than their package (they import nothing above that layer; checked below too).
-MODULE_LAYERS = {"amos_tutorial.evaluation.metrics": 3}
+# evaluation.postprocess: label-map rules that `amos predict --postprocess` applies before saving.
+MODULE_LAYERS = {"amos_tutorial.evaluation.metrics": 3, "amos_tutorial.evaluation.postprocess": 3}
 
 # What "writes files" and "times code" look like in source text.
 WRITES = re.compile(r"\b(open\(|write_text|write_bytes|to_csv|to_parquet|savefig|save_nifti|atomic_path|atomic_write_\w+|mkdir|np\.save)")

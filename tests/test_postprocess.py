@@ -130,6 +130,9 @@ def test_choose_rules_keeps_only_the_rules_that_help(cv_folders, tmp_path):
         out = np.asarray(nib.load(str(tmp_path / "pp" / f"{case}.nii.gz")).dataobj)
         np.testing.assert_array_equal(out, body())
     assert (postprocess_folder(preds, tmp_path / "pp", again, progress=False)["status"] == "skipped").all()
+    (tmp_path / "pp" / "amos_0002.nii.gz").write_bytes(b"")  # cut short: done again on resume
+    resumed = postprocess_folder(preds, tmp_path / "pp", again, progress=False).set_index("case")["status"]
+    assert resumed["amos_0002"] == "written" and (resumed.drop("amos_0002") == "skipped").all()
     with pytest.raises(ValueError, match="another plan"):
         postprocess_folder(preds, tmp_path / "pp", PostprocessPlan(()), progress=False)
 
@@ -164,6 +167,11 @@ def test_cli_postprocess_choose_then_plan(cv_folders, tmp_path, capsys):
         np.testing.assert_array_equal(a.dataobj, b.dataobj)
     assert main([*args, "--choose", "--out", str(tmp_path / "x")]) == 2
     assert "--labels" in capsys.readouterr().err
+    from amos_tutorial.cli import build_parser
+    from amos_tutorial.evaluation.postprocess import DEFAULT_MIN_ML
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["postprocess"]
+    assert f"default {DEFAULT_MIN_ML} ml" in sub.format_help()  # the help states the constant's value
 
 
 def test_predict_with_a_plan_equals_predict_then_postprocess(synthetic_root, tmp_path, capsys):

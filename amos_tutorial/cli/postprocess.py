@@ -41,7 +41,8 @@ def _postprocess_command(args: argparse.Namespace) -> int:
         plan = choose_rules(args.predictions, args.labels, args.images, min_ml=min_ml, progress=not args.no_progress)
         with_cases = plan.table[plan.table["cases"] > 0]
         print(with_cases.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        print(f"{len(plan.rules)} rule(s) kept: " + (", ".join(f"{r.rule} {r.organ_name}" for r in plan.rules) or "none"))
+        kept = ", ".join(f"{r.rule} {r.organ_name}" for r in plan.rules) or "none"
+        print(f"{len(plan.rules)} rule(s) kept: {kept}")
     else:
         if args.min_ml is not None:
             raise ValueError(f"{args.plan}: --min-ml chooses a threshold with --choose; a plan has its own")
@@ -97,7 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     how.add_argument("--choose", action="store_true", help="choose the rules on these predictions and --labels")
     parser.add_argument("--labels", type=Path, default=None, metavar="DIR", help="reference label maps (with --choose)")
     parser.add_argument(
-        "--images", type=Path, default=None, metavar="DIR", help="the images, to find the body's midline (default: organs)"
+        "--images", type=Path, default=None, metavar="DIR",
+        help="the images, to find the body's midline (default: the organs' extent)",
     )
     parser.add_argument(
         "--min-ml", type=_positive_float, default=None, metavar="ML",

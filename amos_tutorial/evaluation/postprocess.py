@@ -136,14 +136,29 @@ def _voxel_ml(spacing: Sequence[float]) -> float:
     return float(np.prod(spacing)) / 1000.0
 
 
-def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(component map, voxel count per component)``; component 0 is the outside (its count is set to 0)."""
+def _box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """The bounding box of a 3-D mask as slices, or None when it is empty."""
+    box = []
+    for axis in range(3):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+        if hit.size == 0:
+            return None
+        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return tuple(box)
+
+
+def _components(mask: np.ndarray) -> tuple[tuple[slice, ...], np.ndarray, np.ndarray]:
+    """``(box, component map inside the box, voxel count per component)``; component 0 is the outside.
+
+    Labelling only the mask's bounding box keeps a kidney's components cheap in a 512 x 512 x 300 CT.
+    """
     from scipy import ndimage
 
-    labelled, n = ndimage.label(mask, structure=CONNECTIVITY_STRUCTURE)
+    box = _box(mask) or tuple(slice(0, 0) for _ in range(3))
+    labelled, n = ndimage.label(mask[box], structure=CONNECTIVITY_STRUCTURE)
     sizes = np.bincount(labelled.ravel(), minlength=n + 1)
     sizes[0] = 0
-    return labelled, sizes
+    return box, labelled, sizes
 
 
 def keep_largest_component(label_map: np.ndarray, organ: int) -> np.ndarray:
@@ -157,9 +172,9 @@ def keep_largest_component(label_map: np.ndarray, organ: int) -> np.ndarray:
         8
     """
     out = np.array(label_map, copy=True)
-    labelled, sizes = _components(out == organ)
+    box, labelled, sizes = _components(out == organ)
     if sizes.sum() > 0:
-        out[(labelled > 0) & (labelled != int(sizes.argmax()))] = BACKGROUND_ID
+        out[box][(labelled > 0) & (labelled != int(sizes.argmax()))] = BACKGROUND_ID
     return out
 
 
@@ -174,10 +189,10 @@ def remove_small_components(label_map: np.ndarray, organ: int, spacing: Sequence
         8
     """
     out = np.array(label_map, copy=True)
-    labelled, sizes = _components(out == organ)
+    box, labelled, sizes = _components(out == organ)
     small = np.flatnonzero((sizes > 0) & (sizes * _voxel_ml(spacing) < float(min_ml)))
     if small.size:
-        out[np.isin(labelled, small)] = BACKGROUND_ID
+        out[box][np.isin(labelled, small)] = BACKGROUND_ID
     return out
 
 
@@ -214,11 +229,20 @@ def body_midline(affine: np.ndarray, label_map: np.ndarray | None = None, image:
         image = np.asarray(image, dtype=np.float32)
         low, high = float(image.min()), float(np.percentile(image, 99))
         mask = image > low + _AIR_FRACTION * (high - low)
-        xs = _world_x(affine, np.argwhere(mask)[:, :3].astype(np.float64)) if mask.any() else None
-        if xs is not None:
-            return float(xs.mean())
-    if label_map is not None and np.any(label_map != BACKGROUND_ID):
-        xs = _world_x(affine, np.argwhere(np.asarray(label_map) != BACKGROUND_ID).astype(np.float64))
+        total = int(mask.sum())
+        if total:
+            # World x is linear in the indices: the mean of x is x of the mean index (per-axis projections).
+            centre = [
+                float(np.arange(mask.shape[a]) @ mask.sum(axis=tuple(b for b in range(3) if b != a))) / total
+                for a in range(3)
+            ]
+            return float(_world_x(affine, np.array([centre]))[0])
+    box = None if label_map is None else _box(np.asarray(label_map) != BACKGROUND_ID)
+    if box is not None:
+        # The box's corners (exact for axis-aligned grids, the box's extent for oblique ones).
+        corners = np.array([[c.start if bit == 0 else c.stop - 1 for c, bit in zip(box, bits)]
+                            for bits in np.ndindex(2, 2, 2)], dtype=np.float64)
+        xs = _world_x(affine, corners)
         return float((xs.min() + xs.max()) / 2)
     raise ValueError("no body to find the midline of: the image is blank and the label map empty")
 
@@ -250,16 +274,21 @@ def fix_left_right(
         >>> int(fix_left_right(lab, flipped, (2, 3))[14, 1, 1])
         3
     """
+    from scipy import ndimage
+
     right, left = (int(p) for p in pair)
     out = np.array(label_map, copy=True)
     if midline_x is None:
         midline_x = body_midline(affine, label_map)
     for organ in (right, left):
-        labelled, sizes = _components(np.asarray(label_map) == organ)
-        for comp in np.flatnonzero(sizes):
-            idx = np.argwhere(labelled == comp).astype(np.float64)
-            on_right = float(_world_x(affine, idx.mean(axis=0, keepdims=True))[0]) > midline_x
-            out[labelled == comp] = right if on_right else left
+        box, labelled, sizes = _components(np.asarray(label_map) == organ)
+        comps = np.flatnonzero(sizes)
+        if comps.size == 0:
+            continue
+        centres = np.array(ndimage.center_of_mass(labelled > 0, labelled, comps), dtype=np.float64).reshape(-1, 3)
+        centres += [b.start for b in box]
+        for comp, x in zip(comps, _world_x(affine, centres)):
+            out[box][labelled == comp] = right if x > midline_x else left
     return out
 
 
@@ -345,7 +374,7 @@ class PostprocessPlan:
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no post-processing plan here (write one with `amos postprocess --choose`)")
+            raise FileNotFoundError(f"{path}: no post-processing plan (write one with `amos postprocess --choose`)")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -399,8 +428,8 @@ def _dice(inter: float, pred: float, ref: float) -> float:
 
 def _variant_dice(mask: np.ndarray, ref: np.ndarray, voxel_ml: float, min_ml: float) -> dict[tuple[int, int], float]:
     """Dice of one organ for (remove_small, largest_component) on or off, from one component labelling."""
-    labelled, sizes = _components(mask)
-    inter = np.bincount(labelled[ref].ravel(), minlength=len(sizes)).astype(np.float64)
+    box, labelled, sizes = _components(mask)
+    inter = np.bincount(labelled[ref[box]].ravel(), minlength=len(sizes)).astype(np.float64)
     inter[0] = 0
     ref_vol = float(ref.sum())
     big = (sizes > 0) & (sizes * voxel_ml >= min_ml)
@@ -609,8 +638,10 @@ def postprocess_folder(
     for cid, path in tqdm(preds.items(), desc="postprocess", unit="case", disable=not progress):
         target = out / f"{cid}.nii.gz"
         if target.exists() and not overwrite:
-            rows.append({"case": cid, "status": "skipped", "output": str(target), "changed_voxels": None})
-            continue
+            if _finished(target, path):
+                rows.append({"case": cid, "status": "skipped", "output": str(target), "changed_voxels": None})
+                continue
+            tqdm.write(f"{target}: not a readable label map of its prediction's shape; post-processing it again")
         labels, affine = load_nifti(path, dtype=np.uint8)
         image = None if images_dir is None else Path(images_dir) / f"{cid}.nii.gz"
         fixed = postprocess_case(labels, affine, plan, image if image is not None and image.is_file() else None)
@@ -618,6 +649,18 @@ def postprocess_folder(
         rows.append({"case": cid, "status": "written", "output": str(target),
                      "changed_voxels": int((fixed != labels).sum())})
     return pd.DataFrame(rows, columns=["case", "status", "output", "changed_voxels"])
+
+
+def _finished(target: Path, source: Path) -> bool:
+    """Whether ``target`` is a complete label map of ``source``'s shape (not a 0-byte or truncated file)."""
+    import nibabel as nib
+
+    from amos_tutorial.utils.io import load_nifti
+
+    try:
+        return load_nifti(target)[0].shape[:3] == tuple(nib.load(str(source)).shape[:3])
+    except Exception:  # unreadable for any reason: process it again
+        return False
 
 
 def _check_same_plan(path: Path, plan: PostprocessPlan, overwrite: bool) -> None:

@@ -16,6 +16,11 @@ Two paths give the same labels (up to interpolation round-off at organ borders, 
   then ``Invertd`` on the CPU (``grid_sample`` of every channel on a full coordinate grid), then argmax.
   On an H100 the CPU inversion alone costs about 9 s for an AMOS-sized CT, against 0.3 s on the GPU.
 
+Several runs (folds, configurations; chapter *How AMOS 2022 was won*) make an ensemble: the image is
+preprocessed once, each run's sliding window (with its TTA) adds its softmax probabilities to a sum kept on
+the device, and the mean goes through the same inversion and argmax (:func:`ensemble_probabilities`). Runs
+with other labels, preprocessing or task are refused (:func:`check_ensemble`).
+
 Every output has exactly the input's shape and affine, as uint8 labels 0-15. :func:`predict_folder`
 writes each file atomically and skips finished cases, so an interrupted run resumes where it stopped; a
 case that fails is reported in the returned table and the run goes on.
@@ -360,7 +365,7 @@ def ensemble_probabilities(
             )
         total = probs if total is None else total.add_(probs)
         del probs
-    return total / len(members)
+    return total.div_(len(members))
 
 
 def predict_case(
