@@ -60,7 +60,8 @@ __all__ = [
 STEPS: tuple[str, ...] = ("DynUNet", "ResEnc", "ResEnc + DA5", "ensemble of folds", "+ post-processing")
 #: Columns of :attr:`AblationResult.summary`.
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "step", "dice", "delta", "low", "high", "n_cases", "models", "train_steps", "train_s", "predict_s", "peak_gib",
+    "step", "dice", "delta", "low", "high", "n_cases", "models", "parameters", "train_steps", "train_s", "predict_s",
+    "peak_gib",
 )  # fmt: skip
 #: Columns of :func:`paired_deltas`.
 DELTA_COLUMNS: tuple[str, ...] = ("organ_id", "organ", "before", "after", "delta", "low", "high", "n_cases")
@@ -146,7 +147,9 @@ class AblationResult:
     Attributes:
         scores: One row per step, case and organ (``evaluate_folder`` columns plus ``step``).
         summary: One row per step, columns :data:`SUMMARY_COLUMNS`: mean Dice over cases and organs,
-            its change from the step before with the bootstrap interval, and the cost of the step.
+            its change from the step before with the bootstrap interval, and the cost of the step (models to
+            run, parameters of one model, training steps and seconds of all its runs, prediction seconds of the
+            test cases, peak GPU memory of one training step where a GPU is used).
         deltas: Per step (from the second) and organ, :func:`paired_deltas` with a ``step`` column.
         plan: The post-processing plan chosen on the cross-validation predictions (None without folds).
         setup: The :class:`AblationSetup`.
@@ -377,6 +380,15 @@ class _quiet_nanmean:
         return self._catch.__exit__(*exc)
 
 
+def _parameters(run: Path) -> int:
+    """Trainable parameters of one model of a run (its last checkpoint, loaded on the CPU)."""
+    from amos_tutorial.models import count_parameters
+    from amos_tutorial.training import load_run
+
+    model, _ = load_run(run, which="last", device="cpu")
+    return int(count_parameters(model))
+
+
 def _peak_gib(model: str, variant: str, device: str, root: Path) -> float:
     """Peak GPU memory of one training step (``amos bench speed``'s probe); NaN off CUDA."""
     import torch
@@ -466,7 +478,7 @@ def score_ladder(
             "delta": overall["delta"].iloc[0] if len(overall) else np.nan,
             "low": overall["low"].iloc[0] if len(overall) else np.nan,
             "high": overall["high"].iloc[0] if len(overall) else np.nan,
-            "n_cases": len(per_case), "models": len(ladder.runs[step]),
+            "n_cases": len(per_case), "models": len(ladder.runs[step]), "parameters": _parameters(ladder.runs[step][0]),
             "train_steps": ladder.train_steps[step], "train_s": ladder.train_seconds[step],
             "predict_s": predict_s[step], "peak_gib": peaks.get(step, peaks[STEPS[1]]),
         })  # fmt: skip
