@@ -155,3 +155,17 @@ def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_p
     assert (result.folder / "postprocess_plan.json").is_file() and result.plan.table is not None
     again = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
     assert again.runs == ladder.runs  # shared runs: nothing is trained twice
+
+
+def test_the_figure_draws_both_panels_and_checks_its_tables():
+    from amos_tutorial.viz.ablation import plot_ablation
+
+    before = _scores({"spleen": [0.2, 0.5, 0.8], "liver": [0.9, 0.7, 0.6]})
+    deltas = paired_deltas(before, before.assign(dsc=before["dsc"] + 0.1), n_boot=200).assign(step="ResEnc")
+    summary = pd.DataFrame({"step": ["DynUNet", "ResEnc"], "dice": [0.6, 0.7]})
+    fig = plot_ablation(summary, deltas)
+    left, right = fig.axes[:2]
+    assert [t.get_text() for t in left.get_yticklabels()] == ["DynUNet", "ResEnc"]
+    assert "all organs" in [t.get_text() for t in right.get_yticklabels()]
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_ablation(summary.drop(columns="dice"), deltas)
