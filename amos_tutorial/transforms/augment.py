@@ -164,7 +164,7 @@ def draw_augment_params(
     Examples:
         >>> p = draw_augment_params(4, AugmentConfig(), torch.Generator().manual_seed(0))
         >>> sorted(p)[:3], p["flip"].shape
-        (['affine', 'angle', 'flip'], torch.Size([4, 3]))
+        (['affine', 'angle', 'blur_sigma'], torch.Size([4, 3]))
     """
     c, g = config, generator
     flip = torch.rand(n, 3, generator=g) < c.flip_prob
