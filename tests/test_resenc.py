@@ -350,3 +350,18 @@ def test_monai_preset_runs_the_da5_transforms():
 def test_every_preset_keeps_the_default_augmentation():
     for preset in PRESETS:
         assert make_config("resenc", preset=preset).augment == "default"
+
+
+def test_bench_models_lists_resenc_and_its_named_sizes(capsys):
+    from amos_tutorial.benchmark.models import measure_model
+    from amos_tutorial.cli import main as amos_main
+
+    row = measure_model("resenc", "tiny", batch=1, mode="train", repeats=1)
+    assert row["error"] is None and row["patch"] == "32x32x32" and row["s_per_step"] > 0
+    assert measure_model("unet", "M")["error"].startswith("ValueError: unet: variant must be one of")
+    assert amos_main(["bench", "models", "--variant", "L", "--device", "cpu"]) == 0
+    table = capsys.readouterr().out
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows == [line for line in rows if line.startswith("| resenc | L | 192x192x192 | 2 |")] and rows
+    assert amos_main(["bench", "models", "--variant", "XL", "--device", "cpu"]) == 2
+    assert "unknown variant 'XL'" in capsys.readouterr().err
