@@ -27,8 +27,9 @@ returns only the full-resolution logits ``(B, C, X, Y, Z)``.
 
 The recipe (:data:`RESENC_RECIPE`): SGD, lr 1e-2, momentum 0.99, Nesterov, weight decay 3e-5, poly decay
 (exponent 0.9), 1000 epochs x 250 iterations: nnU-Net v2's ``nnUNetTrainer`` defaults, also the winners'
-(Isensee et al., "Extending nnU-Net is all you need", arXiv 2208.10791). No published parameter count is
-recorded: the papers give none we could cite for these settings; count them with ``count_parameters``.
+(Isensee et al., "Extending nnU-Net is all you need", arXiv 2208.10791). The registry records nnU-Net
+Revisited's published AMOS results of ResEnc M and L with their source (``extra["published"]``), but no
+published parameter count: none we could cite for these settings; count them with ``count_parameters``.
 
 Examples:
     >>> from amos_tutorial.models import build_model, count_parameters
@@ -349,7 +350,19 @@ def _register() -> None:
             "Isensee et al., Extending nnU-Net is all you need, arXiv 2208.10791",
             description="nnU-Net's residual-encoder U-Net (dynamic-network-architectures), identity-initialised "
             "residual blocks, deep supervision",
-            extra={"source": RESENC_RECIPE["source"], "implementation": "dynamic_network_architectures 0.4"},
+            extra={
+                "source": RESENC_RECIPE["source"],
+                "implementation": "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
+                "published": {
+                    "params_M": "not found in the sources we could read",
+                    "amos_dice_nnunet_revisited_M_L": "88.77 / 89.41",
+                    "amos_train_vram_gb_nnunet_revisited_M_L": "9.1 / 22.7",
+                    "amos_train_hours_a100_nnunet_revisited_M_L": "12 / 35",
+                    "source": "nnU-Net Revisited (Isensee et al., MICCAI 2024), MIC-DKFZ/nnUNet "
+                    "documentation/resenc_presets.md; 5-fold CV on 360 AMOS cases (CT+MRI), one A100 40 GB, "
+                    "nnU-Net's own plans",
+                },
+            },
             variants=RESENC_VARIANTS,
             variant_recipes={
                 k: {"patch_size": v["patch_size"], "batch_size": v["batch_size"]} for k, v in RESENC_RECIPES.items()

@@ -6,6 +6,9 @@ from one generator, so a batch is reproducible) and the batch is then transforme
 of tensor operations: ``torch.flip`` / ``torch.rot90`` per sample, one ``affine_grid`` +
 ``grid_sample`` for the samples that are rotated or zoomed, and broadcast arithmetic for intensity.
 
+Named settings (:data:`AUGMENTATIONS`, chosen by ``TrainConfig.augment`` / ``amos train --augment``): ``"off"``,
+``"default"`` (:class:`AugmentConfig`'s defaults) and ``"da5"``, the AMOS 2022 winners' stronger set (:data:`DA5`).
+
 Conventions: patches are ``(B, 1, X, Y, Z)``; rotations turn the axial (x, y) plane about z, in mm
 (the voxel spacing is taken into account), like MONAI's ``RandAffined(rotate_range=(0, 0, angle))``.
 """
@@ -64,7 +67,7 @@ class AugmentConfig:
         low_res_range: ... to a fraction of the patch size drawn from this range.
         invert_gamma_prob: Probability of a gamma curve on the inverted intensities (range ``gamma_range``).
 
-    The last nine fields are off by default (``"default"`` is unchanged by them); the ``"da5"`` preset of
+    The last eight fields are off by default (``"default"`` is unchanged by them); the ``"da5"`` preset of
     :data:`AUGMENTATIONS` turns them on. When they are all off no extra random number is drawn, so a batch of the
     default augmentation is the same as before they existed.
 
@@ -164,7 +167,7 @@ def draw_augment_params(
     Examples:
         >>> p = draw_augment_params(4, AugmentConfig(), torch.Generator().manual_seed(0))
         >>> sorted(p)[:3], p["flip"].shape
-        (['affine', 'angle', 'flip'], torch.Size([4, 3]))
+        (['affine', 'angle', 'blur_sigma'], torch.Size([4, 3]))
     """
     c, g = config, generator
     flip = torch.rand(n, 3, generator=g) < c.flip_prob
@@ -323,9 +326,9 @@ def intensity_augment(
     """Per-sample intensity scale, shift, contrast, low resolution, blur, gamma and noise on a batch, in place.
 
     Introduced in chapter *Preprocessing and augmentation*; the contrast, low-resolution, blur and inverted-gamma
-    steps of ``"da5"`` in chapter *How AMOS 2022 was won*. The batch is ``(B, 1, X, Y, Z)``.
-    Scale and shift are one broadcast multiply-add for the whole batch; gamma (on each patch's own min..max range, as nnU-Net does) and noise touch only
-    the samples that draw them.
+    steps of ``"da5"`` in chapter *How AMOS 2022 was won*. The batch is ``(B, 1, X, Y, Z)``. Scale and shift are
+    one broadcast multiply-add for the whole batch; contrast, low resolution, blur, gamma (on each patch's own
+    min..max range, as nnU-Net does) and noise touch only the samples that draw them.
 
     Args:
         image: Float batch on any device (modified in place and returned).
@@ -428,9 +431,11 @@ def _inverted_gamma(image: torch.Tensor, params: Mapping[str, torch.Tensor]) -> 
 #: 0.7..1.43 (p 0.2, independent of the rotation), and more intensity transforms. Probabilities of the added
 #: transforms are nnU-Net's ``apply_probability * p_per_channel`` for one channel: Gaussian blur sigma 0.3..1.5
 #: (0.2 * 0.5), contrast 0.5..2 (0.2 * 0.5), low resolution 0.25..1 (0.15 * 0.5), gamma on the inverted image
-#: (two transforms of p 0.1), noise variance up to 0.1 (std up to 0.316, p 0.1). Not reproduced: rotations about
-#: the other two axes (here the axial plane only), the median filter, sharpening, blank rectangles, brightness
-#: gradients and local gamma.
+#: (two transforms of p 0.1), noise variance up to 0.1 (here the std is drawn uniformly up to 0.316, p 0.1). Not
+#: reproduced: nnU-Net rotates a chosen sample about each of the three axes with p 0.5, here about z (the axial
+#: plane) only, every time; the median filter, sharpening,
+#: blank rectangles, brightness gradients and local gamma. Source: nnunetv2 2.8.1,
+#: ``nnunetv2/training/nnUNetTrainer/variants/data_augmentation/nnUNetTrainerDA5.py``.
 DA5 = AugmentConfig(
     affine_prob=0.4,
     max_rotation_deg=30.0,
