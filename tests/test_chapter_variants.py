@@ -25,6 +25,7 @@ EXPECTED_NOTES = {
     "exploring_the_data": ["Metadata unknown", "Skipped: the metadata figure", "Skipped: the MRI case"],
     "preprocessing": ["Skipped: the MRI column"],
     "evaluation": ["One modality"],
+    "winners": ["Skipped: the fold runs, the ensemble and the post-processing", "Skipped: the post-processing plan"],
 }
 
 

@@ -386,3 +386,38 @@ def test_a_crashing_function_is_one_line_naming_the_input():
     assert str(result) == "✗ demo: on input 'first input' it raised ValueError: bad shape"
     with pytest.raises(TypeError, match="function"):
         check_dice("my_dice")
+
+
+def _largest_6_connected(mask):
+    from scipy import ndimage
+
+    labels, n = ndimage.label(mask)  # the default structure: faces only (6-connectivity)
+    if n == 0:
+        return np.zeros(mask.shape, bool)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == sizes.argmax()
+
+
+def _first_component(mask):
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    return labels == 1
+
+
+def _largest_counting_background(mask):
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    return labels == np.bincount(labels.ravel()).argmax()  # the background is the largest "component"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "word"),
+    [(_largest_6_connected, "corner"), (_first_component, "expected"), (_largest_counting_background, "one voxel")],
+)
+def test_largest_component_catches_mistakes(wrong, word):
+    from amos_tutorial.exercises import check_largest_component
+
+    _assert_fails(check_largest_component(wrong), word)

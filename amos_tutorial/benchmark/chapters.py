@@ -34,8 +34,9 @@ __all__ = [
 
 #: Seconds one chapter may take in smoke mode on 2 CPU cores.
 CHAPTER_BUDGET_S = 180.0
-#: Seconds the whole book may take in smoke mode on 2 CPU cores.
-BOOK_BUDGET_S = 480.0
+#: Seconds the whole book may take in smoke mode on 2 CPU cores: the 10 minutes the introduction promises. It was
+#: 480 s for nine chapters (436 s measured); *How AMOS 2022 was won* trains five short runs of its own (about 2 min).
+BOOK_BUDGET_S = 600.0
 #: The environment every chapter is executed with, in the book build, the tests and this benchmark.
 SMOKE_ENV: dict[str, str] = {"AMOS_SMOKE": "1", "AMOS_VIEWER": "static", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 CHAPTER_TIME_COLUMNS = ("chapter", "seconds", "budget_s", "over_budget", "status", "error")

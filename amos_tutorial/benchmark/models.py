@@ -113,7 +113,7 @@ def measure_model(
 
     Args:
         name: Registry name.
-        variant: ``"full"`` or ``"tiny"``.
+        variant: ``"full"``, ``"tiny"`` or another of the model's variants (``resenc``: ``"M"``, ``"L"``).
         patch: Patch (x, y, z); None means the variant's recommended patch.
         batch: Batch size; None means the variant's recommended batch.
         mode: ``"params"``, ``"forward"`` or ``"train"``.
@@ -138,10 +138,16 @@ def measure_model(
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     spec = get_model_spec(name)
-    patch = tuple(patch) if patch else (spec.patch_size if variant == "full" else spec.tiny_patch_size)
-    batch = batch or (spec.batch_size if variant == "full" else spec.tiny_batch_size)
     row: dict[str, Any] = dict.fromkeys(MODEL_COLUMNS)
-    row.update(model=name, variant=variant, patch="x".join(map(str, patch)), batch=batch, mode=mode, device=device)
+    row.update(model=name, variant=variant, mode=mode, device=device)
+    try:
+        recipe_patch, recipe_batch = spec.recipe_for(variant)
+    except ValueError as exc:
+        row["error"] = f"ValueError: {exc}"
+        return row
+    patch = tuple(patch) if patch else recipe_patch
+    batch = batch or recipe_batch
+    row.update(patch="x".join(map(str, patch)), batch=batch)
     try:
         with thread_limit(threads):
             net = build_model_for_patch(name, variant, patch_size=patch)
@@ -155,7 +161,7 @@ def measure_model(
             reset_peak_memory(dev)
             row["s_per_step"] = round(timed_calls(step, repeats, first=1, device=dev), 4)
             row["peak_gib"] = round(peak_memory_gib(dev) if dev.type == "cuda" else _rss_gib(), 3)
-    except (RuntimeError, ValueError, KeyError, MemoryError) as exc:
+    except (RuntimeError, ValueError, KeyError, MemoryError, ImportError) as exc:
         row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
     return row
 

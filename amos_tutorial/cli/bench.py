@@ -75,7 +75,10 @@ def _add_models(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--models", help="comma-separated registry names (default: every registered model)")
-    parser.add_argument("--variant", choices=("full", "tiny"), default="full", help="model variant")
+    parser.add_argument(
+        "--variant", default="full",
+        help="model variant: full, tiny, or a size some models define (resenc: M, L; then only those models)",
+    )  # fmt: skip
     parser.add_argument("--mode", choices=MODES, default="params", help="what to measure")
     parser.add_argument("--patch-size", type=patch_size_arg, help="override the recommended patch, e.g. 64,64,32")
     parser.add_argument("--batch-size", type=int, help="override the recommended batch size")
@@ -93,7 +96,7 @@ def _run_models(args: argparse.Namespace) -> int:
     import sys
 
     from amos_tutorial.benchmark.models import format_model_table, model_table, published_figures, write_rows
-    from amos_tutorial.models import list_models
+    from amos_tutorial.models import all_variants, get_model_spec, list_models
     from amos_tutorial.training.amp import resolve_device
 
     if args.out is not None and not str(args.out).endswith((".csv", ".json")):
@@ -102,6 +105,11 @@ def _run_models(args: argparse.Namespace) -> int:
     unknown = sorted(set(names) - set(list_models()))
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; registered: {', '.join(list_models())}")
+    if args.variant not in all_variants():
+        raise ValueError(f"unknown variant {args.variant!r}; the models define {', '.join(all_variants())}")
+    if not args.models:
+        # A size only some models define (resenc's M, L): list those models, not an error row for every other.
+        names = [n for n in names if args.variant in get_model_spec(n).variants]
     rows = model_table(
         names, in_process=args.in_process, timeout=args.timeout, log=lambda line: print(line, file=sys.stderr),
         variant=args.variant, patch=args.patch_size, batch=args.batch_size, mode=args.mode,

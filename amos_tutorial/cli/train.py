@@ -5,6 +5,7 @@ Introduced in chapter *Training the baselines*. A thin layer over :func:`amos_tu
     amos train --model nnunet --data synthetic --out runs/nnunet_smoke --preset smoke
     amos train --model nnunet --data $AMOS_DATA_DIR --out runs/nnunet --preset full --device cuda
     amos train --model unet --data synthetic --out runs/unet_task1 --preset quick --task 1   # CT only
+    amos train --model resenc --variant L --augment da5 --data $AMOS_DATA_DIR --out runs/resenc_l --preset full
     amos train --out runs/nnunet --resume                      # after Ctrl-C or a crash
     torchrun --standalone --nproc_per_node=4 -m amos_tutorial.cli train --model nnunet ...   # 4 GPUs
 
@@ -19,6 +20,7 @@ import sys
 
 from amos_tutorial.cli._args import check_output_folder, patch_size_arg
 from amos_tutorial.training.config import PRESETS, TASKS
+from amos_tutorial.transforms.augment import AUGMENTATIONS
 
 ORDER = 30
 
@@ -51,6 +53,7 @@ def _run(args: argparse.Namespace) -> int:
         "iterations_per_epoch": args.iterations_per_epoch,
         "cache_dir": args.cache_dir,
         "variant": args.variant,
+        "augment": args.augment,
         "task": args.task,
     }
     result = train(
@@ -112,7 +115,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iterations-per-epoch", type=int, help="steps per epoch (logging/checkpoint unit)")
     parser.add_argument("--batch-size", type=int, help="patches per step and per process")
     parser.add_argument("--patch-size", type=patch_size_arg, help="patch x,y,z in voxels, e.g. 96,96,96")
-    parser.add_argument("--variant", choices=("tiny", "full"), help="override the preset's model variant")
+    parser.add_argument(
+        "--variant",
+        help="override the preset's model variant: tiny or full, or a size the model defines (resenc: M, L)",
+    )
+    parser.add_argument(
+        "--augment",
+        choices=tuple(AUGMENTATIONS),
+        help="patch augmentation: off, default, or da5 (the AMOS 2022 winners' stronger set; default: default)",
+    )
     parser.add_argument("--lr", type=float, help="learning rate (default: the model's recipe)")
     parser.add_argument("--seed", type=int, help="seed of weights, patches and RNGs (default 0)")
     parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower on GPU)")

@@ -22,6 +22,7 @@ check_training_step       one optimisation step                   a reference st
 check_training_loop       a minimal training loop                 a reference loop
 check_dice, check_nsd     DSC and NSD from scratch                :mod:`amos_tutorial.evaluation`
 check_sliding_window      Gaussian sliding-window inference       MONAI ``sliding_window_inference``
+check_largest_component   keep the largest connected component    the package's post-processing rule
 ========================  ======================================  ==================================
 """
 
@@ -34,6 +35,7 @@ from amos_tutorial.exercises.evaluation import (
     gaussian_weights,
     window_starts,
 )
+from amos_tutorial.exercises.postprocess import check_largest_component
 from amos_tutorial.exercises.training import check_dice_ce_loss, check_training_loop, check_training_step
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "CheckResult",
     "check_dice",
     "check_dice_ce_loss",
+    "check_largest_component",
     "check_nsd",
     "check_patch_sampling",
     "check_resample_spacing",

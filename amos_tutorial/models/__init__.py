@@ -2,7 +2,8 @@
 
 Introduced in chapter *Training the baselines*. Importing this package registers every built-in
 model: the MONAI networks of :mod:`amos_tutorial.models.monai_nets` (``unet``, ``vnet``, ``unetr``,
-``swinunetr``, ``nnunet``, ``segresnet``) and the plain-PyTorch ports of CoTr and nnFormer.
+``swinunetr``, ``nnunet``, ``segresnet``), the plain-PyTorch ports of CoTr and nnFormer, and nnU-Net's
+residual-encoder U-Net ``resenc`` (:mod:`amos_tutorial.models.resenc`, chapter *How AMOS 2022 was won*).
 
 Examples:
     >>> from amos_tutorial.models import list_models, build_model_for_patch
@@ -18,14 +19,23 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from amos_tutorial.models.registry import ModelSpec, build_model, get_model_spec, list_models, register_model
+from amos_tutorial.models.registry import (
+    ModelSpec,
+    all_variants,
+    build_model,
+    get_model_spec,
+    list_models,
+    register_model,
+)
 
 # Imported for their side effect: each module registers its models.
 from amos_tutorial.models import monai_nets  # noqa: F401  isort: skip
 from amos_tutorial.models import cotr, nnformer  # noqa: F401  isort: skip
+from amos_tutorial.models import resenc  # noqa: F401  isort: skip
 
 __all__ = [
     "ModelSpec",
+    "all_variants",
     "build_model",
     "build_model_for_patch",
     "count_parameters",
@@ -54,7 +64,7 @@ def build_model_for_patch(
 
     Args:
         name: Registry name.
-        variant: ``"full"`` or ``"tiny"``.
+        variant: ``"full"``, ``"tiny"`` or another of the model's ``variants``.
         patch_size: Training patch (x, y, z); None means the variant's recommended patch.
         spacing: Spacing (x, y, z mm) of the preprocessed data, for spacing-aware factories.
         in_channels: Input channels.
@@ -71,9 +81,8 @@ def build_model_for_patch(
         >>> build_model_for_patch("nnunet", "tiny", patch_size=(32, 32, 32), spacing=(1.5, 1.5, 2.0)).__class__.__name__
         'DynUNet'
     """
-    if variant not in ("full", "tiny"):
-        raise ValueError(f"variant must be 'full' or 'tiny', got {variant!r}")
     spec = get_model_spec(name)
+    spec.check_variant(variant)
     if patch_size is not None:
         patch = tuple(int(p) for p in patch_size)
         if len(patch) != 3 or any(p <= 0 for p in patch):

@@ -27,6 +27,7 @@ MODEL_FAMILIES: dict[str, str] = {
     "unet": "CNN",
     "vnet": "CNN",
     "segresnet": "CNN",
+    "resenc": "CNN",
     "unetr": "transformer encoder",
     "swinunetr": "transformer encoder",
     "cotr": "CNN + transformer",
@@ -136,7 +137,7 @@ def model_overview(names: Sequence[str] | None = None, variants: Sequence[str] =
         row: dict[str, Any] = {"model": name, "family": MODEL_FAMILIES.get(name, "other")}
         counts = {}
         for variant in variants:
-            patch = spec.patch_size if variant == "full" else spec.tiny_patch_size
+            patch, _ = spec.recipe_for(variant)
             net = build_model_for_patch(name, variant, patch_size=patch)
             counts[variant] = count_parameters(net)
             row[f"params_{variant}_M"] = counts[variant] / 1e6

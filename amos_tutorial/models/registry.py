@@ -17,7 +17,18 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
-__all__ = ["ModelSpec", "register_model", "get_model_spec", "list_models", "build_model"]
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "ModelSpec",
+    "all_variants",
+    "build_model",
+    "get_model_spec",
+    "list_models",
+    "register_model",
+]
+
+#: The variants every model builds: the recipe's network and a tiny one for CPU smoke runs.
+DEFAULT_VARIANTS: tuple[str, ...] = ("full", "tiny")
 
 
 @dataclass(frozen=True)
@@ -26,8 +37,8 @@ class ModelSpec:
 
     Attributes:
         name: Registry name (``"unet"``, ``"nnunet"``...).
-        factory: ``factory(in_channels, out_channels, variant) -> nn.Module`` where ``variant`` is
-            ``"full"`` or ``"tiny"``.
+        factory: ``factory(in_channels, out_channels, variant) -> nn.Module`` where ``variant`` is one
+            of ``variants``.
         patch_size: Recommended training patch (x, y, z) in voxels for the full variant.
         batch_size: Recommended batch size for the full variant.
         optimizer: Optimiser recipe, e.g. ``{"name": "sgd", "lr": 1e-2, "momentum": 0.99, "nesterov": True}``.
@@ -39,6 +50,12 @@ class ModelSpec:
         paper: Citation key / short reference of the architecture's paper.
         description: One-line idea of the architecture.
         extra: Free-form extra facts (published parameter counts etc.).
+        variants: The variants the factory builds (default ``("full", "tiny")``). ``"full"`` is the
+            recipe's network and ``"tiny"`` the CPU smoke network; a model may add named sizes (``resenc``:
+            nnU-Net's ``"M"`` and ``"L"``).
+        variant_recipes: Patch and batch of named variants other than ``"full"`` and ``"tiny"``:
+            ``{"L": {"patch_size": (192, 192, 192), "batch_size": 2}}``; a variant missing here trains
+            with ``patch_size`` / ``batch_size``.
     """
 
     name: str
@@ -54,6 +71,36 @@ class ModelSpec:
     paper: str = ""
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    variant_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def check_variant(self, variant: str) -> str:
+        """Return ``variant`` if this model builds it.
+
+        Raises:
+            ValueError: Naming the model, the bad value and the model's variants.
+
+        Examples:
+            >>> get_model_spec("unet").check_variant("tiny")
+            'tiny'
+        """
+        if variant not in self.variants:
+            raise ValueError(f"{self.name}: variant must be one of {list(self.variants)}, got {variant!r}")
+        return variant
+
+    def recipe_for(self, variant: str) -> tuple[tuple[int, int, int], int]:
+        """The recommended ``(patch_size, batch_size)`` of a variant.
+
+        Examples:
+            >>> get_model_spec("unet").recipe_for("tiny")
+            ((32, 32, 32), 2)
+        """
+        self.check_variant(variant)
+        if variant == "tiny":
+            return tuple(self.tiny_patch_size), int(self.tiny_batch_size)
+        recipe = self.variant_recipes.get(variant, {})
+        patch = tuple(int(p) for p in recipe.get("patch_size", self.patch_size))
+        return patch, int(recipe.get("batch_size", self.batch_size))  # type: ignore[return-value]
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -98,15 +145,24 @@ def get_model_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
+def all_variants() -> tuple[str, ...]:
+    """Every variant name some registered model builds, sorted (the choices of ``--variant``)."""
+    _ensure_builtin()
+    return tuple(sorted({v for spec in _REGISTRY.values() for v in spec.variants}))
+
+
 def build_model(name: str, variant: str = "full", in_channels: int = 1, out_channels: int = 16) -> nn.Module:
     """Instantiate a registered model.
 
     Args:
         name: Registry name.
-        variant: ``"full"`` (the recipe's network) or ``"tiny"`` (a small network for CPU smoke runs).
+        variant: ``"full"`` (the recipe's network), ``"tiny"`` (a small network for CPU smoke runs) or
+            another of the model's ``variants``.
         in_channels: Input channels (1 for CT or MRI).
         out_channels: Classes including background (16 for AMOS).
+
+    Raises:
+        ValueError: For a variant the model does not build.
     """
-    if variant not in ("full", "tiny"):
-        raise ValueError(f"variant must be 'full' or 'tiny', got {variant!r}")
-    return get_model_spec(name).factory(in_channels, out_channels, variant)
+    spec = get_model_spec(name)
+    return spec.factory(in_channels, out_channels, spec.check_variant(variant))

@@ -120,7 +120,8 @@ class TrainConfig:
 
     Attributes:
         model: Registry name (``"nnunet"``, ``"unet"``...).
-        variant: ``"full"`` or ``"tiny"``.
+        variant: ``"full"``, ``"tiny"`` or another variant of the model (``ModelSpec.variants``, e.g.
+            ``"M"`` / ``"L"`` for ``resenc``).
         preset: Preset it was made from (``"smoke"``, ``"quick"``, ``"colab"``, ``"full"``), for the record.
         data: Data folder or ``"synthetic"``.
         patch_size: Training patch (x, y, z) in voxels of the preprocessed grid.
@@ -149,7 +150,10 @@ class TrainConfig:
         sw_overlap: Sliding-window overlap of the validation.
         sw_batch_size: Windows per forward pass in validation.
         organ_weighted: Centre patches on organs (nnU-Net-style oversampling), see ``PatchSampler``.
-        augment: Random augmentation of the patches.
+        augment: Name of the patch augmentation in
+            :data:`~amos_tutorial.transforms.augment.AUGMENTATIONS`: ``"off"``, ``"default"`` or ``"da5"``
+            (the AMOS 2022 winners' stronger augmentation). Booleans of older ``config.json`` files are read
+            as ``True -> "default"``, ``False -> "off"``.
         cache_dir: Folder of the preprocessed cases; None uses ``<AMOS_CACHE_DIR>/preprocessed/...``.
         memory_budget_gb: Passed to ``load_preprocessed`` (None: no limit).
         modality_rule: Id rule for the modality when the metadata does not decide.
@@ -181,7 +185,7 @@ class TrainConfig:
     sw_overlap: float = 0.5
     sw_batch_size: int = 2
     organ_weighted: bool = True
-    augment: bool = True
+    augment: str = "default"
     cache_dir: str | None = None
     memory_budget_gb: float | None = None
     modality_rule: str = "readme"
@@ -192,8 +196,8 @@ class TrainConfig:
         # Normalise JSON lists and check values once, here, so every consumer can trust the config.
         object.__setattr__(self, "patch_size", check_patch_size(self.patch_size))
         object.__setattr__(self, "data", str(self.data))
-        if self.variant not in ("full", "tiny"):
-            raise ValueError(f"variant must be 'full' or 'tiny', got {self.variant!r}")
+        self._check_variant()
+        object.__setattr__(self, "augment", _augment_name(self.augment))
         for name in ("batch_size", "iterations", "iterations_per_epoch", "val_cases", "world_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -222,6 +226,16 @@ class TrainConfig:
             object.__setattr__(self, name, dict(d))
         if "lr" not in self.optimizer or float(self.optimizer["lr"]) <= 0:
             raise ValueError(f"optimizer needs a positive 'lr', got {self.optimizer!r}")
+
+    def _check_variant(self) -> None:
+        from amos_tutorial.models.registry import DEFAULT_VARIANTS, get_model_spec
+
+        try:
+            variants = get_model_spec(self.model).variants
+        except KeyError:  # a model registered later, e.g. in a notebook: only the common variants are known
+            variants = DEFAULT_VARIANTS
+        if self.variant not in variants:
+            raise ValueError(f"{self.model}: variant must be one of {list(variants)}, got {self.variant!r}")
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -307,7 +321,7 @@ def make_config(
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     spec = get_model_spec(model)
     settings = dict(PRESETS[preset])
-    tiny = settings["variant"] == "tiny"
+    preset_patch, preset_batch = spec.recipe_for(settings["variant"])
     sched = dict(spec.schedule)
     # The recipe's budget becomes iterations / iterations_per_epoch; the schedule keeps only its shape.
     recipe_ipe = int(sched.pop("iterations_per_epoch", 250))
@@ -318,8 +332,8 @@ def make_config(
         "model": model,
         "preset": preset,
         "data": data,
-        "patch_size": tuple(spec.tiny_patch_size if tiny else spec.patch_size),
-        "batch_size": int(spec.tiny_batch_size if tiny else spec.batch_size),
+        "patch_size": preset_patch,
+        "batch_size": preset_batch,
         "iterations": recipe_epochs * recipe_ipe,
         "iterations_per_epoch": recipe_ipe,
         "optimizer": dict(spec.optimizer),
@@ -337,9 +351,7 @@ def make_config(
             base["optimizer"] = {**base["optimizer"], "lr": float(lr)}
     if "variant" in overrides and overrides["variant"] is not None and "patch_size" not in overrides:
         # Changing the variant alone also changes the recommended patch and batch.
-        tiny = overrides["variant"] == "tiny"
-        base["patch_size"] = tuple(spec.tiny_patch_size if tiny else spec.patch_size)
-        base["batch_size"] = int(spec.tiny_batch_size if tiny else spec.batch_size)
+        base["patch_size"], base["batch_size"] = spec.recipe_for(overrides["variant"])
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -350,6 +362,17 @@ def make_config(
     # Validate the preprocessing dict now rather than after an hour of caching.
     PreprocessConfig.from_dict(base["preprocess"])
     return TrainConfig(**base)
+
+
+def _augment_name(value: Any) -> str:
+    """The augmentation name of a config value; booleans of older configs map to "default" / "off"."""
+    from amos_tutorial.transforms.augment import AUGMENTATIONS
+
+    if isinstance(value, bool):
+        return "default" if value else "off"
+    if not isinstance(value, str) or value not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {sorted(AUGMENTATIONS)}, got {value!r}")
+    return value
 
 
 def save_config(config: TrainConfig, path: str | os.PathLike) -> Path:

@@ -39,6 +39,8 @@ _EXPORTS = {
     "available_memory_gb": "cache",
     "suggest_memory_budget_gb": "cache",
     "AugmentConfig": "augment",
+    "AUGMENTATIONS": "augment",
+    "get_augmentation": "augment",
     "PatchSampler": "sampler",
     "BatchPlan": "sampler",
 }

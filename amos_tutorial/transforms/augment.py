@@ -6,6 +6,9 @@ from one generator, so a batch is reproducible) and the batch is then transforme
 of tensor operations: ``torch.flip`` / ``torch.rot90`` per sample, one ``affine_grid`` +
 ``grid_sample`` for the samples that are rotated or zoomed, and broadcast arithmetic for intensity.
 
+Named settings (:data:`AUGMENTATIONS`, chosen by ``TrainConfig.augment`` / ``amos train --augment``): ``"off"``,
+``"default"`` (:class:`AugmentConfig`'s defaults) and ``"da5"``, the AMOS 2022 winners' stronger set (:data:`DA5`).
+
 Conventions: patches are ``(B, 1, X, Y, Z)``; rotations turn the axial (x, y) plane about z, in mm
 (the voxel spacing is taken into account), like MONAI's ``RandAffined(rotate_range=(0, 0, angle))``.
 """
@@ -21,7 +24,10 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "AUGMENTATIONS",
+    "DA5",
     "AugmentConfig",
+    "get_augmentation",
     "draw_augment_params",
     "rotation_zoom_matrix",
     "flip_rot90",
@@ -51,6 +57,19 @@ class AugmentConfig:
         gamma_range: ... with gamma drawn from this range.
         noise_prob: Probability of additive Gaussian noise ...
         noise_std_max: ... with a standard deviation drawn from 0..this.
+        zoom_prob: Probability of the zoom drawn independently of the rotation (nnU-Net's
+            ``p_scaling``); None (the default) zooms exactly the samples that rotate (``affine_prob``).
+        blur_prob: Probability of a Gaussian blur ...
+        blur_sigma_range: ... with sigma (voxels) drawn from this range.
+        contrast_prob: Probability of a contrast change about the patch mean ...
+        contrast_range: ... by a factor drawn from this range.
+        low_res_prob: Probability of simulating low resolution (nearest down-sampling, trilinear up-sampling) ...
+        low_res_range: ... to a fraction of the patch size drawn from this range.
+        invert_gamma_prob: Probability of a gamma curve on the inverted intensities (range ``gamma_range``).
+
+    The last eight fields are off by default (``"default"`` is unchanged by them); the ``"da5"`` preset of
+    :data:`AUGMENTATIONS` turns them on. When they are all off no extra random number is drawn, so a batch of the
+    default augmentation is the same as before they existed.
 
     Examples:
         >>> AugmentConfig(flip_prob=0.0).to_dict()["flip_prob"]
@@ -70,10 +89,20 @@ class AugmentConfig:
     gamma_range: tuple[float, float] = (0.7, 1.5)
     noise_prob: float = 0.1
     noise_std_max: float = 0.1
+    zoom_prob: float | None = None
+    blur_prob: float = 0.0
+    blur_sigma_range: tuple[float, float] = (0.3, 1.5)
+    contrast_prob: float = 0.0
+    contrast_range: tuple[float, float] = (0.5, 2.0)
+    low_res_prob: float = 0.0
+    low_res_range: tuple[float, float] = (0.25, 1.0)
+    invert_gamma_prob: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "zoom_prob" and value is None:
+                continue
             if f.name.endswith("_prob"):
                 if not 0.0 <= float(value) <= 1.0:
                     raise ValueError(f"AugmentConfig.{f.name} must be a probability in 0..1, got {value!r}")
@@ -87,6 +116,14 @@ class AugmentConfig:
                 object.__setattr__(self, f.name, (lo, hi))
             elif float(value) < 0 or not math.isfinite(float(value)):
                 raise ValueError(f"AugmentConfig.{f.name} must be a finite number >= 0, got {value!r}")
+
+    @property
+    def extended(self) -> bool:
+        """True when a transform beyond the default set is on (independent zoom, blur, contrast, low resolution,
+        inverted gamma): only then are their random numbers drawn."""
+        return self.zoom_prob is not None or any(
+            p > 0 for p in (self.blur_prob, self.contrast_prob, self.low_res_prob, self.invert_gamma_prob)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -122,14 +159,15 @@ def draw_augment_params(
 
     Returns:
         CPU tensors of length ``n``: ``flip`` (n, 3) bool, ``rot90`` (k = 0..3), ``affine`` bool,
-        ``angle`` (radians), ``zoom``, ``int_scale``, ``int_shift``, ``gamma``, ``noise_std``, with
-        neutral values (no flip, k = 0, angle 0, zoom 1, scale 1, shift 0, gamma 1, std 0) where a
+        ``angle`` (radians), ``zoom``, ``int_scale``, ``int_shift``, ``gamma``, ``noise_std``,
+        ``blur_sigma``, ``contrast``, ``low_res``, ``invert_gamma``, with neutral values (no flip, k = 0,
+        angle 0, zoom 1, scale 1, shift 0, gamma 1, std 0, sigma 0, contrast 1, low_res 1) where a
         transform is not applied.
 
     Examples:
         >>> p = draw_augment_params(4, AugmentConfig(), torch.Generator().manual_seed(0))
         >>> sorted(p)[:3], p["flip"].shape
-        (['affine', 'angle', 'flip'], torch.Size([4, 3]))
+        (['affine', 'angle', 'blur_sigma'], torch.Size([4, 3]))
     """
     c, g = config, generator
     flip = torch.rand(n, 3, generator=g) < c.flip_prob
@@ -142,6 +180,7 @@ def draw_augment_params(
     lo, hi = c.scale_range
     # log-uniform zoom: magnifying by 1.25 is as likely as shrinking by 1 / 1.25
     zoom = torch.exp(_uniform(n, math.log(lo), math.log(hi), g))
+    raw_zoom = zoom
     zoom = torch.where(affine, zoom, torch.ones_like(zoom))
     on = torch.rand(n, generator=g) < c.intensity_scale_prob
     int_scale = torch.where(on, _uniform(n, *c.intensity_scale_range, g), torch.ones(n, dtype=torch.float64))
@@ -151,16 +190,34 @@ def draw_augment_params(
     gamma = torch.where(on, _uniform(n, *c.gamma_range, g), torch.ones(n, dtype=torch.float64))
     on = torch.rand(n, generator=g) < c.noise_prob
     noise_std = _uniform(n, 0.0, c.noise_std_max, g) * on
+    ones = torch.ones(n, dtype=torch.float64)
+    extra = {"blur_sigma": torch.zeros(n, dtype=torch.float64), "contrast": ones, "low_res": ones, "invert_gamma": ones}
+    if c.extended:
+        # Drawn only for the extended presets, after everything else: the default draws stay as they were.
+        if c.zoom_prob is not None:
+            zoom_on = torch.rand(n, generator=g) < c.zoom_prob
+            zoom = torch.where(zoom_on, raw_zoom, torch.ones_like(raw_zoom))
+        else:
+            torch.rand(n, generator=g)
+        on = torch.rand(n, generator=g) < c.blur_prob
+        extra["blur_sigma"] = _uniform(n, *c.blur_sigma_range, g) * on
+        on = torch.rand(n, generator=g) < c.contrast_prob
+        extra["contrast"] = torch.where(on, _uniform(n, *c.contrast_range, g), ones)
+        on = torch.rand(n, generator=g) < c.low_res_prob
+        extra["low_res"] = torch.where(on, _uniform(n, *c.low_res_range, g), ones)
+        on = torch.rand(n, generator=g) < c.invert_gamma_prob
+        extra["invert_gamma"] = torch.where(on, _uniform(n, *c.gamma_range, g), ones)
     return {
         "flip": flip,
         "rot90": rot90,
-        "affine": affine & ((angle != 0) | (zoom != 1)),
+        "affine": (angle != 0) | (zoom != 1),
         "angle": angle,
         "zoom": zoom,
         "int_scale": int_scale,
         "int_shift": int_shift,
         "gamma": gamma,
         "noise_std": noise_std,
+        **extra,
     }
 
 
@@ -266,11 +323,12 @@ def affine_resample(
 def intensity_augment(
     image: torch.Tensor, params: Mapping[str, torch.Tensor], noise: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Per-sample intensity scale, shift, gamma and noise on a ``(B, 1, X, Y, Z)`` batch, in place.
+    """Per-sample intensity scale, shift, contrast, low resolution, blur, gamma and noise on a batch, in place.
 
-    Introduced in chapter *Preprocessing and augmentation*. Scale and shift are one broadcast multiply-add for the
-    whole batch; gamma (on each patch's own min..max range, as nnU-Net does) and noise touch only
-    the samples that draw them.
+    Introduced in chapter *Preprocessing and augmentation*; the contrast, low-resolution, blur and inverted-gamma
+    steps of ``"da5"`` in chapter *How AMOS 2022 was won*. The batch is ``(B, 1, X, Y, Z)``. Scale and shift are
+    one broadcast multiply-add for the whole batch; contrast, low resolution, blur, gamma (on each patch's own
+    min..max range, as nnU-Net does) and noise touch only the samples that draw them.
 
     Args:
         image: Float batch on any device (modified in place and returned).
@@ -296,6 +354,9 @@ def intensity_augment(
     if bool((scale != 1).any()) or bool((shift != 0).any()):
         image.mul_(scale.to(dt).view(view).to(dev, non_blocking=True))
         image.add_(shift.to(dt).view(view).to(dev, non_blocking=True))
+    _contrast(image, params)
+    _low_resolution(image, params)
+    _blur(image, params)
     idx = torch.nonzero(params["gamma"] != 1).flatten()
     if idx.numel():
         sel = idx.to(dev, non_blocking=True)
@@ -305,6 +366,7 @@ def intensity_augment(
         rng = (sub.amax(dim=dims, keepdim=True) - lo).clamp_min(1e-7)
         g = params["gamma"][idx].to(dt).view((-1,) + (1,) * (image.ndim - 1)).to(dev, non_blocking=True)
         image[sel] = ((sub - lo) / rng).pow(g) * rng + lo
+    _inverted_gamma(image, params)
     idx = torch.nonzero(params["noise_std"] > 0).flatten()
     if idx.numel():
         if noise is None or noise.shape[0] != idx.numel():
@@ -313,3 +375,98 @@ def intensity_augment(
         sel = idx.to(dev, non_blocking=True)
         image[sel] += noise.to(dev, dt, non_blocking=True) * std
     return image
+
+
+def _selected(params: Mapping[str, torch.Tensor], key: str, neutral: float) -> list[int]:
+    value = params.get(key)
+    if value is None:
+        return []
+    return torch.nonzero(value != neutral).flatten().tolist()
+
+
+def _contrast(image: torch.Tensor, params: Mapping[str, torch.Tensor]) -> None:
+    """Contrast about each chosen patch's mean (nnU-Net's ``ContrastTransform``, without range preservation)."""
+    for i in _selected(params, "contrast", 1.0):
+        mean = image[i].mean()
+        image[i] = (image[i] - mean) * float(params["contrast"][i]) + mean
+
+
+def _low_resolution(image: torch.Tensor, params: Mapping[str, torch.Tensor]) -> None:
+    """Nearest down-sampling to a fraction of the size, trilinear up-sampling back (``SimulateLowResolution``)."""
+    for i in _selected(params, "low_res", 1.0):
+        shape = image.shape[2:]
+        small = [max(1, round(int(n) * float(params["low_res"][i]))) for n in shape]
+        down = F.interpolate(image[i : i + 1].float(), size=small, mode="nearest")
+        image[i : i + 1] = F.interpolate(down, size=tuple(shape), mode="trilinear", align_corners=False).to(image.dtype)
+
+
+def _blur(image: torch.Tensor, params: Mapping[str, torch.Tensor]) -> None:
+    """Separable Gaussian blur of the chosen samples, sigma in voxels, replicate padding."""
+    for i in _selected(params, "blur_sigma", 0.0):
+        sigma = float(params["blur_sigma"][i])
+        radius = max(1, math.ceil(3 * sigma))
+        t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=image.device)
+        k = torch.exp(-0.5 * (t / sigma) ** 2)
+        k = k / k.sum()
+        x = image[i : i + 1].float()
+        for axis in range(3):
+            shape = [1, 1, 1, 1, 1]
+            shape[2 + axis] = k.numel()
+            pad = [0, 0, 0, 0, 0, 0]
+            pad[2 * (2 - axis)] = pad[2 * (2 - axis) + 1] = radius
+            x = F.conv3d(F.pad(x, pad, mode="replicate"), k.view(shape))
+        image[i : i + 1] = x.to(image.dtype)
+
+
+def _inverted_gamma(image: torch.Tensor, params: Mapping[str, torch.Tensor]) -> None:
+    """Gamma on the inverted intensities of the chosen patches (their own min..max range)."""
+    for i in _selected(params, "invert_gamma", 1.0):
+        x = image[i]
+        lo, hi = x.min(), x.max()
+        rng = (hi - lo).clamp_min(1e-7)
+        image[i] = hi - ((hi - x) / rng).pow(float(params["invert_gamma"][i])) * rng
+
+
+#: The AMOS 2022 winners' stronger augmentation, nnU-Net's ``nnUNetTrainerDA5``: rotation +-30 degrees (p 0.4), zoom
+#: 0.7..1.43 (p 0.2, independent of the rotation), and more intensity transforms. Probabilities of the added
+#: transforms are nnU-Net's ``apply_probability * p_per_channel`` for one channel: Gaussian blur sigma 0.3..1.5
+#: (0.2 * 0.5), contrast 0.5..2 (0.2 * 0.5), low resolution 0.25..1 (0.15 * 0.5), gamma on the inverted image
+#: (two transforms of p 0.1), noise variance up to 0.1 (here the std is drawn uniformly up to 0.316, p 0.1). Not
+#: reproduced: nnU-Net rotates a chosen sample about each of the three axes with p 0.5, here about z (the axial
+#: plane) only, every time; the median filter, sharpening,
+#: blank rectangles, brightness gradients and local gamma. Source: nnunetv2 2.8.1,
+#: ``nnunetv2/training/nnUNetTrainer/variants/data_augmentation/nnUNetTrainerDA5.py``.
+DA5 = AugmentConfig(
+    affine_prob=0.4,
+    max_rotation_deg=30.0,
+    scale_range=(0.7, 1.43),
+    zoom_prob=0.2,
+    noise_std_max=math.sqrt(0.1),
+    blur_prob=0.1,
+    blur_sigma_range=(0.3, 1.5),
+    contrast_prob=0.1,
+    contrast_range=(0.5, 2.0),
+    low_res_prob=0.075,
+    low_res_range=(0.25, 1.0),
+    invert_gamma_prob=0.19,
+)
+
+#: Named augmentations of training (``TrainConfig.augment``, ``amos train --augment``): None means no augmentation.
+AUGMENTATIONS: dict[str, AugmentConfig | None] = {"off": None, "default": AugmentConfig(), "da5": DA5}
+
+
+def get_augmentation(name: str) -> AugmentConfig | None:
+    """The :class:`AugmentConfig` of a named augmentation (None for ``"off"``).
+
+    Introduced in chapter *How AMOS 2022 was won*.
+
+    Raises:
+        ValueError: Naming the unknown value and the known names.
+
+    Examples:
+        >>> get_augmentation("da5").max_rotation_deg
+        30.0
+    """
+    if name not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {name!r}; choose one of {sorted(AUGMENTATIONS)}")
+    return AUGMENTATIONS[name]

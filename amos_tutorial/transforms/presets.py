@@ -167,7 +167,9 @@ def augmentation_transforms(
     ``RandCropByLabelClassesd`` (patch centres drawn class by class, so small organs such as the
     adrenal glands are seen as often as the liver), ``RandFlipd``, ``RandRotate90d``, ``RandAffined``,
     ``RandScaleIntensityd``, ``RandShiftIntensityd``, ``RandAdjustContrastd`` and
-    ``RandGaussianNoised``.
+    ``RandGaussianNoised``; for ``"da5"`` (chapter *How AMOS 2022 was won*) also
+    ``RandScaleIntensityFixedMeand`` (contrast), ``RandSimulateLowResolutiond``, ``RandGaussianSmoothd`` and
+    ``RandAdjustContrastd(invert_image=True)``.
 
     Args:
         patch_size: Patch ``(x, y, z)`` in voxels.
@@ -213,22 +215,39 @@ def augmentation_transforms(
         steps += [mt.RandFlipd(keys, prob=cfg.flip_prob, spatial_axis=axis) for axis in range(3)]
     if cfg.rot90_prob > 0 and patch[0] == patch[1]:
         steps.append(mt.RandRotate90d(keys, prob=cfg.rot90_prob, max_k=3, spatial_axes=(0, 1)))
+    lo, hi = cfg.scale_range
+    # MONAI's scale_range is added to 1; ours is a zoom of the content, i.e. 1 / sampling step.
+    scale_range = ((1 / hi - 1, 1 / lo - 1),) * 3
+    affine = {"mode": ("bilinear", "nearest"), "padding_mode": "border"}
     if cfg.affine_prob > 0:
-        lo, hi = cfg.scale_range
+        together = {"scale_range": scale_range} if cfg.zoom_prob is None else {}
         steps.append(
             mt.RandAffined(
                 keys, prob=cfg.affine_prob, rotate_range=(0.0, 0.0, math.radians(cfg.max_rotation_deg)),
-                # MONAI's scale_range is added to 1; ours is a zoom of the content, i.e. 1 / sampling step.
-                scale_range=((1 / hi - 1, 1 / lo - 1),) * 3, mode=("bilinear", "nearest"), padding_mode="border",
+                **together, **affine,
             )
         )
+    if cfg.zoom_prob is not None and cfg.zoom_prob > 0:
+        steps.append(mt.RandAffined(keys, prob=cfg.zoom_prob, scale_range=scale_range, **affine))
     if cfg.intensity_scale_prob > 0:
         lo, hi = cfg.intensity_scale_range
         steps.append(mt.RandScaleIntensityd(image_key, factors=(lo - 1, hi - 1), prob=cfg.intensity_scale_prob))
     if cfg.intensity_shift_prob > 0:
         steps.append(mt.RandShiftIntensityd(image_key, offsets=cfg.intensity_shift, prob=cfg.intensity_shift_prob))
+    if cfg.contrast_prob > 0:
+        lo, hi = cfg.contrast_range
+        steps.append(mt.RandScaleIntensityFixedMeand(image_key, factors=(lo - 1, hi - 1), prob=cfg.contrast_prob))
+    if cfg.low_res_prob > 0:
+        steps.append(mt.RandSimulateLowResolutiond(image_key, prob=cfg.low_res_prob, zoom_range=cfg.low_res_range))
+    if cfg.blur_prob > 0:
+        sigma = cfg.blur_sigma_range
+        steps.append(mt.RandGaussianSmoothd(image_key, sigma_x=sigma, sigma_y=sigma, sigma_z=sigma, prob=cfg.blur_prob))
     if cfg.gamma_prob > 0:
         steps.append(mt.RandAdjustContrastd(image_key, prob=cfg.gamma_prob, gamma=cfg.gamma_range))
+    if cfg.invert_gamma_prob > 0:
+        steps.append(
+            mt.RandAdjustContrastd(image_key, prob=cfg.invert_gamma_prob, gamma=cfg.gamma_range, invert_image=True)
+        )
     if cfg.noise_prob > 0:
         steps.append(mt.RandGaussianNoised(image_key, prob=cfg.noise_prob, std=cfg.noise_std_max))
     return mt.Compose(steps)

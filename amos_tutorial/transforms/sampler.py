@@ -40,6 +40,7 @@ from amos_tutorial.transforms.augment import (
     affine_resample,
     draw_augment_params,
     flip_rot90,
+    get_augmentation,
     intensity_augment,
     rotation_zoom_matrix,
 )
@@ -126,7 +127,9 @@ class PatchSampler:
         device: Where batches are returned (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
         organ_weighted: Centre a share ``foreground_prob`` of the patches on organ voxels, organs chosen
             by ``class_weights``; False draws every centre uniformly in the volume.
-        augment: Apply flips, 90-degree turns, rotation + zoom and intensity augmentation.
+        augment: Apply flips, 90-degree turns, rotation + zoom and intensity augmentation; or the name of
+            one of :data:`~amos_tutorial.transforms.augment.AUGMENTATIONS` (``"off"``, ``"default"``,
+            ``"da5"``), which then sets ``augment_config``.
         seed: Seed of the whole stream of batches.
         rank: This process's rank in a distributed run.
         world_size: Number of ranks; rank ``r`` samples only ``volumes[r::world_size]``.
@@ -158,7 +161,7 @@ class PatchSampler:
         batch_size: int,
         device: str | torch.device = "cpu",
         organ_weighted: bool = True,
-        augment: bool = True,
+        augment: bool | str = True,
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
@@ -190,6 +193,12 @@ class PatchSampler:
         self.batch_size = int(batch_size)
         self.device = torch.device(device)
         self.organ_weighted = bool(organ_weighted)
+        if isinstance(augment, str):
+            # A named augmentation (AUGMENTATIONS): "off", "default", "da5".
+            named = get_augmentation(augment)
+            if augment_config is not None and named is not None and augment_config != named:
+                raise ValueError(f"augment={augment!r} and augment_config disagree; pass one of them")
+            augment, augment_config = named is not None, named
         self.augment = bool(augment)
         self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
         self.foreground_prob = float(foreground_prob)

@@ -1,0 +1,487 @@
+"""The winners' recipe as an ablation: DynUNet -> ResEnc -> + DA5 -> ensemble of folds -> + post-processing.
+
+Introduced in chapter *How AMOS 2022 was won*. Builds on :func:`amos_tutorial.training.shared.shared_run` (every
+training is trained once and reused, under a lock), :func:`amos_tutorial.inference.predict_folder` (one run or an
+ensemble of runs), :func:`amos_tutorial.inference.crossval_predictions`, :mod:`amos_tutorial.evaluation.postprocess`
+and :func:`amos_tutorial.evaluation.evaluate_folder`.
+
+The protocol, the same for every step:
+
+* **Test cases**: the labelled validation split of the data folder (all of it); a copy without one uses the
+  cases the runs hold out of training (:func:`amos_tutorial.data.subsets.validation_cases`). No step trains on
+  them, and every step predicts them with the **last** checkpoint (the best one was chosen on validation cases
+  that can be test cases).
+* **Pool**: every other labelled case. The single runs train on the training split (the pool); the fold runs
+  train on nnU-Net's folds of the pool, read from a folder of links (:func:`pool_folder`), so that the test
+  cases stay out of every fold.
+* **Post-processing** is chosen on the folds' cross-validation predictions (pool cases only) and applied to the
+  ensemble's test predictions, as the winners chose theirs on their cross-validation.
+* **Deltas**: per organ and overall, each step minus the step before it, on the same test cases, with a paired
+  percentile bootstrap over cases (:func:`paired_deltas`): an interval that contains 0 means that these test
+  cases cannot tell the two steps apart.
+
+Examples:
+    >>> setup = AblationSetup(preset="smoke", iterations=2, fold_iterations=2, folds=2)  # doctest: +SKIP
+    >>> runs = train_ladder("synthetic", setup, work="/tmp/ablation")                     # doctest: +SKIP
+    >>> result = score_ladder(runs, setup, work="/tmp/ablation")                          # doctest: +SKIP
+    >>> result.summary                                                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "AblationResult",
+    "AblationSetup",
+    "DELTA_COLUMNS",
+    "LadderRuns",
+    "STEPS",
+    "SUMMARY_COLUMNS",
+    "holdout_cases",
+    "paired_deltas",
+    "pool_folder",
+    "score_ladder",
+    "train_ladder",
+]
+
+#: The steps of the ladder, in order; each adds one ingredient of the winners' recipe to the one before.
+STEPS: tuple[str, ...] = ("DynUNet", "ResEnc", "ResEnc + DA5", "ensemble of folds", "+ post-processing")
+#: Columns of :attr:`AblationResult.summary`.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "step", "dice", "delta", "low", "high", "n_cases", "models", "parameters", "train_steps", "train_s", "predict_s",
+    "peak_gib",
+)  # fmt: skip
+#: Columns of :func:`paired_deltas`.
+DELTA_COLUMNS: tuple[str, ...] = ("organ_id", "organ", "before", "after", "delta", "low", "high", "n_cases")
+_ALL = "all organs"
+_ALL_ID = 0
+
+
+@dataclass(frozen=True)
+class AblationSetup:
+    """What the ladder trains.
+
+    Attributes:
+        preset: Trainer preset of every run (``"quick"`` in the chapter).
+        dynunet: Registry name of the first step (the book's nnU-Net-like DynUNet, ``"nnunet"``).
+        resenc_variant: Variant of the ``resenc`` runs (``"tiny"`` on CPU, ``"M"``/``"L"`` on a GPU).
+        augment: Augmentation of steps 3-5 (the winners': ``"da5"``).
+        iterations: Steps of the single runs (None: the preset's).
+        fold_iterations: Steps of each fold run (None: the preset's).
+        folds: Fold runs trained and ensembled (folds 0 .. ``folds``-1 of nnU-Net's 5).
+        n_boot: Bootstrap resamples of the intervals.
+        confidence: Coverage of the intervals.
+        tta: Flip test-time augmentation in every prediction (the winners mirrored).
+    """
+
+    preset: str = "quick"
+    dynunet: str = "nnunet"
+    resenc_variant: str = "tiny"
+    augment: str = "da5"
+    iterations: int | None = None
+    fold_iterations: int | None = None
+    folds: int = 5
+    n_boot: int = 2000
+    confidence: float = 0.95
+    tta: bool = False
+
+    def __post_init__(self) -> None:
+        from amos_tutorial.data.splits import DEFAULT_FOLDS
+
+        if not isinstance(self.folds, int) or isinstance(self.folds, bool) or not 1 <= self.folds <= DEFAULT_FOLDS:
+            raise ValueError(f"folds must be an integer from 1 to {DEFAULT_FOLDS}, got {self.folds!r}")
+        for name in ("iterations", "fold_iterations"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if not isinstance(self.n_boot, int) or self.n_boot < 100:
+            raise ValueError(f"n_boot must be an integer >= 100, got {self.n_boot!r}")
+        if not 0.0 < float(self.confidence) < 1.0:
+            raise ValueError(f"confidence must lie in (0, 1), got {self.confidence!r}")
+
+    def overrides(self, fold: bool = False) -> dict[str, Any]:
+        """The ``TrainConfig`` overrides of a single run (``fold=False``) or of a fold run."""
+        steps = self.fold_iterations if fold else self.iterations
+        return {} if steps is None else {"iterations": steps}
+
+
+@dataclass
+class LadderRuns:
+    """The run folders of each step (what :func:`train_ladder` trained or found).
+
+    Attributes:
+        root: The data folder.
+        pool_root: The folder of links the fold runs train on (None when there are no fold runs).
+        test_cases: Case ids every step is scored on.
+        test_source: Where they come from (``"AMOS validation split"``...).
+        runs: Step name -> run folders (one, or the fold runs for the last two steps).
+        train_seconds: Step name -> seconds of training of its runs (from their ``metrics.csv``).
+        train_steps: Step name -> optimiser steps of its runs, all runs together.
+    """
+
+    root: Path
+    pool_root: Path | None
+    test_cases: list[str]
+    test_source: str
+    runs: dict[str, list[Path]] = field(default_factory=dict)
+    train_seconds: dict[str, float] = field(default_factory=dict)
+    train_steps: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class AblationResult:
+    """What :func:`score_ladder` measured.
+
+    Attributes:
+        scores: One row per step, case and organ (``evaluate_folder`` columns plus ``step``).
+        summary: One row per step, columns :data:`SUMMARY_COLUMNS`: mean Dice over cases and organs,
+            its change from the step before with the bootstrap interval, and the cost of the step (models to
+            run, parameters of one model, training steps and seconds of all its runs, prediction seconds of the
+            test cases, peak GPU memory of one training step where a GPU is used).
+        deltas: Per step (from the second) and organ, :func:`paired_deltas` with a ``step`` column.
+        plan: The post-processing plan chosen on the cross-validation predictions (None without folds).
+        setup: The :class:`AblationSetup`.
+        folder: Where the predictions and ``postprocess_plan.json`` are (one sub-folder of ``work`` per set of runs).
+    """
+
+    scores: pd.DataFrame
+    summary: pd.DataFrame
+    deltas: pd.DataFrame
+    plan: Any
+    setup: AblationSetup
+    folder: Path
+
+
+def holdout_cases(root: str | os.PathLike, preset: str = "quick") -> tuple[list[Any], list[Any], str]:
+    """The test cases of the ablation and the pool of labelled cases the runs may train on.
+
+    Args:
+        root: AMOS data folder or ``"synthetic"``.
+        preset: Preset of the single runs (its ``val_cases`` when the copy has no validation split).
+
+    Returns:
+        ``(test cases, pool cases, where the test cases come from)``, cases as ``load_amos`` gives them.
+
+    Raises:
+        ValueError: If the folder has fewer than two labelled cases.
+    """
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.subsets import VALIDATION_SPLIT, validation_cases
+    from amos_tutorial.training.config import PRESETS
+
+    dataset = load_amos(root)
+    labelled = sorted((c for s in ("training", "validation") for c in dataset.split(s) if c.has_label),
+                      key=lambda c: c.number)  # fmt: skip
+    if len(labelled) < 2:
+        raise ValueError(f"{dataset.root}: {len(labelled)} labelled case(s); the ablation needs at least 2")
+    validation_ids = {c.case_id for c in dataset.split("validation")}
+    split = [c for c in labelled if c.case_id in validation_ids]
+    if split:
+        test, source = split, VALIDATION_SPLIT
+    else:
+        held = validation_cases(dataset, n=int(PRESETS[preset]["val_cases"]))
+        test, source = list(held.cases), held.source
+    test_ids = {c.case_id for c in test}
+    return test, [c for c in labelled if c.case_id not in test_ids], source
+
+
+def pool_folder(pool: list[Any], out: str | os.PathLike, metadata_csv: str | os.PathLike | None = None) -> Path:
+    """A data folder of links holding only ``pool`` (as its training split), for the fold runs.
+
+    Links are refreshed on every call, so the folder holds exactly ``pool``; the metadata CSV is linked
+    beside them, so that the modalities are read as in the original folder.
+
+    Args:
+        pool: Labelled cases (``load_amos`` cases).
+        out: The folder (created).
+        metadata_csv: The release's metadata CSV, if any.
+
+    Returns:
+        ``out``.
+    """
+    from amos_tutorial.data.layout import METADATA_CSV_NAME
+    from amos_tutorial.data.release import SPLIT_FOLDERS
+    from amos_tutorial.data.subsets import link_cases
+
+    out = Path(out)
+    images, labels = link_cases(pool, out / "_links")
+    for kind, source in zip(SPLIT_FOLDERS["training"], (images, labels)):
+        target = out / kind
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+        shutil.copytree(source, target, symlinks=True)
+    if metadata_csv is not None:
+        link = out / METADATA_CSV_NAME
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(Path(metadata_csv).resolve())
+    return out
+
+
+def _train_record(result) -> tuple[float, int]:
+    metrics = result.metrics
+    seconds = float(metrics["seconds"].sum()) if "seconds" in metrics.columns else math.nan
+    return seconds, int(result.iteration)
+
+
+def train_ladder(
+    root: str | os.PathLike,
+    setup: AblationSetup,
+    work: str | os.PathLike,
+    device: str = "auto",
+    fold_runs: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> LadderRuns:
+    """Train (or find, through the shared-run cache) every run of the ladder.
+
+    Args:
+        root: AMOS data folder or ``"synthetic"``.
+        setup: What to train.
+        work: Folder for the pool of links (keep it stable: the fold runs' cache key holds its path).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        fold_runs: Train the fold runs (False: steps 1-3 only, e.g. on a copy with too few cases).
+        cache_dir: Cache folder of the shared runs (default ``$AMOS_CACHE_DIR``).
+
+    Returns:
+        The :class:`LadderRuns`.
+    """
+    from amos_tutorial.data.layout import find_metadata_csv
+    from amos_tutorial.paths import resolve_data_root
+    from amos_tutorial.training.shared import shared_run
+
+    root = resolve_data_root(root).resolve()
+    test, pool, source = holdout_cases(root, setup.preset)
+    ladder = LadderRuns(root=root, pool_root=None, test_cases=[c.case_id for c in test], test_source=source)
+    common = {"data": root, "preset": setup.preset, "device": device, "cache_dir": cache_dir}
+    single = {
+        STEPS[0]: (setup.dynunet, setup.overrides()),
+        STEPS[1]: ("resenc", {"variant": setup.resenc_variant, **setup.overrides()}),
+        STEPS[2]: ("resenc", {"variant": setup.resenc_variant, "augment": setup.augment, **setup.overrides()}),
+    }
+    for step, (model, overrides) in single.items():
+        result = shared_run(model, **common, **overrides)
+        ladder.runs[step] = [result.run_dir]
+        ladder.train_seconds[step], ladder.train_steps[step] = _train_record(result)
+    if not fold_runs:
+        return ladder
+    ladder.pool_root = pool_folder(pool, Path(work) / "pool", find_metadata_csv(root))
+    fold_common = {**common, "data": ladder.pool_root}
+    extra = {"variant": setup.resenc_variant, "augment": setup.augment, **setup.overrides(fold=True)}
+    runs, seconds, steps = [], 0.0, 0
+    for fold in range(setup.folds):
+        result = shared_run("resenc", **fold_common, fold=fold, **extra)
+        runs.append(result.run_dir)
+        s, n = _train_record(result)
+        seconds, steps = seconds + s, steps + n
+    for step in STEPS[3:]:
+        ladder.runs[step] = runs
+        ladder.train_seconds[step], ladder.train_steps[step] = seconds, steps
+    return ladder
+
+
+def _case_dice(scores: pd.DataFrame) -> pd.DataFrame:
+    """Case x organ table of Dice (NaN: organ absent from reference and prediction)."""
+    organs = pd.MultiIndex.from_frame(scores[["organ_id", "organ"]].drop_duplicates().sort_values("organ_id"))
+    table = scores.pivot_table(index="case", columns=["organ_id", "organ"], values="dsc", aggfunc="mean")
+    return table.reindex(columns=organs)
+
+
+def paired_deltas(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per organ (and over all organs): mean Dice after minus before, with a paired bootstrap interval over cases.
+
+    Both tables are ``evaluate_folder`` outputs on the same cases. The cases are resampled with replacement
+    (the same draw for both steps, since they are scored on the same cases) ``n_boot`` times and the mean
+    difference recomputed; the interval is the percentile interval of those means. The ``all organs`` row
+    (``organ_id`` 0) averages each case's organs first.
+
+    Args:
+        before: Scores of the earlier step.
+        after: Scores of the later step.
+        n_boot: Resamples (>= 100).
+        confidence: Coverage in (0, 1).
+        seed: Seed of the resampling.
+
+    Returns:
+        Columns :data:`DELTA_COLUMNS`, the ``all organs`` row first; an organ scored in no common case has NaN.
+
+    Raises:
+        ValueError: If the two tables share no case, or for bad settings.
+
+    Examples:
+        >>> a = pd.DataFrame({"case": ["c1", "c2"], "organ_id": 1, "organ": "spleen", "dsc": [0.5, 0.7]})
+        >>> b = a.assign(dsc=[0.6, 0.9])
+        >>> round(float(paired_deltas(a, b).loc[0, "delta"]), 2)
+        0.15
+    """
+    if not isinstance(n_boot, int) or n_boot < 100:
+        raise ValueError(f"n_boot must be an integer >= 100, got {n_boot!r}")
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    a, b = _case_dice(before), _case_dice(after)
+    cases = sorted(set(a.index) & set(b.index))
+    if not cases:
+        raise ValueError("the two score tables share no case: score both steps on the same cases")
+    organs = sorted(set(a.columns) | set(b.columns))
+    a, b = a.reindex(index=cases, columns=organs), b.reindex(index=cases, columns=organs)
+    tail = (1.0 - float(confidence)) / 2.0
+    draws = np.random.default_rng(seed).integers(0, len(cases), size=(n_boot, len(cases)))
+
+    def row(organ_id: int, organ: str, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        keep = ~(np.isnan(x) | np.isnan(y))
+        out = {"organ_id": organ_id, "organ": organ, "before": np.nan, "after": np.nan, "delta": np.nan,
+               "low": np.nan, "high": np.nan, "n_cases": int(keep.sum())}  # fmt: skip
+        if keep.any():
+            diff = np.where(keep, y - x, np.nan)
+            boot = np.nanmean(diff[draws], axis=1)  # a draw of only excluded cases gives NaN: left out below
+            boot = boot[~np.isnan(boot)]
+            out.update(before=float(x[keep].mean()), after=float(y[keep].mean()), delta=float(np.nanmean(diff)),
+                       low=float(np.quantile(boot, tail)), high=float(np.quantile(boot, 1.0 - tail)))  # fmt: skip
+        return out
+
+    with np.errstate(all="ignore"), _quiet_nanmean():
+        rows = [row(_ALL_ID, _ALL, np.nanmean(a.to_numpy(float), axis=1), np.nanmean(b.to_numpy(float), axis=1))]
+        rows += [row(int(oid), str(name), a[(oid, name)].to_numpy(float), b[(oid, name)].to_numpy(float))
+                 for oid, name in organs]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(DELTA_COLUMNS))
+
+
+class _quiet_nanmean:
+    """Silence NumPy's 'Mean of empty slice' warning (an all-NaN row is expected and handled)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return self
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)
+
+
+def _parameters(run: Path) -> int:
+    """Trainable parameters of one model of a run (its last checkpoint, loaded on the CPU)."""
+    from amos_tutorial.models import count_parameters
+    from amos_tutorial.training import load_run
+
+    model, _ = load_run(run, which="last", device="cpu")
+    return int(count_parameters(model))
+
+
+def _peak_gib(model: str, variant: str, device: str, root: Path) -> float:
+    """Peak GPU memory of one training step (``amos bench speed``'s probe); NaN off CUDA."""
+    import torch
+
+    from amos_tutorial.training.amp import resolve_device
+
+    if resolve_device(device).type != "cuda":
+        return math.nan
+    from amos_tutorial.benchmark.speed import speed_benchmark
+
+    frame = speed_benchmark([model], iterations=2, variant=variant, device=device, data=root, warmup=1)
+    torch.cuda.empty_cache()
+    return float(frame["step_peak_GiB"].iloc[0])
+
+
+def score_ladder(
+    ladder: LadderRuns,
+    setup: AblationSetup,
+    work: str | os.PathLike,
+    device: str = "auto",
+) -> AblationResult:
+    """Predict the test cases with every step, score them, and measure what each step changes and costs.
+
+    Args:
+        ladder: What :func:`train_ladder` returned.
+        setup: The same setup.
+        work: Folder for predictions, cross-validation predictions and the post-processing plan.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+
+    Returns:
+        The :class:`AblationResult`.
+    """
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.subsets import link_cases
+    from amos_tutorial.evaluation import evaluate_folder
+    from amos_tutorial.evaluation.postprocess import choose_rules, postprocess_folder
+    from amos_tutorial.inference import crossval_predictions, predict_folder
+
+    work = Path(work)
+    dataset = load_amos(ladder.root)
+    # Outputs are keyed on the runs: predictions of other runs (a retrained step) never resume into them.
+    key = hashlib.sha256("|".join(str(r) for s in STEPS for r in ladder.runs.get(s, [])).encode()).hexdigest()[:10]
+    work = work / key
+    images, labels = link_cases([dataset.case(c) for c in ladder.test_cases], work / "test")
+    steps = [s for s in STEPS if s in ladder.runs]
+    predict_s: dict[str, float] = {}
+    scores: dict[str, pd.DataFrame] = {}
+    plan = None
+    previous_out = work
+    for step in steps:
+        out = work / "pred" / step.replace(" ", "_").replace("+", "plus")
+        runs = ladder.runs[step]
+        start = time.perf_counter()
+        if step == STEPS[4]:
+            with warnings.catch_warnings():  # fewer than 5 fold runs: a warning names the folds missing
+                warnings.simplefilter("ignore", UserWarning)
+                cv = crossval_predictions(runs, work / "cv", data=ladder.pool_root, which="last", tta=setup.tta,
+                                          device=device, progress=False)  # fmt: skip
+            cv_images, cv_labels = link_cases([dataset.case(c) for c in sorted(cv["case"])], work / "cv_reference")
+            plan = choose_rules(work / "cv", cv_labels, images_dir=cv_images)
+            plan.save(work / "postprocess_plan.json")
+            postprocess_folder(previous_out, out, plan, images_dir=images, progress=False)
+            predict_s[step] = predict_s[STEPS[3]] + time.perf_counter() - start
+        else:
+            predict_folder(runs if len(runs) > 1 else runs[0], images, out, which="last", tta=setup.tta,
+                           device=device, data_root=ladder.root, progress=False)  # fmt: skip
+            predict_s[step] = time.perf_counter() - start
+        previous_out = out
+        scores[step] = evaluate_folder(out, labels, data_root=ladder.root)
+    deltas = []
+    for previous, step in zip(steps, steps[1:]):
+        d = paired_deltas(scores[previous], scores[step], setup.n_boot, setup.confidence)
+        deltas.append(d.assign(step=step))
+    delta_table = pd.concat(deltas, ignore_index=True) if deltas else pd.DataFrame(columns=[*DELTA_COLUMNS, "step"])
+    peaks = {
+        STEPS[0]: _peak_gib(setup.dynunet, "tiny", device, ladder.root),
+        STEPS[1]: _peak_gib("resenc", setup.resenc_variant, device, ladder.root),
+    }
+    rows = []
+    for step in steps:
+        per_case = _case_dice(scores[step])
+        with _quiet_nanmean():
+            dice = float(np.nanmean(np.nanmean(per_case.to_numpy(float), axis=1)))
+        overall = delta_table[(delta_table.step == step) & (delta_table.organ_id == _ALL_ID)]
+        rows.append({
+            "step": step, "dice": dice,
+            "delta": overall["delta"].iloc[0] if len(overall) else np.nan,
+            "low": overall["low"].iloc[0] if len(overall) else np.nan,
+            "high": overall["high"].iloc[0] if len(overall) else np.nan,
+            "n_cases": len(per_case), "models": len(ladder.runs[step]), "parameters": _parameters(ladder.runs[step][0]),
+            "train_steps": ladder.train_steps[step], "train_s": ladder.train_seconds[step],
+            "predict_s": predict_s[step], "peak_gib": peaks.get(step, peaks[STEPS[1]]),
+        })  # fmt: skip
+    summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    all_scores = pd.concat([s.assign(step=k) for k, s in scores.items()], ignore_index=True)
+    return AblationResult(scores=all_scores, summary=summary, deltas=delta_table, plan=plan, setup=setup, folder=work)

@@ -1,0 +1,69 @@
+"""Figure of chapter *How AMOS 2022 was won*: what each ingredient of the recipe changes, organ by organ.
+
+Introduced in chapter *How AMOS 2022 was won*. Builds on matplotlib. It only draws: the steps, their deltas and
+the bootstrap intervals come from :mod:`amos_tutorial.benchmark.ablation`.
+
+Examples:
+    >>> fig = plot_ablation(result.summary, result.deltas)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_ablation"]
+
+
+def plot_ablation(summary: pd.DataFrame, deltas: pd.DataFrame, title: str | None = None):
+    """Left: mean Dice of every step. Right: each step's change per organ, with its bootstrap interval.
+
+    Args:
+        summary: :attr:`~amos_tutorial.benchmark.ablation.AblationResult.summary` (``step``, ``dice``).
+        deltas: :attr:`~amos_tutorial.benchmark.ablation.AblationResult.deltas` (``step``, ``organ``,
+            ``organ_id``, ``delta``, ``low``, ``high``; the ``all organs`` row has ``organ_id`` 0).
+        title: Figure title (default: says the scores are synthetic).
+
+    Returns:
+        The Figure.
+
+    Raises:
+        ValueError: If a table lacks columns or ``summary`` is empty.
+    """
+    import seaborn as sns
+
+    from amos_tutorial.viz._figure import new_figure, organ_ticklabels
+
+    for name, table, columns in (("summary", summary, ("step", "dice")),
+                                 ("deltas", deltas, ("step", "organ", "organ_id", "delta", "low", "high"))):
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise ValueError(f"{name} lacks column(s) {missing}; expected the tables of score_ladder")
+    if summary.empty:
+        raise ValueError("summary is empty: nothing to draw")
+    steps = list(summary["step"])
+    colors = dict(zip(steps, sns.color_palette("colorblind", len(steps)).as_hex()))
+    organs = list(deltas.sort_values("organ_id")["organ"].drop_duplicates())
+    fig = new_figure((10.0, 0.3 * max(len(organs), 6) + 1.8))
+    left, right = fig.subplots(1, 2, width_ratios=(1.0, 1.6))
+    left.barh(range(len(steps)), summary["dice"], color=[colors[s] for s in steps])
+    left.set_yticks(range(len(steps)), steps)
+    left.invert_yaxis()
+    left.set_xlabel("mean Dice over test cases and organs")
+    left.set_title("each step (synthetic, quick scale)", fontsize=10)
+    shown = [s for s in steps if s in set(deltas["step"])]
+    spread = 0.7 / max(len(shown), 1)
+    for k, step in enumerate(shown):
+        part = deltas[deltas["step"] == step].set_index("organ").reindex(organs).dropna(subset=["delta"])
+        y = np.array([organs.index(o) for o in part.index]) + (k - (len(shown) - 1) / 2) * spread
+        err = np.vstack([part["delta"] - part["low"], part["high"] - part["delta"]]).clip(min=0)
+        right.errorbar(part["delta"], y, xerr=err, fmt="o", color=colors[step], label=step, capsize=2, ms=4)
+    right.axvline(0.0, color="0.4", lw=0.8)
+    right.set_yticks(range(len(organs)), organs)
+    right.invert_yaxis()
+    right.set_xlabel("Dice change from the step before (right: better)")
+    right.set_title("change per organ, bootstrap interval over cases", fontsize=10)
+    organ_ticklabels(right.get_yticklabels())
+    right.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="step")
+    fig.suptitle(title or "The winners' recipe step by step: synthetic data, not an AMOS result", fontsize=11)
+    return fig

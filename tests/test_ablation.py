@@ -1,0 +1,171 @@
+"""The winners' recipe as an ablation: published data with sources, the paired bootstrap, and the whole ladder
+(DynUNet -> ResEnc -> + DA5 -> ensemble of folds -> + post-processing) on a tiny synthetic set."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO_ROOT
+
+from amos_tutorial.benchmark.ablation import (
+    STEPS,
+    SUMMARY_COLUMNS,
+    AblationSetup,
+    holdout_cases,
+    paired_deltas,
+    score_ladder,
+    train_ladder,
+)
+from amos_tutorial.evaluation import winners as W
+
+
+# --- published data -----------------------------------------------------------------------------------
+
+
+def test_recipe_rows_name_sources_with_bib_entries():
+    bib = (REPO_ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    for item in W.RECIPE:
+        assert item.source in W.WINNERS_SOURCES, item
+    for source in W.WINNERS_SOURCES.values():
+        assert source.bibkey in keys and source.url.startswith("https://")
+    table = W.recipe_table()
+    assert list(table.columns) == list(W.RECIPE_COLUMNS)
+    assert set(table["source"]) <= set(table.attrs["citations"])
+    text = " ".join(table["what the winners did"])
+    for fact in ("320", "1.5 x 1 x 1", "1000 epochs x 250", "+-30", "0.7-1.43", "15 models", "26-connectivity",
+                 "90.13", "89.06", "60 h", "RTX 3090"):
+        assert fact in text, fact
+
+
+def test_gpu_plan_is_published_hours_times_folds():
+    plan = W.gpu_plan(folds=5).set_index("configuration")
+    assert plan.loc["nnU-Net ResEnc L", ["dice", "vram_gb", "hours_per_fold"]].tolist() == [89.41, 22.7, 35]
+    assert plan.loc["nnU-Net ResEnc M", "gpu_hours"] == 60 and plan.loc["nnU-Net (original)", "gpu_hours"] == 45
+    assert (W.gpu_plan(folds=2)["gpu_hours"] == 2 * plan["hours_per_fold"].to_numpy()).all()
+    with pytest.raises(ValueError, match="folds"):
+        W.gpu_plan(folds=6)
+    with pytest.raises(ValueError, match="no published cost"):
+        W.gpu_plan(configurations=("nnU-Net ResEnc XXL",))
+
+
+def test_full_plan_commands_parse_with_the_cli():
+    from amos_tutorial.cli import build_parser
+
+    commands = W.full_plan_commands("/data/amos 22", variant="L", folds=5)
+    trains = [c for c in commands if c.startswith("amos train")]
+    assert len(trains) == 5 and all("--augment da5" in c and "--variant L" in c for c in trains)
+    assert "'/data/amos 22'" in commands[0]  # quoted for the shell
+    import shlex
+
+    parser = build_parser()
+    for line in trains:
+        args = parser.parse_args(shlex.split(line)[1:])
+        assert args.fold in range(5) and args.preset == "full"
+
+
+# --- the paired bootstrap ------------------------------------------------------------------------------
+
+
+def _scores(values: dict[str, list[float]]) -> pd.DataFrame:
+    rows = [{"case": f"amos_{c:04d}", "organ_id": oid, "organ": name, "dsc": v}
+            for (oid, name), vals in zip([(1, "spleen"), (6, "liver")], values.values())
+            for c, v in enumerate(vals, start=1)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_paired_deltas_of_a_constant_shift_and_of_noise():
+    before = _scores({"spleen": [0.2, 0.5, 0.8, 0.4], "liver": [0.9, 0.7, 0.6, 0.8]})
+    shifted = before.assign(dsc=before["dsc"] + 0.1)
+    d = paired_deltas(before, shifted, n_boot=200).set_index("organ")
+    assert d.loc["spleen", "delta"] == pytest.approx(0.1) and d.loc["spleen", ["low", "high"]].tolist() == pytest.approx([0.1, 0.1])
+    assert d.loc["all organs", "organ_id"] == 0 and d.loc["all organs", "n_cases"] == 4
+    noisy = before.assign(dsc=before["dsc"] + np.array([0.2, -0.2, 0.1, -0.1, 0.0, 0.0, 0.0, 0.0]))
+    d = paired_deltas(before, noisy, n_boot=500).set_index("organ")
+    assert d.loc["spleen", "low"] < 0 < d.loc["spleen", "high"]  # differences of both signs: 0 is inside
+    assert d.loc["liver", "delta"] == 0
+
+
+def test_paired_deltas_skip_absent_organs_and_refuse_other_cases():
+    before = _scores({"spleen": [0.2, np.nan, 0.8], "liver": [0.9, 0.7, 0.6]})
+    after = before.assign(dsc=before["dsc"] + 0.05)
+    assert paired_deltas(before, after, n_boot=200).set_index("organ").loc["spleen", "n_cases"] == 2
+    with pytest.raises(ValueError, match="share no case"):
+        paired_deltas(before, after.assign(case="amos_0099"), n_boot=200)
+    with pytest.raises(ValueError, match="n_boot"):
+        paired_deltas(before, after, n_boot=10)
+
+
+def test_setup_checks_its_values():
+    with pytest.raises(ValueError, match="folds"):
+        AblationSetup(folds=6)
+    with pytest.raises(ValueError, match="fold_iterations"):
+        AblationSetup(fold_iterations=0)
+
+
+# --- the whole ladder on a tiny set --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ablation_root(tmp_path_factory):
+    from amos_tutorial.data.synthetic import generate_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("ablation") / "amos22"
+    return generate_synthetic_dataset(root, n_cases=12, seed=5, max_shape=(40, 40, 16))
+
+
+def test_holdout_keeps_the_validation_split_out_of_the_pool(ablation_root, tmp_path):
+    from amos_tutorial.data.layout import load_amos
+
+    test, pool, source = holdout_cases(ablation_root)
+    dataset = load_amos(ablation_root)
+    assert {c.case_id for c in test} == {c.case_id for c in dataset.split("validation") if c.has_label}
+    assert source == "AMOS validation split" and not {c.case_id for c in test} & {c.case_id for c in pool}
+
+
+@pytest.mark.slow
+def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_path):
+    setup = AblationSetup(preset="smoke", iterations=3, fold_iterations=2, folds=2, n_boot=200)
+    ladder = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
+    assert list(ladder.runs) == list(STEPS)
+    # The fold runs train on the pool only: no test case in any of their training or validation cases.
+    for run in ladder.runs[STEPS[3]]:
+        config = json.loads((run / "config.json").read_text())
+        assert config["augment"] == "da5" and config["fold"] in (0, 1) and config["model"] == "resenc"
+        assert str(ladder.pool_root) in config["data"]
+        cases = json.loads((run / "cases.json").read_text())
+        seen = {c for split in ("training", "validation") for c in cases[split]}
+        assert seen and not seen & set(ladder.test_cases)
+    result = score_ladder(ladder, setup, tmp_path / "work", device="cpu")
+    summary = result.summary
+    assert list(summary.columns) == list(SUMMARY_COLUMNS) and list(summary["step"]) == list(STEPS)
+    assert summary["models"].tolist() == [1, 1, 1, 2, 2]
+    assert summary["train_steps"].tolist() == [3, 3, 3, 4, 4]
+    assert (summary["n_cases"] == len(ladder.test_cases)).all()
+    # Each delta is the change of the mean Dice from the step before, inside its own interval.
+    steps = summary.set_index("step")
+    for before, after in zip(STEPS, STEPS[1:]):
+        assert steps.loc[after, "delta"] == pytest.approx(steps.loc[after, "dice"] - steps.loc[before, "dice"])
+        assert steps.loc[after, "low"] <= steps.loc[after, "delta"] <= steps.loc[after, "high"]
+    assert set(result.deltas["step"]) == set(STEPS[1:])
+    assert (result.folder / "postprocess_plan.json").is_file() and result.plan.table is not None
+    again = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
+    assert again.runs == ladder.runs  # shared runs: nothing is trained twice
+
+
+def test_the_figure_draws_both_panels_and_checks_its_tables():
+    from amos_tutorial.viz.ablation import plot_ablation
+
+    before = _scores({"spleen": [0.2, 0.5, 0.8], "liver": [0.9, 0.7, 0.6]})
+    deltas = paired_deltas(before, before.assign(dsc=before["dsc"] + 0.1), n_boot=200).assign(step="ResEnc")
+    summary = pd.DataFrame({"step": ["DynUNet", "ResEnc"], "dice": [0.6, 0.7]})
+    fig = plot_ablation(summary, deltas)
+    left, right = fig.axes[:2]
+    assert [t.get_text() for t in left.get_yticklabels()] == ["DynUNet", "ResEnc"]
+    assert "all organs" in [t.get_text() for t in right.get_yticklabels()]
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_ablation(summary.drop(columns="dice"), deltas)
