@@ -105,7 +105,7 @@ def model_overview(names: Sequence[str] | None = None, variants: Sequence[str] =
 
     Introduced in chapter *Training the baselines*; builds on
     :func:`amos_tutorial.models.build_model_for_patch` and ``count_parameters``. Each model is built
-    once per variant on the CPU at the variant's recommended patch (a few seconds for all eight).
+    once per variant on the CPU at the variant's recommended patch (a few seconds for all of them).
 
     Args:
         names: Registry names (default: every registered model).

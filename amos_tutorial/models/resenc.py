@@ -1,4 +1,4 @@
-"""nnU-Net's residual-encoder U-Net (``resenc``): the network of the AMOS 2022 winners.
+"""nnU-Net's residual-encoder U-Net (``resenc``): the architecture of the AMOS 2022 winners, at nnU-Net's sizes.
 
 Introduced in chapter *How AMOS 2022 was won*. Builds on the implementation nnU-Net itself uses,
 ``dynamic_network_architectures.architectures.unet.ResidualEncoderUNet`` (PyPI
@@ -18,8 +18,11 @@ for the same patch; the presets differ in the patch and batch that nnU-Net's pla
 target. :data:`RESENC_RECIPES` holds what ``nnUNetPlannerResEncM`` / ``nnUNetPlannerResEncL`` (nnU-Net 2.8.1)
 plan for AMOS's median image (512 x 512 x 103 voxels of 0.713 x 0.713 x 5 mm) resampled to this package's
 1.5 x 1.5 x 2 mm grid (tests/test_resenc.py re-runs the planners and checks them). ``"full"`` means ``"M"``.
-``"tiny"`` keeps the architecture (residual encoder, deep supervision, identity initialisation) with 8..64
-features and ``(1, 2, 2, 2, ...)`` blocks, for CPU smoke runs.
+The winners' own 2022 plans (1.5 x 1 x 1 mm, a patch grown from a 512 mm cube, batch 5-6 for a 40 GB A100) are
+not a variant: their planner is hard to rerun (nnU-Net issue 1290); ``build_model_for_patch("resenc", "L",
+patch_size=..., spacing=...)`` builds the same family for any patch and spacing. ``"tiny"`` keeps the
+architecture (residual encoder, deep supervision, identity initialisation) with 8..64 features and
+``(1, 2, 2, 2, ...)`` blocks, for CPU smoke runs.
 
 Deep supervision as in nnU-Net v2: in training mode the network returns a list of outputs, full resolution
 first, one per decoder stage except the coarsest (nnU-Net gives that one loss weight 0); in eval mode it
