@@ -2,7 +2,7 @@
 
 Test volumes are tiny phantoms written with save_nifti: a body ellipse in air, two organs and a
 tiny "adrenal gland", with anisotropic voxels (0.7 x 0.9 x 3.3 mm) in RAS, LPS and axis-permuted
-orientations. Agreement with the MONAI preset is tested in test_presets.py.
+orientations. Agreement with the MONAI chain is tested in test_chains.py.
 """
 
 from __future__ import annotations

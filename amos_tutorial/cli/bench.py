@@ -140,7 +140,7 @@ def _add_pipeline(subparsers: argparse._SubParsersAction) -> None:
         "pipeline",
         help="patches per second: MONAI per-sample chains vs the PatchSampler",
         description=(
-            "Patches per second of the MONAI tutorial chain, the MONAI organ-weighted preset (per sample, "
+            "Patches per second of the MONAI tutorial chain, the MONAI organ-weighted chain (per sample, "
             "on the CPU) and the PatchSampler (whole batches on --device), on the same cached training "
             "volumes of --data, in this one process."
         ),
