@@ -32,7 +32,7 @@ from amos_tutorial.cli._args import (
     add_variant_arg,
     check_output_folder,
 )
-from amos_tutorial.training.config import PRESETS, TASKS
+from amos_tutorial.training.config import PRESETS
 
 ORDER = 30
 

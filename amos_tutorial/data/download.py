@@ -33,7 +33,6 @@ import re
 import shlex
 import shutil
 import stat
-import sys
 import time
 import urllib.error
 import urllib.parse
