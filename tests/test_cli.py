@@ -37,7 +37,7 @@ SHARED = {
     "--threads": {},
     "--variant": {"choices": VARIANTS},
     "--checkpoint": {"defaults": set(_args.CHECKPOINTS), "choices": _args.CHECKPOINTS},
-    "--workers": {"defaults": {0}},
+    "--workers": {},
     "--overwrite": {"defaults": {False}},
     "--tta": {"defaults": {False}},
 }
@@ -57,6 +57,7 @@ RETIRED = {
     "--out-dir": "--out",
     "--which": "--checkpoint",
     "--num-workers": "--workers",
+    "--processes": "--workers",
     "--fp16": "--amp fp16",
 }
 

@@ -238,9 +238,9 @@ def add_checkpoint_arg(parser: argparse.ArgumentParser, default: str, help: str)
     return _add(parser, "--checkpoint", choices=CHECKPOINTS, default=default, help=help)
 
 
-def add_workers_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Action:
-    """``--workers N``: worker processes, 0 (this process) by default."""
-    return _add(parser, "--workers", type=int, default=0, metavar="N", help=help)
+def add_workers_arg(parser: argparse.ArgumentParser, help: str, default: int = 0) -> argparse.Action:
+    """``--workers N``: worker processes (0: this process, the default where the work runs in it by default)."""
+    return _add(parser, "--workers", type=int, default=default, metavar="N", help=help)
 
 
 def add_overwrite_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Action:

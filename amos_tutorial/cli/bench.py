@@ -425,7 +425,7 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     add_device_arg(parser)
     parser.add_argument("--shape", type=patch_size_arg, help="image shape (default: GPU 512,512,100; CPU 192,192,40)")
     parser.add_argument("--spacing", type=float, nargs=3, default=(0.7, 0.7, 5.0), help="image spacing in mm")
-    parser.add_argument("--models", default="nnunet", help="registry name (random weights)")
+    parser.add_argument("--model", default="nnunet", help="registry name (random weights)")
     add_variant_arg(parser, "model variant (default: full on a GPU, tiny on the CPU)")
     parser.add_argument("--run", help="a trained run folder instead of random weights")
     add_patch_size_arg(parser, "sliding window (default: the model's patch)")
@@ -444,7 +444,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     from amos_tutorial.benchmark.predict_speed import format_predict_timings, predict_timings
 
     table, agreement = predict_timings(
-        device=args.device, shape=args.shape, spacing=args.spacing, model=args.models, variant=args.variant,
+        device=args.device, shape=args.shape, spacing=args.spacing, model=args.model, variant=args.variant,
         run=args.run, roi=args.patch_size, overlap=args.overlap, sw_batch_size=args.sw_batch_size, amp=args.amp,
         tta=args.tta, repeats=args.repeats, threads=args.threads, log=lambda line: print(line, file=sys.stderr),
     )  # fmt: skip

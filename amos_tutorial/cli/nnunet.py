@@ -19,7 +19,14 @@ import argparse
 import sys
 import time
 
-from amos_tutorial.cli._args import add_command, add_data_arg, add_device_arg, add_out_arg, add_task_arg
+from amos_tutorial.cli._args import (
+    add_command,
+    add_data_arg,
+    add_device_arg,
+    add_out_arg,
+    add_task_arg,
+    add_workers_arg,
+)
 
 ORDER = 80
 
@@ -58,7 +65,7 @@ def _export(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from amos_tutorial.nnunet.plans import plan_and_preprocess
 
-    plans = plan_and_preprocess(_dataset_id(args), args.nnunet_dir, smoke=not args.full, processes=args.processes)
+    plans = plan_and_preprocess(_dataset_id(args), args.nnunet_dir, smoke=not args.full, processes=args.workers)
     print(f"Wrote {plans}")
     return 0
 
@@ -144,7 +151,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = add_command(sub, "plan", help="fingerprint, plans (+ the CPU configuration), preprocessing")
     _common(p)
     p.add_argument("--full", action="store_true", help="preprocess nnU-Net's 2d and 3d_fullres instead of the CPU one")
-    p.add_argument("--processes", type=int, default=2, help="worker processes")
+    add_workers_arg(p, "worker processes of the fingerprint and the preprocessing", default=2)
     p.set_defaults(func=_friendly(_plan))
 
     p = add_command(sub, "train", help="one fold with nnU-Net's trainer, short schedule")
