@@ -150,6 +150,8 @@ def test_no_retired_spelling(path):
     spelled = {o for a in _options(COMMANDS[path]) for o in a.option_strings}
     for old, new in RETIRED.items():
         assert old not in spelled, f"amos {' '.join(path)}: {old} is retired, use {new}"
+    positional = {a.dest for a in COMMANDS[path]._actions if not a.option_strings}
+    assert "root" not in positional, f"amos {' '.join(path)}: a data folder is read with --data, not a positional ROOT"
     if path != ("train",):  # "preset" is the training preset, and only that
         assert "--preset" not in spelled, f"amos {' '.join(path)}: --preset means the training preset only"
 
