@@ -39,7 +39,7 @@ always knows where to look and the test-suite can re-run all of them unattended
    :mod:`amos_tutorial`; figures come from :mod:`amos_tutorial.viz` and are the last expression of
    their cell, with a caption in the cell metadata (``{"mystnb": {"figure": {"caption": ...,
    "name": "fig-<chapter>-<what>"}}}``). Nothing may print to stderr (*checked*): it would show in
-   the book. Shell steps use :func:`amos` (``amos("data validate synthetic --no-progress")``).
+   the book. Shell steps use :func:`amos` (``amos("data validate --data synthetic --no-progress")``).
 7. **Exercises** with hidden solutions (*checked*): ``{exercise}`` with a ``:label:``, then the
    solution in its own markdown cell tagged ``solution`` and wrapped in ``<details>`` (hidden in the
    HTML book, in Jupyter and in Colab alike; a MyST ``{solution}`` block would show as plain text
@@ -456,7 +456,7 @@ def amos(command: str | list[str]) -> int:
     no shell is involved, so nothing in the string is ever interpreted by one.
 
     Args:
-        command: The arguments after ``amos``, e.g. ``"data validate synthetic --no-progress"``,
+        command: The arguments after ``amos``, e.g. ``"data validate --data synthetic --no-progress"``,
             or an already split list.
 
     Returns:
@@ -474,7 +474,7 @@ def amos(command: str | list[str]) -> int:
 
     argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
     if not argv:
-        raise ValueError("command is empty: pass the arguments after 'amos', e.g. 'data info synthetic'")
+        raise ValueError("command is empty: pass the arguments after 'amos', e.g. 'data info --data synthetic'")
     try:
         return main(argv)
     except SystemExit as exc:  # argparse exits after --help/--version and on usage errors

@@ -117,13 +117,13 @@ def commands(root: Path, run: Path, tmp: Path) -> dict[str, tuple[list[str], str
     """Sub-command -> (arguments before the output, kind of output: 'folder' or 'file')."""
     labels = str(root / "labelsTr")
     return {
-        "data synth": (["data", "synth", "--cases", "2", "--max-shape", "16", "16", "16", "--quiet"], "folder"),
+        "data synth": (["data", "synth", "--cases", "2", "--max-shape", "16", "16", "16", "--no-progress"], "folder"),
         "data download": (
             ["data", "download", "--base-url", "http://127.0.0.1:9/records/1/files", "--retries", "0",
              "--timeout", "1", "--no-progress"],
             "folder",
         ),
-        "preprocess": (["preprocess", "--data", str(root), "--quiet", "--out"], "folder"),
+        "preprocess": (["preprocess", "--data", str(root), "--no-progress", "--out"], "folder"),
         "train": (
             ["train", "--model", "unet", "--data", str(root), "--preset", "smoke", "--iterations", "2",
              "--device", "cpu", "--no-progress", "--cache-dir", str(tmp / "cache"), "--out"],
@@ -279,7 +279,7 @@ def test_validate_with_an_unreadable_image_folder(synthetic_root, tmp_path, caps
     monkeypatch.setattr(os, "stat", guard(os.stat))
     monkeypatch.setattr(builtins, "open", guard(real_open))
     monkeypatch.setattr(io, "open", guard(real_open))
-    rc = main(["data", "validate", str(root), "--no-progress"])
+    rc = main(["data", "validate", "--data", str(root), "--no-progress"])
     assert rc == 1  # problems found (not "OK")
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and "OK" not in captured.out

@@ -179,7 +179,7 @@ def test_full_download_and_extraction(server, tmp_path, capsys):
     assert (root / dl.COMPLETE_MARKER).is_file()
     leftovers = [p.name for p in dest.iterdir() if p.name.startswith(".") or p.suffix in (".part", ".corrupt")]
     assert leftovers == []
-    assert f"amos data validate {root}" in capsys.readouterr().out
+    assert f"amos data validate --data {root}" in capsys.readouterr().out
     # The query string Zenodo needs is sent.
     assert all(r[1] in (dl.AMOS_ZIP_NAME, dl.METADATA_CSV_NAME) for r in server.log)
 
@@ -405,7 +405,7 @@ def test_cli_download(server, tmp_path, capsys):
     rc = main(["data", "download", str(dest), "--base-url", server.base_url, "--md5", md5(zip_bytes), "--no-progress"])
     assert rc == 0
     assert (dest / "amos22" / "dataset.json").is_file()
-    assert f"amos data validate {dest / 'amos22'}" in capsys.readouterr().out
+    assert f"amos data validate --data {dest / 'amos22'}" in capsys.readouterr().out
 
     server.status[dl.AMOS_ZIP_NAME] = 404
     rc = main(["data", "download", str(tmp_path / "e"), "--base-url", server.base_url, "--no-verify", "--no-progress"])

@@ -6,7 +6,6 @@ test_validate.py reuses.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -87,11 +86,10 @@ def write_metadata(path: Path, rows: list[tuple]) -> Path:
 
 
 def run_info(argv: list[str]) -> int:
-    """Run ``info`` through its own argparse wiring (independent of the other data modules)."""
-    parser = argparse.ArgumentParser(prog="amos data")
-    layout.add_cli(parser.add_subparsers())
-    args = parser.parse_args(["info", *argv])
-    return args.func(args)
+    """Run ``amos data info`` with these arguments."""
+    from amos_tutorial.cli import main
+
+    return main(["data", "info", *argv])
 
 
 def test_listing_matches_dataset_json(tmp_path):
@@ -324,7 +322,7 @@ def test_amos_case_is_hashable_and_frozen(tmp_path):
 def test_cli_info_prints_counts(tmp_path, capsys):
     root = build_layout(tmp_path)
     write_metadata(root / layout.METADATA_CSV_NAME, [(1, "F", "061Y", "Ingenia")])
-    assert run_info([str(root), "--modality-rule", "organisers"]) == 0
+    assert run_info(["--data", str(root), "--modality-rule", "organisers"]) == 0
     out = capsys.readouterr().out
     ds = load_amos(root, modality_rule="organisers")
     for split in layout.SPLITS:
@@ -344,10 +342,10 @@ def test_cli_info_through_amos_entry_point(tmp_path, capsys):
     from amos_tutorial.cli import main
 
     root = build_layout(tmp_path / "ok")
-    assert main(["data", "info", str(root)]) == 0
+    assert main(["data", "info", "--data", str(root)]) == 0
     assert "AMOS data at" in capsys.readouterr().out
     shutil.copytree(root, tmp_path / "bad")
     (tmp_path / "bad" / "dataset.json").write_text("{oops")
-    assert main(["data", "info", str(tmp_path / "bad")]) == 2
+    assert main(["data", "info", "--data", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"amos: error: {tmp_path / 'bad' / 'dataset.json'}: not valid JSON") and "\n" not in err

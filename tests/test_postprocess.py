@@ -156,7 +156,7 @@ def test_unknown_rule_is_one_line_naming_the_plan(tmp_path, cv_folders, capsys):
 def test_cli_postprocess_choose_then_plan(cv_folders, tmp_path, capsys):
     labels, preds = cv_folders
     out = tmp_path / "chosen"
-    args = ["postprocess", "--predictions", str(preds), "--no-progress"]
+    args = ["postprocess", "--pred", str(preds), "--no-progress"]
     assert main([*args, "--choose", "--labels", str(labels), "--out", str(out), "--min-ml", "0.05"]) == 0
     printed = capsys.readouterr().out
     assert "fix_left_right" in printed and "written" in printed

@@ -338,7 +338,7 @@ def test_cli_options_parse(capsys):
 
 
 def test_monai_preset_runs_the_da5_transforms():
-    from amos_tutorial.transforms.presets import augmentation_transforms
+    from amos_tutorial.transforms.chains import augmentation_transforms
 
     names = [type(t).__name__ for t in augmentation_transforms((16, 16, 16), config=AUGMENTATIONS["da5"]).transforms]
     for name in ("RandGaussianSmoothd", "RandScaleIntensityFixedMeand", "RandSimulateLowResolutiond"):

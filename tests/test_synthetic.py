@@ -307,7 +307,7 @@ def test_cli_synth_and_refusal(tmp_path, capsys):
     except ImportError as exc:  # sibling data modules (layout, validate, download) not written yet
         pytest.skip(f"amos CLI not importable yet: {exc}")
     out = tmp_path / "cli_amos"
-    args = ["data", "synth", str(out), "--cases", "4", "--seed", "2", "--max-shape", "32", "32", "16", "--quiet"]
+    args = ["data", "synth", str(out), "--cases", "4", "--seed", "2", "--max-shape", "32", "32", "16", "--no-progress"]
     assert cli.main(args) == 0
     ds = json.loads((out / "dataset.json").read_text())
     assert ds["numTraining"] + ds["numValidation"] + ds["numTest"] == 4

@@ -19,10 +19,10 @@ from amos_tutorial.inference import ModalityMismatchWarning, predict_case, predi
 from amos_tutorial.training import load_config, make_config, train
 from amos_tutorial.training.config import MRI_PATCH_SIZE, TrainConfig
 from amos_tutorial.transforms.preprocessing import PreprocessConfig, foreground_mask, preprocess_array
-from amos_tutorial.transforms.presets import preprocessing_transforms
+from amos_tutorial.transforms.chains import preprocessing_transforms
 from amos_tutorial.utils.io import save_nifti
 
-# The fast path and the MONAI preset threshold the same smoothed image, which they compute with ~1e-5
+# The fast path and the MONAI chain threshold the same smoothed image, which they compute with ~1e-5
 # differences (float32 grid_sample vs our 1-D passes): a voxel exactly at the threshold could move a crop
 # border by one voxel. Stated tolerance for the crop boxes: at most one voxel per side.
 CROP_BOX_TOL = 1
@@ -199,7 +199,7 @@ def test_mri_crop_removes_a_noisy_air_border():
     assert foreground_mask(whole.image[0], "MRI").float().mean() < 0.6
 
 
-def test_mri_crop_is_the_same_in_the_monai_preset(tmp_path):
+def test_mri_crop_is_the_same_in_the_monai_chain(tmp_path):
     image, label, _ = _noisy_mri(seed=3)
     affine = np.diag([1.2, 0.9, 2.5, 1.0])
     path = save_nifti(image, affine, tmp_path / "amos_0540.nii.gz", dtype=np.float32)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -20,11 +19,10 @@ SPLITS = {"training": [1, 2, 3], "validation": [4], "test": [5]}
 
 
 def run_validate(argv: list[str]) -> int:
-    """Run ``validate`` through its own argparse wiring (independent of the other data modules)."""
-    parser = argparse.ArgumentParser(prog="amos data")
-    validate.add_cli(parser.add_subparsers())
-    args = parser.parse_args(["validate", *argv])
-    return args.func(args)
+    """Run ``amos data validate`` with these arguments."""
+    from amos_tutorial.cli import main
+
+    return main(["data", "validate", *argv])
 
 
 @pytest.fixture
@@ -95,7 +93,7 @@ BROKEN = {
 
 def test_clean_dataset_passes(clean, capsys):
     assert validate_dataset(clean) == []
-    assert run_validate([str(clean), "--no-progress"]) == 0
+    assert run_validate(["--data", str(clean), "--no-progress"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     n_files = sum(len(v) for v in SPLITS.values()) * 2 - len(SPLITS["test"])
     assert out == [f"OK: {sum(map(len, SPLITS.values()))} cases ({n_files} files) checked in {clean}, no problems"]
@@ -113,7 +111,7 @@ def test_each_broken_file_gives_one_problem(clean, capsys, kind):
     assert problems[0].message.count("\n") == 0
     assert re.search(pattern, problems[0].message), problems[0].message
     assert validate_case(load_amos(clean).case(2)) == problems
-    assert run_validate([str(clean), "--no-progress"]) == 1
+    assert run_validate(["--data", str(clean), "--no-progress"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == str(problems[0]) and lines[0].startswith(str(target))
     assert lines[-1].startswith("1 problem(s) in 1 file(s)")
@@ -131,7 +129,7 @@ def test_all_problems_of_several_bad_cases_in_one_run(clean, capsys):
     problems = validate_dataset(clean, progress=True)
     assert [p.path for p in problems] == expected
     assert problems[-1] == Problem(orphan, "label file without an image")
-    assert run_validate([str(clean), "--no-progress"]) == 1
+    assert run_validate(["--data", str(clean), "--no-progress"]) == 1
     out = capsys.readouterr().out.strip().splitlines()
     assert out[:-1] == [str(p) for p in problems]
     assert out[-1].startswith(f"{len(expected)} problem(s) in {len(expected)} file(s)")

@@ -26,7 +26,7 @@ from amos_tutorial.viz import pipeline as vp
 
 
 # Spacing of the LPS case: no target voxel falls exactly half-way between two stored voxels, so
-# nearest-neighbour labels of MONAI and of the fast path are identical (see test_presets.py).
+# nearest-neighbour labels of MONAI and of the fast path are identical (see test_chains.py).
 LPS_SPACING = (0.7, 0.9, 3.3)
 
 
@@ -69,7 +69,7 @@ class _Dataset:
 # preprocessing stages
 
 
-def test_stages_follow_the_monai_preset_and_match_the_fast_path(tmp_path):
+def test_stages_follow_the_monai_chain_and_match_the_fast_path(tmp_path):
     case = _lps_case(tmp_path)
     stages = inspection.preprocessing_stages(case)
     assert [s.name for s in stages] == ["as stored", "RAS orientation", "resampled", "intensity", "foreground crop"]

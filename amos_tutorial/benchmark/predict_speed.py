@@ -8,7 +8,7 @@ The image is a synthetic CT in LPS orientation (so the orientation step does rea
 The network is DynUNet (the registry's ``nnunet``) with random weights unless ``run`` is given: timings do
 not depend on the weights, and random weights make the agreement test harder (noisy probabilities
 everywhere, not just at organ borders). Both paths run the same sliding window on the same device; they
-differ in preprocessing (torch on the device vs the MONAI preset on the CPU) and inversion
+differ in preprocessing (torch on the device vs the MONAI chain on the CPU) and inversion
 (:func:`~amos_tutorial.transforms.preprocessing.invert_to_original` on the device vs MONAI ``Invertd`` on the
 CPU). Reported: the seconds of each stage (minimum over ``repeats`` after one warm-up), the end-to-end time
 without loading, and how many voxels of the two label maps differ (and whether they lie on organ borders).

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from amos_tutorial.transforms.presets import augmentation_transforms, tutorial_augmentation_transforms
+from amos_tutorial.transforms.chains import augmentation_transforms, tutorial_augmentation_transforms
 from amos_tutorial.transforms.sampler import PatchSampler
 from amos_tutorial.utils.timing import thread_limit, timed_calls
 
@@ -52,10 +52,10 @@ def pipeline_throughput(
     Introduced in chapter *Preprocessing and augmentation*; builds on MONAI's dictionary transforms and
     :class:`~amos_tutorial.transforms.sampler.PatchSampler`. The pipelines:
 
-    1. *MONAI tutorial chain*: :func:`~amos_tutorial.transforms.presets.tutorial_augmentation_transforms`
+    1. *MONAI tutorial chain*: :func:`~amos_tutorial.transforms.chains.tutorial_augmentation_transforms`
        (``RandCropByPosNegLabeld``, flips, 90-degree turns, intensity shift), one volume per step
        giving ``batch_size`` patches, per sample, on the CPU, then stacked and moved to ``device``;
-    2. *MONAI organ-weighted preset*: :func:`~amos_tutorial.transforms.presets.augmentation_transforms`
+    2. *MONAI organ-weighted chain*: :func:`~amos_tutorial.transforms.chains.augmentation_transforms`
        (``RandCropByLabelClassesd`` and the same augmentation as the sampler, rotation and zoom
        included), per sample, on the CPU;
     3. *PatchSampler*: whole batches, organ-weighted, full augmentation, on ``device``.
@@ -111,7 +111,7 @@ def _time_monai_chains(volumes, patch_size, batch_size, device, seed, timing) ->
     data = _monai_volumes(volumes)
     chains = (
         ("MONAI tutorial chain (per sample)", tutorial_augmentation_transforms(patch_size, num_samples=batch_size)),
-        ("MONAI organ-weighted preset (per sample)", augmentation_transforms(patch_size, num_samples=batch_size)),
+        ("MONAI organ-weighted chain (per sample)", augmentation_transforms(patch_size, num_samples=batch_size)),
     )
     rows = []
     for name, chain in chains:

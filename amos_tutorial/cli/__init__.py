@@ -2,6 +2,8 @@
 
 Each module in this package that defines ``register(subparsers)`` adds its own sub-command
 (``data``, ``train``, ``predict``, ``evaluate``, ``submit``, ``bench``), so a new step is a new file.
+Every parser lives in this package; options that several sub-commands take come from the ``add_*_arg``
+helpers of :mod:`._args`, spelled and defaulted one way (``tests/test_cli.py`` checks every sub-command).
 A sub-command's handler returns the process exit code.
 """
 
@@ -22,9 +24,11 @@ __all__ = ["TRACEBACK_ENV", "build_parser", "error_line", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``amos`` parser with every registered sub-command."""
     from amos_tutorial import __version__
+    from amos_tutorial.cli._args import HelpFormatter
 
     parser = argparse.ArgumentParser(
         prog="amos",
+        formatter_class=HelpFormatter,
         description=(
             "AMOS 2022 tutorial and benchmark suite: get and check the data, train, predict, "
             "evaluate and benchmark the AMOS baselines. Wherever a data folder is expected, "

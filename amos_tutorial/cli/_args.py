@@ -1,6 +1,10 @@
-"""Argument types and output checks shared by several ``amos`` sub-commands.
+"""The options shared by several ``amos`` sub-commands, each spelled and defaulted one way, plus argument types.
 
-A leading underscore: this module is not a sub-command.
+A leading underscore: this module is not a sub-command. Every option that more than one sub-command takes is
+added by one ``add_*_arg`` helper here, so ``--data``, ``--device``, ``--amp``, ``--no-progress``... read and
+default the same in every command (``tests/test_cli.py`` checks every sub-command).
+Sub-commands are created with :func:`add_command`, which gives them :class:`HelpFormatter`: a concrete default
+is printed by the formatter, once, never in the hand-written help.
 """
 
 from __future__ import annotations
@@ -9,8 +13,260 @@ import argparse
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["check_output_file", "check_output_folder", "patch_size_arg", "positive_int"]
+__all__ = [
+    "CHECKPOINTS",
+    "DEFAULT_AMP",
+    "DEFAULT_DATA",
+    "DEFAULT_DEVICE",
+    "DEFAULT_SEED",
+    "DEFAULT_TASK",
+    "DEVICE_HELP",
+    "HelpFormatter",
+    "RawHelpFormatter",
+    "add_affine_atol_arg",
+    "add_amp_arg",
+    "add_batch_size_arg",
+    "add_cache_dir_arg",
+    "add_checkpoint_arg",
+    "add_command",
+    "add_data_arg",
+    "add_device_arg",
+    "add_modality_rule_arg",
+    "add_out_arg",
+    "add_overwrite_arg",
+    "add_patch_size_arg",
+    "add_progress_arg",
+    "add_seed_arg",
+    "add_task_arg",
+    "add_threads_arg",
+    "add_tta_arg",
+    "add_variant_arg",
+    "add_workers_arg",
+    "check_output_file",
+    "check_output_folder",
+    "patch_size_arg",
+    "positive_int",
+    "shared_option",
+]
+
+#: ``--data`` of every command that reads a dataset: the built-in synthetic mini-AMOS set.
+DEFAULT_DATA = "synthetic"
+#: ``--device`` everywhere: CUDA, then MPS, then the CPU (:func:`amos_tutorial.training.amp.resolve_device`).
+DEFAULT_DEVICE = "auto"
+DEVICE_HELP = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+#: ``--amp`` where no run or preset decides: the best mode the device supports.
+DEFAULT_AMP = "auto"
+#: ``--task`` where a task is needed: Task 2 (CT and MRI).
+DEFAULT_TASK = 2
+#: ``--seed`` everywhere a seed is given.
+DEFAULT_SEED = 0
+#: ``--checkpoint``: which checkpoint of a run folder is used.
+CHECKPOINTS = ("best", "last")
+
+#: The name under which a helper marks the option it added (``action.<SHARED_ATTR> = "--data"``).
+SHARED_ATTR = "amos_shared"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that prints each concrete default once, as ``(default: X)``.
+
+    A default of None or False (an optional value, a flag) is not printed; a help text that already says what
+    the default is (``default: the run's``) is left as written. Hand-written help never repeats a concrete
+    default (``tests/test_cli.py`` checks), so the two never disagree.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class RawHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """:class:`HelpFormatter` that keeps the description's and epilog's line breaks (tables, examples)."""
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, *, raw: bool = False, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """Add a sub-command with the CLI's :class:`HelpFormatter` (``raw=True``: :class:`RawHelpFormatter`).
+
+    Examples:
+        >>> sub = argparse.ArgumentParser(prog="amos").add_subparsers()
+        >>> add_command(sub, "info", help="summarise").formatter_class.__name__
+        'HelpFormatter'
+    """
+    kwargs.setdefault("formatter_class", RawHelpFormatter if raw else HelpFormatter)
+    return subparsers.add_parser(name, **kwargs)
+
+
+def shared_option(action: argparse.Action) -> str | None:
+    """The shared option an argparse action was added as (``"--data"``...), or None for a command's own option."""
+    return getattr(action, SHARED_ATTR, None)
+
+
+def _add(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> argparse.Action:
+    action = parser.add_argument(name, **kwargs)
+    setattr(action, SHARED_ATTR, name)
+    return action
+
+
+def add_data_arg(
+    parser: argparse.ArgumentParser, *, metadata_only: bool = False, help: str | None = None
+) -> argparse.Action:
+    """``--data ROOT``: the AMOS folder a command reads, or ``synthetic`` (the default).
+
+    Args:
+        parser: The sub-command's parser.
+        metadata_only: The command reads only the folder's metadata (the modality of each case) and works
+            without it: the default is then None (the id rule decides).
+        help: Replaces the standard help text.
+    """
+    if metadata_only:
+        text = "AMOS data folder or 'synthetic' whose metadata gives each case's modality (default: the id rule)"
+        return _add(parser, "--data", default=None, metavar="ROOT", help=help or text)
+    text = "AMOS folder (with dataset.json, or its parent; e.g. $AMOS_DATA_DIR) or 'synthetic' for mini-AMOS"
+    return _add(parser, "--data", default=DEFAULT_DATA, metavar="ROOT", help=help or text)
+
+
+def add_device_arg(parser: argparse.ArgumentParser, help: str | None = None) -> argparse.Action:
+    """``--device``: where the command computes, ``auto`` by default in every command."""
+    return _add(parser, "--device", default=DEFAULT_DEVICE, help=help or DEVICE_HELP)
+
+
+def add_amp_arg(parser: argparse.ArgumentParser, inherit: str | None = None) -> argparse.Action:
+    """``--amp`` from :data:`amos_tutorial.training.config.AMP_MODES`.
+
+    Args:
+        parser: The sub-command's parser.
+        inherit: Where the mode comes from when the option is not given (``"the run's"``): the default is
+            then None and the help says so; otherwise :data:`DEFAULT_AMP`.
+    """
+    from amos_tutorial.training.config import AMP_MODES
+
+    if inherit:
+        return _add(parser, "--amp", choices=AMP_MODES, default=None, help=f"mixed precision (default: {inherit})")
+    return _add(parser, "--amp", choices=AMP_MODES, default=DEFAULT_AMP, help="mixed precision")
+
+
+def add_modality_rule_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--modality-rule`` from :data:`amos_tutorial.data.layout.MODALITY_RULES` (the first one by default)."""
+    from amos_tutorial.data.layout import MODALITY_RULES
+
+    return _add(
+        parser, "--modality-rule", choices=MODALITY_RULES, default=MODALITY_RULES[0],
+        help="id rule where no metadata decides a case's modality: readme (id < 500 is CT) or organisers "
+        "(id <= 500)",
+    )  # fmt: skip
+
+
+def add_progress_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--no-progress``: no progress bars (the one spelling; ``--quiet`` is retired)."""
+    return _add(parser, "--no-progress", action="store_true", help="no progress bars")
+
+
+def add_out_arg(parser: argparse.ArgumentParser, help: str, **kwargs: Any) -> argparse.Action:
+    """``--out``: what the command writes (a file or a folder, said by ``help``); ``kwargs`` go to argparse."""
+    return _add(parser, "--out", help=help, **kwargs)
+
+
+def add_task_arg(parser: argparse.ArgumentParser, help: str | None = None, optional: bool = False) -> argparse.Action:
+    """``--task`` 1 (CT only) or 2 (CT and MRI, :data:`DEFAULT_TASK`).
+
+    Args:
+        parser: The sub-command's parser.
+        help: Replaces the standard help text.
+        optional: None by default (the help says what happens without a task) instead of :data:`DEFAULT_TASK`.
+    """
+    from amos_tutorial.training.config import TASKS
+
+    text = help or "AMOS task: 1 = CT cases only, 2 = CT and MRI"
+    return _add(parser, "--task", type=int, choices=TASKS, default=None if optional else DEFAULT_TASK, help=text)
+
+
+def add_seed_arg(parser: argparse.ArgumentParser, help: str, optional: bool = False) -> argparse.Action:
+    """``--seed`` (:data:`DEFAULT_SEED`; ``optional``: None, the help says where the seed comes from)."""
+    return _add(parser, "--seed", type=int, default=None if optional else DEFAULT_SEED, help=help)
+
+
+def add_affine_atol_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--affine-atol`` (:data:`amos_tutorial.utils.geometry.AFFINE_ATOL`)."""
+    from amos_tutorial.utils.geometry import AFFINE_ATOL
+
+    return _add(
+        parser, "--affine-atol", type=float, default=AFFINE_ATOL, metavar="MM",
+        help="allowed affine difference between files that must share a grid",
+    )  # fmt: skip
+
+
+def add_cache_dir_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--cache-dir``: the preprocessed cache folder (default: one in ``$AMOS_CACHE_DIR``)."""
+    return _add(parser, "--cache-dir", metavar="DIR", help="preprocessed cache folder (default: in $AMOS_CACHE_DIR)")
+
+
+def add_patch_size_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Action:
+    """``--patch-size X,Y,Z`` (:func:`patch_size_arg`); None by default, the help says whose patch is used."""
+    return _add(parser, "--patch-size", type=patch_size_arg, metavar="X,Y,Z", help=help)
+
+
+def add_batch_size_arg(parser: argparse.ArgumentParser, help: str, default: int | None = None) -> argparse.Action:
+    """``--batch-size N`` (patches per step); None by default: the recipe's."""
+    return _add(parser, "--batch-size", type=positive_int, default=default, metavar="N", help=help)
+
+
+def add_threads_arg(parser: argparse.ArgumentParser, default: int | None = None) -> argparse.Action:
+    """``--threads N``: torch CPU threads (None by default: torch's own choice)."""
+    text = "torch CPU threads" if default is not None else "torch CPU threads (default: torch's)"
+    return _add(parser, "--threads", type=positive_int, default=default, metavar="N", help=text)
+
+
+def add_variant_arg(
+    parser: argparse.ArgumentParser, help: str, default: str | None = None, model_sizes: bool = False
+) -> argparse.Action:
+    """``--variant`` of a model: ``tiny`` or ``full`` (:data:`amos_tutorial.benchmark.speed.VARIANTS`).
+
+    Args:
+        parser: The sub-command's parser.
+        help: What the variant selects in this command.
+        default: The default variant (None: the help says where it comes from).
+        model_sizes: Also accept the sizes some models define (``resenc``: ``M``, ``L``), i.e. every name of
+            :func:`amos_tutorial.models.all_variants`; the command checks that its model defines the one given.
+    """
+    if model_sizes:
+        from amos_tutorial.models import all_variants
+
+        choices = all_variants()
+    else:
+        from amos_tutorial.benchmark.speed import VARIANTS
+
+        choices = VARIANTS
+    return _add(parser, "--variant", choices=choices, default=default, help=help)
+
+
+def add_checkpoint_arg(parser: argparse.ArgumentParser, default: str, help: str) -> argparse.Action:
+    """``--checkpoint best|last``: which checkpoint of a run folder is used (:data:`CHECKPOINTS`)."""
+    if default not in CHECKPOINTS:
+        raise ValueError(f"default checkpoint must be one of {CHECKPOINTS}, got {default!r}")
+    return _add(parser, "--checkpoint", choices=CHECKPOINTS, default=default, help=help)
+
+
+def add_workers_arg(parser: argparse.ArgumentParser, help: str, default: int = 0) -> argparse.Action:
+    """``--workers N``: worker processes (0: this process, the default where the work runs in it by default)."""
+    return _add(parser, "--workers", type=int, default=default, metavar="N", help=help)
+
+
+def add_overwrite_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Action:
+    """``--overwrite``: replace what ``--out`` already holds (said by ``help``)."""
+    return _add(parser, "--overwrite", action="store_true", help=help)
+
+
+def add_tta_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--tta``: flip test-time augmentation in prediction."""
+    return _add(parser, "--tta", action="store_true", help="flip test-time augmentation (8 passes)")
 
 
 def patch_size_arg(text: str) -> tuple[int, int, int]:

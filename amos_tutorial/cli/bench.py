@@ -22,7 +22,24 @@ from __future__ import annotations
 
 import argparse
 
-from amos_tutorial.cli._args import patch_size_arg
+from amos_tutorial.cli._args import (
+    add_amp_arg,
+    add_batch_size_arg,
+    add_cache_dir_arg,
+    add_checkpoint_arg,
+    add_command,
+    add_data_arg,
+    add_device_arg,
+    add_out_arg,
+    add_patch_size_arg,
+    add_progress_arg,
+    add_seed_arg,
+    add_threads_arg,
+    add_tta_arg,
+    add_variant_arg,
+    add_workers_arg,
+    patch_size_arg,
+)
 
 ORDER = 70
 
@@ -64,7 +81,8 @@ def _add_models(subparsers: argparse._SubParsersAction) -> None:
     """``amos bench models``: parameters, seconds per step and peak memory per model."""
     from amos_tutorial.benchmark.models import MODES
 
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "models",
         help="parameters, s/step and peak memory of every model at its recommended patch",
         description=(
@@ -72,23 +90,20 @@ def _add_models(subparsers: argparse._SubParsersAction) -> None:
             "with --mode forward or train also seconds per step and peak memory (GPU: allocated tensors; "
             "CPU: peak resident memory of a child process per model)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--models", help="comma-separated registry names (default: every registered model)")
-    parser.add_argument(
-        "--variant", default="full",
-        help="model variant: full, tiny, or a size some models define (resenc: M, L; then only those models)",
-    )  # fmt: skip
+    add_variant_arg(parser, "model variant (a size some models define, e.g. resenc's M or L, lists only those models)",
+                    default="full", model_sizes=True)
     parser.add_argument("--mode", choices=MODES, default="params", help="what to measure")
-    parser.add_argument("--patch-size", type=patch_size_arg, help="override the recommended patch, e.g. 64,64,32")
-    parser.add_argument("--batch-size", type=int, help="override the recommended batch size")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    add_patch_size_arg(parser, "override the recommended patch, e.g. 64,64,32")
+    add_batch_size_arg(parser, "override the recommended batch size")
+    add_device_arg(parser)
     parser.add_argument("--repeats", type=int, default=2, help="timed steps after one warm-up step")
     parser.add_argument("--bf16", action="store_true", help="autocast to bfloat16")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    add_threads_arg(parser)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per model (child process)")
     parser.add_argument("--in-process", action="store_true", help="measure in this process (no child processes)")
-    parser.add_argument("--out", help="also write the rows to a .csv or .json file")
+    add_out_arg(parser, "also write the rows to a .csv or .json file")
     parser.set_defaults(func=_run_models)
 
 
@@ -126,27 +141,27 @@ def _run_models(args: argparse.Namespace) -> int:
 
 def _add_pipeline(subparsers: argparse._SubParsersAction) -> None:
     """``amos bench pipeline``: the MONAI per-sample chains against the PatchSampler."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "pipeline",
         help="patches per second: MONAI per-sample chains vs the PatchSampler",
         description=(
-            "Patches per second of the MONAI tutorial chain, the MONAI organ-weighted preset (per sample, "
+            "Patches per second of the MONAI tutorial chain, the MONAI organ-weighted chain (per sample, "
             "on the CPU) and the PatchSampler (whole batches on --device), on the same cached training "
             "volumes of --data, in this one process."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", default="synthetic", help="AMOS folder or 'synthetic'")
-    parser.add_argument("--variant", choices=("tiny", "full"), default="tiny", help="grid and patch of the UNet recipe")
-    parser.add_argument("--patch-size", type=patch_size_arg, help="override the patch, e.g. 96,96,96")
-    parser.add_argument("--batch-size", type=int, default=2, help="patches per batch")
+    add_data_arg(parser)
+    add_variant_arg(parser, "grid and patch of the UNet recipe", default="tiny")
+    add_patch_size_arg(parser, "override the patch, e.g. 96,96,96")
+    add_batch_size_arg(parser, "patches per batch", default=2)
     parser.add_argument("--iterations", type=int, default=10, help="timed batches per pipeline")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches first")
-    parser.add_argument("--device", default="auto", help="where batches end up: auto, cpu, cuda, cuda:N")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads during the measurement")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every pipeline")
-    parser.add_argument("--cache-dir", help="preprocessed cache folder (default in $AMOS_CACHE_DIR)")
-    parser.add_argument("--out", help="also write the table to this CSV file")
+    add_device_arg(parser, help="where batches end up: auto, cpu, cuda, cuda:N or mps")
+    add_threads_arg(parser, default=1)
+    add_seed_arg(parser, "seed of every pipeline")
+    add_cache_dir_arg(parser)
+    add_out_arg(parser, "also write the table to this CSV file")
     parser.set_defaults(func=_run_pipeline)
 
 
@@ -171,10 +186,8 @@ def _run_pipeline(args: argparse.Namespace) -> int:
 
 def _add_speed(subparsers: argparse._SubParsersAction) -> None:
     """``amos bench speed``: whole training loop vs raw step, their ratio, inference seconds per case."""
-    from amos_tutorial.benchmark.speed import VARIANTS
-    from amos_tutorial.training.config import AMP_MODES
-
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "speed",
         help="whole training loop vs raw step: is the GPU fed?",
         description=(
@@ -184,22 +197,18 @@ def _add_speed(subparsers: argparse._SubParsersAction) -> None:
             "--inference-cases images (load, preprocessing, sliding window, inversion to the original grid, "
             "argmax) to report inference seconds per case."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--models", default="unet,nnunet", help="comma-separated registry names")
     parser.add_argument("--iterations", type=int, default=20, help="timed steps per phase")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument(
-        "--variant", "--preset", dest="variant", choices=VARIANTS, default="tiny",
-        help="tiny variants (CPU) or full recipes (GPU); --preset is the old spelling",
-    )  # fmt: skip
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--amp", choices=AMP_MODES, default="auto", help="mixed precision")
-    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    parser.add_argument("--data", default="synthetic", help="data for the whole loop ('synthetic' or a folder)")
-    parser.add_argument("--cache-dir", help="preprocessed cache folder")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, random tensors and patches")
-    parser.add_argument("--out", default="bench/speed.csv", help="CSV written with the table")
+    add_variant_arg(parser, "tiny variants (CPU) or full recipes (GPU)", default="tiny")
+    add_device_arg(parser)
+    add_amp_arg(parser)
+    add_batch_size_arg(parser, "override the recipe's batch size")
+    add_data_arg(parser, help="data for the whole loop: AMOS folder or 'synthetic'")
+    add_cache_dir_arg(parser)
+    add_seed_arg(parser, "seed of weights, random tensors and patches")
+    add_out_arg(parser, "CSV written with the table", default="bench/speed.csv")
     parser.add_argument(
         "--inference-cases", type=int, default=1, help="images predicted to time the inference (0: skip)"
     )
@@ -210,7 +219,8 @@ def _add_speed(subparsers: argparse._SubParsersAction) -> None:
 def _add_chapters_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from amos_tutorial.benchmark.chapters import BOOK_BUDGET_S, CHAPTER_BUDGET_S
 
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "chapters",
         help="execute every chapter of the book once (smoke mode) and print its time against the budget",
         description=(
@@ -221,11 +231,9 @@ def _add_chapters_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
         ),
     )
     parser.add_argument("chapters", nargs="*", help="notebooks to time (default: every page of _toc.yml)")
-    parser.add_argument("--book", default=".", help="folder holding _toc.yml (default: the current folder)")
-    parser.add_argument(
-        "--budget", type=float, default=CHAPTER_BUDGET_S, help=f"seconds per chapter (default {CHAPTER_BUDGET_S:.0f})"
-    )
-    parser.add_argument("--out", help="also write the table to this CSV")
+    parser.add_argument("--book", default=".", help="folder holding _toc.yml")
+    parser.add_argument("--seconds", type=float, default=CHAPTER_BUDGET_S, help="budget in seconds per chapter")
+    add_out_arg(parser, "also write the table to this CSV")
     parser.set_defaults(func=_run_chapters)
     return parser
 
@@ -234,9 +242,9 @@ def _run_chapters(args: argparse.Namespace) -> int:
     from amos_tutorial.benchmark.chapters import format_chapter_times, time_chapters, toc_chapters
 
     chapters = args.chapters or [p for p in toc_chapters(args.book) if p.suffix == ".ipynb"]
-    frame = time_chapters(chapters, budget_s=args.budget, out_csv=args.out)
+    frame = time_chapters(chapters, budget_s=args.seconds, out_csv=args.out)
     print()
-    print(format_chapter_times(frame, chapter_budget_s=args.budget))
+    print(format_chapter_times(frame, chapter_budget_s=args.seconds))
     if args.out:
         print(f"written {args.out}")
     return 1 if (frame["status"] != "ok").any() else 0
@@ -325,11 +333,12 @@ def _run_bench(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``bench`` command group to the ``amos`` parser."""
     from amos_tutorial.benchmark.budgets import BUDGETS
-    from amos_tutorial.training.config import AMP_MODES
 
     budgets = "\n".join(f"  {b.name:<6} {b.description}" for b in BUDGETS.values())
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "bench",
+        raw=True,
         help="benchmark the baselines: train, predict, evaluate (`amos bench speed`: is the GPU fed?)",
         description=(
             "Benchmark the AMOS baselines.\n\n"
@@ -341,32 +350,29 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "  amos bench chapters                 each chapter's execution time against the book's budget"
         ),
         epilog=_EXAMPLES.format(budgets=budgets),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--models", help="comma-separated registry names, e.g. unet,segresnet,nnunet")
-    parser.add_argument("--data", default="synthetic", help="AMOS folder or 'synthetic' (default: synthetic)")
-    parser.add_argument("--budget", choices=tuple(BUDGETS), default="smoke", help="see below (default: smoke)")
-    parser.add_argument("--out", help="benchmark folder (default: bench/BUDGET)")
+    add_data_arg(parser)
+    parser.add_argument("--budget", choices=tuple(BUDGETS), default="smoke", help="see below")
+    add_out_arg(parser, "benchmark folder (default: bench/BUDGET)")
     parser.add_argument("--iterations", type=int, help="override the budget's iterations per model")
     parser.add_argument("--minutes", type=float, help="equal wall-clock: training minutes per model, measured")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    parser.add_argument("--amp", choices=AMP_MODES, help="mixed precision (default: auto)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, patches, evaluation cases (default 0)")
+    add_device_arg(parser)
+    add_amp_arg(parser, inherit="auto")
+    add_seed_arg(parser, "seed of weights, patches, evaluation cases")
     parser.add_argument(
-        "--eval-cases", type=int, default=-1, help="evaluation cases (0: all labelled; default: the budget's)"
+        "--eval-cases", type=int, default=-1, help="evaluation cases (0: all labelled; -1: the budget's)"
     )
-    parser.add_argument("--patch-size", type=patch_size_arg, help="override every recipe's patch, e.g. 96,96,96")
-    parser.add_argument("--batch-size", type=int, help="override every recipe's batch size")
-    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation in prediction")
-    parser.add_argument(
-        "--checkpoint", choices=("last", "best"), default="last", help="checkpoint evaluated (default: last)"
-    )
+    add_patch_size_arg(parser, "override every recipe's patch, e.g. 96,96,96")
+    add_batch_size_arg(parser, "override every recipe's batch size")
+    add_tta_arg(parser)
+    add_checkpoint_arg(parser, "last", "checkpoint evaluated")
     parser.add_argument("--tolerance", type=float, help="NSD tolerance in mm (default: the evaluator's)")
-    parser.add_argument("--cache-dir", help="preprocessed cache folder (default in $AMOS_CACHE_DIR)")
-    parser.add_argument("--workers", type=int, default=0, help="processes for the evaluation (default 0)")
+    add_cache_dir_arg(parser)
+    add_workers_arg(parser, "processes for the evaluation")
     parser.add_argument("--stop-after", type=int, help="stop after N training steps of this session (resume later)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_threads_arg(parser)
+    add_progress_arg(parser)
     parser.add_argument(
         "--external", action="append", metavar="NAME=PATH",
         help="add a row scored from an existing prediction folder (e.g. nnunetv2=PATH, nnU-Net v2's output "
@@ -380,7 +386,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _add_metrics(subparsers: argparse._SubParsersAction) -> None:
     """``amos bench metrics``: DSC and NSD of one AMOS-sized case, ours vs MONAI vs DeepMind."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "metrics",
         help="seconds to score 15 organs of one AMOS-sized case: ours vs MONAI vs DeepMind",
         description=(
@@ -388,7 +395,6 @@ def _add_metrics(subparsers: argparse._SubParsersAction) -> None:
             "(three NSD methods), MONAI compute_surface_dice(use_subvoxels=True) and DeepMind surface-distance "
             "(when installed), side by side, with the largest NSD difference to ours."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--shape", type=patch_size_arg, default=(512, 512, 100), help="voxels x,y,z of the case")
     parser.add_argument("--spacing", type=float, nargs=3, default=(0.7, 0.7, 5.0), help="voxel size in mm")
@@ -413,30 +419,28 @@ def _run_metrics(args: argparse.Namespace) -> int:
 
 def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     """``amos bench predict``: one AMOS-like CT, fast vs plain prediction path, stage by stage."""
-    from amos_tutorial.training.config import AMP_MODES
-
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "predict",
         help="one AMOS-sized CT: fast vs plain MONAI prediction path, stage times and label agreement",
         description=(
             "Predict one synthetic CT (LPS) by the fast path (torch preprocessing and inversion on the device) "
             "and the plain MONAI path, and report the seconds of every stage and how far the label maps agree."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_device_arg(parser)
     parser.add_argument("--shape", type=patch_size_arg, help="image shape (default: GPU 512,512,100; CPU 192,192,40)")
     parser.add_argument("--spacing", type=float, nargs=3, default=(0.7, 0.7, 5.0), help="image spacing in mm")
-    parser.add_argument("--models", default="nnunet", help="registry name (random weights)")
-    parser.add_argument("--variant", choices=("full", "tiny"), help="default: full on a GPU, tiny on the CPU")
+    parser.add_argument("--model", default="nnunet", help="registry name (random weights)")
+    add_variant_arg(parser, "model variant (default: full on a GPU, tiny on the CPU)")
     parser.add_argument("--run", help="a trained run folder instead of random weights")
-    parser.add_argument("--patch-size", type=patch_size_arg, help="sliding window (default: the model's patch)")
+    add_patch_size_arg(parser, "sliding window (default: the model's patch)")
     parser.add_argument("--overlap", type=float, default=0.5, help="window overlap")
     parser.add_argument("--sw-batch-size", type=int, default=4, help="windows per forward pass")
-    parser.add_argument("--amp", choices=AMP_MODES, default="auto", help="mixed precision")
-    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (8 passes)")
+    add_amp_arg(parser)
+    add_tta_arg(parser)
     parser.add_argument("--repeats", type=int, help="timed runs per path (default: GPU 3, CPU 1)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    add_threads_arg(parser)
     parser.set_defaults(func=_run_predict)
 
 
@@ -446,7 +450,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     from amos_tutorial.benchmark.predict_speed import format_predict_timings, predict_timings
 
     table, agreement = predict_timings(
-        device=args.device, shape=args.shape, spacing=args.spacing, model=args.models, variant=args.variant,
+        device=args.device, shape=args.shape, spacing=args.spacing, model=args.model, variant=args.variant,
         run=args.run, roi=args.patch_size, overlap=args.overlap, sw_batch_size=args.sw_batch_size, amp=args.amp,
         tta=args.tta, repeats=args.repeats, threads=args.threads, log=lambda line: print(line, file=sys.stderr),
     )  # fmt: skip

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from amos_tutorial.cli._args import add_command
+
 ORDER = 90
 
 
@@ -43,14 +45,16 @@ def _sync_command(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``amos book student`` and ``amos book sync``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "book",
         help="student edition of the book; badges and install lines",
         description="Work on the book's chapters: write the student edition, or re-sync badges and install lines.",
     )
     parser.set_defaults(_parser=parser)
     sub = parser.add_subparsers(dest="book_command", metavar="ACTION")
-    student = sub.add_parser(
+    student = add_command(
+        sub,
         "student",
         help="write the chapters without their solution cells",
         description=(
@@ -62,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     student.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
     student.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
     student.set_defaults(func=_student_command)
-    sync = sub.add_parser(
+    sync = add_command(
+        sub,
         "sync",
         help="rewrite Colab badges and install lines from amos_tutorial._meta",
         description="Rewrite every chapter's Colab badge and pinned install line from amos_tutorial._meta.",

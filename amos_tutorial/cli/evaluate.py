@@ -11,6 +11,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from amos_tutorial.cli._args import (
+    add_affine_atol_arg,
+    add_command,
+    add_data_arg,
+    add_modality_rule_arg,
+    add_out_arg,
+    add_progress_arg,
+    add_workers_arg,
+)
+
 ORDER = 50
 
 
@@ -66,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """
     from amos_tutorial.evaluation.metrics import ABSENT_CONVENTIONS, DEFAULT_TOLERANCE_MM
 
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "evaluate",
         help="score predictions against reference labels (DSC and NSD per case and organ)",
         description=(
@@ -81,13 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--pred", type=Path, required=True, metavar="DIR", help="folder of predictions amos_XXXX.nii.gz"
     )
     parser.add_argument("--labels", type=Path, required=True, metavar="DIR", help="folder of reference label maps")
-    parser.add_argument("--out", type=Path, required=True, metavar="CSV", help="metrics table to write (metrics.csv)")
-    parser.add_argument(
-        "--data",
-        default=None,
-        metavar="ROOT",
-        help="AMOS data folder (or 'synthetic'): modality from its metadata; default: the id rule",
-    )
+    add_out_arg(parser, "metrics table to write (metrics.csv)", type=Path, required=True, metavar="CSV")
+    add_data_arg(parser, metadata_only=True)
     parser.add_argument(
         "--tolerance",
         default=None,
@@ -102,20 +108,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=ABSENT_CONVENTIONS,
         default="nan",
         help=(
-            "organ absent from reference and prediction: nan (skipped in means, as nnU-Net; default) or "
+            "organ absent from reference and prediction: nan (skipped in means, as nnU-Net) or "
             "score (counts as 1); absent from one only always scores 0"
         ),
     )
-    parser.add_argument(
-        "--modality-rule",
-        choices=("readme", "organisers"),
-        default="readme",
-        help="id rule where no metadata decides: readme (id < 500 is CT, default) or organisers (id <= 500)",
-    )
-    parser.add_argument(
-        "--affine-atol", type=float, default=1e-3, metavar="MM", help="allowed affine difference (1e-3)"
-    )
-    parser.add_argument("--workers", type=int, default=0, metavar="N", help="worker processes (default 0: this one)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_modality_rule_arg(parser)
+    add_affine_atol_arg(parser)
+    add_workers_arg(parser, "worker processes (0: this one)")
+    add_progress_arg(parser)
     parser.set_defaults(func=_evaluate_command)
     return parser

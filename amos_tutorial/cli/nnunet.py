@@ -8,7 +8,7 @@ nnU-Net v2 is the optional extra ``amos_tutorial[nnunet]``. Smoke run on the syn
     amos nnunet train --task 2 --fold 0 --nnunet-dir runs/nnunet
     amos nnunet predict --task 2 --fold 0 --nnunet-dir runs/nnunet --out runs/nnunet/fold0
     amos evaluate --pred runs/nnunet/fold0/pred --labels runs/nnunet/fold0/labels --data synthetic --out m.csv
-    amos nnunet commands --task 1 --preset ResEncM     # nnU-Net's own commands for a full GPU run
+    amos nnunet commands --task 1 --planner ResEncM    # nnU-Net's own commands for a full GPU run
 
 Without ``--nnunet-dir`` the folders come from ``nnUNet_raw``, ``nnUNet_preprocessed``, ``nnUNet_results``.
 """
@@ -18,6 +18,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
+from amos_tutorial.cli._args import (
+    add_command,
+    add_data_arg,
+    add_device_arg,
+    add_out_arg,
+    add_task_arg,
+    add_workers_arg,
+)
 
 ORDER = 80
 
@@ -56,17 +65,18 @@ def _export(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from amos_tutorial.nnunet.plans import plan_and_preprocess
 
-    plans = plan_and_preprocess(_dataset_id(args), args.nnunet_dir, smoke=not args.full, processes=args.processes)
+    plans = plan_and_preprocess(_dataset_id(args), args.nnunet_dir, smoke=not args.full, processes=args.workers)
     print(f"Wrote {plans}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
     from amos_tutorial.nnunet.trainer import train_fold
+    from amos_tutorial.training.amp import resolve_device
 
     out = train_fold(
-        _dataset_id(args), args.configuration, args.fold, args.nnunet_dir, args.epochs, args.iterations,
-        args.device, resume=args.resume,
+        _dataset_id(args), args.configuration, args.fold, args.nnunet_dir, args.epochs, args.iterations_per_epoch,
+        str(resolve_device(args.device)), resume=args.resume,
     )
     print(f"{out}/fold_{args.fold}: checkpoint_final.pth, validation/summary.json")
     return 0
@@ -76,8 +86,10 @@ def _predict(args: argparse.Namespace) -> int:
     from amos_tutorial.nnunet.env import nnunet_folders
     from amos_tutorial.nnunet.plans import PLANS_IDENTIFIER
     from amos_tutorial.nnunet.predict import predict_fold_validation, predict_folder
+    from amos_tutorial.training.amp import resolve_device
 
     nnunet_folders(args.nnunet_dir)
+    device = str(resolve_device(args.device))
     model = args.model
     if model is None:
         from amos_tutorial.nnunet.plans import dataset_folder
@@ -85,11 +97,11 @@ def _predict(args: argparse.Namespace) -> int:
         results = dataset_folder(_dataset_id(args), "nnUNet_results")
         model = results / f"nnUNetTrainerAmosShort__{PLANS_IDENTIFIER}__{args.configuration}"
     if args.input is None:
-        pred, labels = predict_fold_validation(model, args.fold, args.out, device=args.device)
+        pred, labels = predict_fold_validation(model, args.fold, args.out, device=device)
         print(f"{pred}: fold {args.fold} validation cases; references in {labels}")
         print(f"score them: amos evaluate --pred {pred} --labels {labels} --out {args.out}/metrics.csv")
     else:
-        files = predict_folder(model, args.input, args.out, folds=(args.fold,), device=args.device)
+        files = predict_folder(model, args.input, args.out, folds=(args.fold,), device=device)
         print(f"{args.out}: {len(files)} segmentations")
     return 0
 
@@ -97,19 +109,22 @@ def _predict(args: argparse.Namespace) -> int:
 def _commands(args: argparse.Namespace) -> int:
     from amos_tutorial.nnunet.plans import full_commands
 
-    print("\n".join(full_commands(args.task, args.preset, args.fold)))
+    print("\n".join(full_commands(args.task, args.planner, args.fold)))
     return 0
 
 
+_TASK_HELP = "AMOS task: 1 = CT (Dataset218), 2 = CT and MRI (Dataset219)"
+
+
 def _common(parser: argparse.ArgumentParser, data: bool = False) -> None:
-    parser.add_argument("--task", type=int, choices=(1, 2), default=2, help="1: CT (Dataset218); 2: CT+MRI (Dataset219)")
+    add_task_arg(parser, help=_TASK_HELP)
     parser.add_argument("--dataset-id", type=int, help="nnU-Net dataset id (default 218 for Task 1, 219 for Task 2)")
     parser.add_argument(
         "--nnunet-dir", metavar="DIR",
         help="one folder for nnUNet_raw, nnUNet_preprocessed, nnUNet_results (default: those variables)",
     )
     if data:
-        parser.add_argument("--data", default="synthetic", help="AMOS release folder or 'synthetic'")
+        add_data_arg(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -117,7 +132,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from amos_tutorial.nnunet.plans import FULL_PRESETS, SMOKE_CONFIGURATION
     from amos_tutorial.nnunet.trainer import SMOKE_EPOCHS, SMOKE_ITERATIONS
 
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "nnunet",
         help="drive nnU-Net v2 (extra amos_tutorial[nnunet]): export, plan, train, predict",
         description=(
@@ -127,41 +143,45 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.set_defaults(_parser=parser)
     sub = parser.add_subparsers(dest="nnunet_command", metavar="STEP")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
 
-    p = sub.add_parser("export", help="AMOS release -> nnUNet_raw with nnU-Net's converters", formatter_class=fmt)
+    p = add_command(sub, "export", help="AMOS release -> nnUNet_raw with nnU-Net's converters")
     _common(p, data=True)
     p.set_defaults(func=_friendly(_export))
 
-    p = sub.add_parser("plan", help="fingerprint, plans (+ the CPU configuration), preprocessing", formatter_class=fmt)
+    p = add_command(sub, "plan", help="fingerprint, plans (+ the CPU configuration), preprocessing")
     _common(p)
     p.add_argument("--full", action="store_true", help="preprocess nnU-Net's 2d and 3d_fullres instead of the CPU one")
-    p.add_argument("--processes", type=int, default=2, help="worker processes")
+    add_workers_arg(p, "worker processes of the fingerprint and the preprocessing", default=2)
     p.set_defaults(func=_friendly(_plan))
 
-    p = sub.add_parser("train", help="one fold with nnU-Net's trainer, short schedule", formatter_class=fmt)
+    p = add_command(sub, "train", help="one fold with nnU-Net's trainer, short schedule")
     _common(p)
     p.add_argument("--fold", type=int, choices=range(5), default=0, metavar="K", help="nnU-Net fold 0-4")
     p.add_argument("--configuration", default=SMOKE_CONFIGURATION, help="plans configuration")
     p.add_argument("--epochs", type=int, default=SMOKE_EPOCHS, help="epochs (nnU-Net: 1000)")
-    p.add_argument("--iterations", type=int, default=SMOKE_ITERATIONS, help="iterations per epoch (nnU-Net: 250)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--iterations-per-epoch", type=int, default=SMOKE_ITERATIONS, help="training steps per epoch (nnU-Net: 250)"
+    )
+    add_device_arg(p)
     p.add_argument("--resume", action="store_true", help="continue from the fold's latest checkpoint")
     p.set_defaults(func=_friendly(_train))
 
-    p = sub.add_parser("predict", help="nnU-Net's predictor: a fold's validation cases or a folder", formatter_class=fmt)
+    p = add_command(sub, "predict", help="nnU-Net's predictor: a fold's validation cases or a folder")
     _common(p)
     p.add_argument("--fold", type=int, choices=range(5), default=0, metavar="K", help="nnU-Net fold 0-4")
     p.add_argument("--configuration", default=SMOKE_CONFIGURATION, help="plans configuration")
     p.add_argument("--model", help="model folder (default: the short trainer's folder of --configuration)")
     p.add_argument("--input", help="folder of *_0000.nii.gz images (default: the fold's validation cases)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_out_arg(p, "output folder", required=True)
+    add_device_arg(p)
     p.set_defaults(func=_friendly(_predict))
 
-    p = sub.add_parser("commands", help="print nnU-Net's commands for a full GPU run", formatter_class=fmt)
-    p.add_argument("--task", type=int, choices=(1, 2), default=1, help="1: CT (Dataset218); 2: CT+MRI (Dataset219)")
-    p.add_argument("--preset", choices=tuple(FULL_PRESETS), default="default", help="planner preset")
+    p = add_command(sub, "commands", help="print nnU-Net's commands for a full GPU run")
+    add_task_arg(p, help=_TASK_HELP)
+    p.add_argument(
+        "--planner", choices=tuple(FULL_PRESETS), default="default",
+        help="nnU-Net's planner: its standard one or a residual-encoder one (nnU-Net calls them presets)",
+    )  # fmt: skip
     p.add_argument("--fold", default="0", help="fold 0-4 or all")
     p.set_defaults(func=_commands)
     return parser

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from amos_tutorial.cli._args import add_command, add_out_arg, add_overwrite_arg, add_progress_arg
+
 ORDER = 45
 
 
@@ -76,11 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         >>> register(sub).prog
         'amos postprocess'
     """
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "postprocess",
         help="post-process predictions per organ (rules chosen on cross-validation predictions)",
         description=(
-            "Apply per-organ rules to the label maps of --predictions and write them to --out: fix left/right "
+            "Apply per-organ rules to the label maps of --pred and write them to --out: fix left/right "
             "swaps of kidneys and adrenal glands by the body's midline, remove components under --min-ml, keep "
             "the largest component (3-D, 26-connectivity). With --choose the rules are chosen as nnU-Net does, "
             "on cross-validation predictions and their --labels: a rule is kept for an organ only if it raises "
@@ -89,10 +92,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--pred", "--predictions", dest="predictions", type=Path, required=True, metavar="DIR",
-        help="folder of predicted label maps amos_XXXX.nii.gz (--pred as in amos evaluate)",
+        "--pred", dest="predictions", type=Path, required=True, metavar="DIR",
+        help="folder of predicted label maps amos_XXXX.nii.gz (as in amos evaluate)",
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the post-processed maps")
+    add_out_arg(parser, "folder for the post-processed maps", type=Path, required=True, metavar="DIR")
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--plan", type=Path, metavar="PLAN", help="plan JSON written by amos postprocess --choose")
     how.add_argument("--choose", action="store_true", help="choose the rules on these predictions and --labels")
@@ -103,9 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--min-ml", type=_positive_float, default=None, metavar="ML",
-        help="volume under which remove_small drops a component (default 0.5 ml)",
+        help="volume under which remove_small drops a component (default: the package's DEFAULT_MIN_ML, 0.5 ml)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="post-process again cases already in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_overwrite_arg(parser, "post-process again cases already in --out")
+    add_progress_arg(parser)
     parser.set_defaults(func=_postprocess_command)
     return parser

@@ -9,7 +9,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from amos_tutorial.cli._args import positive_int
+from amos_tutorial.cli._args import (
+    add_amp_arg,
+    add_checkpoint_arg,
+    add_command,
+    add_data_arg,
+    add_device_arg,
+    add_modality_rule_arg,
+    add_out_arg,
+    add_overwrite_arg,
+    add_progress_arg,
+    add_tta_arg,
+    positive_int,
+)
 
 ORDER = 40
 
@@ -24,7 +36,7 @@ def _predict_command(args: argparse.Namespace) -> int:
         runs,
         args.images,
         args.out,
-        which=args.which,
+        which=args.checkpoint,
         device=args.device,
         overlap=args.overlap,
         sw_batch_size=args.sw_batch_size,
@@ -71,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         >>> register(sub).prog
         'amos predict'
     """
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "predict",
         help="predict label maps for a folder of images with a trained run",
         description=(
@@ -94,30 +107,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "softmax probabilities are averaged before the argmax (same labels, preprocessing and task)",
     )
     parser.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images amos_XXXX.nii.gz")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the label maps")
-    parser.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint (default best)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    add_out_arg(parser, "folder for the label maps", type=Path, required=True, metavar="DIR")
+    add_checkpoint_arg(parser, "best", "checkpoint of the run")
+    add_device_arg(parser)
     parser.add_argument("--overlap", type=float, default=None, help="window overlap 0-1 (default: the run's, 0.5)")
     parser.add_argument(
-        "--sw-batch-size", type=positive_int, default=None, metavar="N", help="windows per forward pass"
+        "--sw-batch-size", type=positive_int, default=None, metavar="N",
+        help="windows per forward pass (default: the run's)",
     )
-    parser.add_argument(
-        "--amp", choices=("auto", "bf16", "fp16", "off"), default=None, help="mixed precision (default: the run's)"
-    )
-    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (8 passes)")
+    add_amp_arg(parser, inherit="the run's")
+    add_tta_arg(parser)
     parser.add_argument(
         "--path",
         choices=("fast", "plain"),
         default="fast",
-        help="fast: inversion on the device (default); plain: MONAI Invertd on the CPU, as the tutorials",
+        help="fast: inversion on the device; plain: MONAI Invertd on the CPU, as the tutorials",
     )
-    parser.add_argument("--data", default=None, metavar="ROOT", help="AMOS data folder: modality from its metadata")
-    parser.add_argument(
-        "--modality-rule",
-        choices=("readme", "organisers"),
-        default="readme",
-        help="id rule where no metadata decides: readme (id < 500 is CT, default) or organisers (id <= 500)",
-    )
+    add_data_arg(parser, metadata_only=True)
+    add_modality_rule_arg(parser)
     parser.add_argument(
         "--postprocess",
         type=Path,
@@ -125,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="PLAN",
         help="post-processing plan (JSON written by amos postprocess) applied before saving",
     )
-    parser.add_argument("--overwrite", action="store_true", help="predict again cases already in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_overwrite_arg(parser, "predict again cases already in --out")
+    add_progress_arg(parser)
     parser.set_defaults(func=_predict_command)
     return parser

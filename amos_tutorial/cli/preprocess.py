@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from amos_tutorial.cli._args import add_command, add_data_arg, add_device_arg, add_out_arg, add_progress_arg
+
 ORDER = 20
 
 __all__ = ["register"]
@@ -28,15 +30,12 @@ def _run(args: argparse.Namespace) -> int:
         mri_percentiles=tuple(args.mri_percentiles) if args.mri_percentiles else defaults.mri_percentiles,
         crop_foreground=not args.no_crop,
     )
-    device = args.device
-    if device.startswith("cuda"):
-        import torch
+    from amos_tutorial.training.amp import resolve_device
 
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+    device = str(resolve_device(args.device))  # "auto" -> cuda, mps or cpu; a missing CUDA is one clear line
     dataset = load_amos(args.data)
     paths = preprocess_dataset(
-        dataset, args.out, config=config, splits=args.splits, device=device, progress=not args.quiet
+        dataset, args.out, config=config, splits=args.splits, device=device, progress=not args.no_progress
     )
     index = read_cache_index(args.out) or {}
     failed = index.get("failed", {})
@@ -49,7 +48,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``amos preprocess`` to the ``amos`` parser."""
-    parser = subparsers.add_parser(
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig
+
+    config = PreprocessConfig()  # the defaults shown in --help are the library's
+    parser = add_command(
+        subparsers,
         "preprocess",
         help="resample, normalise and crop a dataset into a cache for training",
         description=(
@@ -58,20 +61,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Exit code 1 if some case failed."
         ),
     )
-    parser.add_argument("--data", required=True, help="AMOS data folder, or 'synthetic'")
-    parser.add_argument("--out", required=True, help="cache folder to write")
+    add_data_arg(parser)
+    add_out_arg(parser, "cache folder to write", required=True)
     parser.add_argument(
-        "--spacing", nargs=3, type=float, metavar=("X", "Y", "Z"), help="target spacing in mm (1.5 1.5 2.0)"
-    )
-    parser.add_argument("--ct-window", nargs=2, type=float, metavar=("LO", "HI"), help="CT window in HU (-175 250)")
+        "--spacing", nargs=3, type=float, default=list(config.spacing), metavar=("X", "Y", "Z"),
+        help="target spacing in mm",
+    )  # fmt: skip
     parser.add_argument(
-        "--mri-percentiles", nargs=2, type=float, metavar=("LO", "HI"), help="MRI clip percentiles (0.5 99.5)"
+        "--ct-window", nargs=2, type=float, default=list(config.ct_window), metavar=("LO", "HI"), help="CT window in HU"
     )
+    parser.add_argument(
+        "--mri-percentiles", nargs=2, type=float, default=list(config.mri_percentiles), metavar=("LO", "HI"),
+        help="MRI clip percentiles",
+    )  # fmt: skip
     parser.add_argument("--no-crop", action="store_true", help="keep the whole field of view (no foreground crop)")
     parser.add_argument(
         "--splits", nargs="+", default=["training", "validation"], choices=["training", "validation", "test"],
-        help="splits to preprocess (default: training validation)",
+        help="splits to preprocess",
     )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_arg(parser)
+    add_progress_arg(parser)
     parser.set_defaults(func=_run)

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from amos_tutorial.cli._args import add_command, add_data_arg, add_out_arg, add_task_arg
 from amos_tutorial.data.splits import DEFAULT_FOLDS
 
 ORDER = 35
@@ -38,7 +39,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``amos splits`` to the ``amos`` parser."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "splits",
         help="nnU-Net's cross-validation folds of an AMOS folder",
         description=(
@@ -46,12 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "cases its AMOS converter exports: KFold, shuffle, seed 12345, sorted ids. `amos train --fold K` "
             "trains on the same folds (Task 2 cases)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", default="synthetic", help="AMOS folder or 'synthetic'")
+    add_data_arg(parser)
     parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help="number of folds")
-    parser.add_argument("--task", type=int, choices=(1, 2), default=2, help="1: CT cases only; 2: all labelled cases")
-    parser.add_argument("--out", help="write the folds to this JSON file")
+    add_task_arg(parser, help="AMOS task: 1 = CT cases only, 2 = all labelled cases")
+    add_out_arg(parser, "write the folds to this JSON file")
     parser.set_defaults(func=_run)
     return parser
 

@@ -10,6 +10,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from amos_tutorial.cli._args import (
+    add_affine_atol_arg,
+    add_command,
+    add_modality_rule_arg,
+    add_out_arg,
+    add_overwrite_arg,
+    add_progress_arg,
+    add_task_arg,
+)
+
 ORDER = 60
 
 
@@ -64,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         >>> register(sub).prog
         'amos submit'
     """
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "submit",
         help="check predictions and zip them in the challenge's form (results/amos_XXXX.nii.gz)",
         description=(
@@ -75,21 +86,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--pred", type=Path, required=True, metavar="DIR", help="folder of predictions")
-    parser.add_argument("--out", type=Path, required=True, metavar="ZIP", help="zip to write (results.zip)")
+    add_out_arg(parser, "zip to write (results.zip)", type=Path, required=True, metavar="ZIP")
     parser.add_argument(
         "--images", type=Path, default=None, metavar="DIR", help="images of the evaluated set (imagesVa / imagesTs)"
     )
-    parser.add_argument("--task", type=int, choices=(1, 2), default=None, help="1: CT only, 2: CT and MRI")
-    parser.add_argument(
-        "--modality-rule",
-        choices=("readme", "organisers"),
-        default="readme",
-        help="id rule for Task 1: readme (id < 500 is CT, default) or organisers (id <= 500)",
-    )
-    parser.add_argument(
-        "--affine-atol", type=float, default=1e-3, metavar="MM", help="allowed affine difference (1e-3)"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing zip")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_task_arg(
+        parser, optional=True, help="AMOS task: 1 = CT only (MRI predictions left out), 2 = CT and MRI "
+        "(default: no task filter)",
+    )  # fmt: skip
+    add_modality_rule_arg(parser)
+    add_affine_atol_arg(parser)
+    add_overwrite_arg(parser, "replace an existing zip")
+    add_progress_arg(parser)
     parser.set_defaults(func=_submit_command)
     return parser

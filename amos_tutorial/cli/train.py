@@ -18,8 +18,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from amos_tutorial.cli._args import check_output_folder, patch_size_arg
-from amos_tutorial.training.config import PRESETS, TASKS
+from amos_tutorial.cli._args import (
+    add_amp_arg,
+    add_batch_size_arg,
+    add_cache_dir_arg,
+    add_command,
+    add_data_arg,
+    add_device_arg,
+    add_out_arg,
+    add_patch_size_arg,
+    add_progress_arg,
+    add_seed_arg,
+    add_task_arg,
+    add_variant_arg,
+    check_output_folder,
+)
+from amos_tutorial.training.config import PRESETS
 from amos_tutorial.transforms.augment import AUGMENTATIONS
 
 ORDER = 30
@@ -79,7 +93,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``amos train`` to the ``amos`` parser."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "train",
         help="train a baseline (unet, nnunet, swinunetr...) into a run folder",
         description=(
@@ -88,11 +103,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "checkpoint and exits with 130; --resume continues. Under torchrun the same command "
             "trains with DistributedDataParallel."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", help="registry name (amos_tutorial.models.list_models()); not needed with --resume")
-    parser.add_argument("--data", default="synthetic", help="AMOS folder or 'synthetic' (ignored with --resume)")
-    parser.add_argument("--out", required=True, help="run folder")
+    add_data_arg(parser)
+    add_out_arg(parser, "run folder", required=True)
     parser.add_argument(
         "--preset",
         choices=tuple(PRESETS),
@@ -102,22 +116,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "15,000 steps (an estimate, not measured: a few hours; use --stop-after and --resume); full: the schedule "
         "of the AMOS baselines (1000 x 250 steps)",
     )
-    parser.add_argument(
-        "--task",
-        type=int,
-        choices=TASKS,
-        help="AMOS task: 1 trains and validates on CT cases only, 2 on CT and MRI (default 2); the modality "
-        "comes from the metadata CSV, else the id rule",
-    )
+    add_task_arg(
+        parser, optional=True,
+        help="AMOS task: 1 trains and validates on CT cases only, 2 on CT and MRI (default: the run's, else 2); "
+        "the modality comes from the metadata CSV, else the id rule",
+    )  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last.pt")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_device_arg(parser)
     parser.add_argument("--iterations", type=int, help="total optimiser steps (default: the preset's)")
     parser.add_argument("--iterations-per-epoch", type=int, help="steps per epoch (logging/checkpoint unit)")
-    parser.add_argument("--batch-size", type=int, help="patches per step and per process")
-    parser.add_argument("--patch-size", type=patch_size_arg, help="patch x,y,z in voxels, e.g. 96,96,96")
-    parser.add_argument(
-        "--variant",
-        help="override the preset's model variant: tiny or full, or a size the model defines (resenc: M, L)",
+    add_batch_size_arg(parser, "patches per step and per process (default: the recipe's)")
+    add_patch_size_arg(parser, "patch x,y,z in voxels, e.g. 96,96,96 (default: the recipe's)")
+    add_variant_arg(
+        parser, "model variant: tiny, full or a size the model defines (resenc: M, L) (default: the preset's)",
+        model_sizes=True,
     )
     parser.add_argument(
         "--augment",
@@ -125,18 +137,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="patch augmentation: off, default, or da5 (the AMOS 2022 winners' stronger set; default: default)",
     )
     parser.add_argument("--lr", type=float, help="learning rate (default: the model's recipe)")
-    parser.add_argument("--seed", type=int, help="seed of weights, patches and RNGs (default 0)")
+    add_seed_arg(parser, "seed of weights, patches and RNGs (default: the run's, else 0)", optional=True)
     parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower on GPU)")
-    parser.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="mixed precision (default auto)")
+    add_amp_arg(parser, inherit="the run's, else auto")
     parser.add_argument("--val-every", type=int, help="validate every K epochs (0: only at the end)")
     parser.add_argument("--val-cases", type=int, help="number of labelled validation cases")
     parser.add_argument(
         "--fold", type=int, choices=range(5), metavar="K",
         help="train on nnU-Net's cross-validation fold K (0-4) of all labelled cases (see `amos splits`)",
     )
-    parser.add_argument("--cache-dir", help="folder of the preprocessed cases (default in $AMOS_CACHE_DIR)")
+    add_cache_dir_arg(parser)
     parser.add_argument("--stop-after", type=int, help="stop with a checkpoint after N steps of this session")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_arg(parser)
     parser.set_defaults(func=_run)
 
 

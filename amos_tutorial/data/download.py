@@ -24,7 +24,6 @@ check (``md5=None``/``--no-verify``).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import http.client
@@ -34,7 +33,6 @@ import re
 import shlex
 import shutil
 import stat
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -69,7 +67,6 @@ __all__ = [
     "check_zip_members",
     "extract_release",
     "download_amos",
-    "add_cli",
 ]
 
 ZENODO_RECORD = "7262581"
@@ -760,106 +757,5 @@ def download_amos(
             zip_path.unlink()
             with contextlib.suppress(FileNotFoundError):
                 _sidecar(zip_path).unlink()
-    _say(f"AMOS 2022 release ready in {root}\nCheck it with:  amos data validate {shlex.quote(str(root))}")
+    _say(f"AMOS 2022 release ready in {root}\nCheck it with:  amos data validate --data {shlex.quote(str(root))}")
     return root
-
-
-_EPILOG = f"""\
-disk space:
-  amos22.zip is about {AMOS_ZIP_SIZE_GB} GB and the extracted release takes about as much again:
-  plan for ~25 GB download + ~25 GB extracted. The command checks first that DEST has about
-  2.2x the zip size free (the zip alone with --no-extract). --remove-zip frees the zip's 25 GB
-  after a successful extraction.
-
-checksum:
-  the default MD5 {AMOS_ZIP_MD5} comes from a third-party download script and is
-  UNVERIFIED. A file that fails the check is kept as amos22.zip.corrupt and not used; if you
-  trust your copy, pass --md5 HASH with a checksum you trust, or --no-verify.
-
-resuming:
-  an interrupted run keeps DEST/amos22.zip.part; running the same command again resumes it.
-  Finished steps are skipped, so re-running after success makes no request.
-
-source:
-  Zenodo record {ZENODO_RECORD} (https://zenodo.org/records/{ZENODO_RECORD}). The older record
-  {ZENODO_OLD_RECORD} holds data that users report to differ from the challenge's: do not use it.
-"""
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    try:
-        download_amos(
-            args.dest,
-            md5=None if args.no_verify else args.md5,
-            base_url=args.base_url,
-            extract=not args.no_extract,
-            keep_zip=not args.remove_zip,
-            metadata=not args.no_metadata,
-            check_space=not args.skip_space_check,
-            timeout=args.timeout,
-            retries=args.retries,
-            progress=not args.no_progress,
-        )
-    except OSError as exc:
-        # Network, checksum, disk and file-system failures (DownloadError is an OSError): one line,
-        # exit status 1 (2 is for usage errors). FileNotFoundError is left to the amos entry point.
-        if isinstance(exc, FileNotFoundError):
-            raise
-        from amos_tutorial.utils.errors import error_line
-
-        print(f"amos: error: {error_line(exc)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``amos data download DEST`` to the ``amos data`` command group.
-
-    Introduced in chapter *Getting the data*. Built on :mod:`argparse`.
-
-    Args:
-        subparsers: The sub-parsers object of ``amos data``.
-
-    Returns:
-        The ``download`` parser.
-
-    Examples:
-        >>> import argparse
-        >>> sub = argparse.ArgumentParser(prog="amos data").add_subparsers()
-        >>> add_cli(sub).prog
-        'amos data download'
-    """
-    parser = subparsers.add_parser(
-        "download",
-        help=f"download and extract the real AMOS 2022 release (Zenodo {ZENODO_RECORD}, ~25 GB)",
-        description=(
-            f"Download amos22.zip and {METADATA_CSV_NAME} from Zenodo record {ZENODO_RECORD} into DEST, "
-            "verify the zip's MD5 and extract it safely to DEST/amos22 (the dataset root)."
-        ),
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("dest", metavar="DEST", type=Path, help="download folder; the release goes to DEST/amos22")
-    parser.add_argument(
-        "--base-url", default=ZENODO_BASE_URL, metavar="URL",
-        help=f"folder URL of the files (default: {ZENODO_BASE_URL}); a mirror or local server also works",
-    )
-    check = parser.add_mutually_exclusive_group()
-    check.add_argument(
-        "--md5", default=AMOS_ZIP_MD5, metavar="HASH",
-        help=f"expected MD5 of amos22.zip (default: {AMOS_ZIP_MD5}, unverified)",
-    )
-    check.add_argument("--no-verify", action="store_true", help="do not check the zip's MD5")
-    parser.add_argument("--no-extract", action="store_true", help="only download (and verify) the zip")
-    parser.add_argument("--remove-zip", action="store_true", help="delete amos22.zip after a successful extraction")
-    parser.add_argument("--no-metadata", action="store_true", help=f"do not download {METADATA_CSV_NAME}")
-    parser.add_argument("--skip-space-check", action="store_true", help="do not check free disk space first")
-    parser.add_argument(
-        "--timeout", type=float, default=60.0, metavar="S", help="seconds without data before a retry (default 60)"
-    )
-    parser.add_argument(
-        "--retries", type=int, default=10, metavar="N", help="retries of a cut connection, per file (default 10)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_run_cli)
-    return parser

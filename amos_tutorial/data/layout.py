@@ -29,7 +29,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import numbers
@@ -70,7 +69,6 @@ __all__ = [
     "case_number",
     "case_id",
     "find_metadata_csv",
-    "add_cli",
 ]
 
 SPLITS: tuple[str, ...] = ("training", "validation", "test")
@@ -838,53 +836,3 @@ def load_amos(
         modality_rule=modality_rule,
         ignored_files=ignored,
     )
-
-
-def _info_command(args: argparse.Namespace) -> int:
-    ds = load_amos(args.root, metadata_csv=args.metadata, modality_rule=args.modality_rule)
-    print(ds.summary())
-    return 0
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``amos data info [ROOT]`` to the ``amos data`` command group.
-
-    Introduced in chapter *Getting the data*. Builds on ``argparse``.
-
-    Args:
-        subparsers: The sub-parser action of ``amos data``.
-
-    Returns:
-        The ``info`` parser.
-
-    Examples:
-        >>> import argparse
-        >>> sub = argparse.ArgumentParser(prog="amos data").add_subparsers()
-        >>> add_cli(sub).prog
-        'amos data info'
-    """
-    parser = subparsers.add_parser(
-        "info",
-        help="summarise an AMOS folder: cases per split and modality, metadata, label table",
-        description=(
-            "Summarise an AMOS folder (real amos22 release or synthetic mini-AMOS): where the case list and "
-            "label table come from, cases per split and modality, metadata found or not, missing files. "
-            "Modality: scanner model from the metadata CSV when known, else the id rule."
-        ),
-    )
-    parser.add_argument(
-        "root",
-        nargs="?",
-        default=None,
-        metavar="ROOT",
-        help="folder with dataset.json (or its parent), 'synthetic', or omitted for $AMOS_DATA_DIR",
-    )
-    parser.add_argument("--metadata", default=None, metavar="CSV", help="metadata CSV (default: found beside the data)")
-    parser.add_argument(
-        "--modality-rule",
-        choices=MODALITY_RULES,
-        default="readme",
-        help="id rule where the metadata does not decide: readme (id < 500 is CT, default) or organisers (id <= 500)",
-    )
-    parser.set_defaults(func=_info_command)
-    return parser

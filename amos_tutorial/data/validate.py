@@ -27,7 +27,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -41,7 +40,7 @@ from amos_tutorial.data.layout import SPLIT_FOLDERS, AmosCase, AmosDataset, load
 from amos_tutorial.labels import NUM_CLASSES
 from amos_tutorial.utils.io import check_nifti_size
 
-__all__ = ["Problem", "validate_case", "validate_dataset", "add_cli"]
+__all__ = ["Problem", "validate_case", "validate_dataset"]
 
 # Voxels per slab read: 2**23 is 32 slices of 512x512, at most 64 MB as float64.
 _SLAB_VOXELS = 2**23
@@ -334,69 +333,3 @@ def validate_dataset(
         report([Problem(Path(exc.filename or ds.root), message)])
     report(_misnamed_files(Path(ds.root)))
     return problems
-
-
-def _validate_command(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    ds = load_amos(args.root)
-    problems = validate_dataset(
-        ds,
-        affine_atol=args.affine_atol,
-        progress=not args.no_progress,
-        on_problem=lambda p: tqdm.write(str(p), file=sys.stdout),
-    )
-    n_files = sum(1 + (c.label is not None) for c in ds.cases)
-    if problems:
-        n_bad = len({p.path for p in problems})
-        print(
-            f"{len(problems)} problem(s) in {n_bad} file(s); "
-            f"{len(ds.cases)} cases ({n_files} files) checked in {ds.root}"
-        )
-        return 1
-    print(f"OK: {len(ds.cases)} cases ({n_files} files) checked in {ds.root}, no problems")
-    return 0
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``amos data validate [ROOT]`` to the ``amos data`` command group.
-
-    Introduced in chapter *Getting the data*. Builds on ``argparse``. Prints one line per problem and a
-    final summary line; exits 1 when any problem was found, 0 otherwise.
-
-    Args:
-        subparsers: The sub-parser action of ``amos data``.
-
-    Returns:
-        The ``validate`` parser.
-
-    Examples:
-        >>> import argparse
-        >>> sub = argparse.ArgumentParser(prog="amos data").add_subparsers()
-        >>> add_cli(sub).prog
-        'amos data validate'
-    """
-    parser = subparsers.add_parser(
-        "validate",
-        help="check every image and label file of an AMOS folder",
-        description=(
-            "Read every listed image and label file once and report, one line each: missing or unreadable "
-            "(truncated) files, non-3-D volumes, zero-length axes, singular affines, headers claiming more "
-            "data than the file holds, image/label shape or affine mismatches, non-finite image values, label "
-            "values outside 0-15, label files without an image, and misnamed files in the image and label "
-            "folders (which every command ignores). Exit code 1 when any problem was found."
-        ),
-    )
-    parser.add_argument(
-        "root",
-        nargs="?",
-        default=None,
-        metavar="ROOT",
-        help="folder with dataset.json (or its parent), 'synthetic', or omitted for $AMOS_DATA_DIR",
-    )
-    parser.add_argument(
-        "--affine-atol", type=float, default=1e-3, metavar="MM", help="allowed image/label affine difference (1e-3)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_validate_command)
-    return parser

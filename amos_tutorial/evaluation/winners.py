@@ -267,7 +267,7 @@ def full_plan_commands(
     commands.append(f"mkdir -p {labels} && ln -sf {shlex.quote(data)}/labelsTr/*.nii.gz "
                     f"{shlex.quote(data)}/labelsVa/*.nii.gz {labels}/")  # fmt: skip
     commands.append(
-        line("postprocess", "--predictions", f"{out}/cv", "--labels", f"{out}/cv_labels", "--out",
+        line("postprocess", "--pred", f"{out}/cv", "--labels", f"{out}/cv_labels", "--out",
              f"{out}/cv_postprocessed", "--choose")
     )  # fmt: skip
     run_args = [a for run in runs for a in ("--run", run)]

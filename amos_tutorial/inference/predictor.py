@@ -12,7 +12,7 @@ Two paths give the same labels (up to interpolation round-off at organ borders, 
   probabilities are brought back to the original grid *on the device* with
   :func:`~amos_tutorial.transforms.preprocessing.invert_to_original` (three 1-D interpolation passes),
   and the argmax is taken there;
-* ``"plain"``: what MONAI tutorials do: the MONAI preprocessing preset, sliding window on the device,
+* ``"plain"``: what MONAI tutorials do: the MONAI preprocessing chain, sliding window on the device,
   then ``Invertd`` on the CPU (``grid_sample`` of every channel on a full coordinate grid), then argmax.
   On an H100 the CPU inversion alone costs about 9 s for an AMOS-sized CT, against 0.3 s on the GPU.
 
@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 INFERENCE_PATHS: tuple[str, ...] = ("fast", "plain")
-"""``"fast"``: torch preprocessing and inversion on the device. ``"plain"``: MONAI preset + ``Invertd`` on the CPU."""
+"""``"fast"``: torch preprocessing and inversion on the device. ``"plain"``: MONAI chain + ``Invertd`` on the CPU."""
 
 
 
@@ -389,7 +389,7 @@ def predict_case(
     Introduced in chapter *Evaluating segmentations*; ensembles in chapter *How AMOS 2022 was won*. Builds on
     nibabel, the package's torch preprocessing and
     :func:`~amos_tutorial.transforms.preprocessing.invert_to_original` (``path="fast"``), or on
-    MONAI's preset and ``Invertd`` (``path="plain"``), with MONAI's sliding window in both.
+    MONAI's chain and ``Invertd`` (``path="plain"``), with MONAI's sliding window in both.
 
     Args:
         model: The network, already on ``device`` and in eval mode (e.g. from
@@ -503,7 +503,7 @@ def _predict_fast(members, image_path, pre_config, device, modality, flips, keep
 def _predict_plain(members, image_path, pre_config, device, modality, flips, keep) -> Prediction:
     from monai import transforms as mt
 
-    from amos_tutorial.transforms.presets import inverse_transforms, preprocessing_transforms
+    from amos_tutorial.transforms.chains import inverse_transforms, preprocessing_transforms
 
     clock = _Clock(device)
     loader = mt.Compose(

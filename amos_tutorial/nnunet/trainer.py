@@ -6,8 +6,8 @@ checkpoints and final validation) with only the schedule shortened: a few epochs
 no test-time mirroring in the final validation. :func:`train_fold` builds it from the plans and runs one
 fold of nnU-Net's 5-fold split (``splits_final.json``, equal to ``amos splits``). Augmentation runs in the
 main process (``nnUNet_n_proc_DA=0``), so nothing is forked; the export pool of the final validation uses
-nnU-Net's ``spawn`` context. As a script (``python -m amos_tutorial.nnunet.trainer``) it is guarded by
-``if __name__ == "__main__"``.
+nnU-Net's ``spawn`` context (the ``amos`` entry point, :mod:`amos_tutorial.cli`, is spawn-safe). Its command
+line is ``amos nnunet train`` (:mod:`amos_tutorial.cli.nnunet`).
 
 The class is not in nnU-Net's trainer folder, so nnU-Net's lookup by name (``nnUNetv2_predict``) does not
 find it: :mod:`amos_tutorial.nnunet.predict` loads the checkpoint itself.
@@ -15,10 +15,8 @@ find it: :mod:`amos_tutorial.nnunet.predict` loads the checkpoint itself.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 from amos_tutorial.nnunet.env import cpu_process_settings, nnunet_folders, require_nnunet
@@ -125,24 +123,3 @@ def train_fold(
     trainer.run_training()
     trainer.perform_actual_validation(save_probabilities=False)
     return Path(trainer.output_folder_base)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m amos_tutorial.nnunet.trainer DATASET_ID [CONFIGURATION] [FOLD] [--nnunet-dir D]``."""
-    parser = argparse.ArgumentParser(prog="python -m amos_tutorial.nnunet.trainer")
-    parser.add_argument("dataset_id", type=int)
-    parser.add_argument("configuration", nargs="?", default="3d_smoke")
-    parser.add_argument("fold", nargs="?", type=int, default=0)
-    parser.add_argument("--nnunet-dir")
-    parser.add_argument("--epochs", type=int, default=SMOKE_EPOCHS)
-    parser.add_argument("--iterations", type=int, default=SMOKE_ITERATIONS)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    out = train_fold(args.dataset_id, args.configuration, args.fold, args.nnunet_dir, args.epochs, args.iterations,
-                     args.device)
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":  # spawn-safe: nothing runs on import
-    sys.exit(main())

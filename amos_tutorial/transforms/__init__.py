@@ -4,8 +4,8 @@ Introduced in chapter *Preprocessing and augmentation*. Modules:
 
 * :mod:`~amos_tutorial.transforms.preprocessing`: the fast torch preprocessing (RAS, spacing,
   intensity, crop) used by the cache and by prediction, and its inverse;
-* :mod:`~amos_tutorial.transforms.presets`: the same steps as MONAI dictionary transforms (the
-  reference; invertible with ``Invertd``), plus MONAI augmentation presets;
+* :mod:`~amos_tutorial.transforms.chains`: the same steps as MONAI dictionary transforms (the
+  reference; invertible with ``Invertd``), plus MONAI augmentation chains;
 * :mod:`~amos_tutorial.transforms.cache`: one file per preprocessed case, resumable;
 * :mod:`~amos_tutorial.transforms.augment` and :mod:`~amos_tutorial.transforms.sampler`: batch
   augmentation and the organ-weighted :class:`PatchSampler`.
@@ -27,10 +27,10 @@ _EXPORTS = {
     "compute_class_indices": "preprocessing",
     "foreground_mask": "preprocessing",
     "mri_foreground": "preprocessing",
-    "preprocessing_transforms": "presets",
-    "inverse_transforms": "presets",
-    "augmentation_transforms": "presets",
-    "tutorial_augmentation_transforms": "presets",
+    "preprocessing_transforms": "chains",
+    "inverse_transforms": "chains",
+    "augmentation_transforms": "chains",
+    "tutorial_augmentation_transforms": "chains",
     "preprocess_dataset": "cache",
     "load_preprocessed": "cache",
     "load_preprocessed_case": "cache",

@@ -41,7 +41,7 @@ class AugmentConfig:
     """Probabilities and ranges of the standard augmentation (nnU-Net-like, milder spatially).
 
     Introduced in chapter *Preprocessing and augmentation*. Used by the GPU :class:`~amos_tutorial.transforms.sampler.PatchSampler`
-    and by the MONAI preset :func:`~amos_tutorial.transforms.presets.augmentation_transforms` alike.
+    and by the MONAI chain :func:`~amos_tutorial.transforms.chains.augmentation_transforms` alike.
 
     Attributes:
         flip_prob: Probability of a flip, per axis.

@@ -1,7 +1,7 @@
 """Looking inside the preprocessing: every stage of one case, resampled grids, the cache, patches, round trips.
 
 Introduced in chapter *Preprocessing and augmentation*; builds on :mod:`amos_tutorial.transforms` (the MONAI
-presets, the cache and :class:`~amos_tutorial.transforms.sampler.PatchSampler`), MONAI and pandas. Each
+chains, the cache and :class:`~amos_tutorial.transforms.sampler.PatchSampler`), MONAI and pandas. Each
 function computes the table or arrays behind one figure of that chapter; the figures themselves live in
 :mod:`amos_tutorial.viz.pipeline`.
 
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-#: Stage of the pipeline that each MONAI transform of the preprocessing preset belongs to.
+#: Stage of the pipeline that each MONAI transform of the preprocessing chain belongs to.
 STAGE_OF_TRANSFORM: dict[str, str] = {
     "LoadImaged": "as stored",
     "EnsureChannelFirstd": "as stored",
@@ -114,10 +114,10 @@ class PreprocessingStage:
 
 
 def preprocessing_stages(case: Any, config: Any = None) -> list[PreprocessingStage]:
-    """Run the MONAI preprocessing preset on one case and keep the result of every stage.
+    """Run the MONAI preprocessing chain on one case and keep the result of every stage.
 
     Introduced in chapter *Preprocessing and augmentation*; builds on
-    :func:`amos_tutorial.transforms.presets.preprocessing_transforms` (``LoadImaged``,
+    :func:`amos_tutorial.transforms.chains.preprocessing_transforms` (``LoadImaged``,
     ``Orientationd``, ``Spacingd``, ``ScaleIntensityRanged`` or ``ClipIntensityPercentilesd`` +
     ``NormalizeIntensityd``, ``CropForegroundd``), applied one transform at a time.
 
@@ -137,7 +137,7 @@ def preprocessing_stages(case: Any, config: Any = None) -> list[PreprocessingSta
         >>> [s.name for s in preprocessing_stages(case)]  # doctest: +SKIP
         ['as stored', 'RAS orientation', 'resampled', 'intensity', 'foreground crop']
     """
-    from amos_tutorial.transforms.presets import preprocessing_transforms
+    from amos_tutorial.transforms.chains import preprocessing_transforms
 
     for attr in ("image", "modality"):
         if not hasattr(case, attr):

@@ -1,7 +1,7 @@
 """Fast preprocessing in plain torch: the ONE definition used by the training cache and by prediction.
 
-Introduced in chapter *Preprocessing and augmentation*. The steps are those of the MONAI preset
-(:func:`amos_tutorial.transforms.presets.preprocessing_transforms`) and give the same arrays:
+Introduced in chapter *Preprocessing and augmentation*. The steps are those of the MONAI chain
+(:func:`amos_tutorial.transforms.chains.preprocessing_transforms`) and give the same arrays:
 
 1. orientation to RAS (a flip and a permutation of the array axes, as ``monai.transforms.Orientation``);
 2. resampling to the target spacing (1.5 x 1.5 x 2.0 mm by default) on the grid that
@@ -13,7 +13,7 @@ Introduced in chapter *Preprocessing and augmentation*. The steps are those of t
    3 x 3 x 3 neighbourhood mean lies above a tenth of the way from the darkest to the brightest
    neighbourhood, see :func:`mri_foreground`, so that the noisy air around the body is cropped).
 
-Why not simply run the MONAI preset? MONAI resamples with ``grid_sample`` on a full 3-D grid of
+Why not simply run the MONAI chain? MONAI resamples with ``grid_sample`` on a full 3-D grid of
 coordinates. Orientation + spacing only ever maps voxel indices to voxel indices by a permutation, a
 flip and a scale per axis, so the same trilinear interpolation can be done as three 1-D passes
 (``index_select`` + ``lerp``): fewer operations, no coordinate grid in memory, and the same code runs
@@ -75,7 +75,7 @@ def _pair(value: Any, name: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """Settings of the preprocessing, shared by the fast path and the MONAI preset.
+    """Settings of the preprocessing, shared by the fast path and the MONAI chain.
 
     Introduced in chapter *Preprocessing and augmentation*. Saved with every cache and training run (``to_dict``) so
     that prediction preprocesses exactly like training did.
@@ -510,7 +510,7 @@ def preprocess_array(
     Introduced in chapter *Preprocessing and augmentation*. Plain torch (``index_select``, ``lerp``, ``kthvalue``) on
     ``device``; the grid geometry comes from MONAI (``zoom_affine``, ``compute_shape_offset``) and
     nibabel (orientation), so the result matches
-    :func:`amos_tutorial.transforms.presets.preprocessing_transforms`.
+    :func:`amos_tutorial.transforms.chains.preprocessing_transforms`.
 
     Args:
         image: ``(X, Y, Z)`` array in the voxel order of ``affine`` (as nibabel loads it).

@@ -47,10 +47,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
 
 from amos_tutorial.data.release import METADATA_COLUMNS, METADATA_CSV_NAME
 from amos_tutorial.data.synthetic.case import DEFAULT_MAX_SHAPE, SyntheticCase, synthesize_case
@@ -69,91 +65,4 @@ __all__ = [
     "SyntheticCase",
     "synthesize_case",
     "generate_synthetic_dataset",
-    "add_cli",
 ]
-
-
-# --------------------------------------------------------------------------------------------------
-# CLI: amos data synth OUT --cases N --seed S [--overwrite]
-# --------------------------------------------------------------------------------------------------
-def _flat(groups: list[list[str]] | None) -> list[str]:
-    """``--splits training,validation --splits test`` arrives as lists of lists: flatten them."""
-    return [name for group in groups or [] for name in group]
-
-
-def _cli_synth(args: argparse.Namespace) -> int:
-    start = time.perf_counter()
-    root = generate_synthetic_dataset(
-        args.out, n_cases=args.cases, seed=args.seed, max_shape=args.max_shape, overwrite=args.overwrite,
-        progress=not args.quiet, modalities=_flat(args.modalities) or MODALITIES, splits=_flat(args.splits) or SPLITS,
-        metadata=not args.no_metadata,
-    )
-    ds = json.loads((root / "dataset.json").read_text())
-    print(
-        f"{root}: {args.cases} synthetic cases ({ds['numTraining']} training, {ds['numValidation']} validation, "
-        f"{ds['numTest']} test) in {time.perf_counter() - start:.1f} s"
-    )
-    return 0
-
-
-def _names_arg(allowed: tuple[str, ...]):
-    """An argparse type for ``--splits training validation`` or ``--splits training,validation``."""
-
-    def parse(text: str) -> list[str]:
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        bad = [t for t in items if t not in allowed]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(allowed)}")
-        return items
-
-    return parse
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``amos data synth OUT --cases N --seed S [--max-shape X Y Z] [--overwrite]`` and the variant options.
-
-    The variant options write copies like many real ones: ``--no-metadata`` (no metadata CSV),
-    ``--modalities CT`` (or ``MRI``), ``--splits training`` (or any subset of the three splits).
-
-    Introduced in chapter *Getting the data*; built on argparse.
-
-    Args:
-        subparsers: The ``amos data`` sub-command group.
-
-    Examples:
-        >>> from amos_tutorial.cli import main
-        >>> main(["data", "synth", "/tmp/mini_amos", "--cases", "8", "--seed", "1"])  # doctest: +SKIP
-        0
-    """
-    parser = subparsers.add_parser(
-        "synth",
-        help="write a synthetic mini-AMOS set in the release layout",
-        description=(
-            "Write a synthetic mini-AMOS set (CT- and MRI-like abdomens, 15 organs) in the exact layout "
-            "of the AMOS 2022 release: imagesTr/labelsTr/imagesVa/labelsVa/imagesTs, dataset.json, "
-            f"{METADATA_CSV_NAME} and readme.md."
-        ),
-    )
-    parser.add_argument("out", type=Path, metavar="OUT", help="destination folder (must be empty or absent)")
-    parser.add_argument("--cases", type=int, default=16, metavar="N", help="number of cases (default 16)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    parser.add_argument(
-        "--max-shape", type=int, nargs=3, default=list(DEFAULT_MAX_SHAPE), metavar=("X", "Y", "Z"),
-        help="largest image shape (default 160 160 64)",
-    )
-    parser.add_argument(
-        "--modalities", type=_names_arg(MODALITIES), nargs="+", action="extend", default=None, metavar="MOD",
-        help="modalities to generate: CT, MRI or both, as 'CT MRI' or 'CT,MRI' (default both)",
-    )
-    parser.add_argument(
-        "--splits", type=_names_arg(SPLITS), nargs="+", action="extend", default=None, metavar="SPLIT",
-        help="splits to generate: training, validation, test, as 'training validation' or "
-        "'training,validation' (default all three)",
-    )
-    parser.add_argument(
-        "--no-metadata", action="store_true",
-        help=f"leave out {METADATA_CSV_NAME}, like a copy without the separate metadata download",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists and is not empty")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_cli_synth)

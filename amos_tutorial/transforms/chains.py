@@ -1,12 +1,12 @@
-"""MONAI dictionary-transform presets: the "plain MONAI path" of the book.
+"""MONAI dictionary-transform chains: the "plain MONAI path" of the book.
 
 Introduced in chapter *Preprocessing and augmentation*. These are the transforms a MONAI user would write, and the
 reference that the fast torch path (:mod:`amos_tutorial.transforms.preprocessing`) is tested against:
 the same orientation, grid, intensity normalisation and crop give the same arrays. The preprocessing
-preset is invertible with ``monai.transforms.Invertd`` (see :func:`inverse_transforms`).
+chain is invertible with ``monai.transforms.Invertd`` (see :func:`inverse_transforms`).
 
 Examples:
-    >>> from amos_tutorial.transforms.presets import preprocessing_transforms
+    >>> from amos_tutorial.transforms.chains import preprocessing_transforms
     >>> pre = preprocessing_transforms("CT")
     >>> data = pre({"image": "imagesTr/amos_0001.nii.gz", "label": "labelsTr/amos_0001.nii.gz"})  # doctest: +SKIP
 """

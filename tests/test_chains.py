@@ -1,4 +1,4 @@
-"""MONAI presets (amos_tutorial.transforms.presets): agreement with the fast path, Invertd, augmentation.
+"""MONAI chains (amos_tutorial.transforms.chains): agreement with the fast path, Invertd, augmentation.
 
 The phantoms (anisotropic 0.7 x 0.9 x 3.3 mm voxels in RAS, LPS and axis-permuted storage) come
 from test_preprocessing.py.
@@ -12,7 +12,7 @@ import torch
 
 from amos_tutorial.transforms.augment import AugmentConfig
 from amos_tutorial.transforms.preprocessing import PreprocessConfig, invert_to_original, preprocess_case
-from amos_tutorial.transforms.presets import (
+from amos_tutorial.transforms.chains import (
     augmentation_transforms,
     inverse_transforms,
     preprocessing_transforms,
@@ -25,7 +25,7 @@ from test_preprocessing import ORGANS, one_hot, oriented, phantom, write_case
     "orientation,modality",
     [("RAS", "CT"), ("LPS", "CT"), ("SLP", "CT"), ("RAS", "MRI"), ("LPS", "MRI"), ("SLP", "MRI")],
 )
-def test_fast_path_matches_monai_preset(tmp_path, orientation, modality):
+def test_fast_path_matches_monai_chain(tmp_path, orientation, modality):
     img, lab = write_case(tmp_path, "amos_0001", orientation, modality)
     fast = preprocess_case(img, lab, modality)
     ref = preprocessing_transforms(modality)({"image": str(img), "label": str(lab)})
@@ -42,7 +42,7 @@ def test_fast_path_matches_monai_preset(tmp_path, orientation, modality):
 
 
 @pytest.mark.parametrize("orientation", ["RAS", "LPS"])
-def test_monai_preset_is_invertible_with_invertd(tmp_path, orientation):
+def test_monai_chain_is_invertible_with_invertd(tmp_path, orientation):
     img, lab = write_case(tmp_path, "amos_0002", orientation)
     pre = preprocessing_transforms("CT")
     data = pre({"image": str(img), "label": str(lab)})
@@ -57,7 +57,7 @@ def test_monai_preset_is_invertible_with_invertd(tmp_path, orientation):
     assert float((ours == back.argmax(0).numpy()).mean()) >= 0.999
 
 
-def test_image_only_preset_and_config(tmp_path):
+def test_image_only_chain_and_config(tmp_path):
     img, _ = write_case(tmp_path, "amos_0003", "LPS", "MRI")
     cfg = PreprocessConfig(spacing=(2.0, 2.0, 4.0), crop_foreground=False)
     out = preprocessing_transforms("MRI", cfg)({"image": str(img)})
@@ -76,7 +76,7 @@ def preprocessed(tmp_path):
     return preprocessing_transforms("CT")({"image": str(img), "label": str(lab)})
 
 
-def test_augmentation_preset_centres_on_the_chosen_organ(preprocessed):
+def test_augmentation_chain_centres_on_the_chosen_organ(preprocessed):
     ratios = [0.0] * 16
     ratios[11] = 1.0  # only the tiny "adrenal gland" (a few voxels) as centre
     config = AugmentConfig(affine_prob=0.0)
@@ -90,7 +90,7 @@ def test_augmentation_preset_centres_on_the_chosen_organ(preprocessed):
         assert 11 in values and values <= {0, *ORGANS}
 
 
-def test_augmentation_presets_shapes(preprocessed):
+def test_augmentation_chains_shapes(preprocessed):
     aug = augmentation_transforms((16, 16, 8), num_samples=2)
     aug.set_random_state(1)
     for p in aug(dict(preprocessed)):
@@ -104,7 +104,7 @@ def test_augmentation_presets_shapes(preprocessed):
     assert any(bool((p["label"] > 0).any()) for p in patches)
 
 
-def test_preset_arguments_are_checked():
+def test_chain_arguments_are_checked():
     with pytest.raises(ValueError, match="patch_size"):
         augmentation_transforms((16, 16))
     with pytest.raises(ValueError, match="class_ratios"):

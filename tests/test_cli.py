@@ -1,0 +1,197 @@
+"""One CLI convention: every sub-command of ``amos`` (nested ones included) spells and defaults its options one way.
+
+The walk covers whatever :func:`amos_tutorial.cli.build_parser` registers, so a sub-command added later is
+checked without touching this file: its shared options must come from the ``add_*_arg`` helpers of
+:mod:`amos_tutorial.cli._args`, with the defaults and choices below (taken from the package's constants),
+``--help`` must work, no retired spelling may come back, and a default is printed once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+
+import pytest
+
+from amos_tutorial.benchmark.speed import VARIANTS
+from amos_tutorial.cli import _args, build_parser, main
+from amos_tutorial.data.layout import MODALITY_RULES
+from amos_tutorial.training.config import AMP_MODES, TASKS
+from amos_tutorial.utils.geometry import AFFINE_ATOL
+
+#: Shared option -> allowed defaults (None in the set: "the help says where the value comes from") and choices.
+#: A missing key means "any": the option's meaning fixes the type, the command fixes the value.
+SHARED = {
+    "--data": {"defaults": {_args.DEFAULT_DATA, None}},
+    "--device": {"defaults": {_args.DEFAULT_DEVICE}},
+    "--amp": {"defaults": {_args.DEFAULT_AMP, None}, "choices": AMP_MODES},
+    "--modality-rule": {"defaults": {MODALITY_RULES[0]}, "choices": MODALITY_RULES},
+    "--no-progress": {"defaults": {False}},
+    "--out": {},
+    "--task": {"defaults": {_args.DEFAULT_TASK, None}, "choices": TASKS},
+    "--seed": {"defaults": {_args.DEFAULT_SEED, None}},
+    "--affine-atol": {"defaults": {AFFINE_ATOL}},
+    "--cache-dir": {"defaults": {None}},
+    "--patch-size": {"defaults": {None}},
+    "--batch-size": {},
+    "--threads": {},
+    "--variant": {"choices": VARIANTS},
+    "--checkpoint": {"defaults": set(_args.CHECKPOINTS), "choices": _args.CHECKPOINTS},
+    "--workers": {},
+    "--overwrite": {"defaults": {False}},
+    "--tta": {"defaults": {False}},
+}
+
+#: Spellings that were retired for the shared ones (old -> what to use).
+RETIRED = {
+    "--quiet": "--no-progress",
+    "-q": "--no-progress",
+    "--root": "--data",
+    "--data-dir": "--data",
+    "--dataset": "--data",
+    "--cpu": "--device cpu",
+    "--gpu": "--device cuda",
+    "--cuda": "--device cuda",
+    "--output": "--out",
+    "--output-dir": "--out",
+    "--out-dir": "--out",
+    "--which": "--checkpoint",
+    "--num-workers": "--workers",
+    "--processes": "--workers",
+    "--fp16": "--amp fp16",
+}
+
+#: Options several sub-commands spell alike but with the command's own meaning or values (not shared helpers).
+#: A new spelling that two commands use belongs either here (with its reason) or in ``_args`` as a helper.
+OWN_MEANING = {
+    "--book": "bench chapters: the folder of _toc.yml; book: the book/ folder",
+    "--configuration": "nnU-Net plans configuration (nnunet train/predict)",
+    "--dataset-id": "nnU-Net dataset id (nnunet sub-commands)",
+    "--nnunet-dir": "nnU-Net's three folders (nnunet sub-commands)",
+    "--fold": "train: our fold K; nnunet: nnU-Net's fold; nnunet commands: 0-4 or all",
+    "--images": "predict: images to segment; submit: images that fix the expected cases",
+    "--pred": "evaluate/submit: the prediction folder",
+    "--iterations": "training steps of the command's own schedule or timed batches",
+    "--iterations-per-epoch": "steps per epoch (train, nnunet train)",
+    "--model": "train: registry name; nnunet predict: nnU-Net model folder",
+    "--models": "registry names of the bench sub-commands",
+    "--no-metadata": "synth: write no metadata CSV; download: download none",
+    "--overlap": "sliding-window overlap (the run's by default in predict)",
+    "--sw-batch-size": "windows per forward pass (the run's by default in predict)",
+    "--repeats": "timed runs of the measurement",
+    "--warmup": "untimed steps of the measurement",
+    "--resume": "continue from the latest checkpoint (train, nnunet train)",
+    "--run": "a run folder written by amos train",
+    "--shape": "voxels of the synthetic case a bench sub-command measures",
+    "--spacing": "preprocess: target spacing; bench: spacing of the synthetic case",
+    "--splits": "synth: splits written; preprocess: splits preprocessed",
+    "--stop-after": "stop after N training steps of this session",
+    "--timeout": "download: seconds without data; bench models: seconds per model",
+    "--tolerance": "NSD tolerance in mm",
+}
+
+_HELP_ONLY = {"-h", "--help", "--version"}
+
+
+def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, (*path, name))
+
+
+COMMANDS = {path: parser for path, parser in _walk(build_parser()) if path}
+IDS = [" ".join(path) for path in COMMANDS]
+
+
+def _options(parser: argparse.ArgumentParser):
+    return [a for a in parser._actions if a.option_strings and not set(a.option_strings) & _HELP_ONLY]
+
+
+def test_the_walk_reaches_nested_sub_commands():
+    names = set(IDS)
+    for expected in ("data synth", "data validate", "train", "predict", "bench", "bench speed", "nnunet train"):
+        assert expected in names
+
+
+def test_the_table_agrees_with_the_constants():
+    assert _args.DEFAULT_AMP in AMP_MODES
+    assert _args.DEFAULT_TASK in TASKS
+    assert set(VARIANTS) == {"tiny", "full"}
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=IDS)
+def test_help_works(path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*path, "--help"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: amos {' '.join(path)}")
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=IDS)
+def test_shared_options_come_from_the_helpers(path):
+    for action in _options(COMMANDS[path]):
+        shared = [o for o in action.option_strings if o in SHARED]
+        if not shared:
+            continue
+        name = shared[0]
+        assert action.option_strings == [name], f"{' '.join(path)}: {name} has other spellings {action.option_strings}"
+        assert _args.shared_option(action) == name, f"{' '.join(path)}: {name} not added by its _args helper"
+        rule = SHARED[name]
+        if "defaults" in rule:
+            assert action.default in rule["defaults"], f"{' '.join(path)} {name}: default {action.default!r}"
+        if "choices" in rule:
+            assert tuple(action.choices) == tuple(rule["choices"]), f"{' '.join(path)} {name}: {action.choices}"
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=IDS)
+def test_no_retired_spelling(path):
+    spelled = {o for a in _options(COMMANDS[path]) for o in a.option_strings}
+    for old, new in RETIRED.items():
+        assert old not in spelled, f"amos {' '.join(path)}: {old} is retired, use {new}"
+    positional = {a.dest for a in COMMANDS[path]._actions if not a.option_strings}
+    assert "root" not in positional, f"amos {' '.join(path)}: a data folder is read with --data, not a positional ROOT"
+    if path != ("train",):  # "preset" is the training preset, and only that
+        assert "--preset" not in spelled, f"amos {' '.join(path)}: --preset means the training preset only"
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=IDS)
+def test_a_default_is_printed_once(path):
+    parser = COMMANDS[path]
+    assert issubclass(parser.formatter_class, _args.HelpFormatter), f"{' '.join(path)}: use _args.add_command"
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.help or action.help == argparse.SUPPRESS:
+            continue
+        text = formatter._expand_help(action).lower()
+        assert text.count("(default") <= 1, f"{' '.join(path)} {action.dest}: {text!r}"
+        concrete = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+        if concrete and action.dest != "help":
+            # A concrete default is printed by the formatter, never typed in the help (it would go stale).
+            assert "default" not in action.help.lower(), f"{' '.join(path)} {action.dest}: {action.help!r}"
+
+
+def test_a_spelling_shared_by_commands_is_a_helper_or_has_its_own_meaning():
+    users = defaultdict(set)
+    for path, parser in COMMANDS.items():
+        for action in _options(parser):
+            for option in action.option_strings:
+                users[option].add(" ".join(path))
+    for option, commands in sorted(users.items()):
+        if len(commands) > 1:
+            assert option in SHARED or option in OWN_MEANING, (
+                f"{option} is used by {sorted(commands)}: add it to amos_tutorial.cli._args as a helper, "
+                "or to OWN_MEANING here with the reason"
+            )
+
+
+def test_help_formatter_prints_a_concrete_default_once():
+    parser = argparse.ArgumentParser(formatter_class=_args.HelpFormatter)
+    parser.add_argument("--n", type=int, default=3, help="count")
+    parser.add_argument("--m", default=None, help="thing (default: the run's)")
+    parser.add_argument("--flag", action="store_true", help="a flag")
+    text = parser.format_help()
+    assert "count (default: 3)" in text
+    assert "(default: the run's)" in text and "(default: None)" not in text
+    assert "(default: False)" not in text
