@@ -16,6 +16,7 @@ import pytest
 from amos_tutorial.benchmark.speed import VARIANTS
 from amos_tutorial.cli import _args, build_parser, main
 from amos_tutorial.data.layout import MODALITY_RULES
+from amos_tutorial.models import all_variants
 from amos_tutorial.training.config import AMP_MODES, TASKS
 from amos_tutorial.utils.geometry import AFFINE_ATOL
 
@@ -35,7 +36,7 @@ SHARED = {
     "--patch-size": {"defaults": {None}},
     "--batch-size": {},
     "--threads": {},
-    "--variant": {"choices": VARIANTS},
+    "--variant": {"choices_one_of": (VARIANTS, all_variants())},  # all_variants: commands that take resenc's M, L
     "--checkpoint": {"defaults": set(_args.CHECKPOINTS), "choices": _args.CHECKPOINTS},
     "--workers": {},
     "--overwrite": {"defaults": {False}},
@@ -71,6 +72,7 @@ OWN_MEANING = {
     "--fold": "train: our fold K; nnunet: nnU-Net's fold; nnunet commands: 0-4 or all",
     "--images": "predict: images to segment; submit: images that fix the expected cases",
     "--pred": "evaluate/submit: the prediction folder",
+    "--labels": "the folder of reference label maps (evaluate; postprocess --choose)",
     "--iterations": "training steps of the command's own schedule or timed batches",
     "--iterations-per-epoch": "steps per epoch (train, nnunet train)",
     "--model": "train: registry name; nnunet predict: nnU-Net model folder",
@@ -143,6 +145,9 @@ def test_shared_options_come_from_the_helpers(path):
             assert action.default in rule["defaults"], f"{' '.join(path)} {name}: default {action.default!r}"
         if "choices" in rule:
             assert tuple(action.choices) == tuple(rule["choices"]), f"{' '.join(path)} {name}: {action.choices}"
+        if "choices_one_of" in rule:
+            allowed = [tuple(c) for c in rule["choices_one_of"]]
+            assert tuple(action.choices) in allowed, f"{' '.join(path)} {name}: {action.choices}"
 
 
 @pytest.mark.parametrize("path", list(COMMANDS), ids=IDS)

@@ -78,6 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         >>> register(sub).prog
         'amos postprocess'
     """
+    from amos_tutorial.evaluation.postprocess import DEFAULT_MIN_ML
+
     parser = add_command(
         subparsers,
         "postprocess",
@@ -106,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--min-ml", type=_positive_float, default=None, metavar="ML",
-        help="volume under which remove_small drops a component (default: the package's DEFAULT_MIN_ML, 0.5 ml)",
+        help=f"volume under which remove_small drops a component (default {DEFAULT_MIN_ML} ml)",
     )
     add_overwrite_arg(parser, "post-process again cases already in --out")
     add_progress_arg(parser)
