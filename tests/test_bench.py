@@ -61,12 +61,21 @@ def sessions(synthetic_root: Path, cache: Path, tmp_path_factory: pytest.TempPat
 def test_the_budgets_are_defined():
     assert list(BUDGETS) == ["smoke", "quick", "short", "full"]
     smoke, quick, short, full = (BUDGETS[b] for b in ("smoke", "quick", "short", "full"))
-    assert smoke.variant == "tiny" and smoke.iterations and smoke.iterations <= 50 and smoke.eval_cases
-    assert quick.variant == "tiny" and quick.preset == "quick" and quick.iterations == 600
-    assert short.variant == "full" and short.iterations and short.iterations < 250_000
-    assert full.variant == "full" and full.iterations is None  # the recipe's 1000 x 250
+    assert smoke.variant == "tiny"
+    assert smoke.iterations
+    assert smoke.iterations <= 50
+    assert smoke.eval_cases
+    assert quick.variant == "tiny"
+    assert quick.preset == "quick"
+    assert quick.iterations == 600
+    assert short.variant == "full"
+    assert short.iterations
+    assert short.iterations < 250_000
+    assert full.variant == "full"
+    assert full.iterations is None  # the recipe's 1000 x 250
     table = budget_table()
-    assert list(table.index) == ["smoke", "quick", "short", "full"] and table.loc["full", "iterations"].startswith("recipe")
+    assert list(table.index) == ["smoke", "quick", "short", "full"]
+    assert table.loc["full", "iterations"].startswith("recipe")
 
 
 def test_results_schema_has_every_column():
@@ -77,16 +86,22 @@ def test_results_schema_has_every_column():
         "device", "cpu", "gpu", "torch", "monai", "amos_tutorial", "python",
     ):  # fmt: skip
         assert needed in BENCH_COLUMNS, needed
-    assert len(ORGAN_COLUMNS) == 30 and set(ORGAN_COLUMNS) <= set(BENCH_COLUMNS)
-    assert f"dsc_{label_by_id(8).name}" == "dsc_aorta" and "nsd_prostate_uterus" in ORGAN_COLUMNS
+    assert len(ORGAN_COLUMNS) == 30
+    assert set(ORGAN_COLUMNS) <= set(BENCH_COLUMNS)
+    assert f"dsc_{label_by_id(8).name}" == "dsc_aorta"
+    assert "nsd_prostate_uterus" in ORGAN_COLUMNS
     assert set(MACHINE_COLUMNS) <= set(BENCH_COLUMNS)
 
 
 def test_machine_info_on_the_cpu():
     info = machine_info("cpu")
     assert sorted(info) == sorted(MACHINE_COLUMNS)
-    assert info["device"] == "cpu" and info["gpu"] == "none" and info["amp"] == "fp32"
-    assert info["torch"] == torch.__version__ and info["cpu_count"] >= 1 and info["cpu"]
+    assert info["device"] == "cpu"
+    assert info["gpu"] == "none"
+    assert info["amp"] == "fp32"
+    assert info["torch"] == torch.__version__
+    assert info["cpu_count"] >= 1
+    assert info["cpu"]
 
 
 def test_bad_arguments_fail_before_any_work(tmp_path):
@@ -130,19 +145,25 @@ def _fake_results(budget: str = "short", data: str = "/data/amos22") -> pd.DataF
 def test_leaderboard_ranks_by_dsc_and_names_the_machine():
     frame = _fake_results()
     board = report.leaderboard_frame(frame)
-    assert list(board["model"]) == ["nnunet", "unet", "vnet"] and list(board["rank"]) == ["1", "2", "-"]
+    assert list(board["model"]) == ["nnunet", "unet", "vnet"]
+    assert list(board["rank"]) == ["1", "2", "-"]
     assert board.loc[2, "status"].startswith("failed: OutOfMemoryError")
     text = report.leaderboard_markdown(frame)
-    assert "NVIDIA H100 80GB HBM3" in text and "budget short on amos22" in text and "120 evaluation" in text
+    assert "NVIDIA H100 80GB HBM3" in text
+    assert "budget short on amos22" in text
+    assert "120 evaluation" in text
     assert "not AMOS results" not in text  # real data, GPU budget: no caveat
     table_lines = [line for line in text.splitlines() if line.startswith("|")]
-    assert len(table_lines) == 2 + 3 and "0.8800" in table_lines[2]
+    assert len(table_lines) == 2 + 3
+    assert "0.8800" in table_lines[2]
 
 
 def test_smoke_and_synthetic_results_carry_the_caveat():
     frame = _fake_results(budget="smoke", data="synthetic")
     caveat = report.results_caveat(frame)
-    assert caveat and "not AMOS results" in caveat and "synthetic" in caveat
+    assert caveat
+    assert "not AMOS results" in caveat
+    assert "synthetic" in caveat
     assert caveat in report.leaderboard_markdown(frame)
     assert report.results_caveat(_fake_results()) is None
 
@@ -150,7 +171,8 @@ def test_smoke_and_synthetic_results_carry_the_caveat():
 def test_figures_and_atomic_report(tmp_path):
     frame = _fake_results(budget="smoke")
     fig = report.plot_accuracy_vs_time(frame)
-    assert len(fig.axes) == 2 and fig.axes[0].get_xlabel() == "training time (hours)"
+    assert len(fig.axes) == 2
+    assert fig.axes[0].get_xlabel() == "training time (hours)"
     assert "not AMOS results" in fig._suptitle.get_text()
     heat = report.plot_organ_heatmap(frame)
     labels = [t.get_text() for t in heat.axes[0].get_yticklabels()]
@@ -173,7 +195,8 @@ def test_load_results_checks_the_file(tmp_path):
     good = tmp_path / "gpu_results.csv"
     _fake_results().to_csv(good, index=False)
     back = report.load_results(good)
-    assert list(back.columns) == list(BENCH_COLUMNS) and back.loc[0, "error"] == ""
+    assert list(back.columns) == list(BENCH_COLUMNS)
+    assert back.loc[0, "error"] == ""
     bad = tmp_path / "bad.csv"
     _fake_results().drop(columns=["mean_nsd", "gpu"]).to_csv(bad, index=False)
     with pytest.raises(ValueError, match=r"bad\.csv: not a results table .*mean_nsd"):
@@ -186,11 +209,15 @@ def test_choose_results_prefers_committed_gpu_results(tmp_path):
     smoke = _fake_results(budget="smoke", data="synthetic")
     committed = tmp_path / "results" / "gpu_results.csv"
     table, sentence = report.choose_results(committed, smoke)
-    assert table is smoke and "not committed yet" in sentence and "not AMOS results" in sentence
+    assert table is smoke
+    assert "not committed yet" in sentence
+    assert "not AMOS results" in sentence
     committed.parent.mkdir()
     _fake_results().to_csv(committed, index=False)
     table, sentence = report.choose_results(committed, smoke)
-    assert (table["budget"] == "short").all() and "gpu_results.csv" in sentence and "H100" in sentence
+    assert (table["budget"] == "short").all()
+    assert "gpu_results.csv" in sentence
+    assert "H100" in sentence
     assert "not AMOS results" not in sentence
     with pytest.raises(ValueError, match="no results"):
         report.choose_results(tmp_path / "none.csv", None)
@@ -206,7 +233,10 @@ def test_format_speed_report():
     frame = pd.DataFrame([row])
     assert list(frame.columns) == list(SPEED_REPORT_COLUMNS)
     text = format_speed_report(frame)
-    assert "raw step ms" in text and "whole loop ms" in text and "0.16" in text and "4.00" in text
+    assert "raw step ms" in text
+    assert "whole loop ms" in text
+    assert "0.16" in text
+    assert "4.00" in text
     with pytest.raises(ValueError, match="speed_report"):
         format_speed_report(frame.drop(columns="ratio"))
 
@@ -217,10 +247,13 @@ def test_format_speed_report():
 @pytest.mark.slow
 def test_interrupted_session_records_and_stops(sessions):
     first, first_results, _, out = sessions
-    assert first.interrupted and first.stop_reason == "stop_after"
-    assert list(first_results["model"]) == MODELS and list(first_results["status"]) == ["interrupted", "pending"]
+    assert first.interrupted
+    assert first.stop_reason == "stop_after"
+    assert list(first_results["model"]) == MODELS
+    assert list(first_results["status"]) == ["interrupted", "pending"]
     assert first_results.loc[0, "iterations"] == 2
-    assert (out / "leaderboard.md").is_file() and "accuracy_vs_time" not in first.files
+    assert (out / "leaderboard.md").is_file()
+    assert "accuracy_vs_time" not in first.files
 
 
 @pytest.mark.slow
@@ -228,32 +261,43 @@ def test_smoke_bench_results_are_complete_and_sane(sessions, synthetic_root):
     _, _, second, out = sessions
     assert not second.interrupted
     frame = report.load_results(out / "results.csv")  # every column present
-    assert list(frame["model"]) == MODELS and (frame["status"] == "ok").all() and (frame["error"] == "").all()
-    assert (frame["iterations"] == ITERATIONS).all() and (frame["budget"] == "smoke").all()
-    assert (frame["variant"] == "tiny").all() and (frame["patch"] == "32x32x32").all()
-    assert (frame["parameters"] > 1000).all() and frame["parameters"].nunique() == 2
-    assert (frame["train_time_s"] > 0).all() and (frame["inference_s_per_case"] > 0).all()
+    assert list(frame["model"]) == MODELS
+    assert (frame["status"] == "ok").all()
+    assert (frame["error"] == "").all()
+    assert (frame["iterations"] == ITERATIONS).all()
+    assert (frame["budget"] == "smoke").all()
+    assert (frame["variant"] == "tiny").all()
+    assert (frame["patch"] == "32x32x32").all()
+    assert (frame["parameters"] > 1000).all()
+    assert frame["parameters"].nunique() == 2
+    assert (frame["train_time_s"] > 0).all()
+    assert (frame["inference_s_per_case"] > 0).all()
     assert np.allclose(frame["s_per_iteration"], frame["train_time_s"] / frame["iterations"])
     assert np.allclose(frame["patches_per_s"], frame["iterations"] * frame["batch_size"] / frame["train_time_s"])
     assert frame["peak_gpu_mem_GiB"].isna().all()  # CPU: no GPU memory
     for column in ("mean_dsc", "mean_nsd", *ORGAN_COLUMNS):
         values = frame[column].dropna()
         assert ((values >= 0) & (values <= 1)).all(), column
-    assert frame["mean_dsc"].notna().all() and frame["mean_nsd"].notna().all()
-    assert (frame["device"] == "cpu").all() and (frame["torch"] == torch.__version__).all()
-    assert (frame["python"].str.count(r"\.") == 2).all() and (frame["eval_cases"] == 1).all()
+    assert frame["mean_dsc"].notna().all()
+    assert frame["mean_nsd"].notna().all()
+    assert (frame["device"] == "cpu").all()
+    assert (frame["torch"] == torch.__version__).all()
+    assert (frame["python"].str.count(r"\.") == 2).all()
+    assert (frame["eval_cases"] == 1).all()
     # The mean DSC is the mean of the per-case, per-organ scores that the model's evaluation.csv holds
     # (written with 6 decimals: a tiny smoke Dice needs an absolute tolerance too).
     tidy = pd.read_csv(out / "runs" / "unet" / "evaluation.csv")
     assert math.isclose(frame.loc[0, "mean_dsc"], tidy["dsc"].mean(), rel_tol=1e-5, abs_tol=1e-6)
     # Same split for every model: the validation case, linked once.
     split = json.loads((out / "split.json").read_text())
-    assert len(split["eval_cases"]) == 1 and len(split["train_cases"]) == 2
+    assert len(split["eval_cases"]) == 1
+    assert len(split["train_cases"]) == 2
     assert split["eval_source"].startswith("AMOS validation split")
     assert sorted(p.name for p in (out / "eval" / "labels").iterdir()) == [f"{c}.nii.gz" for c in split["eval_cases"]]
     for name in ("leaderboard.md", "accuracy_vs_time.png", "organ_heatmap.png"):
         assert (out / name).is_file()
-    assert not list(out.rglob(".*.tmp")) and not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not list(out.rglob(".*.tmp"))
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 @pytest.mark.slow
@@ -297,9 +341,11 @@ def test_external_prediction_folders_are_scored_as_rows(sessions, synthetic_root
     bench = _bench(synthetic_root, copy, cache, external=external)
     rows = bench.results.set_index("model")
     assert list(rows.index) == [*MODELS, "nnunetv2", "empty"]
-    assert rows.loc["nnunetv2", "status"] == "ok" and rows.loc["nnunetv2", "variant"] == "external"
+    assert rows.loc["nnunetv2", "status"] == "ok"
+    assert rows.loc["nnunetv2", "variant"] == "external"
     assert rows.loc["nnunetv2", "mean_dsc"] == pytest.approx(rows.loc["unet", "mean_dsc"])
-    assert rows.loc["empty", "status"] == "failed" and "missing prediction" in rows.loc["empty", "error"]
+    assert rows.loc["empty", "status"] == "failed"
+    assert "missing prediction" in rows.loc["empty", "error"]
     with pytest.raises(FileNotFoundError, match="external prediction folder"):
         _bench(synthetic_root, copy, cache, external={"x": tmp_path / "absent"})
     with pytest.raises(ValueError, match="clashes"):
@@ -321,7 +367,8 @@ def test_a_failing_model_is_recorded_and_the_rest_continue(sessions, synthetic_r
     rows = bench.results.set_index("model")
     assert rows.loc["broken", "status"] == "failed"
     assert "RuntimeError: deliberately broken network" in rows.loc["broken", "error"]
-    assert rows.loc["unet", "status"] == "ok" and not bench.interrupted
+    assert rows.loc["unet", "status"] == "ok"
+    assert not bench.interrupted
     saved = report.load_results(copy / "results.csv")
     assert list(saved["status"]) == ["failed", "ok"]
     assert "failed: RuntimeError" in (copy / "leaderboard.md").read_text()
@@ -358,7 +405,9 @@ def test_cli_runs_the_benchmark(sessions, synthetic_root, cache, tmp_path, capsy
     ]  # fmt: skip
     assert amos_main(argv) == 0
     printed = capsys.readouterr().out
-    assert "finished earlier, skipped" in printed and "mean DSC" in printed and "leaderboard.md" in printed
+    assert "finished earlier, skipped" in printed
+    assert "mean DSC" in printed
+    assert "leaderboard.md" in printed
     argv_other = [a if a != str(ITERATIONS) else "7" for a in argv]
     assert amos_main(argv_other) == 2
     assert "bench.json" in capsys.readouterr().err
@@ -372,11 +421,16 @@ def test_cli_speed_adds_inference_seconds(synthetic_root, cache, tmp_path, capsy
         "--data", str(synthetic_root), "--cache-dir", str(cache), "--out", str(csv), "--inference-cases", "1",
     ])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 0 and "raw step ms" in out and "whole loop ms" in out and "inference s/case" in out
+    assert code == 0
+    assert "raw step ms" in out
+    assert "whole loop ms" in out
+    assert "inference s/case" in out
     frame = pd.read_csv(csv, keep_default_na=False, na_values=[""])
     assert list(frame.columns) == list(SPEED_REPORT_COLUMNS)
     row = frame.iloc[0]
-    assert row["inference_cases"] == 1 and row["inference_s_per_case"] > 0 and row["step_s"] > 0
+    assert row["inference_cases"] == 1
+    assert row["inference_s_per_case"] > 0
+    assert row["step_s"] > 0
     assert row["ratio"] == pytest.approx(row["step_s"] / row["loop_s"])
 
 
@@ -385,7 +439,9 @@ def test_a_wall_clock_budget_becomes_measured_iterations(synthetic_root, cache, 
     minutes = 0.02  # 1.2 s of training
     bench = _bench(synthetic_root, tmp_path / "clock", cache, models=["unet"], iterations=None, minutes=minutes)
     state = json.loads((tmp_path / "clock" / "runs" / "unet" / "bench_state.json").read_text())
-    assert state["loop_s"] > 0 and state["iterations"] == max(1, int(minutes * 60 / state["loop_s"]))
+    assert state["loop_s"] > 0
+    assert state["iterations"] == max(1, int(minutes * 60 / state["loop_s"]))
     row = bench.results.iloc[0]
-    assert row["status"] == "ok" and row["iterations"] == state["iterations"]
+    assert row["status"] == "ok"
+    assert row["iterations"] == state["iterations"]
     assert json.loads((tmp_path / "clock" / "bench.json").read_text())["minutes"] == minutes

@@ -65,7 +65,8 @@ def test_image_only_chain_and_config(tmp_path):
     np.testing.assert_allclose(np.diag(out["image"].affine.numpy())[:3], cfg.spacing)
     assert abs(float(out["image"].mean())) < 1e-4  # z-scored
     names = [type(t).__name__ for t in preprocessing_transforms("CT", cfg).transforms]
-    assert "CropForegroundd" not in names and "ScaleIntensityRanged" in names
+    assert "CropForegroundd" not in names
+    assert "ScaleIntensityRanged" in names
     with pytest.raises(ValueError, match="modality"):
         preprocessing_transforms("PET")
 
@@ -87,7 +88,8 @@ def test_augmentation_chain_centres_on_the_chosen_organ(preprocessed):
     for p in patches:
         assert tuple(p["image"].shape) == (1, 16, 16, 8)
         values = set(torch.unique(p["label"]).int().tolist())
-        assert 11 in values and values <= {0, *ORGANS}
+        assert 11 in values
+        assert values <= {0, *ORGANS}
 
 
 def test_augmentation_chains_shapes(preprocessed):
@@ -99,7 +101,8 @@ def test_augmentation_chains_shapes(preprocessed):
     tut = tutorial_augmentation_transforms((16, 16, 8), num_samples=4)
     tut.set_random_state(2)
     patches = tut(dict(preprocessed))
-    assert len(patches) == 4 and all(tuple(p["image"].shape) == (1, 16, 16, 8) for p in patches)
+    assert len(patches) == 4
+    assert all(tuple(p["image"].shape) == (1, 16, 16, 8) for p in patches)
     # pos=1, neg=1: on average half of the centres are organ voxels; with 4 samples at least one is.
     assert any(bool((p["label"] > 0).any()) for p in patches)
 

@@ -152,7 +152,8 @@ def _one_error_line(capsys, path: Path) -> str:
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert "Traceback" not in captured.err
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("amos: error: ") and str(path) in lines[0], lines[0]
+    assert lines[0].startswith("amos: error: "), lines[0]
+    assert str(path) in lines[0], lines[0]
     return lines[0]
 
 
@@ -251,7 +252,8 @@ def test_predict_onto_a_full_disk(synthetic_root, run_dir, tmp_path, capsys, mon
                "--device", "cpu", "--no-progress"])
     assert rc != 0
     assert "no space left" in _one_error_line(capsys, out / "amos_")
-    assert not list(out.glob("*.nii.gz")) and not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not list(out.glob("*.nii.gz"))
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_validate_with_an_unreadable_image_folder(synthetic_root, tmp_path, capsys, monkeypatch):
@@ -282,7 +284,8 @@ def test_validate_with_an_unreadable_image_folder(synthetic_root, tmp_path, caps
     rc = main(["data", "validate", "--data", str(root), "--no-progress"])
     assert rc == 1  # problems found (not "OK")
     captured = capsys.readouterr()
-    assert "Traceback" not in captured.err and "OK" not in captured.out
+    assert "Traceback" not in captured.err
+    assert "OK" not in captured.out
     assert f"{folder}: cannot list the folder (Permission denied)" in captured.out
     assert "problem(s)" in captured.out
 

@@ -51,7 +51,8 @@ def test_registry_entry_is_consistent_with_the_network(name):
         assert spec.divisible_by % divisor == 0, "the registry's single divisor must satisfy every axis"
     for patch in (spec.patch_size, spec.tiny_patch_size):
         assert all(p % spec.divisible_by == 0 for p in patch)
-    assert spec.optimizer["name"] == "sgd" and spec.schedule["name"] == "poly"
+    assert spec.optimizer["name"] == "sgd"
+    assert spec.schedule["name"] == "poly"
     assert spec.deep_supervision is False
     assert "arXiv" in spec.paper
 
@@ -81,7 +82,8 @@ def test_unsupported_patch_raises_clear_error(tiny_nets, name):
         tiny_nets[name](torch.zeros(1, 1, *patch))
     message = str(info.value)
     assert message.startswith(f"{name}:")
-    assert str(patch) in message and divisors in message
+    assert str(patch) in message
+    assert divisors in message
     # The registry factory rejects it too, before any training starts.
     with pytest.raises(ValueError, match=f"^{name}:.*divisible"):
         build_model_for_patch(name, "tiny", patch_size=patch)
@@ -124,7 +126,8 @@ def test_every_parameter_receives_a_finite_gradient(name):
     assert not bad, f"non-finite gradients: {bad}"
     # The gradient reaches the attention machinery, not only the convolutions around it.
     attn = [p.grad for n, p in net.named_parameters() if "sampling_offsets" in n or "relative_position_bias" in n]
-    assert attn and any(g.abs().sum() > 0 for g in attn)
+    assert attn
+    assert any(g.abs().sum() > 0 for g in attn)
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
@@ -149,7 +152,8 @@ def test_deep_supervision_returns_highest_resolution_first():
     x = torch.randn(1, 1, 64, 64, 32)
     for name, net in nets.items():
         outs = net.train()(x)
-        assert isinstance(outs, list) and len(outs) >= 3, name
+        assert isinstance(outs, list), name
+        assert len(outs) >= 3, name
         assert outs[0].shape == (1, 3, 64, 64, 32)
         sizes = [math.prod(o.shape[2:]) for o in outs]
         assert sizes == sorted(sizes, reverse=True), f"{name}: outputs not ordered by resolution: {sizes}"
@@ -324,7 +328,8 @@ def test_full_variant_runs_at_a_small_patch(name):
     net = BUILDERS[name](1, 16, "full").eval()
     with torch.no_grad():
         out = net(torch.randn(1, 1, 32, 32, 16))
-    assert out.shape == (1, 16, 32, 32, 16) and torch.isfinite(out).all()
+    assert out.shape == (1, 16, 32, 32, 16)
+    assert torch.isfinite(out).all()
 
 
 # --- amos bench models (amos_tutorial.benchmark.models) -------------------------------------
@@ -336,7 +341,9 @@ def test_model_report_measures_a_training_step_and_writes_csv(tmp_path, capsys):
 
     row = measure_model("cotr", "tiny", patch=(16, 16, 16), batch=1, mode="train", repeats=1)
     assert row["error"] is None, row["error"]
-    assert row["params_M"] > 0 and row["s_per_step"] > 0 and row["peak_gib"] >= row["rss_before_gib"] > 0
+    assert row["params_M"] > 0
+    assert row["s_per_step"] > 0
+    assert row["peak_gib"] >= row["rss_before_gib"] > 0
     bad = measure_model("cotr", "tiny", patch=(24, 16, 8), batch=1, mode="forward")
     assert bad["error"].startswith("ValueError: cotr: patch (24, 16, 8)")
 
@@ -346,6 +353,8 @@ def test_model_report_measures_a_training_step_and_writes_csv(tmp_path, capsys):
                       "--in-process", "--out", str(out)])  # fmt: skip
     assert code == 0
     table = capsys.readouterr().out
-    assert "| nnformer | tiny | 32x32x16 |" in table and "| cotr | tiny | 32x32x16 |" in table
+    assert "| nnformer | tiny | 32x32x16 |" in table
+    assert "| cotr | tiny | 32x32x16 |" in table
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("model,variant,patch") and len(lines) == 3
+    assert lines[0].startswith("model,variant,patch")
+    assert len(lines) == 3

@@ -109,7 +109,9 @@ def test_solution_problems_finds_visible_solutions():
     visible.cells[1].metadata["tags"] = [SOLUTION_TAG]
     visible.cells[2].metadata["tags"] = [SOLUTION_TAG]
     problems = solution_problems(visible)
-    assert len(problems) == 5 and problems[0].startswith("cell 0") and "Colab" in problems[-1]
+    assert len(problems) == 5
+    assert problems[0].startswith("cell 0")
+    assert "Colab" in problems[-1]
 
 
 def _first_solution_cell():
@@ -131,7 +133,8 @@ def test_a_solution_renders_collapsed_in_the_book_and_in_jupyter():
     from myst_parser.parsers.docutils_ import Parser
 
     source = _first_solution_cell()
-    assert source.startswith(DETAILS_OPEN) and source.rstrip().endswith(DETAILS_CLOSE)
+    assert source.startswith(DETAILS_OPEN)
+    assert source.rstrip().endswith(DETAILS_CLOSE)
     # The HTML book (MyST, as Jupyter Book parses it): the answer's paragraphs and code sit inside <details>.
     html = publish_string(
         source,
@@ -139,10 +142,12 @@ def test_a_solution_renders_collapsed_in_the_book_and_in_jupyter():
         writer_name="html5",
         settings_overrides={"output_encoding": "unicode", "report_level": 4, "myst_enable_extensions": ["colon_fence"]},
     )
-    assert _inside_details(html, "<pre") and "<summary>Solution</summary>" in html
+    assert _inside_details(html, "<pre")
+    assert "<summary>Solution</summary>" in html
     # Jupyter and Colab render markdown cells as CommonMark with raw HTML: the same nesting.
     jupyter = MarkdownIt("commonmark").render(source)
-    assert _inside_details(jupyter, "<pre") and "<summary>Solution</summary>" in jupyter
+    assert _inside_details(jupyter, "<pre")
+    assert "<summary>Solution</summary>" in jupyter
 
 
 # --- one source, two editions ---------------------------------------------------------------------------
@@ -156,10 +161,12 @@ def test_student_edition_drops_solutions_and_keeps_skeletons(tmp_path, capsys):
     assert (tmp_path / "student" / "_static" / "colab-badge.svg").is_file()
     source, student = _read(BOOK / "evaluation.ipynb"), _read(tmp_path / "student" / "evaluation.ipynb")
     tagged = [c for c in source.cells if SOLUTION_TAG in c.metadata.get("tags", [])]
-    assert len(student.cells) == len(source.cells) - len(tagged) and tagged
+    assert len(student.cells) == len(source.cells) - len(tagged)
+    assert tagged
     assert not any(SOLUTION_TAG in c.metadata.get("tags", []) for c in student.cells)
     skeletons = [c for c in student.cells if "exercise-skeleton" in c.metadata.get("tags", [])]
-    assert skeletons and all("NotImplementedError" in c.source for c in skeletons)
+    assert skeletons
+    assert all("NotImplementedError" in c.source for c in skeletons)
     assert student_notebook(source).cells == student.cells
     assert amos(["book", "student", tmp_path / "x", "--chapters", "no_such_chapter"]) == 2
     assert "no_such_chapter" in capsys.readouterr().err
@@ -222,12 +229,15 @@ def test_course_kit_covers_what_a_teacher_needs():
         "sliding window", "deep supervision", "dsc", "nsd", "hd95", "tta", "fold", "ensemble",
     ):
         assert term in glossary, term
-    assert "Rubric" in text["mini_project"] and "not implemented yet" in text["instructor_notes"]
+    assert "Rubric" in text["mini_project"]
+    assert "not implemented yet" in text["instructor_notes"]
     for needed in ("/content", "--remove-zip", "Drive", "--stop-after", "suggest_memory_budget_gb", "--preset colab"):
         assert needed in text["colab"], needed
-    assert "CC BY 4.0" in text["licence"] and "Apache-2.0" in text["licence"]
+    assert "CC BY 4.0" in text["licence"]
+    assert "Apache-2.0" in text["licence"]
     config = (REPO_ROOT / "_config.yml").read_text()
-    assert "CC BY 4.0" in config and "Apache-2.0" in config
+    assert "CC BY 4.0" in config
+    assert "Apache-2.0" in config
 
 
 def test_memory_budget_follows_the_available_ram(monkeypatch):
@@ -250,7 +260,8 @@ def test_printed_statistics_say_when_they_are_synthetic(tmp_path):
     common = dict(root=tmp_path, smoke=True, max_cases=8, seed=0, device="cpu", data_source="argument")
     assert "synthetic" in ChapterConfig(data="synthetic", synthetic=True, **common).data_label
     real = ChapterConfig(data=str(tmp_path), synthetic=False, **common).data_label
-    assert "synthetic" not in real and str(tmp_path) in real
+    assert "synthetic" not in real
+    assert str(tmp_path) in real
     nb = _read(BOOK / "exploring_the_data.ipynb")
     assert sum("cfg.data_label" in c.source for c in nb.cells if c.cell_type == "code") >= 4
 
@@ -291,7 +302,8 @@ def test_colab_preset_sits_between_quick_and_full(capsys):
 
     quick, colab, full = (make_config("nnunet", preset=p) for p in ("quick", "colab", "full"))
     assert quick.iterations < colab.iterations < full.iterations
-    assert colab.variant == full.variant == "full" and colab.patch_size == full.patch_size
+    assert colab.variant == full.variant == "full"
+    assert colab.patch_size == full.patch_size
     assert colab.optimizer == full.optimizer == get_model_spec("nnunet").optimizer
     assert colab.preprocess == full.preprocess  # the real grid, not quick's coarse one
     assert amos("train --help") == 0

@@ -46,7 +46,8 @@ def test_two_gloo_processes_train_one_run(synthetic_root: Path, tmp_path: Path):
     config = load_config(run)
     assert config.world_size == 2
     metrics = pd.read_csv(run / "metrics.csv")
-    assert list(metrics["iteration"]) == [2, 4] and metrics["val_dice"].notna().iloc[-1]
+    assert list(metrics["iteration"]) == [2, 4]
+    assert metrics["val_dice"].notna().iloc[-1]
     assert load_checkpoint(run / "checkpoints" / "last.pt")["iteration"] == 4
     model, _ = load_run(run, which="best")
     with torch.no_grad():

@@ -191,7 +191,8 @@ def test_resume_after_cut_connection(server, tmp_path):
     root = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, **FAST)
     gets = server.gets(dl.AMOS_ZIP_NAME)
     assert len(gets) == 2
-    assert gets[0][2] is None and gets[1][2] == f"bytes={cut_at}-"
+    assert gets[0][2] is None
+    assert gets[1][2] == f"bytes={cut_at}-"
     assert (tmp_path / dl.AMOS_ZIP_NAME).read_bytes() == zip_bytes
     assert (root / "dataset.json").is_file()
 
@@ -216,10 +217,12 @@ def test_rerun_resumes_partial_file_left_by_earlier_run(server, tmp_path):
         dl.download_file(url, tmp_path / "a.zip", md5=md5(zip_bytes), retries=1, **FAST)
     assert str(err.value).startswith(url)
     part = tmp_path / "a.zip.part"
-    assert part.stat().st_size == 10_000 and not (tmp_path / "a.zip").exists()
+    assert part.stat().st_size == 10_000
+    assert not (tmp_path / "a.zip").exists()
     server.cut.clear()
     out = dl.download_file(url, tmp_path / "a.zip", md5=md5(zip_bytes), **FAST)
-    assert out.read_bytes() == zip_bytes and not part.exists()
+    assert out.read_bytes() == zip_bytes
+    assert not part.exists()
     assert server.gets(dl.AMOS_ZIP_NAME)[-1][2] == "bytes=10000-"
 
 
@@ -241,7 +244,8 @@ def test_416_means_partial_file_is_complete(server, tmp_path):
         dl.file_url(dl.AMOS_ZIP_NAME, server.base_url), tmp_path / "a.zip", md5=md5(zip_bytes), **FAST
     )
     assert [g[2] for g in server.gets(dl.AMOS_ZIP_NAME)] == [f"bytes={len(zip_bytes)}-"]
-    assert out.read_bytes() == zip_bytes and not (tmp_path / "a.zip.part").exists()
+    assert out.read_bytes() == zip_bytes
+    assert not (tmp_path / "a.zip.part").exists()
 
 
 def test_corrupted_bytes_fail_checksum_and_nothing_is_extracted(server, tmp_path):
@@ -254,7 +258,8 @@ def test_corrupted_bytes_fail_checksum_and_nothing_is_extracted(server, tmp_path
     message = str(err.value)
     zip_path = tmp_path / dl.AMOS_ZIP_NAME
     assert message.startswith(str(zip_path))
-    assert md5(good) in message and md5(bytes(bad)) in message
+    assert md5(good) in message
+    assert md5(bytes(bad)) in message
     assert "\n" not in message
     assert not zip_path.exists()
     assert (tmp_path / "amos22.zip.corrupt").read_bytes() == bytes(bad)
@@ -266,7 +271,8 @@ def test_corrupted_bytes_fail_checksum_and_nothing_is_extracted(server, tmp_path
     with pytest.raises(dl.ChecksumError) as err:
         dl.download_amos(tmp_path, md5=md5(good), base_url=server.base_url, **FAST)
     assert len(server.gets(dl.AMOS_ZIP_NAME)) == n_gets
-    assert str(tmp_path / "amos22.zip.corrupt") in str(err.value) and md5(bytes(bad)) in str(err.value)
+    assert str(tmp_path / "amos22.zip.corrupt") in str(err.value)
+    assert md5(bytes(bad)) in str(err.value)
     assert "\n" not in str(err.value)
     kept = sorted(p.name for p in tmp_path.glob("amos22.zip.corrupt*"))
     assert kept == ["amos22.zip.corrupt", "amos22.zip.corrupt.md5"]
@@ -291,7 +297,8 @@ def test_zip_entry_escaping_dest_is_refused(server, tmp_path, name):
     before = set(tmp_path.rglob("*"))
     with pytest.raises(dl.UnsafeArchiveError) as err:
         dl.download_amos(dest, md5=None, base_url=server.base_url, **FAST)
-    assert str(err.value).startswith(str(dest / dl.AMOS_ZIP_NAME)) and repr(name) in str(err.value)
+    assert str(err.value).startswith(str(dest / dl.AMOS_ZIP_NAME))
+    assert repr(name) in str(err.value)
     created = {p.relative_to(tmp_path).as_posix() for p in set(tmp_path.rglob("*")) - before}
     assert created == {"a", "a/dest", "a/dest/amos22.zip", f"a/dest/{dl.METADATA_CSV_NAME}"}
     assert not Path("/tmp/evil.txt").exists() or Path("/tmp/evil.txt").read_bytes() != b"owned"
@@ -315,7 +322,9 @@ def test_http_error_gives_one_line_with_status_and_url(server, tmp_path, status)
         dl.download_amos(tmp_path, md5=None, base_url=server.base_url, retries=2, **FAST)
     message = str(err.value)
     url = dl.file_url(dl.AMOS_ZIP_NAME, server.base_url)
-    assert message.startswith(url) and str(status) in message and "\n" not in message
+    assert message.startswith(url)
+    assert str(status) in message
+    assert "\n" not in message
     # 404 is final; a 500 may be transient and is retried.
     assert len(server.gets(dl.AMOS_ZIP_NAME)) == (1 if status == 404 else 3)
     assert not (tmp_path / "amos22").exists()
@@ -335,7 +344,8 @@ def test_second_run_makes_no_request(server, tmp_path, capsys):
 def test_interrupted_extraction_restarts_cleanly(server, tmp_path):
     zip_bytes = server.files[dl.AMOS_ZIP_NAME]
     zip_path = dl.download_amos(tmp_path, md5=md5(zip_bytes), base_url=server.base_url, extract=False, **FAST)
-    assert zip_path == tmp_path / dl.AMOS_ZIP_NAME and not (tmp_path / "amos22").exists()
+    assert zip_path == tmp_path / dl.AMOS_ZIP_NAME
+    assert not (tmp_path / "amos22").exists()
     stale = tmp_path / ".amos22.extracting" / "amos22"
     stale.mkdir(parents=True)
     (stale / "half_written.nii.gz").write_bytes(b"\0" * 10)
@@ -345,7 +355,8 @@ def test_interrupted_extraction_restarts_cleanly(server, tmp_path):
     assert not (tmp_path / ".amos22.extracting").exists()
     assert not (root / "half_written.nii.gz").exists()
     assert (root / "imagesTs" / "amos_0002.nii.gz").is_file()
-    assert not zip_path.exists() and not (tmp_path / "amos22.zip.md5").exists()
+    assert not zip_path.exists()
+    assert not (tmp_path / "amos22.zip.md5").exists()
 
 
 def test_existing_release_not_made_by_us_is_left_alone(server, tmp_path):
@@ -380,7 +391,8 @@ def test_check_zip_members_accepts_release(tmp_path):
     path = tmp_path / "r.zip"
     path.write_bytes(make_release_zip(seed=1))
     names = [i.filename for i in dl.check_zip_members(path)]
-    assert "amos22/dataset.json" in names and len(names) == 6
+    assert "amos22/dataset.json" in names
+    assert len(names) == 6
 
 
 def test_invalid_arguments_are_rejected(tmp_path):
@@ -410,7 +422,10 @@ def test_cli_download(server, tmp_path, capsys):
     server.status[dl.AMOS_ZIP_NAME] = 404
     rc = main(["data", "download", str(tmp_path / "e"), "--base-url", server.base_url, "--no-verify", "--no-progress"])
     err = capsys.readouterr().err.strip()
-    assert rc == 1 and err.count("\n") == 0 and "404" in err and err.startswith("amos: error: http://127.0.0.1")
+    assert rc == 1
+    assert err.count("\n") == 0
+    assert "404" in err
+    assert err.startswith("amos: error: http://127.0.0.1")
 
 
 def test_cli_help_explains_disk_checksum_and_old_record(capsys):
@@ -421,5 +436,6 @@ def test_cli_help_explains_disk_checksum_and_old_record(capsys):
     assert exc.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "~25 GB download + ~25 GB extracted" in text
-    assert "UNVERIFIED" in text and dl.AMOS_ZIP_MD5 in text
+    assert "UNVERIFIED" in text
+    assert dl.AMOS_ZIP_MD5 in text
     assert dl.ZENODO_OLD_RECORD in text

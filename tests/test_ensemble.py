@@ -51,7 +51,8 @@ def test_predict_folder_and_cli_with_several_runs(two_runs, synthetic_root, tmp_
     table = predict_folder(list(two_runs), images, out, device="cpu", progress=False)
     assert (table["status"] == "written").all()
     settings = json.loads((out / "predict.json").read_text())
-    assert settings["run_dir"] == [str(r) for r in two_runs] and settings["model"] == ["unet", "unet"]
+    assert settings["run_dir"] == [str(r) for r in two_runs]
+    assert settings["model"] == ["unet", "unet"]
     models, configs = load_ensemble(two_runs, device="cpu")
     for case in table["case"]:
         expected = predict_case(models, images / f"{case}.nii.gz", configs, "cpu").labels
@@ -86,7 +87,9 @@ def test_ensemble_refuses_runs_that_do_not_fit(two_runs, tmp_path, synthetic_roo
     rc = main(["predict", "--run", str(run_a), "--run", str(other_spacing), "--images",
                str(synthetic_root / "imagesTr"), "--out", str(tmp_path / "x"), "--device", "cpu", "--no-progress"])
     err = capsys.readouterr().err
-    assert rc == 2 and len(err.strip().splitlines()) == 1 and str(other_spacing) in err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1
+    assert str(other_spacing) in err
 
 
 @pytest.fixture(scope="module")

@@ -76,16 +76,20 @@ def test_summaries_and_report(folders):
     df = evaluate_folder(preds, labels)
     organs = organ_summary(df)
     # Organs absent from every case have no score under the NaN convention.
-    assert organs.loc["liver", "n_scored"] == 3 and organs.loc["pancreas", "n_scored"] == 0
+    assert organs.loc["liver", "n_scored"] == 3
+    assert organs.loc["pancreas", "n_scored"] == 0
     assert organs.loc["liver", "dsc"] == pytest.approx(df[df.organ == "liver"].dsc.mean())
     mods = modality_summary(df)
-    assert mods.loc["CT", "cases"] == 2 and mods.loc["MRI", "cases"] == 1
+    assert mods.loc["CT", "cases"] == 2
+    assert mods.loc["MRI", "cases"] == 1
     assert mods.loc["MRI", "dsc"] == pytest.approx(df[df.modality == "MRI"].dsc.mean())
     overall = overall_scores(df)
     assert overall["dsc"] == pytest.approx(np.nanmean(df.dsc.to_numpy()))
     report = format_report(df)
-    assert "NSD tolerance 1 mm for every organ" in report and "NaN" in report
-    assert "MRI" in report and f"{overall['nsd']:.4f}" in report
+    assert "NSD tolerance 1 mm for every organ" in report
+    assert "NaN" in report
+    assert "MRI" in report
+    assert f"{overall['nsd']:.4f}" in report
 
     scored = evaluate_folder(preds, labels, absent="score")
     assert scored.loc[scored.organ == "pancreas", ["dsc", "nsd"]].eq(1.0).all().all()
@@ -106,7 +110,9 @@ def test_modality_from_dataset_metadata(folders, tmp_path):
     )
     df = evaluate_folder(preds, labels, data_root=root)
     modality = df.groupby("case")["modality"].first()
-    assert modality["amos_0003"] == "MRI" and modality["amos_0011"] == "CT" and modality["amos_0540"] == "MRI"
+    assert modality["amos_0003"] == "MRI"
+    assert modality["amos_0011"] == "CT"
+    assert modality["amos_0540"] == "MRI"
     assert "metadata" in df.attrs["modality_source"]
 
 
@@ -121,10 +127,14 @@ def test_problems_are_listed_one_line_per_file(folders):
     with pytest.raises(EvaluationError) as info:
         evaluate_folder(preds, labels)
     lines = str(info.value).splitlines()
-    assert len(lines) == 3 and len(info.value.problems) == 3
-    assert lines[0].startswith(str(preds / "amos_0003.nii.gz")) and "shape" in lines[0]
-    assert lines[1].startswith(str(preds / "amos_0011.nii.gz")) and "missing prediction" in lines[1]
-    assert lines[2].startswith(str(preds / "amos_0540.nii.gz")) and "affine" in lines[2]
+    assert len(lines) == 3
+    assert len(info.value.problems) == 3
+    assert lines[0].startswith(str(preds / "amos_0003.nii.gz"))
+    assert "shape" in lines[0]
+    assert lines[1].startswith(str(preds / "amos_0011.nii.gz"))
+    assert "missing prediction" in lines[1]
+    assert lines[2].startswith(str(preds / "amos_0540.nii.gz"))
+    assert "affine" in lines[2]
 
 
 def test_out_of_range_labels_name_the_file(folders):
@@ -137,7 +147,8 @@ def test_out_of_range_labels_name_the_file(folders):
         evaluate_folder(preds, labels)
     messages = {p.path.name: p.message for p in info.value.problems}
     assert set(messages) == {"amos_0003.nii.gz", "amos_0011.nii.gz"}
-    assert "23" in messages["amos_0011.nii.gz"] and "non-integer" in messages["amos_0003.nii.gz"]
+    assert "23" in messages["amos_0011.nii.gz"]
+    assert "non-integer" in messages["amos_0003.nii.gz"]
 
 
 def test_cli_writes_csv_and_summary(folders, tmp_path, capsys):
@@ -161,13 +172,15 @@ def test_cli_writes_csv_and_summary(folders, tmp_path, capsys):
     )
     assert code == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == list(RESULT_COLUMNS) and len(table) == 45
+    assert list(table.columns) == list(RESULT_COLUMNS)
+    assert len(table) == 45
     assert table.loc[table.organ == "pancreas", "tolerance_mm"].eq(3.0).all()
     assert not table[["dsc", "nsd"]].isna().any().any()  # "score": no NaN
     stdout = capsys.readouterr().out
     summary = (out.parent / "metrics_summary.txt").read_text()
     for text in (stdout, summary):
-        assert "Absent organs ('score')" in text and "NSD tolerance 2 mm, except pancreas 3 mm" in text
+        assert "Absent organs ('score')" in text
+        assert "NSD tolerance 2 mm, except pancreas 3 mm" in text
 
 
 def test_cli_reports_problems_and_writes_nothing(folders, tmp_path, capsys):
@@ -176,10 +189,13 @@ def test_cli_reports_problems_and_writes_nothing(folders, tmp_path, capsys):
     out = tmp_path / "metrics.csv"
     code = main(["evaluate", "--pred", str(preds), "--labels", str(labels), "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err.splitlines()
-    assert code == 1 and not out.exists()
-    assert err[0].startswith(str(preds / "amos_0540.nii.gz")) and "missing prediction" in err[0]
+    assert code == 1
+    assert not out.exists()
+    assert err[0].startswith(str(preds / "amos_0540.nii.gz"))
+    assert "missing prediction" in err[0]
     code = main(["evaluate", "--pred", str(preds), "--labels", str(labels), "--out", str(out), "--tolerance", "x=1"])
-    assert code == 2 and "unknown organ" in capsys.readouterr().err
+    assert code == 2
+    assert "unknown organ" in capsys.readouterr().err
 
 
 def test_process_pool_gives_the_same_table(folders):

@@ -83,7 +83,8 @@ def test_the_books_solutions_pass_their_checks(path):
     assert results
     for result in results:
         assert result.passed, str(result)
-        assert "\n" not in str(result) and str(result).startswith("✓")
+        assert "\n" not in str(result)
+        assert str(result).startswith("✓")
 
 
 @pytest.mark.parametrize("path", EXERCISE_CHAPTERS, ids=[p.stem for p in EXERCISE_CHAPTERS])
@@ -92,8 +93,10 @@ def test_skeletons_report_not_implemented_yet(path):
     for cell in _tagged(nb, "exercise-skeleton"):
         assert 'raise NotImplementedError("Student exercise: ' in cell.source
     for result in _run_chapter_exercises(path, with_solutions=False):
-        assert not result.passed and not result.implemented
-        assert NOT_IMPLEMENTED in str(result) and "Student exercise" in str(result)
+        assert not result.passed
+        assert not result.implemented
+        assert NOT_IMPLEMENTED in str(result)
+        assert "Student exercise" in str(result)
 
 
 # --- wrong solutions, one per plausible mistake ----------------------------------------------------------
@@ -101,8 +104,11 @@ def test_skeletons_report_not_implemented_yet(path):
 
 def _assert_fails(result, *words: str) -> None:
     text = str(result)
-    assert not result.passed and result.implemented, text
-    assert "\n" not in text and text.startswith("✗") and "on input '" in text, text
+    assert not result.passed, text
+    assert result.implemented, text
+    assert "\n" not in text, text
+    assert text.startswith("✗"), text
+    assert "on input '" in text, text
     for word in words:
         assert word in text, text
 
@@ -374,7 +380,8 @@ def test_given_helpers_check_their_arguments():
     with pytest.raises(ValueError, match="overlap"):
         window_starts(10, 4, 1.0)
     weights = gaussian_weights((5, 7))
-    assert weights.shape == (5, 7) and float(weights.max()) == pytest.approx(1.0)
+    assert weights.shape == (5, 7)
+    assert float(weights.max()) == pytest.approx(1.0)
 
 
 def test_a_crashing_function_is_one_line_naming_the_input():
@@ -382,7 +389,8 @@ def test_a_crashing_function_is_one_line_naming_the_input():
         raise ValueError("bad shape\nsecond line of the message")
 
     result = run_cases("demo", raises, [Case("first input", lambda f: f(1), lambda got: None)])
-    assert not result.passed and result.failed_input == "first input"
+    assert not result.passed
+    assert result.failed_input == "first input"
     assert str(result) == "✗ demo: on input 'first input' it raised ValueError: bad shape"
     with pytest.raises(TypeError, match="function"):
         check_dice("my_dice")

@@ -38,7 +38,8 @@ def test_unknown_ids_raise(bad):
 
 
 def test_organ_names_and_colormap():
-    assert labels.organ_names()[0] == "spleen" and len(labels.organ_names()) == 15
+    assert labels.organ_names()[0] == "spleen"
+    assert len(labels.organ_names()) == 15
     assert labels.organ_names("json_name", include_background=True)[8] == "arota"
     with pytest.raises(ValueError, match="style"):
         labels.organ_names("latin")

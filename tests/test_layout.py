@@ -96,7 +96,8 @@ def test_listing_matches_dataset_json(tmp_path):
     root = build_layout(tmp_path / "amos22")
     listed = json.loads((root / "dataset.json").read_text())
     ds = load_amos(root)
-    assert ds.case_source == "dataset.json" and ds.root == root
+    assert ds.case_source == "dataset.json"
+    assert ds.root == root
     for split in layout.SPLITS:
         cases = ds.split(split)
         images = [e if isinstance(e, str) else e["image"] for e in listed[split]]
@@ -111,7 +112,9 @@ def test_listing_matches_dataset_json(tmp_path):
         ds.case(777)
     with pytest.raises(ValueError, match="split must be one of"):
         ds.split("train")
-    assert ds.missing_files() == [] and ds.orphan_labels() == [] and ds.unlisted_images() == {}
+    assert ds.missing_files() == []
+    assert ds.orphan_labels() == []
+    assert ds.unlisted_images() == {}
 
 
 def test_test_split_accepts_dicts_and_reports_unlisted_images(tmp_path):
@@ -133,7 +136,8 @@ def test_folder_scan_without_dataset_json(tmp_path):
     odd = save_nifti(np.zeros(SHAPE), AFFINE, root / "imagesTr" / "notes.nii.gz")
     (root / "imagesTr" / ".amos_0001.nii.gz.tmp").write_bytes(b"")  # an interrupted atomic write
     ds = load_amos(root)
-    assert ds.case_source == "folder scan" and ds.dataset_json is None
+    assert ds.case_source == "folder scan"
+    assert ds.dataset_json is None
     for split, numbers in DEFAULT_SPLITS.items():
         assert [c.number for c in ds.split(split)] == sorted(numbers)
         for c in ds.split(split):
@@ -143,7 +147,8 @@ def test_folder_scan_without_dataset_json(tmp_path):
     assert ds.ignored_files == [odd]
     summary = ds.summary()
     assert "no dataset.json found" in summary
-    assert "label file(s) without an image" in summary and str(orphan) in summary
+    assert "label file(s) without an image" in summary
+    assert str(orphan) in summary
     assert "AMOS table of amos_tutorial.labels" in summary
 
 
@@ -152,7 +157,8 @@ def test_listing_same_with_and_without_dataset_json(tmp_path):
     from_json = {(c.split, c.case_id, c.image, c.label) for c in load_amos(root)}
     (root / "dataset.json").unlink()
     from_scan = {(c.split, c.case_id, c.image, c.label) for c in load_amos(root)}
-    assert from_json == from_scan and len(from_json) == sum(map(len, DEFAULT_SPLITS.values()))
+    assert from_json == from_scan
+    assert len(from_json) == sum(map(len, DEFAULT_SPLITS.values()))
 
 
 @pytest.mark.parametrize(
@@ -196,7 +202,8 @@ def test_metadata_join_tolerates_id_forms_and_parses_age(tmp_path):
     rows = [(1, "F", "061Y", "Ingenia"), ("amos_0002", "M", "045Y", "Optima CT660"), (501, "M", "", "Prisma")]
     csv = write_metadata(tmp_path / layout.METADATA_CSV_NAME, rows)  # beside amos22/, as the downloader puts it
     ds = load_amos(tmp_path)  # the parent: amos22/ is entered
-    assert ds.root == root and ds.metadata_csv == csv
+    assert ds.root == root
+    assert ds.metadata_csv == csv
     assert ds.case(2).metadata["Patient's Sex"] == "M"
     assert ds.case(501).metadata["Patient's Age"] is None
     assert ds.case(3).metadata == {}
@@ -270,7 +277,9 @@ def test_invalid_json_is_one_line_naming_the_file(tmp_path):
     with pytest.raises(ValueError) as err:
         load_amos(root)
     message = str(err.value)
-    assert message.startswith(str(root / "dataset.json")) and "not valid JSON" in message and "\n" not in message
+    assert message.startswith(str(root / "dataset.json"))
+    assert "not valid JSON" in message
+    assert "\n" not in message
 
 
 def test_bad_entry_and_duplicate_case_name_dataset_json(tmp_path):
@@ -298,7 +307,8 @@ def test_missing_listed_files_are_reported_not_raised(tmp_path):
     assert ds.orphan_labels() == []  # labelsTr/amos_0002 belongs to a listed case: reported once, as missing image
     summary = ds.summary()
     assert "2 listed file(s) missing" in summary
-    assert str(gone_image) in summary and str(gone_label) in summary
+    assert str(gone_image) in summary
+    assert str(gone_label) in summary
 
 
 def test_label_table_source(tmp_path):
@@ -308,7 +318,8 @@ def test_label_table_source(tmp_path):
     data["labels"]["8"] = "aorta"
     (root / "dataset.json").write_text(json.dumps(data))
     ds = load_amos(root)
-    assert ds.label_names[8] == "aorta" and "differs from the AMOS table at ids [8]" in ds.summary()
+    assert ds.label_names[8] == "aorta"
+    assert "differs from the AMOS table at ids [8]" in ds.summary()
 
 
 def test_amos_case_is_hashable_and_frozen(tmp_path):
@@ -331,7 +342,8 @@ def test_cli_info_prints_counts(tmp_path, capsys):
         n_labelled = sum(c.label is not None for c in cs)
         row = [split, str(n_ct), str(len(cs) - n_ct), str(len(cs)), str(n_labelled)]
         assert row in [line.split() for line in out.splitlines()]
-    assert "id <= 500 is CT" in out and layout.METADATA_CSV_NAME in out
+    assert "id <= 500 is CT" in out
+    assert layout.METADATA_CSV_NAME in out
     assert "modality decided by: metadata 1, id rule" in out
 
 
@@ -348,4 +360,5 @@ def test_cli_info_through_amos_entry_point(tmp_path, capsys):
     (tmp_path / "bad" / "dataset.json").write_text("{oops")
     assert main(["data", "info", "--data", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"amos: error: {tmp_path / 'bad' / 'dataset.json'}: not valid JSON") and "\n" not in err
+    assert err.startswith(f"amos: error: {tmp_path / 'bad' / 'dataset.json'}: not valid JSON")
+    assert "\n" not in err

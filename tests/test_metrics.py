@@ -158,9 +158,12 @@ def test_absent_conventions():
     pred[0, 0, 0] = 4  # gallbladder only in the prediction
     for absent, both_absent in (("nan", math.nan), ("score", 1.0)):
         df = M.score_case(ref, pred, 1.0, absent=absent).set_index("organ_id")
-        assert df.loc[1, "dsc"] == 1.0 and df.loc[1, "nsd"] == 1.0
-        assert df.loc[3, "dsc"] == 0.0 and df.loc[3, "nsd"] == 0.0
-        assert df.loc[4, "dsc"] == 0.0 and df.loc[4, "nsd"] == 0.0
+        assert df.loc[1, "dsc"] == 1.0
+        assert df.loc[1, "nsd"] == 1.0
+        assert df.loc[3, "dsc"] == 0.0
+        assert df.loc[3, "nsd"] == 0.0
+        assert df.loc[4, "dsc"] == 0.0
+        assert df.loc[4, "nsd"] == 0.0
         for value in df.loc[15, ["dsc", "nsd"]]:
             assert (math.isnan(value) and math.isnan(both_absent)) or value == both_absent
         assert absent in df.attrs["conventions"]
@@ -183,7 +186,9 @@ def test_tolerance_parsing_and_resolution():
     assert M.parse_tolerance(" 2.5 ") == 2.5
     assert M.parse_tolerance("1,liver=3, LKI=0.5,15=2") == {"default": 1.0, 6: 3.0, 3: 0.5, 15: 2.0}
     resolved = M.resolve_tolerances("2,postcava=4")
-    assert resolved[9] == 4.0 and resolved[1] == 2.0 and len(resolved) == 15
+    assert resolved[9] == 4.0
+    assert resolved[1] == 2.0
+    assert len(resolved) == 15
     assert set(M.resolve_tolerances(None).values()) == {M.DEFAULT_TOLERANCE_MM}
     assert M.resolve_tolerances({"inferior_vena_cava": 3}, organ_ids=(9,)) == {9: 3.0}
     for bad in ("liver=abc", "-1", "nan", "kidney=2", "1,2", "", "16=1"):
@@ -193,9 +198,12 @@ def test_tolerance_parsing_and_resolution():
 
 def test_describe_conventions_states_both_rules():
     text = M.describe_conventions(None, "nan")
-    assert "1 mm for every organ" in text and "not published" in text and "NaN" in text
+    assert "1 mm for every organ" in text
+    assert "not published" in text
+    assert "NaN" in text
     text = M.describe_conventions({"default": 1.0, "pancreas": 3.0}, "score")
-    assert "except pancreas 3 mm" in text and "-> 1" in text
+    assert "except pancreas 3 mm" in text
+    assert "-> 1" in text
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -228,10 +236,12 @@ def test_spacing_from_affine_handles_flips_and_rotations():
 
 def test_demo_masks_for_the_chapter():
     ref, pred = M.demo_mask_pair(shift=(0, 3), shape=(40, 40), radius=10)
-    assert ref.shape == (40, 40) and ref.sum() == pred.sum()
+    assert ref.shape == (40, 40)
+    assert ref.sum() == pred.sum()
     assert 0 < M.dice(ref, pred) < 1
     # A 3-voxel shift is within a 3 mm tolerance at 1 mm spacing, and not within 2 mm.
     assert M.normalized_surface_dice(ref, pred, 1.0, 3.0) == 1.0
     assert M.normalized_surface_dice(ref, pred, 1.0, 2.0) < 1.0
     ball = M.disk_mask((9, 9, 9), radius=2)
-    assert ball.sum() == 33 and ball[4, 4, 4]
+    assert ball.sum() == 33
+    assert ball[4, 4, 4]

@@ -32,8 +32,10 @@ def test_recommended_patches_fit_the_architecture(name):
     for patch in (spec.patch_size, spec.tiny_patch_size):
         assert len(patch) == 3
         assert all(p % spec.divisible_by == 0 for p in patch), (name, patch, spec.divisible_by)
-    assert spec.batch_size >= 1 and spec.tiny_batch_size >= 1
-    assert spec.optimizer["lr"] > 0 and spec.schedule["name"] in ("poly", "cosine", "constant")
+    assert spec.batch_size >= 1
+    assert spec.tiny_batch_size >= 1
+    assert spec.optimizer["lr"] > 0
+    assert spec.schedule["name"] in ("poly", "cosine", "constant")
 
 
 def test_cnn_recipes_follow_the_amos_baselines():
@@ -41,14 +43,18 @@ def test_cnn_recipes_follow_the_amos_baselines():
     # 1000 x 250 iterations, patch 64x160x160 (z, y, x) = (160, 160, 64) in (x, y, z).
     for name in ("nnunet", "unet", "vnet"):
         spec = get_model_spec(name)
-        assert spec.optimizer["name"] == "sgd" and spec.optimizer["nesterov"] is True
-        assert math.isclose(spec.optimizer["lr"], 1e-2) and math.isclose(spec.optimizer["momentum"], 0.99)
-        assert spec.schedule["name"] == "poly" and math.isclose(spec.schedule["power"], 0.9)
+        assert spec.optimizer["name"] == "sgd"
+        assert spec.optimizer["nesterov"] is True
+        assert math.isclose(spec.optimizer["lr"], 1e-2)
+        assert math.isclose(spec.optimizer["momentum"], 0.99)
+        assert spec.schedule["name"] == "poly"
+        assert math.isclose(spec.schedule["power"], 0.9)
         assert spec.schedule["epochs"] * spec.schedule["iterations_per_epoch"] == 1000 * 250
         assert spec.patch_size == (160, 160, 64)
     for name in ("unetr", "swinunetr"):
         spec = get_model_spec(name)
-        assert spec.optimizer["name"] == "adamw" and spec.schedule["name"] == "cosine"
+        assert spec.optimizer["name"] == "adamw"
+        assert spec.schedule["name"] == "cosine"
         assert spec.patch_size == (96, 96, 96)
     assert get_model_spec("nnunet").deep_supervision
 
@@ -97,15 +103,18 @@ def test_nnunet_topology_isotropic_follows_the_pooling_rule():
     assert topo.strides[0] == (1, 1, 1)
     assert len(topo.kernel_sizes) == len(topo.strides) == len(topo.filters)
     assert all(k == (3, 3, 3) for k in topo.kernel_sizes)
-    assert topo.filters[0] == 32 and max(topo.filters) == 320
+    assert topo.filters[0] == 32
+    assert max(topo.filters) == 320
     assert list(topo.filters) == sorted(topo.filters)
 
 
 def test_nnunet_topology_anisotropic_waits_on_the_thick_axis():
     topo = nnunet_topology((160, 160, 48), spacing=(0.7, 0.7, 5.0))
     # z (5 mm) is more than twice as coarse as x/y: no z pooling and no z kernel at first.
-    assert topo.strides[1][2] == 1 and topo.strides[1][:2] == (2, 2)
-    assert topo.kernel_sizes[0][2] == 1 and topo.kernel_sizes[0][:2] == (3, 3)
+    assert topo.strides[1][2] == 1
+    assert topo.strides[1][:2] == (2, 2)
+    assert topo.kernel_sizes[0][2] == 1
+    assert topo.kernel_sizes[0][:2] == (3, 3)
     assert topo.pools_per_axis[2] < topo.pools_per_axis[0]
     assert topo.kernel_sizes[-1] == (3, 3, 3)
 

@@ -49,7 +49,8 @@ def test_folds_equal_nnunet(n):
     assert [{k: [str(c) for c in f[k]] for k in ("train", "val")} for f in ref] == ours
     assert sorted(c for f in ours for c in f["val"]) == sorted(ids)  # each case validated exactly once
     train, val = fold_cases(ids, 2)
-    assert set(train).isdisjoint(val) and len(train) + len(val) == n
+    assert set(train).isdisjoint(val)
+    assert len(train) + len(val) == n
 
 
 def test_fold_arguments_are_checked():
@@ -98,7 +99,8 @@ def test_errors_are_one_line(tmp_path, monkeypatch, capsys):
     (mri_only / "dataset.json").write_text(json.dumps({"labels": {"0": "background"}, "training": [entry]}))
     assert main(["nnunet", "export", "--task", "1", "--data", str(mri_only), "--nnunet-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "no CT case" in err and len(err.strip().splitlines()) == 1
+    assert "no CT case" in err
+    assert len(err.strip().splitlines()) == 1
     for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="nnUNet_raw is not set"):
@@ -163,7 +165,8 @@ def test_export_uses_nnunet_converters(release, nnunet_run):
     assert json.loads((t1 / "dataset.json").read_text())["channel_names"] == {"0": "CT"}
     ds2 = json.loads((t2 / "dataset.json").read_text())
     assert ds2["numTraining"] == len(labelled_ct) + sum(int(c[5:]) > 500 for c in nnunet_case_ids(release, 2))
-    assert ds2["labels"]["liver"] == 6 and ds2["overwrite_image_reader_writer"] == "NibabelIOWithReorient"
+    assert ds2["labels"]["liver"] == 6
+    assert ds2["overwrite_image_reader_writer"] == "NibabelIOWithReorient"
 
 
 @pytest.mark.slow
@@ -174,7 +177,8 @@ def test_plans_hold_the_cpu_configuration(release, nnunet_run):
     pre = nnunet_run / "nnUNet_preprocessed" / "Dataset219_AMOS2022_postChallenge_task2"
     plans = json.loads((pre / "nnUNetPlans.json").read_text())
     smoke = plans["configurations"][SMOKE_CONFIGURATION]
-    assert smoke["inherits_from"] == "3d_fullres" and smoke["patch_size"] == list(SMOKE_PATCH)
+    assert smoke["inherits_from"] == "3d_fullres"
+    assert smoke["patch_size"] == list(SMOKE_PATCH)
     assert len(list((pre / f"nnUNetPlans_{SMOKE_CONFIGURATION}").glob("*.pkl"))) == len(nnunet_case_ids(release, 2))
     table = plans_vs_book(pre / "nnUNetPlans.json", SMOKE_CONFIGURATION)
     assert table.loc["patch (voxels, x y z)", "nnU-Net"] == " x ".join(str(p) for p in SMOKE_PATCH[::-1])
@@ -200,9 +204,12 @@ def test_predictions_are_scored_by_amos_evaluate(release, nnunet_run):
     assert _ids(pred, ".nii.gz") == cases == _ids(labels, ".nii.gz")
     for case in cases:
         p, ref = nib.load(pred / f"{case}.nii.gz"), nib.load(labels / f"{case}.nii.gz")
-        assert p.shape == ref.shape and np.allclose(p.affine, ref.affine, atol=1e-3)  # the original grid
+        assert p.shape == ref.shape
+        assert np.allclose(p.affine, ref.affine, atol=1e-3)  # the original grid
         assert set(np.unique(np.asarray(p.dataobj))) <= set(range(16))
     df = pd.read_csv(nnunet_run / "metrics.csv")
-    assert sorted(df["case"].unique()) == cases and len(df) == 15 * len(cases)
+    assert sorted(df["case"].unique()) == cases
+    assert len(df) == 15 * len(cases)
     dsc = df["dsc"].dropna()
-    assert len(dsc) > 0 and dsc.between(0, 1).all()
+    assert len(dsc) > 0
+    assert dsc.between(0, 1).all()

@@ -46,21 +46,25 @@ def test_chapter_follows_the_template(path):
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code_cells), "store chapters without outputs"
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert first.cell_type == "markdown"
+    assert first.source.startswith("# ")
     assert f"]({nbh.colab_url(path.stem)})" in first.source, "first cell needs the Colab badge of this chapter"
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for needed in ("Learning goals", "Runtime", "{exercise}", "<details>"):  # solutions: see test_course.py
         assert needed in markdown, f"missing {needed!r}"
     sources = [c.source for c in code_cells]
     setup = next((s for s in sources if "except ImportError" in s), "")
-    assert "import amos_tutorial" in setup and '%pip install -q "amos_tutorial @ git+' in setup
+    assert "import amos_tutorial" in setup
+    assert '%pip install -q "amos_tutorial @ git+' in setup
     assert any("device_report()" in s for s in sources)
     config = [s for s in sources if "chapter_config(" in s and not s.lstrip().startswith(("#", "from"))]
-    assert len(config) == 1 and 'DATA = "synthetic"' in config[0], "exactly one configuration cell"
+    assert len(config) == 1, "exactly one configuration cell"
+    assert 'DATA = "synthetic"' in config[0], "exactly one configuration cell"
     assert sources.index(setup) < sources.index(config[0])
     # The runtime box shows this page's own measured time: glued by the last cell, never typed by hand.
     runtime = next(c.source for c in nb.cells if c.cell_type == "markdown" and "admonition} Runtime" in c.source)
-    assert f"{{glue:md}}`{nbh.GLUE_RUNTIME}`" in runtime and f"{{glue:md}}`{nbh.GLUE_MACHINE}`" in runtime
+    assert f"{{glue:md}}`{nbh.GLUE_RUNTIME}`" in runtime
+    assert f"{{glue:md}}`{nbh.GLUE_MACHINE}`" in runtime
     assert sources[-1].startswith("cfg.glue_runtime()"), "the last code cell must glue the chapter's runtime"
 
 
@@ -89,7 +93,8 @@ def test_colab_url():
 
 def test_smoke_switch_from_environment(monkeypatch):
     monkeypatch.delenv(nbh.ENV_SMOKE, raising=False)
-    assert nbh.smoke_from_env(True) is True and nbh.smoke_from_env(False) is False
+    assert nbh.smoke_from_env(True) is True
+    assert nbh.smoke_from_env(False) is False
     for text, value in (("1", True), ("Yes", True), ("off", False), ("0", False)):
         monkeypatch.setenv(nbh.ENV_SMOKE, text)
         assert nbh.smoke_from_env(not value) is value
@@ -104,19 +109,28 @@ def test_chapter_config_precedence(monkeypatch, tmp_path):
     real = tmp_path / "amos22"
     real.mkdir()
     cfg = nbh.chapter_config(str(real))
-    assert cfg.root == real and not cfg.synthetic and not cfg.smoke and cfg.max_cases is None
-    assert cfg.data_source == "argument" and cfg.pick(smoke=2, full=1000) == 1000
+    assert cfg.root == real
+    assert not cfg.synthetic
+    assert not cfg.smoke
+    assert cfg.max_cases is None
+    assert cfg.data_source == "argument"
+    assert cfg.pick(smoke=2, full=1000) == 1000
     monkeypatch.setenv(nbh.ENV_SMOKE, "1")
     cfg = nbh.chapter_config(str(real), smoke_cases=3)
-    assert cfg.smoke and cfg.max_cases == 3 and cfg.pick(smoke=2, full=1000) == 2
+    assert cfg.smoke
+    assert cfg.max_cases == 3
+    assert cfg.pick(smoke=2, full=1000) == 2
     assert not nbh.chapter_config(str(real), smoke=False).smoke  # the argument beats the environment
     # $AMOS_DATA replaces the chapter's DATA value (CI points every chapter at one folder).
     other = tmp_path / "cached"
     other.mkdir()
     monkeypatch.setenv(nbh.ENV_DATA, str(other))
     cfg = nbh.chapter_config("synthetic")
-    assert cfg.root == other and cfg.data_source == "$AMOS_DATA" and not cfg.synthetic
-    assert str(other) in str(cfg) and "$AMOS_DATA" in str(cfg)
+    assert cfg.root == other
+    assert cfg.data_source == "$AMOS_DATA"
+    assert not cfg.synthetic
+    assert str(other) in str(cfg)
+    assert "$AMOS_DATA" in str(cfg)
     monkeypatch.setenv(nbh.ENV_DATA, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="missing"):
         nbh.chapter_config("synthetic")
@@ -129,7 +143,9 @@ def test_chapter_config_synthetic_defaults_to_smoke(monkeypatch, synthetic_root)
     monkeypatch.delenv(nbh.ENV_DATA, raising=False)
     monkeypatch.setattr("amos_tutorial.paths.synthetic_root", lambda: synthetic_root)
     cfg = nbh.chapter_config("synthetic")
-    assert cfg.synthetic and cfg.smoke and cfg.max_cases == nbh.DEFAULT_SMOKE_CASES
+    assert cfg.synthetic
+    assert cfg.smoke
+    assert cfg.max_cases == nbh.DEFAULT_SMOKE_CASES
     assert cfg.root == synthetic_root
     assert len(cfg.dataset().cases) == 4
 
@@ -152,7 +168,8 @@ def test_amos_runs_the_cli_without_a_shell(capsys, tmp_path):
     odd = tmp_path / "a b;echo hacked"
     assert nbh.amos(["data", "info", odd]) == 2
     err = capsys.readouterr().err
-    assert str(odd) in err and "hacked" not in err.replace(str(odd), "")
+    assert str(odd) in err
+    assert "hacked" not in err.replace(str(odd), "")
     assert nbh.amos("data no-such-command") == 2
     with pytest.raises(ValueError, match="empty"):
         nbh.amos("  ")
@@ -225,11 +242,14 @@ def test_chapter_timing_benchmark_measures_and_reports(tmp_path):
     frame = time_chapters([tmp_path / "ok.ipynb", tmp_path / "bad.ipynb"], budget_s=0.1, log=lines.append,
                           out_csv=tmp_path / "times.csv")
     assert list(frame["status"]) == ["ok", "failed"]
-    assert frame.loc[0, "seconds"] >= 0.3 and bool(frame.loc[0, "over_budget"])
+    assert frame.loc[0, "seconds"] >= 0.3
+    assert bool(frame.loc[0, "over_budget"])
     assert "no such column" in frame.loc[1, "error"]
-    assert len(lines) == 2 and "OVER BUDGET" in lines[0]
+    assert len(lines) == 2
+    assert "OVER BUDGET" in lines[0]
     text = format_chapter_times(frame, chapter_budget_s=100, book_budget_s=0.2)
-    assert text.splitlines()[-1].startswith("whole book") and text.endswith("OVER BUDGET")
+    assert text.splitlines()[-1].startswith("whole book")
+    assert text.endswith("OVER BUDGET")
     assert "OVER BUDGET" not in text.splitlines()[1]
     assert (tmp_path / "times.csv").is_file()
     assert [p.stem for p in toc_chapters(REPO_ROOT)][0] == "intro"

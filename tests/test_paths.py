@@ -24,7 +24,8 @@ def test_cache_dir_follows_env(monkeypatch, tmp_path):
     assert paths.cache_dir() == tmp_path / "cache"
     assert (tmp_path / "cache").is_dir()
     root = paths.synthetic_root(n_cases=4, seed=3, generate=False)
-    assert root.parent == tmp_path / "cache" and not root.exists()
+    assert root.parent == tmp_path / "cache"
+    assert not root.exists()
 
 
 def test_synthetic_root_generates_once_and_survives_a_concurrent_winner(monkeypatch, tmp_path):
@@ -55,7 +56,8 @@ def test_synthetic_cache_follows_the_generator(monkeypatch, tmp_path):
 
     monkeypatch.setenv(paths.ENV_CACHE_DIR, str(tmp_path))
     first = paths.synthetic_root(generate=False)
-    assert first.name.endswith(paths.synthetic_fingerprint()) and len(paths.synthetic_fingerprint()) == 8
+    assert first.name.endswith(paths.synthetic_fingerprint())
+    assert len(paths.synthetic_fingerprint()) == 8
     monkeypatch.setattr(paths, "synthetic_fingerprint", lambda: "0badc0de")
     assert paths.synthetic_root(generate=False) != first
 

@@ -51,7 +51,8 @@ def test_keep_largest_component_keeps_the_largest_only():
     lab = body()
     lab[1:3, 1:3, 1:3] = LIVER  # a second, smaller liver component far away
     out = keep_largest_component(lab, LIVER)
-    assert (out == LIVER).sum() == 12 * 10 * 10 and not (out[1:3, 1:3, 1:3] == LIVER).any()
+    assert (out == LIVER).sum() == 12 * 10 * 10
+    assert not (out[1:3, 1:3, 1:3] == LIVER).any()
     np.testing.assert_array_equal(out[lab != LIVER], lab[lab != LIVER])  # other organs untouched
     diagonal = np.zeros((4, 4, 4), np.uint8)
     diagonal[0, 0, 0] = diagonal[1, 1, 1] = 1  # touching by a corner: one component with 26-connectivity
@@ -63,7 +64,8 @@ def test_remove_small_drops_a_five_voxel_island():
     island = (slice(38, 39), slice(0, 5), slice(0, 1))  # 5 voxels = 0.005 ml at 1 mm
     lab[island] = SPLEEN
     out = remove_small_components(lab, SPLEEN, (1.0, 1.0, 1.0), min_ml=0.01)
-    assert (out[island] == 0).all() and (out == SPLEEN).sum() == 8 * 8 * 8
+    assert (out[island] == 0).all()
+    assert (out == SPLEEN).sum() == 8 * 8 * 8
     kept = remove_small_components(lab, SPLEEN, (1.0, 1.0, 1.0), min_ml=0.004)  # the island is 0.005 ml
     assert (kept[island] == SPLEEN).all()
 
@@ -77,7 +79,8 @@ def test_fix_left_right_swaps_a_kidney_by_the_body_midline():
     # The same array with the x axis pointing to the patient's left: the sides are the other way round.
     lps = np.diag([-1.0, 1.0, 1.0, 1.0])
     fixed = fix_left_right(lab, lps, (R_KIDNEY, L_KIDNEY))
-    assert (fixed[lab == R_KIDNEY] == L_KIDNEY).all() and (fixed[lab == L_KIDNEY] == R_KIDNEY).all()
+    assert (fixed[lab == R_KIDNEY] == L_KIDNEY).all()
+    assert (fixed[lab == L_KIDNEY] == R_KIDNEY).all()
     # With the image the midline is the body's centre.
     image = np.full(SHAPE, -1000.0, np.float32)
     image[2:38] = 40.0
@@ -117,22 +120,26 @@ def test_choose_rules_keeps_only_the_rules_that_help(cv_folders, tmp_path):
     assert not any(r.organs == (SPLEEN,) for r in plan.rules)  # changes nothing: not kept
     table = plan.table.set_index(["organ", "rule"])
     hurt = table.loc[("duodenum", "largest_component")]
-    assert hurt["dice_after"] < hurt["dice_before"] and not hurt["kept"]
+    assert hurt["dice_after"] < hurt["dice_before"]
+    assert not hurt["kept"]
     for row in plan.table.itertuples():
         assert row.kept == (row.dice_after > row.dice_before)
     # The plan reproduces itself through JSON and makes the CV predictions better.
     plan.save(tmp_path / "plan.json")
     again = PostprocessPlan.load(tmp_path / "plan.json")
-    assert again.rules == plan.rules and len(again.table) == len(plan.table)
+    assert again.rules == plan.rules
+    assert len(again.table) == len(plan.table)
     table = postprocess_folder(preds, tmp_path / "pp", again, progress=False)
-    assert (table["status"] == "written").all() and (tmp_path / "pp" / PLAN_FILE).is_file()
+    assert (table["status"] == "written").all()
+    assert (tmp_path / "pp" / PLAN_FILE).is_file()
     for case in table["case"]:
         out = np.asarray(nib.load(str(tmp_path / "pp" / f"{case}.nii.gz")).dataobj)
         np.testing.assert_array_equal(out, body())
     assert (postprocess_folder(preds, tmp_path / "pp", again, progress=False)["status"] == "skipped").all()
     (tmp_path / "pp" / "amos_0002.nii.gz").write_bytes(b"")  # cut short: done again on resume
     resumed = postprocess_folder(preds, tmp_path / "pp", again, progress=False).set_index("case")["status"]
-    assert resumed["amos_0002"] == "written" and (resumed.drop("amos_0002") == "skipped").all()
+    assert resumed["amos_0002"] == "written"
+    assert (resumed.drop("amos_0002") == "skipped").all()
     with pytest.raises(ValueError, match="another plan"):
         postprocess_folder(preds, tmp_path / "pp", PostprocessPlan(()), progress=False)
 
@@ -145,7 +152,10 @@ def test_unknown_rule_is_one_line_naming_the_plan(tmp_path, cv_folders, capsys):
         PostprocessPlan.load(bad)
     rc = main(["postprocess", "--pred", str(preds), "--plan", str(bad), "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.startswith("amos: error: ") and str(bad) in err and len(err.strip().splitlines()) == 1
+    assert rc == 2
+    assert err.startswith("amos: error: ")
+    assert str(bad) in err
+    assert len(err.strip().splitlines()) == 1
     (tmp_path / "not_json.json").write_text("{")
     with pytest.raises(ValueError, match="not_json.json: not a JSON"):
         PostprocessPlan.load(tmp_path / "not_json.json")
@@ -159,7 +169,8 @@ def test_cli_postprocess_choose_then_plan(cv_folders, tmp_path, capsys):
     args = ["postprocess", "--pred", str(preds), "--no-progress"]
     assert main([*args, "--choose", "--labels", str(labels), "--out", str(out), "--min-ml", "0.05"]) == 0
     printed = capsys.readouterr().out
-    assert "fix_left_right" in printed and "written" in printed
+    assert "fix_left_right" in printed
+    assert "written" in printed
     plan = out / PLAN_FILE
     assert main([*args, "--plan", str(plan), "--out", str(tmp_path / "again")]) == 0
     for case in sorted(p.name for p in out.glob("amos_*.nii.gz")):

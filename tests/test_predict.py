@@ -48,7 +48,8 @@ def test_fast_path_matches_monai_plain_path_on_the_original_grid(synthetic_root)
         plain = predict_case(net, image, CONFIG, "cpu", roi_size=(16, 16, 8), path="plain")
         ref = nib.load(str(image))
         assert fast.labels.shape == plain.labels.shape == ref.shape
-        assert fast.labels.dtype == np.uint8 and fast.labels.max() < 16
+        assert fast.labels.dtype == np.uint8
+        assert fast.labels.max() < 16
         np.testing.assert_array_equal(fast.affine, ref.affine)
         differ = fast.labels != plain.labels
         # Stated tolerance: at most 0.1% of voxels, and only where the plain labels change (organ borders).
@@ -117,13 +118,17 @@ def test_predict_folder_writes_resumes_and_reports_failures(run_dir, synthetic_r
         (images / image.name).write_bytes(image.read_bytes())
     out = tmp_path / "pred"
     table = predict_folder(run_dir, images, out, device="cpu", progress=False)
-    assert table["status"].tolist() == ["written"] * len(table) and len(table) >= 2
+    assert table["status"].tolist() == ["written"] * len(table)
+    assert len(table) >= 2
     for image in images.iterdir():
         pred, ref = nib.load(str(out / image.name)), nib.load(str(image))
-        assert pred.shape == ref.shape and pred.get_data_dtype() == np.uint8
+        assert pred.shape == ref.shape
+        assert pred.get_data_dtype() == np.uint8
         np.testing.assert_array_equal(pred.affine, ref.affine)
     settings = json.loads((out / "predict.json").read_text())
-    assert settings["model"] == "unet" and settings["path"] == "fast" and settings["roi_size"] == [16, 16, 16]
+    assert settings["model"] == "unet"
+    assert settings["path"] == "fast"
+    assert settings["roi_size"] == [16, 16, 16]
 
     # Resume: finished cases are skipped, a deleted one is predicted again.
     first = sorted(out.glob("amos_*.nii.gz"))[0]
@@ -136,7 +141,8 @@ def test_predict_folder_writes_resumes_and_reports_failures(run_dir, synthetic_r
     bad = images / "amos_0999.nii.gz"
     bad.write_bytes(b"truncated")
     result = predict_folder(run_dir, images, tmp_path / "pred2", device="cpu", progress=False).set_index("case")
-    assert result.loc["amos_0999", "status"] == "failed" and str(bad) in result.loc["amos_0999", "error"]
+    assert result.loc["amos_0999", "status"] == "failed"
+    assert str(bad) in result.loc["amos_0999", "error"]
     assert (result.drop(index="amos_0999")["status"] == "written").all()
     assert [p.name for p in (tmp_path / "pred2").iterdir() if p.name.startswith(".")] == []
 
@@ -164,8 +170,12 @@ def test_cli_predict(run_dir, synthetic_root, tmp_path, capsys):
     # Resuming with other settings would mix two kinds of predictions: refused, one line naming the file.
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "predict.json" in err and "overlap" in err and "path" in err
+    assert "predict.json" in err
+    assert "overlap" in err
+    assert "path" in err
     (run_dir / "checkpoints" / "best.pt").write_bytes(b"corrupt")
     assert main(args + ["--overwrite"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("amos: error: ") and "best.pt" in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("amos: error: ")
+    assert "best.pt" in err
+    assert len(err.strip().splitlines()) == 1

@@ -106,8 +106,10 @@ def test_ct_grid_window_and_meta():
     # Spacing's grid: n_out = round((n_in - 1) * old / new + 1), voxel 0 stays at voxel 0.
     expected = tuple(int(round((n - 1) * o / t + 1)) for n, o, t in zip(SHAPE, SPACING, cfg.spacing))
     assert case.shape == expected
-    assert case.image.dtype == torch.float32 and case.label.dtype == torch.uint8
-    assert float(case.image.min()) == 0.0 and float(case.image.max()) <= 1.0
+    assert case.image.dtype == torch.float32
+    assert case.label.dtype == torch.uint8
+    assert float(case.image.min()) == 0.0
+    assert float(case.image.max()) <= 1.0
     aff = np.array(case.meta["affine"])
     np.testing.assert_allclose(np.diag(aff)[:3], cfg.spacing)
     np.testing.assert_allclose(aff[:3, 3], affine[:3, 3])
@@ -208,7 +210,8 @@ def test_bad_inputs_name_the_problem(tmp_path):
     shifted = save_nifti(label, moved, tmp_path / "lab.nii.gz", dtype=np.uint8)
     with pytest.raises(ValueError) as err:
         preprocess_case(img_path, shifted, "CT")
-    assert str(err.value).startswith(str(shifted)) and "affine" in str(err.value)
+    assert str(err.value).startswith(str(shifted))
+    assert "affine" in str(err.value)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         preprocess_case(tmp_path / "missing.nii.gz")
 
@@ -223,9 +226,11 @@ def test_class_indices_point_at_their_class():
     for organ, idx in table.items():
         assert idx.dtype == torch.int32
         assert bool((flat[idx.long()] == organ).all())
-    assert table[3].numel() == 5 * 7 * 6 and table[12].numel() == 1
+    assert table[3].numel() == 5 * 7 * 6
+    assert table[12].numel() == 1
     capped = compute_class_indices(label, max_per_class=17)
-    assert capped[3].numel() == 17 and bool((flat[capped[3].long()] == 3).all())
+    assert capped[3].numel() == 17
+    assert bool((flat[capped[3].long()] == 3).all())
     assert torch.equal(capped[3], compute_class_indices(label, max_per_class=17)[3])  # reproducible
 
 
@@ -267,11 +272,13 @@ def test_preprocess_dataset_resumes_and_survives_a_bad_case(tmp_path, small_data
     paths = preprocess_dataset(small_dataset, out, cfg, progress=False)
     assert [p.name for p in paths] == ["amos_0001.pt", "amos_0002.pt", "amos_0550.pt"]
     err_lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err_lines) == 1 and err_lines[0].startswith(str(small_dataset.split("training")[2].image))
+    assert len(err_lines) == 1
+    assert err_lines[0].startswith(str(small_dataset.split("training")[2].image))
     index = cache_mod.read_cache_index(out)
     assert index["config"] == cfg.to_dict()
     assert list(index["failed"]) == ["amos_0003"]
-    assert index["cases"]["amos_0550"]["modality"] == "MRI" and not index["cases"]["amos_0550"]["labelled"]
+    assert index["cases"]["amos_0550"]["modality"] == "MRI"
+    assert not index["cases"]["amos_0550"]["labelled"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left behind
 
     stamps = {p.name: p.stat().st_mtime_ns for p in paths}
@@ -295,7 +302,8 @@ def test_cache_roundtrip_budget_and_corruption(tmp_path, small_dataset):
     direct = preprocess_case(first.image, first.label, "CT", cfg)
     loaded = load_preprocessed(out)
     assert [c.case_id for c in loaded] == ["amos_0001", "amos_0002"]
-    assert torch.equal(loaded[0].image, direct.image) and torch.equal(loaded[0].label, direct.label)
+    assert torch.equal(loaded[0].image, direct.image)
+    assert torch.equal(loaded[0].label, direct.label)
     assert loaded[0].meta["affine"] == direct.meta["affine"]
     assert sorted(loaded[0].class_indices) == sorted(ORGANS)
     # A budget smaller than one case: everything is memory-mapped, with the same values.
@@ -332,4 +340,5 @@ def test_cli_preprocess(tmp_path, capsys):
     assert str(data / "imagesTr" / "amos_0003.nii.gz") in captured.err
 
     rc = main(["preprocess", "--data", str(tmp_path / "nowhere"), "--out", str(out)])
-    assert rc == 2 and "amos: error:" in capsys.readouterr().err
+    assert rc == 2
+    assert "amos: error:" in capsys.readouterr().err

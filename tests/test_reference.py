@@ -23,7 +23,8 @@ def test_every_row_names_a_known_source_with_a_bib_entry():
     for source in R.SOURCES.values():
         assert source.bibkey in keys, f"{source.bibkey} is not in book/references.bib"
         assert source.url.startswith("https://")
-        assert source.short and source.citation
+        assert source.short
+        assert source.citation
 
 
 def test_values_as_published():
@@ -46,7 +47,8 @@ def test_values_as_published():
 def test_no_amos_paper_baseline_numbers_and_the_note_says_so():
     df = R.published_results()
     assert "ji2022amos" not in {s.bibkey for s in R.SOURCES.values()}
-    assert "not reproduced" in R.NOT_REPRODUCED and "NSD" in R.NOT_REPRODUCED
+    assert "not reproduced" in R.NOT_REPRODUCED
+    assert "NSD" in R.NOT_REPRODUCED
     assert df.attrs["note"] == R.NOT_REPRODUCED
     assert list(df.columns) == list(R.REFERENCE_COLUMNS)
     assert (df.kind == "published").all()
@@ -68,12 +70,14 @@ def test_own_rows_come_first_labelled_and_in_percent():
     own = table[table.kind == label]
     assert own.index.tolist() == [0, 1]
     assert own.dice.tolist() == [12.34, 50.0]
-    assert (own.source == "this book").all() and (own.protocol == "4 cases").all()
+    assert (own.source == "this book").all()
+    assert (own.protocol == "4 cases").all()
     assert len(table) == 2 + len(R.PUBLISHED_RESULTS)
     assert table.attrs["note"] == R.NOT_REPRODUCED
     # Percent input is kept as is; NaN (a model that scored nothing) stays NaN.
     table = R.compare_with_published({"a": 88.0, "b": math.nan}, label="mine")
-    assert table.dice.iloc[0] == 88.0 and math.isnan(table.dice.iloc[1])
+    assert table.dice.iloc[0] == 88.0
+    assert math.isnan(table.dice.iloc[1])
     assert R.compare_with_published({"a": 0.9}, label="mine", percent=True).dice.iloc[0] == 0.9
 
 
@@ -97,4 +101,5 @@ def test_bad_own_values_are_refused(own, label, percent, match):
 def test_module_is_standalone():
     # Users do not have the project's fact sheets: the module must not read any file.
     source = Path(R.__file__).read_text(encoding="utf-8")
-    assert "open(" not in source and "read_text" not in source
+    assert "open(" not in source
+    assert "read_text" not in source

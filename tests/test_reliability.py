@@ -105,19 +105,23 @@ def test_label_99_is_named_at_preprocessing_and_the_fix_is_used(synthetic_root, 
     rewrite_label(case.label, bad)
     with pytest.raises(ValueError) as err:
         preprocess_case(case.image, case.label, "CT", CONFIG)
-    assert str(err.value).startswith(str(case.label)) and "99" in str(err.value) and "0-15" in str(err.value)
+    assert str(err.value).startswith(str(case.label))
+    assert "99" in str(err.value)
+    assert "0-15" in str(err.value)
 
     capsys.readouterr()
     preprocess_dataset(load_amos(root), out, CONFIG, splits=("training",), progress=False)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(str(case.label))]
-    assert len(lines) == 1 and "99" in lines[0]
+    assert len(lines) == 1
+    assert "99" in lines[0]
     assert not (out / f"{case.case_id}.pt").exists()  # the old volume is not served in its place
     assert case.case_id in read_cache_index(out)["failed"]
 
     rewrite_label(case.label, good)
     preprocess_dataset(load_amos(root), out, CONFIG, splits=("training",), progress=False)
     fixed = load_preprocessed_case(out / f"{case.case_id}.pt")
-    assert int(fixed.label.max()) < 16 and case.case_id not in read_cache_index(out)["failed"]
+    assert int(fixed.label.max()) < 16
+    assert case.case_id not in read_cache_index(out)["failed"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,7 +159,9 @@ def test_second_trainer_is_refused_and_a_killed_holder_is_taken_over(synthetic_r
     try:
         assert amos_main(args) == 1
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and str(run) in err and f"process {holder.pid}" in err
+        assert len(err.splitlines()) == 1
+        assert str(run) in err
+        assert f"process {holder.pid}" in err
         assert not (run / "config.json").exists()  # nothing of the second run was written
     finally:
         holder.kill()  # kill -9: the lock file stays behind
@@ -163,7 +169,8 @@ def test_second_trainer_is_refused_and_a_killed_holder_is_taken_over(synthetic_r
     assert (run / LOCK_NAME).is_file()
     assert amos_main(args) == 0  # the stale lock is detected and taken over
     captured = capsys.readouterr()
-    assert "stale lock" in captured.err and "finished" in captured.out
+    assert "stale lock" in captured.err
+    assert "finished" in captured.out
     assert not (run / LOCK_NAME).exists()  # released at the end
 
 
@@ -173,7 +180,8 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
     pid = dead_pid()
     (folder / LOCK_NAME).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started": "x"}))
     with FolderLock(folder, what="run folder") as lock:
-        assert lock.held and json.loads((folder / LOCK_NAME).read_text())["pid"] == os.getpid()
+        assert lock.held
+        assert json.loads((folder / LOCK_NAME).read_text())["pid"] == os.getpid()
     assert f"process {pid}" in capsys.readouterr().err
     assert not (folder / LOCK_NAME).exists()
 
@@ -186,7 +194,9 @@ def test_lock_held_elsewhere_is_not_broken(tmp_path):
     with pytest.raises(LockedError) as err:
         FolderLock(folder, what="run folder").acquire()
     message = str(err.value)
-    assert message.startswith(str(folder)) and "another-machine" in message and str(folder / LOCK_NAME) in message
+    assert message.startswith(str(folder))
+    assert "another-machine" in message
+    assert str(folder / LOCK_NAME) in message
     assert json.loads((folder / LOCK_NAME).read_text()) == record  # left alone
 
 
@@ -251,7 +261,8 @@ def test_header_claiming_gigabytes_is_refused_before_reading(tmp_path, no_voxel_
     assert path.stat().st_size < 10_000
     with pytest.raises(ValueError) as err:
         load_nifti(path)
-    assert str(err.value).startswith(str(path)) and "header claims" in str(err.value)
+    assert str(err.value).startswith(str(path))
+    assert "header claims" in str(err.value)
 
 
 def test_header_over_the_voxel_maximum_is_refused(tmp_path, no_voxel_reads):
@@ -348,7 +359,8 @@ def test_predict_empty_folder_and_zero_window_batch_are_errors(run_dir, tmp_path
         predict_folder(run_dir, empty, tmp_path / "pred", device="cpu", sw_batch_size=0, progress=False)
     with pytest.raises(SystemExit) as exit_info:
         amos_main(["predict", "--run", str(run_dir), "--images", str(empty), "--out", "x", "--sw-batch-size", "0"])
-    assert exit_info.value.code == 2 and "--sw-batch-size" in capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "--sw-batch-size" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -375,12 +387,16 @@ def test_malicious_checkpoint_is_refused_for_safety(run_dir, synthetic_root, tmp
     with pytest.raises(ValueError) as err:
         load_checkpoint(evil)
     message = str(err.value)
-    assert message.startswith(str(evil)) and "refused for safety" in message and "not plain weights" in message
-    assert "system" in message and "corrupted" not in message
+    assert message.startswith(str(evil))
+    assert "refused for safety" in message
+    assert "not plain weights" in message
+    assert "system" in message
+    assert "corrupted" not in message
     images = str(synthetic_root / "imagesTr")
     assert amos_main(["predict", "--run", str(run_dir), "--images", images, "--out", str(tmp_path / "p")]) == 2
     err_lines = capsys.readouterr().err.strip().splitlines()
-    assert len(err_lines) == 1 and "refused for safety" in err_lines[0]
+    assert len(err_lines) == 1
+    assert "refused for safety" in err_lines[0]
     assert not marker.exists()  # nothing ran
 
 
@@ -411,7 +427,8 @@ def test_kept_corrupt_file_is_used_when_its_checksum_is_given(server, tmp_path):
         tmp_path, md5=md5(bad), base_url=server.base_url, metadata=False, extract=False, **FAST
     )
     assert len(server.gets(dl.AMOS_ZIP_NAME)) == n_gets
-    assert zip_path.read_bytes() == bad and not (tmp_path / "amos22.zip.corrupt").exists()
+    assert zip_path.read_bytes() == bad
+    assert not (tmp_path / "amos22.zip.corrupt").exists()
 
 
 def test_full_disk_during_download_names_the_file(server, tmp_path, monkeypatch, capsys):
@@ -441,4 +458,6 @@ def test_full_disk_during_download_names_the_file(server, tmp_path, monkeypatch,
     )
     assert rc == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and str(tmp_path / "amos22.zip.part") in err and "No space left" in err
+    assert len(err.splitlines()) == 1
+    assert str(tmp_path / "amos22.zip.part") in err
+    assert "No space left" in err

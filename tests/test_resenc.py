@@ -134,8 +134,11 @@ def test_variants_and_their_errors():
     assert spec.recipe_for("full") == spec.recipe_for("M")
     assert make_config("resenc", preset="full", variant="L").patch_size == RESENC_RECIPES["L"]["patch_size"]
     assert make_config("resenc", preset="full").patch_size == RESENC_RECIPES["M"]["patch_size"]
-    assert spec.optimizer["name"] == "sgd" and spec.optimizer["momentum"] == 0.99 and spec.optimizer["nesterov"]
-    assert spec.schedule["name"] == "poly" and spec.deep_supervision
+    assert spec.optimizer["name"] == "sgd"
+    assert spec.optimizer["momentum"] == 0.99
+    assert spec.optimizer["nesterov"]
+    assert spec.schedule["name"] == "poly"
+    assert spec.deep_supervision
     with pytest.raises(ValueError, match="resenc: variant must be one of .*got 'XL'"):
         build_model("resenc", variant="XL")
     with pytest.raises(ValueError, match="unet: variant must be one of .*got 'M'"):
@@ -150,7 +153,8 @@ def test_tiny_is_small_and_the_m_variant_large():
     tiny = count_parameters(build_model("resenc", "tiny"))
     assert tiny < 2e6
     kwargs = resenc_arch_kwargs("M")
-    assert kwargs["features_per_stage"][-1] == 320 and max(kwargs["features_per_stage"]) == 320
+    assert kwargs["features_per_stage"][-1] == 320
+    assert max(kwargs["features_per_stage"]) == 320
     assert kwargs["n_blocks_per_stage"] == (1, 3, 4, 6, 6, 6)
     assert kwargs["norm_op"].endswith("InstanceNorm3d")
 
@@ -163,7 +167,8 @@ def test_identity_initialisation_makes_every_residual_branch_vanish():
     blocks = [m for m in net.modules() if isinstance(m, BasicBlockD)]
     assert len(blocks) == sum(resenc_arch_kwargs("tiny")["n_blocks_per_stage"])
     for block in blocks:
-        assert not block.conv2.norm.weight.any() and not block.conv2.norm.bias.any()
+        assert not block.conv2.norm.weight.any()
+        assert not block.conv2.norm.bias.any()
         x = torch.randn(1, block.conv1.conv.in_channels, 8, 8, 8)
         # act(residual + skip) with a vanishing residual: the block is act(skip(x)) (the identity on the skip).
         assert torch.allclose(block(x), block.nonlin2(block.skip(x)), atol=1e-6)
@@ -180,7 +185,8 @@ def test_deep_supervision_in_training_and_logits_in_eval():
     net = build_model("resenc", "tiny")
     stages = resenc_arch_kwargs("tiny")["n_stages"]
     outs = net.train()(torch.randn(2, 1, 32, 32, 32))
-    assert isinstance(outs, list) and len(outs) == stages - 2  # the coarsest (nnU-Net weight 0) is dropped
+    assert isinstance(outs, list)
+    assert len(outs) == stages - 2  # the coarsest (nnU-Net weight 0) is dropped
     assert [o.shape[2] for o in outs] == [32 // 2**i for i in range(stages - 2)]
     assert net.eval()(torch.randn(1, 1, 32, 32, 32)).shape == (1, 16, 32, 32, 32)
 
@@ -195,7 +201,8 @@ def test_tiny_resenc_trains_through_the_package_trainer(synthetic_root, tmp_path
         augment="da5", cache_dir=str(tmp_path / "cache"),
     )  # fmt: skip
     result = run_training(config, tmp_path / "run", progress=False)
-    assert result.completed and all(math.isfinite(v) for v in result.losses.values())
+    assert result.completed
+    assert all(math.isfinite(v) for v in result.losses.values())
     torch.manual_seed(config.seed)  # the trainer's initial weights
     initial = build_model_for_patch("resenc", "tiny", config.patch_size, config.preprocess["spacing"])
     trained, _ = load_run(result.run_dir, which="last")
@@ -203,7 +210,8 @@ def test_tiny_resenc_trains_through_the_package_trainer(synthetic_root, tmp_path
     # Gradients reached the first convolution and moved the zero-initialised norms off zero.
     assert not torch.equal(before["encoder.stem.convs.0.conv.weight"], after["encoder.stem.convs.0.conv.weight"])
     zeroed = [k for k in before if k.endswith("conv2.norm.weight")]
-    assert zeroed and all(after[k].abs().sum() > 0 for k in zeroed)
+    assert zeroed
+    assert all(after[k].abs().sum() > 0 for k in zeroed)
     assert load_config(result.run_dir).augment == "da5"
 
 
@@ -214,7 +222,8 @@ def test_tiny_resenc_trains_through_the_package_trainer(synthetic_root, tmp_path
 
 def test_augmentations_are_named():
     assert set(AUGMENTATIONS) == {"off", "default", "da5"}
-    assert AUGMENTATIONS["off"] is None and AUGMENTATIONS["default"] == AugmentConfig()
+    assert AUGMENTATIONS["off"] is None
+    assert AUGMENTATIONS["default"] == AugmentConfig()
     with pytest.raises(ValueError, match="unknown augmentation 'strong'"):
         get_augmentation("strong")
 
@@ -225,18 +234,22 @@ def test_da5_draws_rotations_up_to_30_degrees_and_zooms_in_its_range():
     angles = torch.rad2deg(p["angle"].abs())
     rotated = angles > 0
     # Uniform in +-30 degrees on 40 % of the samples: the largest of ~8000 draws is within 0.1 degree of 30.
-    assert angles.max() <= 30.0 and angles.max() > 29.9
+    assert angles.max() <= 30.0
+    assert angles.max() > 29.9
     assert abs(rotated.float().mean() - 0.4) < 0.02
     assert abs(angles[rotated].mean() - 15.0) < 0.5
     zoomed = p["zoom"] != 1
-    assert p["zoom"].min() >= 0.7 and p["zoom"].max() <= 1.43
-    assert p["zoom"].min() < 0.71 and p["zoom"].max() > 1.42
+    assert p["zoom"].min() >= 0.7
+    assert p["zoom"].max() <= 1.43
+    assert p["zoom"].min() < 0.71
+    assert p["zoom"].max() > 1.42
     # The zoom is independent of the rotation (nnU-Net's p_scaling 0.2).
     assert abs(zoomed.float().mean() - 0.2) < 0.02
     assert abs((zoomed & rotated).float().mean() - 0.08) < 0.015
     # The default stays milder.
     d = draw_augment_params(n, AUGMENTATIONS["default"], torch.Generator().manual_seed(0))
-    assert torch.rad2deg(d["angle"].abs()).max() <= 15.0 and d["zoom"].min() >= 0.85
+    assert torch.rad2deg(d["angle"].abs()).max() <= 15.0
+    assert d["zoom"].min() >= 0.85
 
 
 def test_default_draws_are_unchanged_by_the_extended_transforms():
@@ -246,7 +259,9 @@ def test_default_draws_are_unchanged_by_the_extended_transforms():
     p = draw_augment_params(64, AugmentConfig(), g1)
     draw_augment_params(64, AugmentConfig(gamma_prob=0.9, noise_prob=0.0), g2)
     assert torch.equal(g1.get_state(), g2.get_state())
-    assert (p["blur_sigma"] == 0).all() and (p["contrast"] == 1).all() and (p["low_res"] == 1).all()
+    assert (p["blur_sigma"] == 0).all()
+    assert (p["contrast"] == 1).all()
+    assert (p["low_res"] == 1).all()
     assert (p["invert_gamma"] == 1).all()
     q = draw_augment_params(64, AugmentConfig(blur_prob=0.5), torch.Generator().manual_seed(3))
     for key in ("flip", "rot90", "angle", "zoom", "int_scale", "int_shift", "gamma", "noise_std"):
@@ -266,17 +281,20 @@ def test_da5_intensity_transforms_do_what_they_say():
 
     assert torch.equal(run(), x)
     blurred = run(blur_sigma=1.5)
-    assert blurred.std() < 0.5 * x.std() and torch.allclose(blurred.mean(), x.mean(), atol=0.02)
+    assert blurred.std() < 0.5 * x.std()
+    assert torch.allclose(blurred.mean(), x.mean(), atol=0.02)
     contrast = run(contrast=2.0)
     dims = (1, 2, 3, 4)
     assert torch.allclose(contrast.std(dim=dims), 2 * x.std(dim=dims), rtol=1e-4)
     assert torch.allclose(contrast.mean(dim=dims), x.mean(dim=dims), atol=1e-5)
     low = run(low_res=0.25)
-    assert low.std() < x.std() and not torch.equal(low, x)
+    assert low.std() < x.std()
+    assert not torch.equal(low, x)
     inverted = run(invert_gamma=1.5)
     assert torch.allclose(inverted.amin(dim=dims), x.amin(dim=dims))
     assert torch.allclose(inverted.amax(dim=dims), x.amax(dim=dims))
-    assert (inverted >= x - 1e-6).all() and not torch.allclose(inverted, x)  # gamma > 1 on 1 - x brightens
+    assert (inverted >= x - 1e-6).all()
+    assert not torch.allclose(inverted, x)  # gamma > 1 on 1 - x brightens
 
 
 def _off() -> dict:
@@ -295,9 +313,11 @@ def test_the_sampler_applies_a_named_augmentation():
     vol = PreprocessedCase("amos_0001", "CT", image, label, {"spacing": (1.5, 1.5, 2.0)})
     off = PatchSampler([vol], (16, 16, 16), 8, augment="off", seed=1).batch(0)
     da5 = PatchSampler([vol], (16, 16, 16), 8, augment="da5", seed=1)
-    assert da5.augment and da5.augment_config == AUGMENTATIONS["da5"]
+    assert da5.augment
+    assert da5.augment_config == AUGMENTATIONS["da5"]
     batch = da5.batch(0)
-    assert batch["image"].shape == off["image"].shape and not torch.equal(batch["image"], off["image"])
+    assert batch["image"].shape == off["image"].shape
+    assert not torch.equal(batch["image"], off["image"])
     assert set(batch["label"].unique().tolist()) <= {0, 6}
     assert not PatchSampler([vol], (16, 16, 16), 2, augment="off").augment
     with pytest.raises(ValueError, match="unknown augmentation 'da6'"):
@@ -315,14 +335,17 @@ def test_augment_is_a_name_in_the_config_and_old_boolean_configs_load(tmp_path):
         assert load_config(path).augment == name
     with pytest.raises(ValueError) as err:
         make_config("unet", augment="strong")
-    assert "'strong'" in str(err.value) and "\n" not in str(err.value)
+    assert "'strong'" in str(err.value)
+    assert "\n" not in str(err.value)
     bad = make_config("unet").to_dict()
     bad["augment"] = "strong"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
     with pytest.raises(ValueError) as err:
         load_config(path)
-    assert str(path) in str(err.value) and "'strong'" in str(err.value) and "\n" not in str(err.value)
+    assert str(path) in str(err.value)
+    assert "'strong'" in str(err.value)
+    assert "\n" not in str(err.value)
     saved = save_config(make_config("unet", augment="off"), tmp_path / "run" / "config.json")
     assert json.loads(Path(saved).read_text())["augment"] == "off"
 
@@ -330,7 +353,8 @@ def test_augment_is_a_name_in_the_config_and_old_boolean_configs_load(tmp_path):
 def test_cli_options_parse(capsys):
     parser = build_parser()
     args = parser.parse_args(["train", "--model", "resenc", "--out", "x", "--augment", "da5", "--variant", "L"])
-    assert args.augment == "da5" and args.variant == "L"
+    assert args.augment == "da5"
+    assert args.variant == "L"
     assert parser.parse_args(["train", "--out", "x"]).augment is None  # the preset's default stays
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--out", "x", "--augment", "strong"])
@@ -357,12 +381,15 @@ def test_bench_models_lists_resenc_and_its_named_sizes(capsys):
     from amos_tutorial.cli import main as amos_main
 
     row = measure_model("resenc", "tiny", batch=1, mode="train", repeats=1)
-    assert row["error"] is None and row["patch"] == "32x32x32" and row["s_per_step"] > 0
+    assert row["error"] is None
+    assert row["patch"] == "32x32x32"
+    assert row["s_per_step"] > 0
     assert measure_model("unet", "M")["error"].startswith("ValueError: unet: variant must be one of")
     assert amos_main(["bench", "models", "--variant", "L", "--device", "cpu"]) == 0
     table = capsys.readouterr().out
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert rows == [line for line in rows if line.startswith("| resenc | L | 192x192x192 | 2 |")] and rows
+    assert rows == [line for line in rows if line.startswith("| resenc | L | 192x192x192 | 2 |")]
+    assert rows
     with pytest.raises(SystemExit) as exc:  # argparse: --variant takes the names some model defines
         amos_main(["bench", "models", "--variant", "XL", "--device", "cpu"])
     assert exc.value.code == 2

@@ -55,12 +55,15 @@ def test_shapes_dtypes_and_iteration():
     sampler = PatchSampler([coord_volume("a"), coord_volume("b")], PATCH, batch_size=3, seed=4)
     batch = sampler.batch(0)
     assert set(batch) == {"image", "label"}
-    assert batch["image"].shape == (3, 1, *PATCH) and batch["image"].dtype == torch.float32
-    assert batch["label"].shape == (3, 1, *PATCH) and batch["label"].dtype == torch.int64
+    assert batch["image"].shape == (3, 1, *PATCH)
+    assert batch["image"].dtype == torch.float32
+    assert batch["label"].shape == (3, 1, *PATCH)
+    assert batch["label"].dtype == torch.int64
     assert batch["image"].device.type == "cpu"
     first, second = next(iter(sampler)), list(sampler.batches(1, 2))
     assert torch.equal(first["image"], batch["image"])
-    assert len(second) == 1 and torch.equal(second[0]["label"], sampler.batch(1)["label"])
+    assert len(second) == 1
+    assert torch.equal(second[0]["label"], sampler.batch(1)["label"])
     assert "2 volumes" in repr(sampler)
 
 
@@ -70,7 +73,8 @@ def test_batches_are_a_pure_function_of_seed_rank_and_iteration():
     two = PatchSampler(vols, PATCH, 4, seed=7, augment_config=AugmentConfig(affine_prob=0.5, noise_prob=0.5))
     for k in (5, 0, 5, 11):  # any order: a resumed run sees the same batch k
         a, b = one.batch(k), two.batch(k)
-        assert torch.equal(a["image"], b["image"]) and torch.equal(a["label"], b["label"])
+        assert torch.equal(a["image"], b["image"])
+        assert torch.equal(a["label"], b["label"])
     assert not torch.equal(one.batch(1)["image"], one.batch(2)["image"])
     other = PatchSampler(vols, PATCH, 4, seed=8)
     assert not torch.equal(one.batch(1)["image"], other.batch(1)["image"])
@@ -104,7 +108,8 @@ def test_volumes_smaller_than_the_patch_are_padded():
     assert torch.equal(img[2:10, 1:11, 2:7], small.image[0])
     assert torch.equal(lab[2:10, 1:11, 2:7], small.label[0].long())
     assert float(img[0, 0, 0]) == float(small.image.min())  # padding = the volume's background value
-    assert int(lab[0].sum()) == 0 and int(lab[-1].sum()) == 0
+    assert int(lab[0].sum()) == 0
+    assert int(lab[-1].sum()) == 0
 
 
 def test_flips_and_turns_keep_image_and_label_aligned():
@@ -179,7 +184,8 @@ def test_rank_sharding():
     vols = [coord_volume(f"v{i}", offset=0.25 * i) for i in range(5)]
     r0 = PatchSampler(vols, PATCH, 4, seed=3, rank=0, world_size=2, augment=False)
     r1 = PatchSampler(vols, PATCH, 4, seed=3, rank=1, world_size=2, augment=False)
-    assert r0.case_ids == ["v0", "v2", "v4"] and r1.case_ids == ["v1", "v3"]
+    assert r0.case_ids == ["v0", "v2", "v4"]
+    assert r1.case_ids == ["v1", "v3"]
     for k in range(5):
         for sampler, allowed in ((r0, {0.0, 0.5, 1.0}), (r1, {0.25, 0.75})):
             frac = sampler.batch(k)["image"][:, 0, 0, 0, 0] % 1  # the offset names the volume
@@ -197,7 +203,8 @@ def test_missing_index_table_half_precision_storage_and_errors():
     half = PatchSampler([no_table], PATCH, 2, augment=False, image_dtype=torch.float16, seed=1)
     full = PatchSampler([no_table], PATCH, 2, augment=False, seed=1)
     a, b = half.batch(0), full.batch(0)
-    assert a["image"].dtype == torch.float32 and torch.equal(a["label"], b["label"])
+    assert a["image"].dtype == torch.float32
+    assert torch.equal(a["label"], b["label"])
     assert float((a["image"] - b["image"]).abs().max()) < 3e-3  # float16 rounding of values up to 3
     unlabelled = PreprocessedCase("amos_0042", "CT", vol.image, None, vol.meta)
     with pytest.raises(ValueError, match="amos_0042"):

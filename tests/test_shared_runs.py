@@ -16,12 +16,14 @@ TINY = dict(preset="smoke", iterations=4, iterations_per_epoch=2, val_cases=1, d
 
 def test_shared_run_trains_once_and_a_changed_setting_trains_anew(synthetic_root, tmp_path):
     first = shared_run("unet", data=synthetic_root, cache_dir=tmp_path, **TINY)
-    assert first.completed and first.iteration == 4
+    assert first.completed
+    assert first.iteration == 4
     assert first.run_dir == shared_run_dir("unet", data=synthetic_root, cache_dir=tmp_path, **TINY)
     last = first.run_dir / "checkpoints" / "last.pt"
     stamp = last.stat().st_mtime_ns
     again = shared_run("unet", data=synthetic_root, cache_dir=tmp_path, **TINY)
-    assert again.run_dir == first.run_dir and again.completed
+    assert again.run_dir == first.run_dir
+    assert again.completed
     assert last.stat().st_mtime_ns == stamp, "a finished shared run must be read back, not trained again"
     assert len(again.metrics) == len(first.metrics)
     other = shared_run_dir("unet", data=synthetic_root, cache_dir=tmp_path, **{**TINY, "seed": 1})
@@ -49,9 +51,12 @@ def test_a_second_caller_waits_for_the_first(synthetic_root, tmp_path):
         )
         worker.start()
         worker.join(timeout=2)
-        assert worker.is_alive() and not results and not (run_dir / "config.json").exists()
+        assert worker.is_alive()
+        assert not results
+        assert not (run_dir / "config.json").exists()
     worker.join()
-    assert results and results[0].completed
+    assert results
+    assert results[0].completed
 
 
 def test_benchmark_adopts_a_trained_run_and_refuses_a_mismatched_one(synthetic_root, tmp_path):
@@ -65,7 +70,8 @@ def test_benchmark_adopts_a_trained_run_and_refuses_a_mismatched_one(synthetic_r
         runs={"unet": trained.run_dir}, progress=False, log=lines.append,
     )
     row = bench.results.iloc[0]
-    assert row["status"] == "ok" and row["iterations"] == 20
+    assert row["status"] == "ok"
+    assert row["iterations"] == 20
     assert any("using the run trained in" in line for line in lines)
     assert not any("training unet" in line for line in lines)
     # Training time comes from the adopted run's metrics.csv, not from the (instant) resume.
@@ -75,4 +81,5 @@ def test_benchmark_adopts_a_trained_run_and_refuses_a_mismatched_one(synthetic_r
                             runs={"unet": wrong.run_dir}, progress=False, log=lambda m: None)
     row = refused.results.iloc[0]
     assert row["status"] == "failed"
-    assert "config.json" in row["error"] and "'iterations': 8" in row["error"]
+    assert "config.json" in row["error"]
+    assert "'iterations': 8" in row["error"]

@@ -25,15 +25,22 @@ def test_speed_table_and_csv(synthetic_root, cache, tmp_path):
         ["unet"], iterations=2, warmup=1, variant="tiny", device="cpu", data=synthetic_root,
         cache_dir=cache, out_csv=csv, progress=False,
     )  # fmt: skip
-    assert list(frame.columns) == list(SPEED_COLUMNS) and len(frame) == 1
+    assert list(frame.columns) == list(SPEED_COLUMNS)
+    assert len(frame) == 1
     row = frame.iloc[0]
-    assert row["error"] == "" and row["variant"] == "tiny" and row["device"] == "cpu" and row["amp"] == "fp32"
-    assert row["step_s"] > 0 and row["loop_s"] > 0 and row["data_s"] > 0
+    assert row["error"] == ""
+    assert row["variant"] == "tiny"
+    assert row["device"] == "cpu"
+    assert row["amp"] == "fp32"
+    assert row["step_s"] > 0
+    assert row["loop_s"] > 0
+    assert row["data_s"] > 0
     assert row["ratio"] == pytest.approx(row["step_s"] / row["loop_s"])
     assert row["loop_patches_per_s"] == pytest.approx(row["batch"] / row["loop_s"])
     assert pd.isna(row["loop_peak_GiB"])  # no GPU: no peak memory
     back = pd.read_csv(csv, keep_default_na=False, na_values=[""])
-    assert list(back["model"]) == ["unet"] and back["loop_s"].iloc[0] == pytest.approx(row["loop_s"])
+    assert list(back["model"]) == ["unet"]
+    assert back["loop_s"].iloc[0] == pytest.approx(row["loop_s"])
 
 
 @pytest.mark.slow
@@ -45,7 +52,8 @@ def test_one_failing_model_does_not_stop_the_others(synthetic_root, cache):
         cache_dir=cache, patch_size=(40, 40, 40), progress=False,
     )  # fmt: skip
     errors = dict(zip(frame["model"], frame["error"]))
-    assert "unetr" in errors["unetr"] and errors["unet"] == ""
+    assert "unetr" in errors["unetr"]
+    assert errors["unet"] == ""
     assert frame.set_index("model").loc["unet", "loop_s"] > 0
 
 
@@ -66,8 +74,10 @@ def test_cli_prints_the_table_and_writes_the_csv(synthetic_root, cache, tmp_path
         "--data", str(synthetic_root), "--cache-dir", str(cache), "--out", str(csv),
     ])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 0 and csv.is_file()
-    assert "ratio" in out and "unet" in out
+    assert code == 0
+    assert csv.is_file()
+    assert "ratio" in out
+    assert "unet" in out
 
 
 def test_bench_without_subcommand_prints_help(capsys):

@@ -26,14 +26,16 @@ def test_case_statistics_geometry_and_organs(tiny_case):
     assert g["axcodes"] == "RAS"
     assert g["fov_z_mm"] == pytest.approx(TINY_SHAPE[2] * TINY_SPACING[2])
     assert g["n_organs_present"] == len(TINY_ORGANS)
-    assert g["intensity_min"] == pytest.approx(-100.0) and g["intensity_max"] == pytest.approx(150.0)
+    assert g["intensity_min"] == pytest.approx(-100.0)
+    assert g["intensity_max"] == pytest.approx(150.0)
 
     rows = {r["label_id"]: r for r in cs.organs}
     assert sorted(rows) == list(ORGAN_IDS)
     voxel_ml = np.prod(TINY_SPACING) / 1000
     for organ, (block, value) in TINY_ORGANS.items():
         n = _block_voxels(block)
-        assert rows[organ]["present"] and rows[organ]["voxels"] == n
+        assert rows[organ]["present"]
+        assert rows[organ]["voxels"] == n
         assert rows[organ]["volume_ml"] == pytest.approx(n * voxel_ml)
         assert rows[organ]["fraction"] == pytest.approx(n / np.prod(TINY_SHAPE))
         assert rows[organ]["intensity_mean"] == pytest.approx(value)
@@ -41,7 +43,8 @@ def test_case_statistics_geometry_and_organs(tiny_case):
         assert rows[organ]["organ"] == LABELS[organ].name
     absent = [i for i in ORGAN_IDS if i not in TINY_ORGANS]
     for organ in absent:
-        assert not rows[organ]["present"] and rows[organ]["voxels"] == 0
+        assert not rows[organ]["present"]
+        assert rows[organ]["voxels"] == 0
         assert math.isnan(rows[organ]["intensity_mean"])
 
 
@@ -59,8 +62,10 @@ def test_case_statistics_samples_are_capped_and_come_from_the_organ(tiny_case):
 def test_unlabelled_case_has_geometry_only(tmp_path):
     case = write_tiny_case(tmp_path, "amos_0600", modality="MRI", split="test", with_label=False)
     cs = stats.case_statistics(case)
-    assert cs.organs == [] and cs.samples == {}
-    assert cs.geometry["labelled"] is False and cs.geometry["modality"] == "MRI"
+    assert cs.organs == []
+    assert cs.samples == {}
+    assert cs.geometry["labelled"] is False
+    assert cs.geometry["modality"] == "MRI"
 
 
 def test_label_grid_mismatch_names_the_label_file(tmp_path, tiny_case):
@@ -114,7 +119,9 @@ def test_dataset_statistics_tables(tmp_path):
     # Organ order is the label id order, whatever order the cases come in.
     assert list(result.organs["organ"].cat.categories) == [lab.name for lab in LABELS[1:]]
     summary = result.summary()
-    assert "5 cases" in summary and "3 CT" in summary and "2 MRI" in summary
+    assert "5 cases" in summary
+    assert "3 CT" in summary
+    assert "2 MRI" in summary
     assert result.errors == []
 
 
@@ -125,7 +132,8 @@ def test_bad_case_is_reported_not_fatal(tmp_path):
     with pytest.warns(UserWarning, match="amos_0002"):
         result = stats.dataset_statistics(cases)
     assert len(result.geometry) == 2
-    assert len(result.errors) == 1 and result.errors[0].startswith(str(broken))
+    assert len(result.errors) == 1
+    assert result.errors[0].startswith(str(broken))
     with pytest.raises(ValueError, match="cannot read"):
         stats.dataset_statistics(cases, on_error="raise")
 
@@ -203,13 +211,15 @@ def test_tidy_metadata_renames_and_parses():
         }
     )
     meta = stats.tidy_metadata(frame)
-    assert meta["age"].tolist()[:2] == [61.0, 45.0] and math.isnan(meta["age"].iloc[2])
+    assert meta["age"].tolist()[:2] == [61.0, 45.0]
+    assert math.isnan(meta["age"].iloc[2])
     assert meta["sex"].tolist()[:2] == ["M", "F"]
     assert meta["scanner"].iloc[1] == "Prisma"
     assert meta["acquired"].iloc[0] == pd.Timestamp("2019-03-12")
     assert meta["acquired"].iloc[1] == pd.Timestamp("2018-01-02")
     bare = stats.tidy_metadata(frame[["case_id", "modality"]])
-    assert bare["scanner"].isna().all() and bare["age"].isna().all()
+    assert bare["scanner"].isna().all()
+    assert bare["age"].isna().all()
     with pytest.raises(ValueError, match="modality"):
         stats.tidy_metadata(frame[["case_id"]])
 
@@ -233,6 +243,8 @@ def test_argument_checks_and_empty_input(tiny_case):
     with pytest.raises(ValueError, match="on_error"):
         stats.dataset_statistics([tiny_case], on_error="ignore")
     empty = stats.dataset_statistics([])
-    assert empty.geometry.empty and empty.organs.empty and empty.samples.empty
+    assert empty.geometry.empty
+    assert empty.organs.empty
+    assert empty.samples.empty
     assert list(empty.samples.columns) == stats.SAMPLE_COLUMNS
     assert empty.summary() == "no cases"

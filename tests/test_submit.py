@@ -41,7 +41,8 @@ def test_task1_leaves_out_mri_with_a_note(submission, tmp_path):
     images, preds = submission
     assert list(expected_cases(images, task=1)) == ["amos_0008", "amos_0101"]
     check = check_submission(preds, images, task=1)
-    assert check.ok and list(check.files) == ["amos_0008", "amos_0101"]
+    assert check.ok
+    assert list(check.files) == ["amos_0008", "amos_0101"]
     assert any("amos_0555" in note for note in check.notes)
     notes = []
     out = package_submission(preds, tmp_path / "t1.zip", images_dir=images, task=1, on_note=notes.append)
@@ -103,13 +104,15 @@ def test_grid_and_file_problems(submission, tmp_path):
     assert "shape" in messages["amos_0008.nii.gz"]
     assert "affine" in messages["amos_0101.nii.gz"]
     assert "cannot read" in messages["amos_0555.nii.gz"]
-    assert not check.ok and check.files == {}
+    assert not check.ok
+    assert check.files == {}
 
 
 def test_without_images_only_files_are_checked(submission, tmp_path):
     _, preds = submission
     check = check_submission(preds)
-    assert check.ok and len(check.files) == 3
+    assert check.ok
+    assert len(check.files) == 3
     assert any("completeness" in note for note in check.notes)
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -134,5 +137,6 @@ def test_cli_submit(submission, tmp_path, capsys):
         ["submit", "--pred", str(preds), "--out", str(out), "--images", str(images), "--overwrite", "--no-progress"]
     )
     err = capsys.readouterr().err.splitlines()
-    assert code == 1 and err[0].startswith(str(preds / "amos_0008.nii.gz"))
+    assert code == 1
+    assert err[0].startswith(str(preds / "amos_0008.nii.gz"))
     assert out.read_bytes() == before  # the old zip is untouched

@@ -77,21 +77,26 @@ def test_release_layout_and_dataset_json(root, ds):
     assert "synthetic" in (root / "readme.md").read_text().lower()
     assert set(ds) == DATASET_KEYS
     assert ds["labels"] == dataset_json_labels()
-    assert ds["labels"]["8"] == "arota" and ds["labels"]["9"] == "postcava"
+    assert ds["labels"]["8"] == "arota"
+    assert ds["labels"]["9"] == "postcava"
     counts = (len(ds["training"]), len(ds["validation"]), len(ds["test"]))
     assert counts == (ds["numTraining"], ds["numValidation"], ds["numTest"])
-    assert sum(counts) == N_CASES and counts[0] == N_CASES // 2 and min(counts) >= 1
+    assert sum(counts) == N_CASES
+    assert counts[0] == N_CASES // 2
+    assert min(counts) >= 1
     pattern = re.compile(r"^\./(imagesTr|imagesVa|imagesTs)/amos_\d{4}\.nii\.gz$")
     listed = set()
     for split, img_dir, lab_dir in (("training", "imagesTr", "labelsTr"), ("validation", "imagesVa", "labelsVa")):
         for entry in ds[split]:
             assert set(entry) == {"image", "label"}
-            assert entry["image"].startswith(f"./{img_dir}/") and pattern.match(entry["image"])
+            assert entry["image"].startswith(f"./{img_dir}/")
+            assert pattern.match(entry["image"])
             assert entry["label"] == entry["image"].replace(img_dir, lab_dir)
             assert (root / entry["label"]).is_file()
             listed.add(entry["image"])
     for entry in ds["test"]:
-        assert set(entry) == {"image"} and entry["image"].startswith("./imagesTs/")
+        assert set(entry) == {"image"}
+        assert entry["image"].startswith("./imagesTs/")
         listed.add(entry["image"])
     on_disk = {f"./{p.parent.name}/{p.name}" for p in root.glob("images*/*.nii.gz")}
     assert listed == on_disk
@@ -117,7 +122,8 @@ def test_metadata_csv(root, ds, meta):
 
 def test_case_ids_modalities_and_splits(cases):
     numbers = [c["number"] for c in cases]
-    assert len(set(numbers)) == len(numbers) and 500 not in numbers
+    assert len(set(numbers)) == len(numbers)
+    assert 500 not in numbers
     assert all(1 <= n <= 599 for n in numbers)
     mri = [c for c in cases if c["number"] > 500]
     assert 1 <= len(mri) <= N_CASES // 2
@@ -129,10 +135,12 @@ def test_dtypes_spacing_orientation_and_grid(cases):
     for c in cases:
         img = c["img"]
         zooms = img.header.get_zooms()
-        assert 0.6 <= zooms[0] <= 0.9 and zooms[0] == pytest.approx(zooms[1])
+        assert 0.6 <= zooms[0] <= 0.9
+        assert zooms[0] == pytest.approx(zooms[1])
         assert 1.25 <= zooms[2] <= 5.0
         assert all(s <= m for s, m in zip(img.shape, MAX_SHAPE))
-        assert int(img.header["qform_code"]) == 1 and int(img.header["sform_code"]) == 1
+        assert int(img.header["qform_code"]) == 1
+        assert int(img.header["sform_code"]) == 1
         np.testing.assert_allclose(img.get_qform(), img.get_sform(), atol=1e-4)
         axcodes.add(nib.aff2axcodes(img.affine))
         data = np.asanyarray(img.dataobj)
@@ -178,21 +186,27 @@ def test_organs_in_plausible_places(cases, meta):
         tag = f"amos_{c['number']:04d}"
         # RAS world: +x is the patient's left-to-right axis pointing right, +y anterior, +z superior.
         assert w[6][0] > w[1][0], f"{tag}: liver on the patient's right, spleen on the left"
-        assert w[6][0] > w[8][0] and w[7][0] < w[6][0], tag
+        assert w[6][0] > w[8][0], tag
+        assert w[7][0] < w[6][0], tag
         assert w[9][0] > w[8][0], f"{tag}: IVC right of the aorta"
         assert w[2][0] > w[8][0] > w[3][0], f"{tag}: kidneys either side"
-        assert w[2][1] < w[10][1] and w[3][1] < w[10][1], f"{tag}: kidneys posterior to the pancreas"
+        assert w[2][1] < w[10][1], f"{tag}: kidneys posterior to the pancreas"
+        assert w[3][1] < w[10][1], f"{tag}: kidneys posterior to the pancreas"
         assert w[1][1] < w[7][1], f"{tag}: spleen posterior to the stomach"
         assert all(w[14][2] < w[i][2] for i in range(1, 14) if i in w), f"{tag}: bladder lowest"
-        assert w[5][2] > w[10][2] and w[5][2] > w[2][2], f"{tag}: esophagus in the upper slices"
-        assert w[11][2] > w[2][2] and w[12][2] > w[3][2], f"{tag}: adrenals above the kidneys"
+        assert w[5][2] > w[10][2], f"{tag}: esophagus in the upper slices"
+        assert w[5][2] > w[2][2], f"{tag}: esophagus in the upper slices"
+        assert w[11][2] > w[2][2], f"{tag}: adrenals above the kidneys"
+        assert w[12][2] > w[3][2], f"{tag}: adrenals above the kidneys"
         if 4 in w:
-            assert w[4][0] > w[8][0] and w[4][2] < w[6][2], f"{tag}: gallbladder right, under the liver"
+            assert w[4][0] > w[8][0], f"{tag}: gallbladder right, under the liver"
+            assert w[4][2] < w[6][2], f"{tag}: gallbladder right, under the liver"
         if 15 in w:
             if meta[c["number"]]["Patient's Sex"] == "M":
                 assert w[15][2] < w[14][2], f"{tag}: prostate below the bladder"
             else:
-                assert w[15][1] < w[14][1] and w[15][2] > w[14][2], f"{tag}: uterus behind and above the bladder"
+                assert w[15][1] < w[14][1], f"{tag}: uterus behind and above the bladder"
+                assert w[15][2] > w[14][2], f"{tag}: uterus behind and above the bladder"
 
 
 def test_synthesize_case_is_deterministic_and_seed_dependent():
@@ -200,11 +214,13 @@ def test_synthesize_case_is_deterministic_and_seed_dependent():
     a = synthesize_case(42, "CT", "F", seed=5, **kw)
     b = synthesize_case(42, "CT", "F", seed=5, **kw)
     c = synthesize_case(42, "CT", "F", seed=6, **kw)
-    assert a.image.tobytes() == b.image.tobytes() and a.label.tobytes() == b.label.tobytes()
+    assert a.image.tobytes() == b.image.tobytes()
+    assert a.label.tobytes() == b.label.tobytes()
     np.testing.assert_array_equal(a.affine, b.affine)
     assert a.info == b.info
     assert a.image.shape != c.image.shape or a.image.tobytes() != c.image.tobytes()
-    assert a.label.dtype == np.uint8 and a.image.dtype == np.int16
+    assert a.label.dtype == np.uint8
+    assert a.image.dtype == np.int16
 
 
 def test_dataset_is_deterministic_for_a_seed(tmp_path):
@@ -246,7 +262,8 @@ def test_intensities_ct_hu_and_mr_contrast():
     assert -30 <= median(img, lab, 14) <= 50, "urine"
     t1 = synthesize_case(510, "MRI", "M", seed=0, max_shape=(64, 64, 32), mr_contrast="T1", image_dtype="float32")
     t2 = synthesize_case(510, "MRI", "M", seed=0, max_shape=(64, 64, 32), mr_contrast="T2", image_dtype="uint16")
-    assert t1.image.dtype == np.float32 and t2.image.dtype == np.uint16
+    assert t1.image.dtype == np.float32
+    assert t2.image.dtype == np.uint16
     # MRI orders organs differently from CT: on T2 urine is brighter than liver (dark on CT vs liver).
     assert median(t2.image.astype(float), t2.label, 14) > median(t2.image.astype(float), t2.label, 6)
     assert median(t1.image, t1.label, 6) > median(t1.image, t1.label, 1), "T1: liver brighter than spleen"
@@ -269,7 +286,8 @@ def test_refuses_non_empty_target_and_bad_arguments(tmp_path):
     (out / "keep.txt").write_text("mine")
     with pytest.raises(ValueError) as err:
         generate_synthetic_dataset(out, n_cases=2, max_shape=(32, 32, 16))
-    assert str(err.value).startswith(str(out)) and "overwrite" in str(err.value)
+    assert str(err.value).startswith(str(out))
+    assert "overwrite" in str(err.value)
     assert (out / "keep.txt").read_text() == "mine"
     with pytest.raises(ValueError, match="n_cases"):
         generate_synthetic_dataset(tmp_path / "x", n_cases=0)
@@ -281,7 +299,8 @@ def test_refuses_non_empty_target_and_bad_arguments(tmp_path):
     empty.mkdir()
     assert (generate_synthetic_dataset(empty, n_cases=2, max_shape=(32, 32, 16)) / "dataset.json").is_file()
     generate_synthetic_dataset(out, n_cases=2, max_shape=(32, 32, 16), overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "dataset.json").is_file()
+    assert not (out / "keep.txt").exists()
+    assert (out / "dataset.json").is_file()
 
 
 def test_a_failing_case_leaves_nothing_half_written(tmp_path, monkeypatch):
@@ -315,7 +334,9 @@ def test_cli_synth_and_refusal(tmp_path, capsys):
     before = (out / "dataset.json").read_text()
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"amos: error: {out}:") and "--overwrite" in err and "\n" not in err
+    assert err.startswith(f"amos: error: {out}:")
+    assert "--overwrite" in err
+    assert "\n" not in err
     assert (out / "dataset.json").read_text() == before
     assert cli.main([*args[:6], "3", *args[7:], "--overwrite"]) == 0
     assert (out / "dataset.json").read_text() != before

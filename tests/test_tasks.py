@@ -61,7 +61,8 @@ def monkeypatch_module():
 
 
 def test_task_is_a_checked_config_field_and_defaults_to_two():
-    assert TrainConfig().task == 2 and TrainConfig().modalities == ("CT", "MRI")
+    assert TrainConfig().task == 2
+    assert TrainConfig().modalities == ("CT", "MRI")
     assert make_config("unet", preset="quick", task=1).modalities == ("CT",)
     for bad in (0, 3, "1", True):
         with pytest.raises(ValueError, match="task must be 1"):
@@ -80,18 +81,22 @@ def test_task1_never_loads_an_mri_case(task1_run, synthetic_root):
     dataset = load_amos(synthetic_root)
     labelled_mri = [c.case_id for c in dataset.cases if c.modality == "MRI" and c.has_label]
     assert labelled_mri, "the fixture needs a labelled MRI case for this test to mean anything"
-    assert loaded and set(loaded) == {"CT"}, loaded
+    assert loaded, loaded
+    assert set(loaded) == {"CT"}, loaded
     used = json.loads((result.run_dir / "cases.json").read_text())
     assert used["task"] == 1
     cases = {**used["training"], **used["validation"]}
-    assert cases and set(cases.values()) == {"CT"} and not set(cases) & set(labelled_mri)
+    assert cases
+    assert set(cases.values()) == {"CT"}
+    assert not set(cases) & set(labelled_mri)
     assert load_config(result.run_dir).task == 1
 
 
 def test_task2_run_uses_both_modalities(synthetic_root, tmp_path):
     result = _smoke_train(synthetic_root, tmp_path / "task2", tmp_path / "cache")
     used = json.loads((result.run_dir / "cases.json").read_text())
-    assert used["task"] == 2 and "MRI" in used["training"].values()
+    assert used["task"] == 2
+    assert "MRI" in used["training"].values()
 
 
 def test_cli_task_option(synthetic_root, tmp_path, capsys):
@@ -138,11 +143,13 @@ def _fake_scores() -> pd.DataFrame:
 def test_task_summary_scores_task1_on_ct_and_task2_on_all_cases():
     df = _fake_scores()
     summary = task_summary(df)
-    assert summary.loc[1, "cases"] == 2 and summary.loc[2, "cases"] == 3
+    assert summary.loc[1, "cases"] == 2
+    assert summary.loc[2, "cases"] == 3
     assert summary.loc[1, "dsc"] == pytest.approx(np.mean([0.9, 0.8, 0.7, 0.6]))
     assert summary.loc[2, "dsc"] == pytest.approx(np.mean([0.9, 0.8, 0.7, 0.6, 0.3]))
     report = format_report(df)
-    assert "Per modality" in report and "Per task" in report
+    assert "Per modality" in report
+    assert "Per task" in report
 
 
 def test_evaluate_reports_per_modality_and_task(task1_run, synthetic_root, tmp_path, capsys):
@@ -153,13 +160,17 @@ def test_evaluate_reports_per_modality_and_task(task1_run, synthetic_root, tmp_p
         predict_folder(result.run_dir, synthetic_root / "imagesTr", pred, which="last", device="cpu",
                        data_root=synthetic_root, progress=False)  # fmt: skip
     df = evaluate_folder(pred, labels, data_root=synthetic_root)
-    assert set(df["modality"]) == {"CT", "MRI"} and df.attrs["model_task"] == 1
+    assert set(df["modality"]) == {"CT", "MRI"}
+    assert df.attrs["model_task"] == 1
     code = main(["evaluate", "--pred", str(pred), "--labels", str(labels), "--out", str(tmp_path / "m.csv"),
                  "--data", str(synthetic_root), "--no-progress"])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 0 and "Predictions by a Task 1 run (trained on CT)" in out
+    assert code == 0
+    assert "Predictions by a Task 1 run (trained on CT)" in out
     task_lines = out.split("Per task")[1]
-    assert "CT+MRI" in task_lines and "\n1 " in task_lines and "\n2 " in task_lines
+    assert "CT+MRI" in task_lines
+    assert "\n1 " in task_lines
+    assert "\n2 " in task_lines
 
 
 def test_modality_gap_intervals_cover_the_gap():
@@ -167,9 +178,12 @@ def test_modality_gap_intervals_cover_the_gap():
     gap = modality_gap(df, n_boot=500, seed=1).set_index("organ")
     liver = gap.loc["liver"]
     assert liver["gap"] == pytest.approx(0.8 - 0.3)
-    assert liver["low"] <= liver["gap"] <= liver["high"] and liver["high"] - liver["low"] > 0
-    assert liver["n_ct"] == 2 and liver["n_mri"] == 1
-    assert np.isnan(gap.loc["spleen", "gap"]) and gap.loc["spleen", "n_mri"] == 0  # MRI spleen was NaN
+    assert liver["low"] <= liver["gap"] <= liver["high"]
+    assert liver["high"] - liver["low"] > 0
+    assert liver["n_ct"] == 2
+    assert liver["n_mri"] == 1
+    assert np.isnan(gap.loc["spleen", "gap"])
+    assert gap.loc["spleen", "n_mri"] == 0  # MRI spleen was NaN
     with pytest.raises(ValueError, match="lacks column"):
         modality_gap(df.drop(columns="modality"))
 
@@ -191,7 +205,8 @@ def test_mri_crop_removes_a_noisy_air_border():
     case = preprocess_array(image, np.eye(4), "MRI", PreprocessConfig(spacing=(1.0, 1.0, 1.0)), label=label)
     box = case.meta["crop_box"]
     for (lo, hi), (blo, bhi) in zip(box, body):  # the body, give or take the smoothing's one voxel
-        assert blo - 1 <= lo <= blo and bhi <= hi <= bhi + 1, (box, body)
+        assert blo - 1 <= lo <= blo, (box, body)
+        assert bhi <= hi <= bhi + 1, (box, body)
     assert int((case.label == 6).sum()) == int((label == 6).sum())  # no organ voxel was cropped
     # The old rule ("above the volume's minimum") keeps the air: the noise is above the minimum.
     whole = preprocess_array(image, np.eye(4), "MRI", PreprocessConfig(spacing=(1.0, 1.0, 1.0), crop_foreground=False))
@@ -245,7 +260,8 @@ def test_modality_figures_draw_what_they_are_given():
         plot_modality_gap(gap.assign(gap=np.nan))
     image = np.zeros((10, 8, 6))
     fig = plot_crop_boxes({"MRI": image}, {"rule": [[1, 9], [2, 6], [0, 6]]})
-    assert len(fig.axes[0].patches) == 1 and len(fig.legends) == 1
+    assert len(fig.axes[0].patches) == 1
+    assert len(fig.legends) == 1
     with pytest.raises(ValueError, match="box 'bad'"):
         plot_crop_boxes({"MRI": image}, {"bad": [[1, 9], [2, 6]]})
 
@@ -269,4 +285,5 @@ def test_bench_rows_carry_the_task_and_per_modality_dsc(task1_run, synthetic_roo
     old = pd.DataFrame([{c: np.nan for c in BENCH_COLUMNS if c not in ("task", "mean_dsc_ct", "mean_dsc_mri")}])
     old.assign(model="unet", status="ok", error="").to_csv(tmp_path / "old.csv", index=False)
     loaded = load_results(tmp_path / "old.csv")
-    assert list(loaded.columns) == list(BENCH_COLUMNS) and loaded.loc[0, "task"] == 2
+    assert list(loaded.columns) == list(BENCH_COLUMNS)
+    assert loaded.loc[0, "task"] == 2

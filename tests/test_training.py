@@ -56,9 +56,12 @@ def unet_run(synthetic_root: Path, cache: Path, tmp_path_factory: pytest.TempPat
 def test_config_presets_and_overrides():
     smoke = make_config("nnunet", preset="smoke")
     full = make_config("nnunet", preset="full")
-    assert smoke.variant == "tiny" and full.variant == "full"
-    assert full.iterations == 1000 * 250 and full.patch_size == (160, 160, 64)
-    assert smoke.iterations < 100 and smoke.val_every == 0
+    assert smoke.variant == "tiny"
+    assert full.variant == "full"
+    assert full.iterations == 1000 * 250
+    assert full.patch_size == (160, 160, 64)
+    assert smoke.iterations < 100
+    assert smoke.val_every == 0
     assert make_config("unet", lr=0.5).optimizer["lr"] == 0.5
     assert TrainConfig.from_dict(full.to_dict()) == full
     with pytest.raises(ValueError, match="unknown training options"):
@@ -72,7 +75,8 @@ def test_config_presets_and_overrides():
 def test_quick_preset_merges_its_grid_and_takes_overrides():
     quick = make_config("nnunet", preset="quick")
     default_grid = make_config("nnunet", preset="smoke").preprocess
-    assert quick.variant == "tiny" and quick.optimizer == {"name": "adam", "lr": 1e-2}
+    assert quick.variant == "tiny"
+    assert quick.optimizer == {"name": "adam", "lr": 1e-2}
     assert quick.preprocess["spacing"] == [3.0, 3.0, 4.0]
     # Only the spacing changes: the rest of the preprocessing stays the default.
     assert {k: v for k, v in quick.preprocess.items() if k != "spacing"} == {
@@ -111,7 +115,8 @@ def test_rng_state_round_trip_survives_weights_only(tmp_path):
 
 def test_amp_policy_by_device():
     cpu = torch.device("cpu")
-    assert amp_policy(cpu).name == "fp32" and amp_policy(cpu).dtype is None
+    assert amp_policy(cpu).name == "fp32"
+    assert amp_policy(cpu).dtype is None
     assert amp_policy(cpu, "bf16").dtype == torch.bfloat16
     assert not amp_policy(cpu, "fp16").use_scaler  # GradScaler is a CUDA tool
     with pytest.raises(ValueError, match="amp mode"):
@@ -119,7 +124,8 @@ def test_amp_policy_by_device():
     if torch.cuda.is_available():
         expected = "bf16" if torch.cuda.get_device_capability()[0] >= 8 else "fp16"
         policy = amp_policy(torch.device("cuda"))
-        assert policy.name == expected and policy.use_scaler == (expected == "fp16")
+        assert policy.name == expected
+        assert policy.use_scaler == (expected == "fp16")
     else:
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
@@ -138,13 +144,15 @@ def test_loss_scaling_path_of_fp16_gpus_steps_and_skips_overflows():
     model = build_model_for_patch("unet", "tiny", (16, 16, 16))
     policy = AmpPolicy("fp16", "cpu", None, True)  # loss scaling alone: CPU autocast has no fp16 conv3d
     scaler = policy.make_scaler()
-    assert scaler.is_enabled() and scaler.get_scale() == 2.0**16
+    assert scaler.is_enabled()
+    assert scaler.get_scale() == 2.0**16
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     batch = {"image": torch.randn(2, 1, 16, 16, 16), "label": torch.randint(0, 16, (2, 1, 16, 16, 16))}
     loss_fn = SegmentationLoss(deep_supervision=False)
     before = [p.detach().clone() for p in model.parameters()]
     loss = train_step(model, batch, loss_fn, optimizer, scaler, policy, grad_clip=12.0)
-    assert torch.isfinite(loss) and scaler.get_scale() == 2.0**16
+    assert torch.isfinite(loss)
+    assert scaler.get_scale() == 2.0**16
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
     # Overflow: an infinite gradient on one weight makes the scaler skip the whole step.
     handle = next(model.parameters()).register_hook(lambda g: torch.full_like(g, float("inf")))
@@ -174,12 +182,15 @@ def test_loss_takes_every_output_form():
 
 def test_run_folder_contents(unet_run):
     run = unet_run.run_dir
-    assert unet_run.completed and not unet_run.interrupted and unet_run.iteration == 6
+    assert unet_run.completed
+    assert not unet_run.interrupted
+    assert unet_run.iteration == 6
     for name in ("config.json", "metrics.csv", "checkpoints/last.pt", "checkpoints/best.pt"):
         assert (run / name).is_file(), name
     metrics = pd.read_csv(run / "metrics.csv")
     assert list(metrics["iteration"]) == [2, 4, 6]
-    assert metrics["val_dice"].iloc[:-1].isna().all() and metrics["val_dice"].notna().iloc[-1]
+    assert metrics["val_dice"].iloc[:-1].isna().all()
+    assert metrics["val_dice"].notna().iloc[-1]
     assert {"dice_liver", "dice_spleen", "train_loss", "lr"} <= set(metrics.columns)
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     assert {"model", "optimizer", "scaler", "scheduler", "iteration", "epoch", "rng"} <= set(state)
@@ -188,7 +199,8 @@ def test_run_folder_contents(unet_run):
 
 def test_load_run_rebuilds_the_trained_model(unet_run):
     model, config = load_run(unet_run.run_dir, which="best")
-    assert config == unet_run.config and not model.training
+    assert config == unet_run.config
+    assert not model.training
     state = load_checkpoint(unet_run.run_dir / "checkpoints" / "best.pt")
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, state["model"][name]), name
@@ -216,11 +228,13 @@ def test_corrupted_checkpoint_gives_one_line_error(unet_run, tmp_path, damage, c
     ckpt.write_bytes(os.urandom(2048) if damage == "garbage" else data[: len(data) // 2])
     with pytest.raises(ValueError) as err:
         load_run(run, which="last")
-    assert str(err.value).startswith(str(ckpt)) and "\n" not in str(err.value)
+    assert str(err.value).startswith(str(ckpt))
+    assert "\n" not in str(err.value)
     # The CLI says the same in one line, without a traceback.
     assert amos_main(["train", "--out", str(run), "--resume", "--device", "cpu", "--no-progress"]) == 2
     stderr = capsys.readouterr().err.strip().splitlines()
-    assert stderr[-1].startswith(f"amos: error: {ckpt}") and "Traceback" not in "\n".join(stderr)
+    assert stderr[-1].startswith(f"amos: error: {ckpt}")
+    assert "Traceback" not in "\n".join(stderr)
 
 
 def test_missing_checkpoint_names_the_file(unet_run, tmp_path):
@@ -234,10 +248,13 @@ def test_missing_checkpoint_names_the_file(unet_run, tmp_path):
 def test_resume_gives_the_same_next_losses(synthetic_root, cache, tmp_path):
     full = _train(synthetic_root, cache, tmp_path / "full")
     first = _train(synthetic_root, cache, tmp_path / "split", stop_after=3)
-    assert first.interrupted and first.stop_reason == "stop_after" and first.iteration == 3
+    assert first.interrupted
+    assert first.stop_reason == "stop_after"
+    assert first.iteration == 3
     assert load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["iteration"] == 3
     second = train(out=tmp_path / "split", resume=True, device="cpu", progress=False)
-    assert second.completed and sorted(second.losses) == [3, 4, 5]
+    assert second.completed
+    assert sorted(second.losses) == [3, 4, 5]
     for step in (3, 4, 5):
         assert abs(second.losses[step] - full.losses[step]) <= RESUME_TOL, step
     # Epoch 2 straddles the interruption: its mean loss must be the uninterrupted one.
@@ -289,7 +306,8 @@ def test_quick_preset_learns_the_large_organs(tmp_path):
     )  # fmt: skip
     last = result.metrics.iloc[-1]
     large = [last[f"dice_{organ}"] for organ in ("liver", "spleen", "kidney_left", "kidney_right")]
-    assert result.completed and result.iteration == 600
+    assert result.completed
+    assert result.iteration == 600
     assert sum(large) / 4 > 0.5, f"large-organ validation Dice {large}"
     assert result.metrics["val_dice"].iloc[-1] > result.metrics["val_dice"].iloc[0]
 
@@ -312,11 +330,14 @@ def test_sigint_writes_a_checkpoint_and_exits_cleanly(synthetic_root, cache, tmp
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
-    assert "Traceback" not in err and "SIGINT received" in out
+    assert "Traceback" not in err
+    assert "SIGINT received" in out
     state = load_checkpoint(last)
     assert 2 <= state["iteration"] < 5000
     model, config = load_run(run, which="last")
-    assert config.model == "unet" and not model.training
+    assert config.model == "unet"
+    assert not model.training
     # The interrupted run resumes from that step.
     resumed = train(out=run, resume=True, device="cpu", progress=False, iterations=state["iteration"] + 2)
-    assert resumed.completed and min(resumed.losses) == state["iteration"]
+    assert resumed.completed
+    assert min(resumed.losses) == state["iteration"]

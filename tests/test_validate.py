@@ -113,7 +113,8 @@ def test_each_broken_file_gives_one_problem(clean, capsys, kind):
     assert validate_case(load_amos(clean).case(2)) == problems
     assert run_validate(["--data", str(clean), "--no-progress"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == str(problems[0]) and lines[0].startswith(str(target))
+    assert lines[0] == str(problems[0])
+    assert lines[0].startswith(str(target))
     assert lines[-1].startswith("1 problem(s) in 1 file(s)")
 
 
@@ -204,7 +205,8 @@ def test_uncompressed_nifti_truncation(tmp_path):
     assert validate_dataset(root) == []
     truncate(plain, 0.7)
     problems = validate_dataset(root)
-    assert [p.path for p in problems] == [plain] and "truncated or corrupt" in problems[0].message
+    assert [p.path for p in problems] == [plain]
+    assert "truncated or corrupt" in problems[0].message
 
 
 def test_generated_synthetic_set_is_valid(tmp_path):

@@ -46,10 +46,13 @@ def test_ct_only_without_metadata(ct_no_meta):
     ds = json.loads((ct_no_meta / "dataset.json").read_text())
     assert not (ct_no_meta / METADATA_CSV_NAME).exists()
     numbers = [int(e["image"][-11:-7]) for s in ("training", "validation", "test") for e in ds[s]]
-    assert len(numbers) == 6 and all(n < 500 for n in numbers)
+    assert len(numbers) == 6
+    assert all(n < 500 for n in numbers)
     assert (ds["numTraining"], ds["numValidation"], ds["numTest"]) == (3, 2, 1)
     readme = (ct_no_meta / "readme.md").read_text()
-    assert "variant" in readme and METADATA_CSV_NAME in readme and "6 CT-like, 0 MRI-like" in readme
+    assert "variant" in readme
+    assert METADATA_CSV_NAME in readme
+    assert "6 CT-like, 0 MRI-like" in readme
 
 
 def test_mri_only_training_split(mri_two):
@@ -95,10 +98,12 @@ def test_cli_variant_options(tmp_path, capsys):
             "--no-metadata", "--max-shape", *map(str, SHAPE), "--no-progress"]
     assert main(argv) == 0
     assert "3 synthetic cases (2 training, 1 validation, 0 test)" in capsys.readouterr().out
-    assert not (out / METADATA_CSV_NAME).exists() and not (out / "imagesTs").exists()
+    assert not (out / METADATA_CSV_NAME).exists()
+    assert not (out / "imagesTs").exists()
     with pytest.raises(SystemExit) as exc:
         main(["data", "synth", str(tmp_path / "w"), "--modalities", "PET"])
-    assert exc.value.code == 2 and "'PET': choose from CT, MRI" in capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "'PET': choose from CT, MRI" in capsys.readouterr().err
 
 
 # --- the package functions the chapters call -----------------------------------------------------------
@@ -106,8 +111,10 @@ def test_cli_variant_options(tmp_path, capsys):
 
 def test_labelled_by_modality_and_modalities(ct_no_meta, mri_two):
     ct, mri = load_amos(ct_no_meta), load_amos(mri_two)
-    assert ct.labelled(modality="MRI") == [] and len(ct.labelled(modality="CT")) == 5
-    assert ct.modalities() == ("CT",) and mri.modalities() == ("MRI",)
+    assert ct.labelled(modality="MRI") == []
+    assert len(ct.labelled(modality="CT")) == 5
+    assert ct.modalities() == ("CT",)
+    assert mri.modalities() == ("MRI",)
     assert [c.modality for c in mri.labelled("MRI")] == ["MRI", "MRI"]
     with pytest.raises(ValueError, match="'PET'"):
         ct.labelled(modality="PET")
@@ -117,21 +124,28 @@ def test_metadata_columns_exist_without_a_csv(ct_no_meta, mri_two):
     ds = load_amos(ct_no_meta)
     frame = ds.to_frame()
     for column in METADATA_COLUMNS[1:]:
-        assert column in frame.columns and frame[column].isna().all()
+        assert column in frame.columns
+        assert frame[column].isna().all()
     assert frame["age_years"].isna().all()
     note = ds.metadata_note()
-    assert METADATA_CSV_NAME in note and "unknown" in note and str(ct_no_meta) in note
+    assert METADATA_CSV_NAME in note
+    assert "unknown" in note
+    assert str(ct_no_meta) in note
     meta = tidy_metadata(frame)
-    assert meta.scanner.isna().all() and len(meta) == 6
+    assert meta.scanner.isna().all()
+    assert len(meta) == 6
     assert load_amos(mri_two).metadata_note() is None
 
 
 def test_validation_cases_follow_the_trainer_rule(ct_no_meta, mri_two, tmp_path):
     held = validation_cases(load_amos(ct_no_meta), n=1)
-    assert held.from_split and held.source == VALIDATION_SPLIT and [c.split for c in held.cases] == ["validation"]
+    assert held.from_split
+    assert held.source == VALIDATION_SPLIT
+    assert [c.split for c in held.cases] == ["validation"]
     ds = load_amos(mri_two)
     held = validation_cases(ds, n=2)  # 2 training cases: one is kept to train on
-    assert not held.from_split and held.source == HELD_OUT
+    assert not held.from_split
+    assert held.source == HELD_OUT
     assert held.cases == sorted(ds.labelled(), key=lambda c: c.number)[-1:]
     with pytest.raises(ValueError, match="positive"):
         validation_cases(ds, n=0)
@@ -164,7 +178,8 @@ def test_modality_figure_with_one_modality():
     ]
     stacked = stack_results({"unet": pd.DataFrame(rows), "nnunet": pd.DataFrame(rows)})
     fig = ve.plot_modality_scores(stacked)  # seaborn divides by zero when asked to dodge one modality
-    assert isinstance(fig, Figure) and [ax.get_title() for ax in fig.axes] == ["DSC", "NSD"]
+    assert isinstance(fig, Figure)
+    assert [ax.get_title() for ax in fig.axes] == ["DSC", "NSD"]
 
 
 @pytest.mark.slow

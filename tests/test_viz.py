@@ -80,7 +80,8 @@ def test_window_limits():
     assert viz.window_limits(np.zeros(3), "auto", modality="CT") == (-160.0, 240.0)
     values = np.linspace(0, 1000, 1001)
     lo, hi = viz.window_limits(values, "auto", modality="MRI")
-    assert lo == pytest.approx(5.0) and hi == pytest.approx(995.0)
+    assert lo == pytest.approx(5.0)
+    assert hi == pytest.approx(995.0)
     assert viz.window_limits(values, (100, 50)) == (75.0, 125.0)
     with pytest.raises(ValueError, match="unknown window"):
         viz.window_limits(values, "brain")
@@ -106,7 +107,8 @@ def test_show_slices_draws_three_planes_with_fixed_colours(tiny_case):
     # Aspect of the coronal panel is slice spacing / in-plane spacing.
     assert axes[1].get_aspect() == pytest.approx(TINY_SPACING[2] / TINY_SPACING[0])
     legend_names = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend_names and all(name.split(" ", 1)[1] in {LABELS[i].name for i in TINY_ORGANS} for name in legend_names)
+    assert legend_names
+    assert all(name.split(" ", 1)[1] in {LABELS[i].name for i in TINY_ORGANS} for name in legend_names)
     assert fig._suptitle.get_text() == "tiny"
     # Centred on one organ: each plane cuts through it.
     fig = viz.show_slices(image, label, affine, organ=2, legend=False)
@@ -148,7 +150,8 @@ def test_plot_intensity_histograms_uses_organ_colours(tables):
     fig = viz.plot_intensity_histograms(tables.samples)
     axes = fig.axes
     assert [ax.get_title().split(":")[0] for ax in axes] == ["CT", "MRI"]
-    assert "z-score" in axes[1].get_xlabel() and "HU" in axes[0].get_xlabel()
+    assert "z-score" in axes[1].get_xlabel()
+    assert "HU" in axes[0].get_xlabel()
     expected = [LABELS[i].name for i in sorted(TINY_ORGANS)]
     # Ridge rows from the top: organs in id order, tick labels in the organ colour.
     ticks = axes[0].get_yticklabels()
@@ -159,7 +162,8 @@ def test_plot_intensity_histograms_uses_organ_colours(tables):
         assert fills == {name: viz.organ_palette()[name] for name in expected}
     # MRI samples are z-scored per case: the x range is centred near 0 whatever the raw offsets.
     lo, hi = axes[1].get_xlim()
-    assert lo < 0 < hi and hi - lo < 10
+    assert lo < 0 < hi
+    assert hi - lo < 10
     only_liver = viz.plot_intensity_histograms(tables.samples, organs=["liver"], zscore_mri=False)
     assert [t.get_text() for t in only_liver.axes[0].get_yticklabels()] == ["liver"]
     assert "a.u." in only_liver.axes[1].get_xlabel()
@@ -232,7 +236,8 @@ def test_viewer_falls_back_to_static_without_itkwidgets(monkeypatch):
     vol, aff = _ras_volume()
     assert viz.viewer_backend("auto") == "static"
     out = viz.view_3d(vol, None, aff, modality="MRI")
-    assert isinstance(out, Figure) and len(out.axes) == 3
+    assert isinstance(out, Figure)
+    assert len(out.axes) == 3
     with pytest.raises(ImportError, match="amos_tutorial\\[viewer\\]"):
         viz.view_3d(vol, None, aff, backend="itkwidgets")
 
@@ -242,7 +247,8 @@ def test_viewer_auto_needs_a_live_front_end(monkeypatch):
     monkeypatch.delenv(viewer_mod.ENV_VIEWER, raising=False)
     monkeypatch.setattr(viewer_mod, "_live_frontend", lambda: False)
     vol, aff = _ras_volume()
-    assert isinstance(viz.view_3d(vol, None, aff), Figure) and calls == []
+    assert isinstance(viz.view_3d(vol, None, aff), Figure)
+    assert calls == []
     monkeypatch.setattr(viewer_mod, "_live_frontend", lambda: True)
     assert viz.viewer_backend() == "itkwidgets"
     monkeypatch.setenv(viewer_mod.ENV_VIEWER, "static")
@@ -258,13 +264,16 @@ def test_viewer_passes_canonical_zyx_arrays_to_itkwidgets(monkeypatch):
     vol, aff = _lps_volume()
     label = (vol > 0).astype(np.uint8) * 6
     out = viz.view_3d(vol, label, aff, backend="itkwidgets", ui_collapsed=True)
-    assert out == "VIEWER" and len(calls) == 1
+    assert out == "VIEWER"
+    assert len(calls) == 1
     kwargs = calls[0]
     assert set(kwargs) == {"image", "label_image", "ui_collapsed"}
-    assert kwargs["image"].shape == SHAPE[::-1] and kwargs["image"].dtype == np.float32
+    assert kwargs["image"].shape == SHAPE[::-1]
+    assert kwargs["image"].dtype == np.float32
     # The marker (right, anterior, superior) is at the far end of every canonical axis: [z, y, x].
     assert np.argwhere(kwargs["image"]).tolist() == [[SHAPE[2] - 1, SHAPE[1] - 1, SHAPE[0] - 1]]
-    assert kwargs["label_image"].dtype == np.uint8 and kwargs["label_image"].max() == 6
+    assert kwargs["label_image"].dtype == np.uint8
+    assert kwargs["label_image"].max() == 6
 
 
 def test_viewer_gives_itk_images_their_spacing(monkeypatch):
@@ -295,7 +304,8 @@ def test_live_frontend_is_false_outside_a_kernel():
 
 def test_organ_palette_matches_labels():
     palette = viz.organ_palette("abbrev")
-    assert palette["LIV"] == LABELS[6].color and len(palette) == 15
+    assert palette["LIV"] == LABELS[6].color
+    assert len(palette) == 15
     with pytest.raises(ValueError, match="style"):
         viz.organ_palette("latin")
 

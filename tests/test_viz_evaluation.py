@@ -46,7 +46,8 @@ def test_noisy_boundary_stays_within_its_amplitude():
 
 def test_island_pair_and_its_lesson():
     ref, pred = demos.island_pair()
-    assert (ref <= pred).all() and (pred & ~ref).sum() > 0
+    assert (ref <= pred).all()
+    assert (pred & ~ref).sum() > 0
     # A few stray voxels: DSC hardly moves, NSD loses the island's whole boundary.
     assert dice(ref, pred) > 0.98
     assert normalized_surface_dice(ref, pred, 1.0, 1.0) < 0.95
@@ -56,7 +57,8 @@ def test_island_pair_and_its_lesson():
 
 def test_demo_cases_teach_what_the_chapter_says():
     cases = demos.metric_demo_cases()
-    assert len(cases) == 4 and all(c.reference.shape == c.prediction.shape == (48, 48) for c in cases)
+    assert len(cases) == 4
+    assert all(c.reference.shape == c.prediction.shape == (48, 48) for c in cases)
     scores = demos.score_demo_cases(cases, tolerances=(1.0, 2.0)).set_index("case")
     large, thin, noisy, island = scores.index
     assert scores.loc[large, "dsc"] > scores.loc[large, "nsd_1mm"]  # shift: NSD at 1 mm punishes more
@@ -77,10 +79,12 @@ def test_metric_response_shapes_of_the_curves():
     assert set(table.metric) == {"DSC", "NSD @ 1 mm", "NSD @ 2 mm"}
     for organ, part in table.groupby("organ"):
         dsc = part[part.metric == "DSC"].sort_values("shift_mm").value.to_numpy()
-        assert dsc[0] == 1.0 and (np.diff(dsc) <= 1e-12).all(), organ  # DSC falls steadily
+        assert dsc[0] == 1.0, organ
+        assert (np.diff(dsc) <= 1e-12).all(), organ  # DSC falls steadily
     large = table[table.organ.str.startswith("large")]
     nsd2 = large[large.metric == "NSD @ 2 mm"].set_index("shift_mm").value
-    assert (nsd2.loc[[0.0, 1.0, 2.0]] == 1.0).all() and nsd2.loc[3.0] < 1.0  # 1 up to the tolerance
+    assert (nsd2.loc[[0.0, 1.0, 2.0]] == 1.0).all()
+    assert nsd2.loc[3.0] < 1.0  # 1 up to the tolerance
     # Spacing scales the shift in mm.
     assert demos.metric_response((0, 2), (1.0,), spacing=0.5).shift_mm.max() == 1.0
     with pytest.raises(ValueError, match="shifts_px"):
@@ -92,8 +96,11 @@ def test_metric_response_shapes_of_the_curves():
 def test_anisotropy_one_voxel_is_not_one_distance():
     table = demos.anisotropy_table(spacing=(0.7, 5.0), radius_mm=20, tolerances=(1.0, 5.0))
     fine, coarse = table.iloc[0], table.iloc[1]
-    assert fine.shift_mm == 0.7 and coarse.shift_mm == 5.0
-    assert fine.nsd_1mm == 1.0 and coarse.nsd_1mm < 0.5 and coarse.nsd_5mm == 1.0
+    assert fine.shift_mm == 0.7
+    assert coarse.shift_mm == 5.0
+    assert fine.nsd_1mm == 1.0
+    assert coarse.nsd_1mm < 0.5
+    assert coarse.nsd_5mm == 1.0
     assert fine.dsc > coarse.dsc
     with pytest.raises(ValueError, match="spacing"):
         demos.anisotropy_table(spacing=(0.7,))
@@ -103,7 +110,8 @@ def test_anisotropy_one_voxel_is_not_one_distance():
 
 def test_demo_figures():
     fig = ve.plot_metric_demos(demos.metric_demo_cases())
-    assert isinstance(fig, Figure) and len(fig.axes) == 4
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4
     assert "DSC 0.89" in fig.axes[0].get_title()
     fig = ve.plot_metric_demos(demos.metric_demo_cases()[:3])
     assert sum(ax.get_visible() for ax in fig.axes) == 3
@@ -122,14 +130,18 @@ def test_perturb_labels_is_reproducible_and_honest_about_its_damage():
     _, label = tiny_arrays()
     pred, log = simulate.perturb_labels(label, seed=3, max_shift=(2, 2, 1), p_missing=0.3, p_resize=0.5)
     again, log2 = simulate.perturb_labels(label, seed=3, max_shift=(2, 2, 1), p_missing=0.3, p_resize=0.5)
-    assert (pred == again).all() and log.equals(log2)
-    assert pred.dtype == np.uint8 and pred.shape == label.shape
+    assert (pred == again).all()
+    assert log.equals(log2)
+    assert pred.dtype == np.uint8
+    assert pred.shape == label.shape
     assert log.organ_id.tolist() == sorted(TINY_ORGANS)
     for row in log.itertuples():
         if row.missing:
-            assert not (pred == row.organ_id).any() and row.shift is None
+            assert not (pred == row.organ_id).any()
+            assert row.shift is None
         else:
-            assert (pred == row.organ_id).any() and all(abs(s) <= m for s, m in zip(row.shift, (2, 2, 1)))
+            assert (pred == row.organ_id).any()
+            assert all(abs(s) <= m for s, m in zip(row.shift, (2, 2, 1)))
 
 
 def test_perturb_labels_exact_effects():
@@ -137,7 +149,8 @@ def test_perturb_labels_exact_effects():
     same, _ = simulate.perturb_labels(label, max_shift=(0, 0, 0), p_missing=0.0, p_resize=0.0)
     assert (same == label).all()
     gone, log = simulate.perturb_labels(label, p_missing=1.0)
-    assert not gone.any() and log.missing.all()
+    assert not gone.any()
+    assert log.missing.all()
     # One block, shifted by exactly its logged shift (no wrap-around: the block is far from the edges).
     block = np.zeros((20, 20, 10), np.uint8)
     block[6:12, 6:12, 3:7] = 6
@@ -180,7 +193,8 @@ def test_simulate_predictions_look_like_a_models(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["amos_0001.nii.gz", "amos_0002.nii.gz"]
     pred, affine = load_nifti(out / "amos_0002.nii.gz")
     ref, ref_affine = load_nifti(labels / "amos_0002.nii.gz")
-    assert pred.shape == ref.shape and np.allclose(affine, ref_affine)
+    assert pred.shape == ref.shape
+    assert np.allclose(affine, ref_affine)
     assert set(log.case) == {"amos_0001", "amos_0002"}
     df = evaluate_folder(out, labels, progress=False)  # accepted like any prediction folder
     assert len(df) == 2 * 15
@@ -245,7 +259,8 @@ def stacked() -> pd.DataFrame:
 def test_stack_results(stacked):
     assert stacked.columns[0] == "model"
     assert list(stacked.model.cat.categories) == ["zeta", "alpha"]  # the caller's order, not sorted
-    assert len(stacked) == 8 and stacked.attrs["conventions"] == "NSD tolerance 1 mm"
+    assert len(stacked) == 8
+    assert stacked.attrs["conventions"] == "NSD tolerance 1 mm"
     other = _table({("amos_0001", 1): 0.5})
     other.attrs["conventions"] = "NSD tolerance 2 mm"
     with pytest.raises(ValueError, match="different conventions"):
@@ -265,7 +280,8 @@ def test_case_scores_and_worst_cases(stacked):
     worst = compare.worst_cases(stacked, n=1)
     assert worst[["model", "case"]].values.tolist() == [["zeta", "amos_0600"], ["alpha", "amos_0001"]]
     overall = compare.worst_cases(stacked, n=2, per_model=False)
-    assert overall.case.tolist() == ["amos_0600", "amos_0001"] and overall.model.tolist() == ["zeta", "zeta"]
+    assert overall.case.tolist() == ["amos_0600", "amos_0001"]
+    assert overall.model.tolist() == ["zeta", "zeta"]
     by_nsd = compare.worst_cases(stacked, n=1, metric="nsd")
     assert by_nsd.dsc.round(2).tolist() == [0.3, 0.8]
     with pytest.raises(ValueError, match="metric"):
@@ -276,7 +292,8 @@ def test_case_scores_and_worst_cases(stacked):
 
 def test_score_figures(stacked):
     fig = ve.plot_organ_scores(stacked)
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["spleen", "liver"]
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["zeta", "alpha"]
     fig = ve.plot_modality_scores(stacked)
@@ -302,10 +319,12 @@ def test_show_prediction_draws_the_errors():
     pred[ref == 1] = 0  # spleen missed
     affine = np.diag([*TINY_SPACING, 1.0])
     fig = ve.show_prediction(image, ref, pred, affine, organ=1, modality="CT", title="t")
-    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 3
     assert [ax.get_title().split(" (")[0] for ax in fig.axes] == ["reference", "prediction", "errors"]
     legend = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
-    assert "missed" in legend and "1 spleen" in legend
+    assert "missed" in legend
+    assert "1 spleen" in legend
     overlay = fig.axes[2].get_images()[-1].get_array()
     assert set(np.unique(overlay.compressed())) == {1}  # only "missed" voxels are drawn
     with pytest.raises(ValueError, match="share a grid"):
@@ -322,7 +341,9 @@ def test_show_worst_cases(tmp_path, stacked):
     fig = ve.show_worst_cases(worst, case.image.parent, case.label.parent, {"zeta": pred_dir, "alpha": pred_dir})
     assert len(fig.axes) == 6
     titles = [sub.get_suptitle() for sub in fig.subfigs]
-    assert "zeta: amos_0001" in titles[0] and "liver" in titles[0] and "alpha" in titles[1]
+    assert "zeta: amos_0001" in titles[0]
+    assert "liver" in titles[0]
+    assert "alpha" in titles[1]
     assert "missed" in [t.get_text() for t in fig.legends[0].get_texts()]
     with pytest.raises(ValueError, match="no prediction folder"):
         ve.show_worst_cases(worst, case.image.parent, case.label.parent, {"zeta": pred_dir})

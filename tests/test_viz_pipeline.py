@@ -74,18 +74,23 @@ def test_stages_follow_the_monai_chain_and_match_the_fast_path(tmp_path):
     stages = inspection.preprocessing_stages(case)
     assert [s.name for s in stages] == ["as stored", "RAS orientation", "resampled", "intensity", "foreground crop"]
     assert stages[0].transforms == ("LoadImaged", "EnsureChannelFirstd")
-    assert stages[0].axcodes == "LPS" and stages[1].axcodes == "RAS"
+    assert stages[0].axcodes == "LPS"
+    assert stages[1].axcodes == "RAS"
     # Orientation only flips: same values, mirrored array.
     np.testing.assert_array_equal(stages[1].image, stages[0].image[::-1, ::-1])
     assert stages[2].spacing == pytest.approx((1.5, 1.5, 2.0))
-    assert not stages[2].normalised and stages[3].normalised
-    assert stages[3].image.min() >= 0.0 and stages[3].image.max() <= 1.0
+    assert not stages[2].normalised
+    assert stages[3].normalised
+    assert stages[3].image.min() >= 0.0
+    assert stages[3].image.max() <= 1.0
     fast = preprocess_case(case.image, case.label, "CT")
     assert stages[-1].shape == fast.shape
     np.testing.assert_allclose(stages[-1].image, fast.image[0].numpy(), atol=1e-4)
     np.testing.assert_array_equal(stages[-1].label, fast.label[0].numpy())
     row = stages[0].summary()
-    assert row["axcodes"] == "LPS" and row["shape"] == "20x18x10" and row["values"] == "-100..150"
+    assert row["axcodes"] == "LPS"
+    assert row["shape"] == "20x18x10"
+    assert row["values"] == "-100..150"
 
 
 def test_stages_without_crop_and_without_label(tmp_path):
@@ -112,7 +117,8 @@ def test_plot_preprocessing_stages(tmp_path):
     assert isinstance(fig, Figure)
     images = [ax for ax in fig.axes if ax.images]
     assert len(images) == 2 * len(stages)
-    assert "LPS" in images[0].get_title() and "foreground crop" in images[len(stages) - 1].get_title()
+    assert "LPS" in images[0].get_title()
+    assert "foreground crop" in images[len(stages) - 1].get_title()
     with pytest.raises(ValueError, match="empty"):
         vp.plot_preprocessing_stages([])
     with pytest.raises(ValueError, match="planes"):
@@ -144,11 +150,13 @@ def test_plot_intensity_normalisation_marks_the_window(tiny_case):
     pre = preprocess_case(tiny_case.image, tiny_case.label, "CT")
     mri = preprocess_case(tiny_case.image, tiny_case.label, "MRI")
     fig = vp.plot_intensity_normalisation([(image, label, pre), (image, None, mri)])
-    assert isinstance(fig, Figure) and len(fig.axes) == 4
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4
     ct_top = fig.axes[0]
     lines = sorted(line.get_xdata()[0] for line in ct_top.get_lines())
     assert lines == [-175.0, 250.0]
-    assert "Hounsfield" in ct_top.get_xlabel() and "z-score" in fig.axes[3].get_xlabel()
+    assert "Hounsfield" in ct_top.get_xlabel()
+    assert "z-score" in fig.axes[3].get_xlabel()
     with pytest.raises(ValueError, match="empty"):
         vp.plot_intensity_normalisation([])
     with pytest.raises(ValueError, match="PreprocessedCase"):
@@ -165,8 +173,10 @@ def test_cache_table_follows_load_preprocessed(tmp_path, monkeypatch):
     cache_mod.preprocess_dataset(_Dataset(cases), out, splits=("training",), progress=False)
     table = inspection.cache_table(out)
     assert list(table.case_id) == ["amos_0001", "amos_0002", "amos_0003"]
-    assert (table.storage == "RAM").all() and (table.split == "training").all()
-    assert (table.kept_pct > 0).all() and (table.kept_pct <= 100).all()
+    assert (table.storage == "RAM").all()
+    assert (table.split == "training").all()
+    assert (table.kept_pct > 0).all()
+    assert (table.kept_pct <= 100).all()
     direct = preprocess_case(cases[0].image, cases[0].label, "CT")
     assert table.cropped_shape[0] == "x".join(map(str, direct.shape))
     assert table.stored_shape[0] == "20x18x10"
@@ -196,7 +206,8 @@ def test_cache_table_follows_load_preprocessed(tmp_path, monkeypatch):
 def test_organ_weighting_shows_the_tiny_organ_more_often():
     volumes = [_volume("a", seed=0), _volume("b", seed=1)]
     freq = inspection.compare_patch_sampling(volumes, (8, 8, 8), batch_size=8, n_batches=10, seed=0)
-    assert set(freq.sampler) == {"uniform", "organ-weighted"} and len(freq) == 2 * 16
+    assert set(freq.sampler) == {"uniform", "organ-weighted"}
+    assert len(freq) == 2 * 16
     share = freq.set_index(["sampler", "organ"])["patches"]
     assert share["organ-weighted", "adrenal_gland_left"] > 2 * share["uniform", "adrenal_gland_left"]
     assert share["organ-weighted", "adrenal_gland_left"] > 0.15
@@ -205,7 +216,8 @@ def test_organ_weighting_shows_the_tiny_organ_more_often():
         assert group["voxels"].sum() == pytest.approx(1.0)
         assert (group["n_patches"] == 80).all()
     fig = vp.plot_patch_class_frequencies(freq)
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="n_batches"):
         inspection.compare_patch_sampling(volumes, (8, 8, 8), n_batches=0)
     with pytest.raises(ValueError, match="columns"):
@@ -250,7 +262,8 @@ def test_plot_augmented_batch_same_crops():
     plain = PatchSampler(volumes, (16, 16, 8), 3, augment=False, seed=2)
     augmented = PatchSampler(volumes, (16, 16, 8), 3, augment=True, seed=2)
     fig = vp.plot_augmented_batch(plain.batch(0), augmented.batch(0), augmented.plan(0).params)
-    assert isinstance(fig, Figure) and len(fig.axes) == 6
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 6
     assert fig.axes[0].get_ylabel() == "no augmentation"
     assert fig.axes[3].get_xlabel() == vp.describe_augmentation(augmented.plan(0).params, 0).replace("; ", "\n")
     with pytest.raises(ValueError, match="one shape"):
@@ -268,9 +281,11 @@ def test_round_trip_on_the_native_grid_is_exact(tiny_case):
     pre = preprocess_case(tiny_case.image, tiny_case.label, "CT", PreprocessConfig(spacing=TINY_SPACING))
     for mode in ("nearest", "one-hot"):
         back = inspection.round_trip_label(pre, mode)
-        assert back.shape == label.shape and back.dtype == np.uint8
+        assert back.shape == label.shape
+        assert back.dtype == np.uint8
         agreement = inspection.round_trip_agreement(label, back)
-        assert (agreement["dice"] == 1.0).all() and agreement.attrs["voxel_agreement"] == 1.0
+        assert (agreement["dice"] == 1.0).all()
+        assert agreement.attrs["voxel_agreement"] == 1.0
         assert sorted(agreement.index) == ["kidney_right", "liver", "spleen"]
 
 
@@ -308,7 +323,8 @@ def test_plot_round_trip(tiny_case):
     back = label.copy()
     back[label == 6] = 0  # "lose" the liver
     fig = vp.plot_round_trip(image, label, back, affine, modality="CT", planes=("axial",))
-    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 3
     diff = fig.axes[2].images[-1].get_array()
     assert diff.count() > 0  # the lost liver shows up as differing voxels
     with pytest.raises(ValueError, match="one shape"):
@@ -324,10 +340,13 @@ def test_pipeline_throughput_measures_three_pipelines():
     threads = torch.get_num_threads()
     frame = throughput.pipeline_throughput(volumes, (16, 16, 16), batch_size=2, n_batches=2, warmup=1, threads=1)
     assert torch.get_num_threads() == threads  # restored
-    assert len(frame) == 3 and frame["pipeline"].iloc[-1].startswith("PatchSampler")
-    assert (frame["patches_per_s"] > 0).all() and frame["vs_tutorial"].iloc[0] == 1.0
+    assert len(frame) == 3
+    assert frame["pipeline"].iloc[-1].startswith("PatchSampler")
+    assert (frame["patches_per_s"] > 0).all()
+    assert frame["vs_tutorial"].iloc[0] == 1.0
     assert list(frame["where"]) == ["cpu", "cpu", "cpu"]
-    assert frame.attrs["patch_size"] == (16, 16, 16) and frame.attrs["threads"] == 1
+    assert frame.attrs["patch_size"] == (16, 16, 16)
+    assert frame.attrs["threads"] == 1
     assert isinstance(frame, pd.DataFrame)
     with pytest.raises(ValueError, match="n_batches"):
         throughput.pipeline_throughput(volumes, (16, 16, 16), n_batches=0)

@@ -98,10 +98,13 @@ def test_model_overview_counts_the_registry_models():
     assert row["params_tiny_M"] < row["params_full_M"]
     assert row["static_GiB"] == pytest.approx(full * 4 * 3 / 2**30)  # SGD with momentum: 3 numbers each
     seg = frame.set_index("model").loc["segresnet"]
-    assert seg["optimizer"] == "adam" and seg["static_GiB"] == pytest.approx(seg["params_full_M"] * 1e6 * 16 / 2**30)
-    assert row["family"] == "CNN" and row["patch"] == "x".join(map(str, get_model_spec("unet").patch_size))
+    assert seg["optimizer"] == "adam"
+    assert seg["static_GiB"] == pytest.approx(seg["params_full_M"] * 1e6 * 16 / 2**30)
+    assert row["family"] == "CNN"
+    assert row["patch"] == "x".join(map(str, get_model_spec("unet").patch_size))
     tiny_only = overview.model_overview(["unet"], variants=["tiny"])
-    assert "params_full_M" not in tiny_only.columns and "static_GiB" not in tiny_only.columns
+    assert "params_full_M" not in tiny_only.columns
+    assert "static_GiB" not in tiny_only.columns
     with pytest.raises(KeyError, match="registered models"):
         overview.model_overview(["no_such_model"])
     with pytest.raises(ValueError, match="variants"):
@@ -138,15 +141,21 @@ def test_run_summary_from_results_and_folders(tmp_path):
     other = _metrics(losses=(3.0, 2.5, 2.25), dice=(0.2, 0.4, 0.3))
     runs = {"unet": _run("unet"), "vnet": _run_folder(tmp_path, "vnet", other)}
     table = tr.run_summary(runs, overview).set_index("model")
-    assert table.loc["unet", "final_loss"] == 1.5 and table.loc["vnet", "final_loss"] == 2.25
-    assert table.loc["unet", "val_dice"] == pytest.approx(0.3) and table.loc["unet", "best_dice"] == pytest.approx(0.3)
+    assert table.loc["unet", "final_loss"] == 1.5
+    assert table.loc["vnet", "final_loss"] == 2.25
+    assert table.loc["unet", "val_dice"] == pytest.approx(0.3)
+    assert table.loc["unet", "best_dice"] == pytest.approx(0.3)
     # The last validation, not the best one, is the "val_dice" of a run.
-    assert table.loc["vnet", "val_dice"] == pytest.approx(0.3) and table.loc["vnet", "best_dice"] == pytest.approx(0.4)
-    assert table.loc["vnet", "params_full_M"] == 45.7 and table.loc["unet", "params_tiny_M"] == 0.05
+    assert table.loc["vnet", "val_dice"] == pytest.approx(0.3)
+    assert table.loc["vnet", "best_dice"] == pytest.approx(0.4)
+    assert table.loc["vnet", "params_full_M"] == 45.7
+    assert table.loc["unet", "params_tiny_M"] == 0.05
     assert table.loc["unet", "s_per_iteration"] == pytest.approx(4.4 / 8)
-    assert table.loc["unet", "iterations"] == 12 and table.loc["vnet", "variant"] == "tiny"
+    assert table.loc["unet", "iterations"] == 12
+    assert table.loc["vnet", "variant"] == "tiny"
     no_overview = tr.run_summary([_run("unet")])
-    assert "params_full_M" not in no_overview.columns and list(no_overview["model"]) == ["unet"]
+    assert "params_full_M" not in no_overview.columns
+    assert list(no_overview["model"]) == ["unet"]
     without_val = tr.run_summary([_run("unet", _metrics().drop(columns="val_dice"))])
     assert math.isnan(without_val.loc[0, "val_dice"])
     with pytest.raises(ValueError, match="no run"):
@@ -157,10 +166,12 @@ def test_training_curves_per_step_or_per_epoch(tmp_path):
     curves = tr.training_curves({"a": _run("unet"), "b": _run_folder(tmp_path, "vnet")})
     assert list(curves.columns) == ["model", "iteration", "metric", "value", "resolution"]
     a_loss = curves[(curves.model == "a") & (curves.metric == "train loss")]
-    assert (a_loss.resolution == "step").all() and list(a_loss.iteration) == list(range(1, 13))
+    assert (a_loss.resolution == "step").all()
+    assert list(a_loss.iteration) == list(range(1, 13))
     assert a_loss.value.iloc[0] == pytest.approx(4.0)  # step index 0 is plotted at step 1
     b_loss = curves[(curves.model == "b") & (curves.metric == "train loss")]
-    assert (b_loss.resolution == "epoch").all() and list(b_loss.value) == [3.0, 2.0, 1.5]
+    assert (b_loss.resolution == "epoch").all()
+    assert list(b_loss.value) == [3.0, 2.0, 1.5]
     dice = curves[curves.metric == "validation Dice"]
     assert list(dice[dice.model == "a"].iteration) == [8, 12]  # the NaN of epoch 1 is dropped
     # A resumed run knows only the losses of its last session: fall back to the epoch means.
@@ -172,7 +183,10 @@ def test_training_curves_per_step_or_per_epoch(tmp_path):
 def test_read_run_errors_name_the_file(tmp_path):
     folder = _run_folder(tmp_path, "unet")
     model, config, metrics, losses = tr.read_run(folder)
-    assert model == "unet" and config.model == "unet" and len(metrics) == 3 and losses == {}
+    assert model == "unet"
+    assert config.model == "unet"
+    assert len(metrics) == 3
+    assert losses == {}
     (folder / "metrics.csv").unlink()
     with pytest.raises(FileNotFoundError, match=str(folder / "metrics.csv")):
         tr.read_run(folder)
@@ -191,18 +205,24 @@ def test_read_run_errors_name_the_file(tmp_path):
 def test_plot_training_curves():
     curves = tr.training_curves({"unet": _run("unet"), "vnet": _run("vnet")})
     fig = vt.plot_training_curves(curves, smooth=3, title="smoke")
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2
     ax_loss, ax_dice = fig.axes
-    assert len(ax_loss.get_lines()) == 2 and len(ax_dice.get_lines()) == 2
+    assert len(ax_loss.get_lines()) == 2
+    assert len(ax_dice.get_lines()) == 2
     # Smoothing is a centred running mean per model: a loss alternating 0, 1, 0, 1... becomes 1/3 or 2/3
     # inside, (0 + 1) / 2 at the first step; the other model's line is smoothed on its own.
     zigzag = _run("unet", losses={k: float(k % 2) for k in range(12)})
     fig2 = vt.plot_training_curves(tr.training_curves({"zz": zigzag, "vnet": _run("vnet")}), smooth=3)
     lines = {ln.get_color(): ln.get_ydata() for ln in fig2.axes[0].get_lines()}
     y = lines[vt.model_palette(["zz"])["zz"]]
-    assert y[0] == pytest.approx(0.5) and y[1] == pytest.approx(1 / 3) and y[2] == pytest.approx(2 / 3)
+    assert y[0] == pytest.approx(0.5)
+    assert y[1] == pytest.approx(1 / 3)
+    assert y[2] == pytest.approx(2 / 3)
     other = lines[vt.model_palette(["vnet"])["vnet"]]
-    assert other[0] == pytest.approx(3.9) and other[5] == pytest.approx(4.0 - 0.2 * 5) and len(other) == 12
+    assert other[0] == pytest.approx(3.9)
+    assert other[5] == pytest.approx(4.0 - 0.2 * 5)
+    assert len(other) == 12
     assert fig._suptitle.get_text() == "smoke"
     no_val = vt.plot_training_curves(curves[curves.metric == "train loss"])
     assert "no validation yet" in [t.get_text() for t in no_val.axes[1].texts]
@@ -245,10 +265,12 @@ def test_tables_of_a_real_smoke_run(synthetic_root, tmp_path):
     from_folder = tr.run_summary({"unet": tmp_path / "unet"})
     cols = ["final_loss", "val_dice", "best_dice", "iterations"]
     pd.testing.assert_frame_equal(from_result[cols], from_folder[cols])
-    assert from_result.loc[0, "iterations"] == 4 and from_result.loc[0, "s_per_iteration"] > 0
+    assert from_result.loc[0, "iterations"] == 4
+    assert from_result.loc[0, "s_per_iteration"] > 0
     curves = tr.training_curves({"unet": result})
     loss = curves[curves.metric == "train loss"]
-    assert len(loss) == 4 and set(loss.resolution) == {"step"}
+    assert len(loss) == 4
+    assert set(loss.resolution) == {"step"}
     assert len(curves[curves.metric == "validation Dice"]) == 2
     assert isinstance(vt.plot_training_curves(curves), Figure)
 
@@ -264,12 +286,14 @@ def test_organ_dice_curves_from_the_metrics_columns(tmp_path):
         # Organs in label order (spleen 1, gallbladder 4, liver 6), epochs without validation dropped.
         assert list(dict.fromkeys(table["organ"])) == ["spleen", "gallbladder", "liver"]
         liver = table[table.organ == "liver"]
-        assert liver["iteration"].tolist() == [8, 12] and liver["dice"].tolist() == [0.2, 0.8]
+        assert liver["iteration"].tolist() == [8, 12]
+        assert liver["dice"].tolist() == [0.2, 0.8]
         assert table[table.organ == "gallbladder"]["iteration"].tolist() == [12]
     fig = vt.plot_organ_dice_curves(tr.organ_dice_curves(_run(metrics=metrics)), title="t")
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
-    assert ax.get_ylim() == (0.0, 1.0) and len(ax.get_legend().get_texts()) == 3
+    assert ax.get_ylim() == (0.0, 1.0)
+    assert len(ax.get_legend().get_texts()) == 3
 
 
 def test_organ_dice_curves_refuse_a_run_without_validation():
