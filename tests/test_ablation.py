@@ -118,11 +118,15 @@ def test_the_smoke_ladder_trains_every_run_with_the_same_settings():
     quick = make_config("nnunet", preset="quick")
     for config in configs:
         assert config.patch_size == smoke.patch_size != quick.patch_size
-        assert config.optimizer["lr"] == smoke.lr and config.schedule == smoke.schedule and config.val_every == 0
+        assert config.optimizer["lr"] == smoke.lr
+        assert config.schedule == smoke.schedule
+        assert config.val_every == 0
         assert config.iterations == smoke.iterations
     # Full mode is the quick preset untouched, with five folds and test-time augmentation.
     full = ladder_setup(smoke=False)
-    assert full.overrides() == {} and full.folds == 5 and full.tta
+    assert full.overrides() == {}
+    assert full.folds == 5
+    assert full.tta
     assert ladder_setup(smoke=True, folds=3).folds == 3
     for bad in ({"patch_size": (24, 24)}, {"lr": 0}, {"val_every": -1}, {"schedule": "constant"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
