@@ -49,6 +49,7 @@ __all__ = [
     "LadderRuns",
     "STEPS",
     "SUMMARY_COLUMNS",
+    "SMOKE_FOLDS",
     "SMOKE_ITERATIONS",
     "SMOKE_LR",
     "SMOKE_PATCH_SIZE",
@@ -82,6 +83,8 @@ SMOKE_ITERATIONS: int = 400
 SMOKE_PATCH_SIZE: tuple[int, int, int] = (24, 24, 24)
 #: Learning rate of every smoke run (Adam, the ``quick`` preset's optimiser; its own rate is 1e-2).
 SMOKE_LR: float = 1e-2
+#: Fold runs trained and ensembled in smoke mode (of nnU-Net's 5).
+SMOKE_FOLDS: int = 2
 #: Learning-rate schedule of every smoke run. The ``quick`` preset's poly decay, stretched over a few hundred
 #: steps, has halved the rate before the network has learned more than the liver; a constant rate learns
 #: several organs in the same steps (measured: mean Dice 0.13 against 0.06 after 300 steps of batch 4).
@@ -164,8 +167,9 @@ def ladder_setup(smoke: bool, **changes: Any) -> AblationSetup:
     """The setup of chapter *How AMOS 2022 was won*: the smoke scale on a CPU, or the ``quick`` preset at full length.
 
     Smoke: :data:`SMOKE_ITERATIONS` steps per run, patch :data:`SMOKE_PATCH_SIZE`, learning rate
-    :data:`SMOKE_LR` with schedule :data:`SMOKE_SCHEDULE`, validation only at the end, 2 fold runs, no
-    test-time augmentation; the same for every run. Full: the ``quick`` preset's own length, patch and optimiser, 5 fold runs, flip test-time augmentation.
+    :data:`SMOKE_LR` with schedule :data:`SMOKE_SCHEDULE`, validation only at the end, :data:`SMOKE_FOLDS` fold runs, no
+    test-time augmentation; the same for every run. Full: the ``quick`` preset's own length, patch and
+    optimiser, 5 fold runs, flip test-time augmentation.
 
     Args:
         smoke: The smoke scale.
@@ -180,11 +184,14 @@ def ladder_setup(smoke: bool, **changes: Any) -> AblationSetup:
         >>> ladder_setup(smoke=False).overrides()
         {}
     """
+    from amos_tutorial.data.splits import DEFAULT_FOLDS
+
     if smoke:
-        scale = {"iterations": SMOKE_ITERATIONS, "fold_iterations": SMOKE_ITERATIONS, "folds": 2, "tta": False,
-                 "patch_size": SMOKE_PATCH_SIZE, "lr": SMOKE_LR, "schedule": dict(SMOKE_SCHEDULE), "val_every": 0}  # fmt: skip
+        scale = {"iterations": SMOKE_ITERATIONS, "fold_iterations": SMOKE_ITERATIONS, "folds": SMOKE_FOLDS,
+                 "tta": False, "patch_size": SMOKE_PATCH_SIZE, "lr": SMOKE_LR, "schedule": dict(SMOKE_SCHEDULE),
+                 "val_every": 0}  # fmt: skip
     else:
-        scale = {"folds": 5, "tta": True}
+        scale = {"folds": DEFAULT_FOLDS, "tta": True}
     return AblationSetup(**{"preset": "quick", **scale, **changes})
 
 
