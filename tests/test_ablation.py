@@ -16,6 +16,7 @@ from amos_tutorial.benchmark.ablation import (
     SUMMARY_COLUMNS,
     AblationSetup,
     holdout_cases,
+    ladder_setup,
     paired_deltas,
     score_ladder,
     train_ladder,
@@ -105,6 +106,31 @@ def test_setup_checks_its_values():
         AblationSetup(folds=6)
     with pytest.raises(ValueError, match="fold_iterations"):
         AblationSetup(fold_iterations=0)
+
+
+def test_the_smoke_ladder_trains_every_run_with_the_same_settings():
+    from amos_tutorial.training.config import make_config
+
+    smoke = ladder_setup(smoke=True)
+    assert smoke.overrides() == smoke.overrides(fold=True)  # the fold runs get the single runs' settings
+    configs = [make_config(m, preset=smoke.preset, **extra, **smoke.overrides())
+               for m, extra in (("nnunet", {}), ("resenc", {"variant": smoke.resenc_variant}))]  # fmt: skip
+    quick = make_config("nnunet", preset="quick")
+    for config in configs:
+        assert config.patch_size == smoke.patch_size != quick.patch_size
+        assert config.optimizer["lr"] == smoke.lr
+        assert config.schedule == smoke.schedule
+        assert config.val_every == 0
+        assert config.iterations == smoke.iterations
+    # Full mode is the quick preset untouched, with five folds and test-time augmentation.
+    full = ladder_setup(smoke=False)
+    assert full.overrides() == {}
+    assert full.folds == 5
+    assert full.tta
+    assert ladder_setup(smoke=True, folds=3).folds == 3
+    for bad in ({"patch_size": (24, 24)}, {"lr": 0}, {"val_every": -1}, {"schedule": "constant"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            AblationSetup(**bad)
 
 
 # --- the whole ladder on a tiny set --------------------------------------------------------------------
