@@ -33,7 +33,8 @@ def test_recipe_rows_name_sources_with_bib_entries():
     for item in W.RECIPE:
         assert item.source in W.WINNERS_SOURCES, item
     for source in W.WINNERS_SOURCES.values():
-        assert source.bibkey in keys and source.url.startswith("https://")
+        assert source.bibkey in keys
+        assert source.url.startswith("https://")
     table = W.recipe_table()
     assert list(table.columns) == list(W.RECIPE_COLUMNS)
     assert set(table["source"]) <= set(table.attrs["citations"])
@@ -46,7 +47,8 @@ def test_recipe_rows_name_sources_with_bib_entries():
 def test_gpu_plan_is_published_hours_times_folds():
     plan = W.gpu_plan(folds=5).set_index("configuration")
     assert plan.loc["nnU-Net ResEnc L", ["dice", "vram_gb", "hours_per_fold"]].tolist() == [89.41, 22.7, 35]
-    assert plan.loc["nnU-Net ResEnc M", "gpu_hours"] == 60 and plan.loc["nnU-Net (original)", "gpu_hours"] == 45
+    assert plan.loc["nnU-Net ResEnc M", "gpu_hours"] == 60
+    assert plan.loc["nnU-Net (original)", "gpu_hours"] == 45
     assert (W.gpu_plan(folds=2)["gpu_hours"] == 2 * plan["hours_per_fold"].to_numpy()).all()
     with pytest.raises(ValueError, match="folds"):
         W.gpu_plan(folds=6)
@@ -59,14 +61,16 @@ def test_full_plan_commands_parse_with_the_cli():
 
     commands = W.full_plan_commands("/data/amos 22", variant="L", folds=5)
     trains = [c for c in commands if c.startswith("amos train")]
-    assert len(trains) == 5 and all("--augment da5" in c and "--variant L" in c for c in trains)
+    assert len(trains) == 5
+    assert all("--augment da5" in c and "--variant L" in c for c in trains)
     assert "'/data/amos 22'" in commands[0]  # quoted for the shell
     import shlex
 
     parser = build_parser()
     for line in trains:
         args = parser.parse_args(shlex.split(line)[1:])
-        assert args.fold in range(5) and args.preset == "full"
+        assert args.fold in range(5)
+        assert args.preset == "full"
 
 
 # --- the paired bootstrap ------------------------------------------------------------------------------
@@ -83,8 +87,10 @@ def test_paired_deltas_of_a_constant_shift_and_of_noise():
     before = _scores({"spleen": [0.2, 0.5, 0.8, 0.4], "liver": [0.9, 0.7, 0.6, 0.8]})
     shifted = before.assign(dsc=before["dsc"] + 0.1)
     d = paired_deltas(before, shifted, n_boot=200).set_index("organ")
-    assert d.loc["spleen", "delta"] == pytest.approx(0.1) and d.loc["spleen", ["low", "high"]].tolist() == pytest.approx([0.1, 0.1])
-    assert d.loc["all organs", "organ_id"] == 0 and d.loc["all organs", "n_cases"] == 4
+    assert d.loc["spleen", "delta"] == pytest.approx(0.1)
+    assert d.loc["spleen", ["low", "high"]].tolist() == pytest.approx([0.1, 0.1])
+    assert d.loc["all organs", "organ_id"] == 0
+    assert d.loc["all organs", "n_cases"] == 4
     noisy = before.assign(dsc=before["dsc"] + np.array([0.2, -0.2, 0.1, -0.1, 0.0, 0.0, 0.0, 0.0]))
     d = paired_deltas(before, noisy, n_boot=500).set_index("organ")
     assert d.loc["spleen", "low"] < 0 < d.loc["spleen", "high"]  # differences of both signs: 0 is inside
@@ -150,7 +156,8 @@ def test_holdout_keeps_the_validation_split_out_of_the_pool(ablation_root, tmp_p
     test, pool, source = holdout_cases(ablation_root)
     dataset = load_amos(ablation_root)
     assert {c.case_id for c in test} == {c.case_id for c in dataset.split("validation") if c.has_label}
-    assert source == "AMOS validation split" and not {c.case_id for c in test} & {c.case_id for c in pool}
+    assert source == "AMOS validation split"
+    assert not {c.case_id for c in test} & {c.case_id for c in pool}
 
 
 @pytest.mark.slow
@@ -161,14 +168,18 @@ def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_p
     # The fold runs train on the pool only: no test case in any of their training or validation cases.
     for run in ladder.runs[STEPS[3]]:
         config = json.loads((run / "config.json").read_text())
-        assert config["augment"] == "da5" and config["fold"] in (0, 1) and config["model"] == "resenc"
+        assert config["augment"] == "da5"
+        assert config["fold"] in (0, 1)
+        assert config["model"] == "resenc"
         assert str(ladder.pool_root) in config["data"]
         cases = json.loads((run / "cases.json").read_text())
         seen = {c for split in ("training", "validation") for c in cases[split]}
-        assert seen and not seen & set(ladder.test_cases)
+        assert seen
+        assert not seen & set(ladder.test_cases)
     result = score_ladder(ladder, setup, tmp_path / "work", device="cpu")
     summary = result.summary
-    assert list(summary.columns) == list(SUMMARY_COLUMNS) and list(summary["step"]) == list(STEPS)
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    assert list(summary["step"]) == list(STEPS)
     assert summary["models"].tolist() == [1, 1, 1, 2, 2]
     assert summary["train_steps"].tolist() == [3, 3, 3, 4, 4]
     assert (summary["n_cases"] == len(ladder.test_cases)).all()
@@ -178,7 +189,8 @@ def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_p
         assert steps.loc[after, "delta"] == pytest.approx(steps.loc[after, "dice"] - steps.loc[before, "dice"])
         assert steps.loc[after, "low"] <= steps.loc[after, "delta"] <= steps.loc[after, "high"]
     assert set(result.deltas["step"]) == set(STEPS[1:])
-    assert (result.folder / "postprocess_plan.json").is_file() and result.plan.table is not None
+    assert (result.folder / "postprocess_plan.json").is_file()
+    assert result.plan.table is not None
     again = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
     assert again.runs == ladder.runs  # shared runs: nothing is trained twice
 
