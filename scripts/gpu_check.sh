@@ -10,7 +10,7 @@
 #      side by side (issue 4; the training-loop ratio is step 1's);
 #   3. amos bench predict: one AMOS-sized CT (512x512x100, 0.7x0.7x5 mm), fast vs plain MONAI path,
 #      stage times and label agreement (issue 5's <= 2 s target);
-#   4. amos bench models --mode train --bf16: params, s/step, peak memory at the recommended patch
+#   4. amos bench models --mode train --amp bf16: params, s/step, peak memory at the recommended patch
 #      of every model, CoTr and nnFormer included (issue 7).
 # Needs a CUDA machine with the project installed (or its wheels on PYTHONPATH). A failing step is
 # reported and the next one still runs; the exit code says whether any failed.
@@ -33,5 +33,5 @@ step speed python -m amos_tutorial.cli bench speed --variant full --device cuda 
 step pipeline python -m amos_tutorial.cli bench pipeline --variant full --patch-size 96,96,96 --batch-size 2 \
   --iterations 20 --device cuda --out "$out/pipeline.csv"
 step predict python -m amos_tutorial.cli bench predict --device cuda
-step models python -m amos_tutorial.cli bench models --mode train --bf16 --device cuda --out "$out/models.csv"
+step models python -m amos_tutorial.cli bench models --mode train --amp bf16 --device cuda --out "$out/models.csv"
 exit $failed

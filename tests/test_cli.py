@@ -60,6 +60,7 @@ RETIRED = {
     "--num-workers": "--workers",
     "--processes": "--workers",
     "--fp16": "--amp fp16",
+    "--bf16": "--amp bf16",
 }
 
 #: Options several sub-commands spell alike but with the command's own meaning or values (not shared helpers).

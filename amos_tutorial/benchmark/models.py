@@ -64,9 +64,13 @@ def _first_output(out: Any) -> Any:
     return out[:, 0] if out.ndim == 6 else out
 
 
-def _make_step(net: Any, spec: Any, mode: str, batch: int, patch: tuple[int, ...], dev: Any, bf16: bool):
+def _make_step(net: Any, spec: Any, mode: str, batch: int, patch: tuple[int, ...], dev: Any, amp: str):
     """A callable running one forward pass or one training step of ``net`` on random tensors."""
     import torch
+
+    from amos_tutorial.training.amp import amp_policy
+
+    dtype = amp_policy(dev, amp).dtype  # None: full precision
 
     from amos_tutorial.training.trainer import build_optimizer
 
@@ -80,7 +84,7 @@ def _make_step(net: Any, spec: Any, mode: str, batch: int, patch: tuple[int, ...
         opt = build_optimizer(net.parameters(), spec.optimizer)
 
         def step(_k: int) -> None:
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(_first_output(net(x)).float(), y)
             loss.backward()
@@ -90,7 +94,7 @@ def _make_step(net: Any, spec: Any, mode: str, batch: int, patch: tuple[int, ...
     net.eval()
 
     def forward(_k: int) -> None:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16), torch.no_grad():
+        with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None), torch.no_grad():
             net(x)
 
     return forward
@@ -104,7 +108,7 @@ def measure_model(
     mode: str = "params",
     device: str = "cpu",
     repeats: int = 2,
-    bf16: bool = False,
+    amp: str = "off",
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Measure one registered model in this process.
@@ -119,7 +123,8 @@ def measure_model(
         mode: ``"params"``, ``"forward"`` or ``"train"``.
         device: ``"cpu"`` or ``"cuda"``.
         repeats: Timed steps after one warm-up step.
-        bf16: Run under ``torch.autocast`` with bfloat16.
+        amp: Mixed precision as in training (:func:`amos_tutorial.training.amp.amp_policy`): ``"off"``,
+            ``"auto"``, ``"bf16"`` or ``"fp16"`` (a timing probe: fp16 runs without a gradient scaler).
         threads: Torch CPU threads (None leaves torch's default).
 
     Returns:
@@ -155,7 +160,7 @@ def measure_model(
             if mode == "params":
                 return row
             dev = torch.device(device)
-            step = _make_step(net.to(dev), spec, mode, batch, patch, dev, bf16)
+            step = _make_step(net.to(dev), spec, mode, batch, patch, dev, amp)
             row["rss_before_gib"] = round(_rss_gib(), 3)
             step(0)  # untimed: allocator, cuDNN autotuning, lazy initialisation
             reset_peak_memory(dev)

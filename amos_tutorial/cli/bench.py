@@ -56,7 +56,7 @@ examples:
   amos bench --models nnunet,unet --data /data/amos22 --budget short --minutes 30 --out bench/30min
   amos bench speed --models unet,nnunet --variant full --device cuda   # is the GPU fed?
   amos bench pipeline --variant full --patch-size 96,96,96 --device cuda   # MONAI chains vs PatchSampler
-  amos bench models --mode train --bf16 --device cuda --out models.csv   # params, s/step, peak memory
+  amos bench models --mode train --amp bf16 --device cuda --out models.csv   # params, s/step, peak memory
   amos bench metrics                    # DSC+NSD of one AMOS-sized case: ours vs MONAI vs DeepMind
   amos bench predict --device cuda      # one AMOS-sized CT: fast vs plain prediction path, per stage
   amos bench chapters                   # each chapter's execution time against the book's budget
@@ -99,7 +99,7 @@ def _add_models(subparsers: argparse._SubParsersAction) -> None:
     add_batch_size_arg(parser, "override the recommended batch size")
     add_device_arg(parser)
     parser.add_argument("--repeats", type=int, default=2, help="timed steps after one warm-up step")
-    parser.add_argument("--bf16", action="store_true", help="autocast to bfloat16")
+    add_amp_arg(parser)
     add_threads_arg(parser)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per model (child process)")
     parser.add_argument("--in-process", action="store_true", help="measure in this process (no child processes)")
@@ -126,7 +126,7 @@ def _run_models(args: argparse.Namespace) -> int:
     rows = model_table(
         names, in_process=args.in_process, timeout=args.timeout, log=lambda line: print(line, file=sys.stderr),
         variant=args.variant, patch=args.patch_size, batch=args.batch_size, mode=args.mode,
-        device=str(resolve_device(args.device)), repeats=args.repeats, bf16=args.bf16, threads=args.threads,
+        device=str(resolve_device(args.device)), repeats=args.repeats, amp=args.amp, threads=args.threads,
     )  # fmt: skip
     print(format_model_table(rows))
     extra = published_figures(names)
