@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from amos_tutorial.labels import LABELS
@@ -22,6 +23,7 @@ from amos_tutorial.labels import LABELS
 __all__ = [
     "FIGURE_DPI",
     "MODALITY_COLORS",
+    "interval_dots",
     "model_palette",
     "modality_palette",
     "new_figure",
@@ -105,6 +107,41 @@ def organ_ticklabels(labels: Sequence[Any]) -> None:
         text = "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 else "white"
         tick.set_color(text)
         tick.set_bbox({"facecolor": color, "edgecolor": "none", "boxstyle": "round,pad=0.25"})
+
+
+def interval_dots(
+    ax: Any,
+    data: pd.DataFrame,
+    group: str,
+    value: str,
+    organs: Sequence[str],
+    colors: dict[str, str],
+    groups: Sequence[str] | None = None,
+) -> None:
+    """Draw one dot with its interval per organ and group, groups side by side within an organ's row.
+
+    ``data`` has the columns ``group``, ``"organ"``, ``value``, ``"low"`` and ``"high"``; organs are the rows
+    of ``ax`` in the order of ``organs`` (rows without a value are left empty), with a line at 0.
+
+    Args:
+        ax: The matplotlib axes.
+        data: One row per group and organ.
+        group: Column naming the group (model, ablation step...).
+        value: Column of the dot's value; ``low`` and ``high`` bound its interval.
+        organs: Organ names, top to bottom.
+        colors: Group -> colour.
+        groups: The groups to draw, in this order (default: every group, in order of appearance).
+    """
+    groups = list(dict.fromkeys(data[group])) if groups is None else list(groups)
+    spread = 0.7 / max(len(groups), 1)
+    for k, name in enumerate(groups):
+        part = data[data[group] == name].set_index("organ").reindex(organs).dropna(subset=[value])
+        y = np.array([organs.index(o) for o in part.index]) + (k - (len(groups) - 1) / 2) * spread
+        err = np.vstack([part[value] - part["low"], part["high"] - part[value]]).clip(min=0)
+        ax.errorbar(part[value], y, xerr=err, fmt="o", color=colors[name], label=name, capsize=2, ms=4)
+    ax.axvline(0.0, color="0.4", lw=0.8)
+    ax.set_yticks(range(len(organs)), organs)
+    ax.invert_yaxis()
 
 
 def model_palette(names: Sequence[str]) -> dict[str, str]:

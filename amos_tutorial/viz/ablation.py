@@ -9,7 +9,6 @@ Examples:
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 __all__ = ["plot_ablation"]
@@ -32,7 +31,7 @@ def plot_ablation(summary: pd.DataFrame, deltas: pd.DataFrame, title: str | None
     """
     import seaborn as sns
 
-    from amos_tutorial.viz._figure import new_figure, organ_ticklabels
+    from amos_tutorial.viz._figure import interval_dots, new_figure, organ_ticklabels
 
     for name, table, columns in (("summary", summary, ("step", "dice")),
                                  ("deltas", deltas, ("step", "organ", "organ_id", "delta", "low", "high"))):
@@ -52,15 +51,7 @@ def plot_ablation(summary: pd.DataFrame, deltas: pd.DataFrame, title: str | None
     left.set_xlabel("mean Dice over test cases and organs")
     left.set_title("each step (synthetic, quick scale)", fontsize=10)
     shown = [s for s in steps if s in set(deltas["step"])]
-    spread = 0.7 / max(len(shown), 1)
-    for k, step in enumerate(shown):
-        part = deltas[deltas["step"] == step].set_index("organ").reindex(organs).dropna(subset=["delta"])
-        y = np.array([organs.index(o) for o in part.index]) + (k - (len(shown) - 1) / 2) * spread
-        err = np.vstack([part["delta"] - part["low"], part["high"] - part["delta"]]).clip(min=0)
-        right.errorbar(part["delta"], y, xerr=err, fmt="o", color=colors[step], label=step, capsize=2, ms=4)
-    right.axvline(0.0, color="0.4", lw=0.8)
-    right.set_yticks(range(len(organs)), organs)
-    right.invert_yaxis()
+    interval_dots(right, deltas, "step", "delta", organs, colors, groups=shown)
     right.set_xlabel("Dice change from the step before (right: better)")
     right.set_title("change per organ, bootstrap interval over cases", fontsize=10)
     organ_ticklabels(right.get_yticklabels())

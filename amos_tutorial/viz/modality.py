@@ -39,6 +39,7 @@ def plot_modality_gap(gap: pd.DataFrame, title: str | None = None):
     """
     import seaborn as sns
 
+    from amos_tutorial.viz._figure import interval_dots
     from amos_tutorial.viz._figure import new_figure as _figure
     from amos_tutorial.viz._figure import organ_ticklabels as _organ_ticklabels
 
@@ -53,15 +54,7 @@ def plot_modality_gap(gap: pd.DataFrame, title: str | None = None):
     colors = dict(zip(models, sns.color_palette("colorblind", len(models)).as_hex()))
     fig = _figure((6.4, 0.32 * len(organs) * max(1.0, len(models) / 2) + 1.5))
     ax = fig.subplots()
-    step = 0.7 / max(len(models), 1)
-    for k, model in enumerate(models):
-        part = data[data["model"] == model].set_index("organ").reindex(organs).dropna(subset=["gap"])
-        y = np.array([organs.index(o) for o in part.index]) + (k - (len(models) - 1) / 2) * step
-        err = np.vstack([part["gap"] - part["low"], part["high"] - part["gap"]]).clip(min=0)
-        ax.errorbar(part["gap"], y, xerr=err, fmt="o", color=colors[model], label=model, capsize=2, ms=4)
-    ax.axvline(0.0, color="0.4", lw=0.8)
-    ax.set_yticks(range(len(organs)), organs)
-    ax.invert_yaxis()
+    interval_dots(ax, data, "model", "gap", organs, colors, groups=models)
     metric = str(gap.attrs.get("metric", "score")).upper()
     coverage = gap.attrs.get("confidence")
     ax.set_xlabel(f"{metric} on CT minus {metric} on MRI (right: better on CT)")
