@@ -29,6 +29,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -443,19 +444,12 @@ def paired_deltas(
     return pd.DataFrame(rows, columns=list(DELTA_COLUMNS))
 
 
-class _quiet_nanmean:
+@contextlib.contextmanager
+def _quiet_nanmean():
     """Silence NumPy's 'Mean of empty slice' warning (an all-NaN row is expected and handled)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return self
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
+        yield
 
 
 def _parameters(run: Path) -> int:
