@@ -11,19 +11,17 @@ always knows where to look and the test-suite can re-run all of them unattended
    then a short lead paragraph.
 2. **Learning goals** and **Runtime** admonitions (*checked*); the runtime table has two columns:
    CPU smoke run on synthetic data (measured) and GPU run on the real release (expected).
-3. **Setup cell** (*checked*)::
+3. **Setup cell** (*checked*): written by ``amos book sync`` from
+   :func:`amos_tutorial._meta.setup_cell_source`, never by hand. It installs what the chapter needs when it is
+   missing (the package pinned to the release tag, with the chapter's extras from
+   :data:`amos_tutorial._meta.CHAPTER_EXTRAS`), never replacing an installed torch, and stops with one line
+   saying why when the package cannot be installed. The next cell imports::
 
-       try:
-           import amos_tutorial
-       except ImportError:
-           %pip install -q "amos_tutorial @ git+https://github.com/amos-tutorial/amos-tutorial@v0.1.0"
-
-   The install line is :func:`amos_tutorial._meta.pip_install_line` (pinned to the tag of the
-   package version; *checked* by ``tests/test_course.py``); ``amos book sync`` rewrites it and the
-   badge after a version bump or in a fork.
        %matplotlib inline
        from amos_tutorial.notebook import chapter_config, device_report
 
+   A part that needs an optional extra checks :func:`have_extra` first and shows a note with the install line
+   when it is missing.
 4. **Device report** (*checked*): ``print(device_report())``.
 5. **The one configuration cell** (*checked*: exactly one cell calls ``chapter_config``)::
 
@@ -58,7 +56,7 @@ Chapters are stored without outputs and listed in ``_toc.yml`` (*checked*); the 
 Examples:
     >>> from amos_tutorial.notebook import colab_url
     >>> colab_url("intro")
-    'https://colab.research.google.com/github/amos-tutorial/amos-tutorial/blob/main/book/intro.ipynb'
+    'https://colab.research.google.com/github/amos-tutorial/amos-tutorial/blob/colab/book/intro.ipynb'
 """
 
 from __future__ import annotations
@@ -95,6 +93,8 @@ __all__ = [
     "colab_url",
     "device_report",
     "glue",
+    "have_extra",
+    "missing_extra_note",
     "page_note",
     "parse_bool",
     "skip_note",
@@ -119,7 +119,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 T = TypeVar("T")
 
 
-def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = BRANCH) -> str:
+def colab_url(notebook: str, repository: str | None = None, branch: str | None = None) -> str:
     """The Google Colab URL that opens a chapter straight from the GitHub repository.
 
     Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*;
@@ -128,8 +128,8 @@ def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = BRANCH)
     Args:
         notebook: Chapter name (``"intro"``), file name (``"intro.ipynb"``) or repository path
             (``"book/intro.ipynb"``).
-        repository: ``"owner/name"`` on GitHub.
-        branch: Git branch.
+        repository: ``"owner/name"`` on GitHub (default: :data:`amos_tutorial._meta.REPOSITORY`).
+        branch: Git branch (default: the Colab edition's, :data:`amos_tutorial._meta.COLAB_BRANCH`).
 
     Returns:
         The URL.
@@ -138,9 +138,13 @@ def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = BRANCH)
         ValueError: If ``notebook`` is empty or ``repository`` is not ``owner/name``.
 
     Examples:
-        >>> colab_url("book/exploring_the_data.ipynb").endswith("/blob/main/book/exploring_the_data.ipynb")
+        >>> colab_url("book/exploring_the_data.ipynb").endswith("/blob/colab/book/exploring_the_data.ipynb")
         True
     """
+    from amos_tutorial import _meta
+
+    repository = _meta.REPOSITORY if repository is None else repository
+    branch = _meta.COLAB_BRANCH if branch is None else branch
     name = str(notebook).strip().strip("/")
     if not name:
         raise ValueError("notebook must name a chapter, e.g. 'intro'")
@@ -482,7 +486,7 @@ def amos(command: str | list[str]) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
 
 
-def glue(name: str, value: Any) -> None:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Bind a computed value to ``{glue:text}`name``` in the chapter's prose, so that the text follows the result.
 
     Introduced in chapter *Training the baselines*; builds on ``myst_nb.glue``. The book build replaces each
@@ -493,6 +497,7 @@ def glue(name: str, value: Any) -> None:
     Args:
         name: Key used in the prose; letters, digits and underscores.
         value: The value (shown with ``str()``).
+        display: Also show the value in the cell's output (as ``myst_nb.glue``).
 
     Raises:
         ValueError: If ``name`` is not a plain identifier.
@@ -502,8 +507,12 @@ def glue(name: str, value: Any) -> None:
     try:
         from myst_nb import glue as _glue
     except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
         return
-    _glue(name, value, display=False)
+    _glue(name, value, display=display)
 
 
 @dataclass(frozen=True)
@@ -577,3 +586,50 @@ def page_note(text: str, title: str = "Note") -> PageNote:
     if not str(text).strip():
         raise ValueError("page_note needs a text")
     return PageNote(str(title), str(text))
+
+
+def missing_extra_note(extra: str, what: str) -> PageNote | None:
+    """A page note with the install line when optional ``extra`` is missing, else None.
+
+    Introduced in chapter *Training the baselines*. A chapter runs without its optional extras (a plain
+    install, a blocked package): the part that needs one shows this note instead of a traceback.
+
+    Args:
+        extra: Name of the extra in :data:`amos_tutorial._meta.EXTRA_MODULES` (``"nnunet"``, ``"resenc"``).
+        what: What is skipped (``"nnU-Net's part of this chapter"``).
+
+    Returns:
+        A :class:`PageNote` naming the missing module and the exact install line, or None when installed.
+
+    Raises:
+        ValueError: If ``extra`` is not a known extra.
+    """
+    import importlib.metadata
+    import importlib.util
+
+    from amos_tutorial._meta import EXTRA_MODULES, install_spec
+
+    if extra not in EXTRA_MODULES:
+        raise ValueError(f"extra must be one of {sorted(EXTRA_MODULES)}, got {extra!r}")
+    missing = [m for m in EXTRA_MODULES[extra] if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    keep = f' "torch=={importlib.metadata.version("torch")}"' if importlib.util.find_spec("torch") else ""
+    line = f'%pip install -q "{install_spec(extra)}"{keep}'
+    return skip_note(what, f"`{missing[0]}` is not installed; install it with `{line}` and run the page again.")
+
+
+def have_extra(extra: str, what: str) -> bool:
+    """Whether optional ``extra`` is installed; if not, show :func:`missing_extra_note` in the page.
+
+    Examples:
+        >>> have_extra("nnunet", "nnU-Net's part of this chapter")  # doctest: +SKIP
+        True
+    """
+    note = missing_extra_note(extra, what)
+    if note is not None:
+        from IPython.display import display
+
+        display(note)
+    return note is None
+

@@ -24,10 +24,10 @@ from amos_tutorial.exercises.editions import (
     SOLUTION_TAG,
     solution_problems,
     student_notebook,
-    sync_chapter,
     write_student_edition,
 )
 from amos_tutorial.notebook import amos, colab_url
+from amos_tutorial.publish.sync import setup_cell_index, sync_chapter
 
 BOOK = REPO_ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
@@ -59,8 +59,9 @@ def test_repository_and_version_are_defined_once():
 def test_badge_and_install_lines_follow_meta(path):
     nb = _read(path)
     assert f"]({colab_url(path.stem)})" in nb.cells[0].source
-    setup = next(c.source for c in nb.cells if c.cell_type == "code" and "except ImportError" in c.source)
-    assert _meta.pip_install_line() in setup, "setup cell must install this package pinned to its version"
+    setup = nb.cells[setup_cell_index(nb)].source
+    for requirement in _meta.chapter_requirements(path.stem):
+        assert f'"{requirement}"' in setup, "setup cell must install this package pinned to its version"
     text = "\n".join(c.source for c in nb.cells)
     # Every install of the package (the [viewer] extra too) comes from the repository at the release tag:
     # a bare "amos_tutorial[viewer]" would fetch whatever the package index has under that name.
@@ -73,7 +74,7 @@ def test_badge_and_install_lines_follow_meta(path):
 def test_book_sync_check_reports_stale_chapters(tmp_path, capsys):
     nb = _read(BOOK / "intro.ipynb")
     nb.cells[0].source = nb.cells[0].source.replace(_meta.REPOSITORY, "someone/old-name")
-    setup = next(c for c in nb.cells if c.cell_type == "code" and "except ImportError" in c.source)
+    setup = nb.cells[setup_cell_index(nb)]
     setup.source = setup.source.replace(_meta.install_spec(), "amos_tutorial")
     nbformat.write(nb, tmp_path / "intro.ipynb")
     assert amos(["book", "sync", "--check", "--book", tmp_path]) == 1

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 from conftest import REPO_ROOT, chapter_executor, executed_chapter, session_shared_dir, toc_files
 
+from amos_tutorial import _meta
 from amos_tutorial import notebook as nbh
 
 BOOK = REPO_ROOT / "book"
@@ -53,9 +54,9 @@ def test_chapter_follows_the_template(path):
     for needed in ("Learning goals", "Runtime", "{exercise}", "<details>"):  # solutions: see test_course.py
         assert needed in markdown, f"missing {needed!r}"
     sources = [c.source for c in code_cells]
-    setup = next((s for s in sources if "except ImportError" in s), "")
-    assert "import amos_tutorial" in setup
-    assert '%pip install -q "amos_tutorial @ git+' in setup
+    setup = sources[0]
+    assert setup == _meta.setup_cell_source(path.stem), "the first code cell is the setup cell: run `amos book sync`"
+    assert "myst_nb" not in "\n".join(sources), "import glue from amos_tutorial.notebook (myst-nb is not on Colab)"
     assert any("device_report()" in s for s in sources)
     config = [s for s in sources if "chapter_config(" in s and not s.lstrip().startswith(("#", "from"))]
     assert len(config) == 1, "exactly one configuration cell"
@@ -70,9 +71,9 @@ def test_chapter_follows_the_template(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
 def test_chapter_code_stays_short(path):
-    # Code lives in amos_tutorial; a notebook cell explains, calls and shows.
+    # Code lives in amos_tutorial; a notebook cell explains, calls and shows (the generated setup cell aside).
     for cell in _read(path).cells:
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and not cell.source.startswith(_meta.SETUP_MARKER):
             assert len(cell.source.splitlines()) <= 15, f"cell too long:\n{cell.source}"
 
 
@@ -80,7 +81,7 @@ def test_chapter_code_stays_short(path):
 
 
 def test_colab_url():
-    url = "https://colab.research.google.com/github/amos-tutorial/amos-tutorial/blob/main/book/intro.ipynb"
+    url = "https://colab.research.google.com/github/amos-tutorial/amos-tutorial/blob/colab/book/intro.ipynb"
     assert nbh.colab_url("intro") == url
     assert nbh.colab_url("intro.ipynb") == url
     assert nbh.colab_url("book/intro.ipynb") == url

@@ -24,23 +24,27 @@ def _student_command(args: argparse.Namespace) -> int:
 
 
 def _sync_command(args: argparse.Namespace) -> int:
-    import nbformat
+    from amos_tutorial.publish.sync import sync_repository
 
-    from amos_tutorial.exercises.editions import default_book_dir, sync_chapter
-
-    book = Path(args.book) if args.book else default_book_dir()
-    if not book.is_dir():
-        raise FileNotFoundError(f"{book}: no book folder here")
-    stale = []
-    for path in sorted(book.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        if sync_chapter(nb, path.stem):
-            stale.append(path.name)
-            if not args.check:
-                nbformat.write(nb, path)
+    root = Path(args.book).parent if args.book and Path(args.book).name == "book" else args.book
+    stale = sync_repository(root or _repository_root(), check=args.check)
     verb = "out of date" if args.check else "rewritten"
-    print(f"amos book sync: {len(stale)} chapter(s) {verb}{': ' + ', '.join(stale) if stale else ''}")
+    print(f"amos book sync: {len(stale)} file(s) {verb}{': ' + ', '.join(stale) if stale else ''}")
     return 1 if args.check and stale else 0
+
+
+def _colab_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.publish.colab import write_colab_edition
+
+    written = write_colab_edition(args.out, executed=args.executed, book=args.book)
+    print(f"amos book colab: {len(written)} chapter(s) in plain Markdown in {args.out}")
+    return 0
+
+
+def _repository_root() -> Path:
+    from amos_tutorial.exercises.editions import default_book_dir
+
+    return default_book_dir().parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,9 +73,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sync = add_command(
         sub,
         "sync",
-        help="rewrite Colab badges and install lines from amos_tutorial._meta",
-        description="Rewrite every chapter's Colab badge and pinned install line from amos_tutorial._meta.",
+        help="rewrite badges, setup cells, install lines and the repository URL from amos_tutorial._meta",
+        description=(
+            "Rewrite every chapter's Colab badge, setup cell, install and clone lines, and the repository URL in "
+            "_config.yml and pyproject.toml, from amos_tutorial._meta (a fork changes REPOSITORY there, then runs this)."
+        ),
     )
     sync.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
     sync.add_argument("--check", action="store_true", help="only report chapters that are out of date (exit 1)")
     sync.set_defaults(func=_sync_command)
+    colab = add_command(
+        sub,
+        "colab",
+        help="write the Colab edition: the chapters in plain Markdown, with the executed book's values",
+        description=(
+            "Write the Colab edition that the badges open: every chapter with its MyST (admonitions, exercises, "
+            "citations, cross-references, glued values) turned into plain Markdown. Glued values come from the "
+            "executed chapters in --executed (scripts/build_book.sh keeps them in _build/executed)."
+        ),
+    )
+    colab.add_argument("out", type=Path, metavar="OUT", help="output folder (the chapters land in OUT/book)")
+    colab.add_argument("--executed", type=Path, required=True, help="folder of the executed chapters")
+    colab.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    colab.set_defaults(func=_colab_command)

@@ -10,14 +10,11 @@ Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book
 
 :func:`write_student_edition` (``amos book student OUT``) copies the chapters without those cells, so a
 student's notebook keeps the skeletons, whose checkers then report "not implemented yet".
-:func:`sync_chapter` (``amos book sync``) rewrites each chapter's Colab badge and install line from
-:mod:`amos_tutorial._meta`.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,7 +26,6 @@ __all__ = [
     "hidden_solution_metadata",
     "solution_problems",
     "student_notebook",
-    "sync_chapter",
     "write_student_edition",
 ]
 
@@ -38,8 +34,6 @@ SOLUTION_TAG = "solution"
 SOLUTION_TITLE = "# @title Solution (hidden: click to show the code)"
 DETAILS_OPEN = "<details>\n<summary>Solution</summary>"
 DETAILS_CLOSE = "</details>"
-_BADGE = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)")
-_INSTALL = re.compile(r'%pip install (?:-q )?"amos_tutorial(?:\[(?P<extra>[\w-]+)\])?[^"]*"')
 
 
 def default_book_dir() -> Path:
@@ -132,22 +126,3 @@ def write_student_edition(out: str | Path, book: str | Path | None = None, chapt
         nb = student_notebook(nbformat.read(path, as_version=4))
         written.append(atomic_write_text(out / path.name, nbformat.writes(nb) + "\n"))
     return written
-
-
-def sync_chapter(nb: Any, chapter: str) -> bool:
-    """Rewrite a chapter's Colab badge and every ``%pip install "amos_tutorial..."`` line from :mod:`amos_tutorial._meta`.
-
-    Returns:
-        True if the notebook changed.
-    """
-    from amos_tutorial._meta import pip_install_line
-    from amos_tutorial.notebook import colab_url
-
-    changed = False
-    for cell in nb["cells"]:
-        source = cell["source"]
-        new = _BADGE.sub(f"]({colab_url(chapter)})", source) if cell["cell_type"] == "markdown" else source
-        new = _INSTALL.sub(lambda m: pip_install_line(m.group("extra")), new)
-        if new != source:
-            cell["source"], changed = new, True
-    return changed
