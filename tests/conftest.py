@@ -6,7 +6,9 @@ Everything here is small on purpose (the CI machine has 2 CPU cores): a hand-mad
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -161,7 +163,10 @@ def session_shared_dir(factory: pytest.TempPathFactory) -> Path:
 
 
 def chapter_executor(env: dict[str, str] | None = None):
-    """pytest-notebook's executor, set up as the book build runs a chapter (smoke mode, static viewer).
+    """pytest-notebook's executor in the maintainers' environment, set up as the book build runs a chapter.
+
+    Used for the data variants (tests/test_chapter_variants.py) and small hand-made notebooks; the chapters
+    themselves run the reader's way (:func:`executed_chapter`).
 
     Args:
         env: Extra kernel environment on top of the smoke settings (e.g. ``AMOS_DATA`` for another copy).
@@ -177,8 +182,42 @@ def chapter_executor(env: dict[str, str] | None = None):
     )
 
 
+def reader(shared: Path, name: str = "reader", blocked: tuple[str, ...] = ()):
+    """The reader's environment of this test session (made once, shared by the pytest-xdist workers).
+
+    A fresh venv with only torch and ipykernel, as Colab has; each chapter's own setup cell installs the rest
+    from a snapshot of this checkout at the release tag (see ``tests/_reader.py``). ``blocked`` names
+    distributions that pip must refuse (an optional package that cannot be installed).
+    """
+    from _reader import Reader, make_reader
+    from filelock import FileLock
+
+    root = shared / name
+    ready = root / "ready.json"
+    with FileLock(f"{root}.lock"):
+        if not ready.is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            start = time.perf_counter()
+            made = make_reader(root, REPO_ROOT, blocked=blocked)
+            ready.write_text(json.dumps({"url": made.url, "seconds": round(time.perf_counter() - start, 1),
+                                         "constraints": str(made.constraints or "")}), encoding="utf-8")
+    info = json.loads(ready.read_text(encoding="utf-8"))
+    return Reader(root, root / "venv" / "bin" / "python", root / "kernels", info["url"],
+                  Path(info["constraints"]) if info["constraints"] else None)
+
+
+def execute_chapter_as_reader(path: Path, shared: Path, environment: str = "reader",
+                              blocked: tuple[str, ...] = ()):
+    """Execute a chapter the reader's way; returns ``(notebook, setup seconds, error or None)``."""
+    from _reader import execute_as_reader
+
+    who = reader(shared, environment, blocked)
+    return execute_as_reader(path, who, shared / environment / "work" / path.stem, f"{who.root}.install.lock",
+                             CELL_TIMEOUT_S)
+
+
 def executed_chapter(path: Path, shared: Path):
-    """The executed copy of chapter ``path``, executing it only if no one did in this session.
+    """The executed copy of chapter ``path``, executing it (the reader's way) only if no one did in this session.
 
     Returns:
         ``(notebook, copy_path)``.
@@ -198,17 +237,20 @@ def executed_chapter(path: Path, shared: Path):
     with FileLock(f"{copy}.lock"):
         if not copy.is_file() and not failed.is_file():
             start = time.perf_counter()
+            setup_s = 0.0
             try:
-                result = chapter_executor().check(str(path))
+                nb, setup_s, error = execute_chapter_as_reader(path, shared)
+                if error:
+                    raise RuntimeError(error)
                 with atomic_path(copy) as tmp:
-                    nbformat.write(result.nb_final, tmp)
+                    nbformat.write(nb, tmp)
                 status = "ok"
             except Exception as exc:
                 failed.write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
                 status = "failed"
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
             with open(shared / CHAPTER_LOG, "a", encoding="utf-8") as log:
-                log.write(f"{path.stem}\t{time.perf_counter() - start:.1f}\t{status}\t{worker}\n")
+                log.write(f"{path.stem}\t{time.perf_counter() - start - setup_s:.1f}\t{status}\t{worker}\t{setup_s:.1f}\n")
     if failed.is_file():
         raise AssertionError(f"{rel} failed to execute:\n{failed.read_text(encoding='utf-8')[-4000:]}")
     return nbformat.read(copy, as_version=4), copy
@@ -235,9 +277,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
     from amos_tutorial.benchmark.chapters import format_chapter_times
 
-    frame = pd.read_csv(log, sep="\t", names=["chapter", "seconds", "status", "worker"])
-    terminalreporter.section("chapter execution times (smoke mode; each chapter should appear once)")
+    frame = pd.read_csv(log, sep="\t", names=["chapter", "seconds", "status", "worker", "setup_s"])
+    terminalreporter.section("chapter execution times (smoke mode, the reader's way; setup cell not counted)")
     terminalreporter.write_line(format_chapter_times(frame))
+    installs = frame[frame["setup_s"] > 1]
+    if len(installs):
+        terminalreporter.write_line("setup cells that installed packages: " + ", ".join(
+            f"{row.chapter} {row.setup_s:.0f} s" for row in installs.itertuples()))
     for chapter, count in frame["chapter"].value_counts().items():
         if count > 1:
             terminalreporter.write_line(f"WARNING: {chapter} was executed {count} times")

@@ -38,7 +38,7 @@ LAYERS = {
     "evaluation": 6,
     "benchmark": 7, "nnunet": 7,
     "viz": 8,
-    "cli": 9, "notebook": 9, "exercises": 9,
+    "cli": 9, "notebook": 9, "exercises": 9, "publish": 9,
 }  # fmt: skip
 # Modules that sit lower than their package (they import nothing above that layer; checked below too).
 # evaluation.postprocess: label-map rules that `amos predict --postprocess` applies before saving.

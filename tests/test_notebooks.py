@@ -13,7 +13,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO_ROOT, chapter_executor, executed_chapter, session_shared_dir, toc_files
+from conftest import (
+    REPO_ROOT,
+    chapter_executor,
+    execute_chapter_as_reader,
+    executed_chapter,
+    session_shared_dir,
+    toc_files,
+)
 
 from amos_tutorial import _meta
 from amos_tutorial import notebook as nbh
@@ -209,6 +216,25 @@ def test_chapter_runs_in_smoke_mode(path, synthetic_cache, tmp_path_factory):
     images = [o for c in nb_final.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     figure_cells = [c for c in nb_final.cells if c.get("metadata", {}).get("mystnb", {}).get("figure")]
     assert len(images) >= len(figure_cells), "every captioned cell must show a figure"
+
+
+#: Distributions the "blocked" reader environment cannot install: every optional extra of the chapters.
+BLOCKED = ("nnunetv2", "dynamic-network-architectures")
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.parametrize("chapter", sorted(_meta.CHAPTER_EXTRAS))
+def test_chapter_without_its_extras_finishes_with_a_note(chapter, tmp_path_factory):
+    shared = session_shared_dir(tmp_path_factory)
+    nb, _, error = execute_chapter_as_reader(BOOK / f"{chapter}.ipynb", shared, "reader-blocked", BLOCKED)
+    assert error is None, error
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    notes = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
+    install = [n for n in notes if "is not installed; install it with `%pip install -q \"amos_tutorial[" in n]
+    assert install, f"no note with the install line; notes: {notes}"
+    streams = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "could not be installed" in streams
 
 
 @pytest.mark.slow

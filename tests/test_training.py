@@ -341,3 +341,45 @@ def test_sigint_writes_a_checkpoint_and_exits_cleanly(synthetic_root, cache, tmp
     resumed = train(out=run, resume=True, device="cpu", progress=False, iterations=state["iteration"] + 2)
     assert resumed.completed
     assert min(resumed.losses) == state["iteration"]
+
+
+def test_a_memory_budget_smaller_than_the_cases_streams_them(synthetic_root, tmp_path, monkeypatch):
+    # A budget far below one case: training still runs, with the cases memory-mapped from the cache.
+    import json
+
+    from amos_tutorial.cli import main
+    from amos_tutorial.transforms import cache
+
+    loaded = []
+    real = cache.load_preprocessed
+
+    def spy(*args, **kwargs):
+        volumes = real(*args, **kwargs)
+        loaded.append((kwargs.get("memory_budget_gb"), volumes))
+        return volumes
+
+    monkeypatch.setattr(cache, "load_preprocessed", spy)
+    out = tmp_path / "run"
+    rc = main(["train", "--model", "unet", "--data", str(synthetic_root), "--preset", "smoke", "--iterations", "2",
+               "--device", "cpu", "--no-progress", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+               "--memory-budget", "0.000001"])
+    assert rc == 0
+    assert json.loads((out / "config.json").read_text())["memory_budget_gb"] == 1e-6
+    budgets = [budget for budget, _ in loaded if budget is not None]
+    assert budgets == [1e-6]
+
+
+def test_the_default_budget_depends_on_the_machine():
+    from amos_tutorial.transforms.cache import default_memory_budget_gb
+
+    assert default_memory_budget_gb(total_gb=64.0) is None
+    assert default_memory_budget_gb(total_gb=12.7, available_gb=11.5) == pytest.approx(4.8)
+
+
+def test_memory_budget_must_be_positive(capsys):
+    from amos_tutorial.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--model", "unet", "--memory-budget", "0", "--out", "x"])
+    assert stopped.value.code == 2
+    assert "--memory-budget must be > 0 GB" in capsys.readouterr().err

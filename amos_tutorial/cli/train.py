@@ -41,6 +41,16 @@ ORDER = 30
 __all__ = ["register"]
 
 
+def _positive_gb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--memory-budget must be a number of GB, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--memory-budget must be > 0 GB, got {text!r}")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     from amos_tutorial.models import list_models
     from amos_tutorial.training import train
@@ -69,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         "variant": args.variant,
         "augment": args.augment,
         "task": args.task,
+        "memory_budget_gb": args.memory_budget,
     }
     result = train(
         model=args.model or "",
@@ -147,6 +158,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train on nnU-Net's cross-validation fold K (0-4) of all labelled cases (see `amos splits`)",
     )
     add_cache_dir_arg(parser)
+    parser.add_argument(
+        "--memory-budget", type=_positive_gb, metavar="GB",
+        help="RAM for the training cases; the others are memory-mapped from the cache "
+        "(default: no limit with 16 GB of RAM or more, about half the available RAM below)",
+    )
     parser.add_argument("--stop-after", type=int, help="stop with a checkpoint after N steps of this session")
     add_progress_arg(parser)
     parser.set_defaults(func=_run)

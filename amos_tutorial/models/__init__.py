@@ -22,6 +22,7 @@ from torch import nn
 from amos_tutorial.models.registry import (
     ModelSpec,
     all_variants,
+    available_models,
     build_model,
     get_model_spec,
     list_models,
@@ -36,6 +37,7 @@ from amos_tutorial.models import resenc  # noqa: F401  isort: skip
 __all__ = [
     "ModelSpec",
     "all_variants",
+    "available_models",
     "build_model",
     "build_model_for_patch",
     "count_parameters",

@@ -108,7 +108,8 @@ def model_overview(names: Sequence[str] | None = None, variants: Sequence[str] =
     once per variant on the CPU at the variant's recommended patch (a few seconds for all of them).
 
     Args:
-        names: Registry names (default: every registered model).
+        names: Registry names (default: every registered model whose optional modules are installed; the
+            others are listed in ``frame.attrs["unavailable"]``).
         variants: Which variants to count (``"full"``, ``"tiny"``).
 
     Returns:
@@ -125,12 +126,13 @@ def model_overview(names: Sequence[str] | None = None, variants: Sequence[str] =
         >>> bool(model_overview(["unet"], variants=["tiny"]).loc[0, "params_tiny_M"] < 0.1)
         True
     """
-    from amos_tutorial.models import build_model_for_patch, count_parameters, get_model_spec, list_models
+    from amos_tutorial.models import available_models, build_model_for_patch, count_parameters, get_model_spec, list_models
 
     variants = list(variants)
     if not variants or any(v not in ("full", "tiny") for v in variants):
         raise ValueError(f"variants must be a non-empty list of 'full'/'tiny', got {variants!r}")
-    names = list_models() if names is None else list(names)
+    unavailable = [] if names is not None else sorted(set(list_models()) - set(available_models()))
+    names = available_models() if names is None else list(names)
     rows = []
     for name in names:
         spec = get_model_spec(name)
@@ -154,4 +156,6 @@ def model_overview(names: Sequence[str] | None = None, variants: Sequence[str] =
             row["static_GiB"] = static_memory_gib(counts["full"], spec.optimizer)
         row["paper"] = spec.paper
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["unavailable"] = unavailable
+    return frame

@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_VARIANTS",
     "ModelSpec",
     "all_variants",
+    "available_models",
     "build_model",
     "get_model_spec",
     "list_models",
@@ -56,6 +57,8 @@ class ModelSpec:
         variant_recipes: Patch and batch of named variants other than ``"full"`` and ``"tiny"``:
             ``{"L": {"patch_size": (192, 192, 192), "batch_size": 2}}``; a variant missing here trains
             with ``patch_size`` / ``batch_size``.
+        requires: Modules of an optional extra the factory imports (``resenc``: ``dynamic_network_architectures``);
+            :func:`available_models` leaves the model out while one is missing.
     """
 
     name: str
@@ -73,6 +76,13 @@ class ModelSpec:
     extra: dict[str, Any] = field(default_factory=dict)
     variants: tuple[str, ...] = DEFAULT_VARIANTS
     variant_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+
+    def missing_modules(self) -> list[str]:
+        """The modules of :attr:`requires` that are not installed."""
+        import importlib.util
+
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
     def check_variant(self, variant: str) -> str:
         """Return ``variant`` if this model builds it.
@@ -133,6 +143,12 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def available_models() -> list[str]:
+    """Names of the registered models whose optional modules are installed, sorted."""
+    _ensure_builtin()
+    return sorted(name for name, spec in _REGISTRY.items() if not spec.missing_modules())
+
+
 def get_model_spec(name: str) -> ModelSpec:
     """Return the spec of a registered model.
 
@@ -163,6 +179,13 @@ def build_model(name: str, variant: str = "full", in_channels: int = 1, out_chan
 
     Raises:
         ValueError: For a variant the model does not build.
+        ImportError: When a module the model needs is not installed (one line naming it and the extra).
     """
     spec = get_model_spec(name)
+    missing = spec.missing_modules()
+    if missing:
+        from amos_tutorial._meta import EXTRA_MODULES, install_spec
+
+        extra = min((e for e, mods in EXTRA_MODULES.items() if missing[0] in mods), key=lambda e: len(EXTRA_MODULES[e]))
+        raise ImportError(f"model {name!r} needs {missing[0]}, which is not installed: pip install \"{install_spec(extra)}\"")
     return spec.factory(in_channels, out_channels, spec.check_variant(variant))

@@ -341,6 +341,7 @@ def _register() -> None:
         ModelSpec(
             name="resenc",
             factory=build_resenc,
+            requires=("dynamic_network_architectures",),
             patch_size=RESENC_RECIPES["M"]["patch_size"],
             batch_size=RESENC_RECIPES["M"]["batch_size"],
             optimizer=RESENC_RECIPE["optimizer"],

@@ -155,7 +155,9 @@ class TrainConfig:
             (the AMOS 2022 winners' stronger augmentation). Booleans of older ``config.json`` files are read
             as ``True -> "default"``, ``False -> "off"``.
         cache_dir: Folder of the preprocessed cases; None uses ``<AMOS_CACHE_DIR>/preprocessed/...``.
-        memory_budget_gb: Passed to ``load_preprocessed`` (None: no limit).
+        memory_budget_gb: RAM for the training cases, passed to ``load_preprocessed``; the cases beyond it are
+            memory-mapped. None: :func:`amos_tutorial.transforms.cache.default_memory_budget_gb` (no limit on
+            a machine with 16 GB or more, about half the available RAM on a smaller one).
         modality_rule: Id rule for the modality when the metadata does not decide.
         world_size: Processes of the run (1, or the torchrun world size); recorded for resuming.
         task: AMOS task, 1 (train and validate on CT cases only) or 2 (CT and MRI, the default). The

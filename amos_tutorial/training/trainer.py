@@ -450,19 +450,24 @@ def prepare_volumes(
     wanted_val = [c.case_id for c in val_cases if c.case_id in ready]
     if not wanted_train:
         raise ValueError(f"{out_dir}: no training case could be preprocessed (see the messages above)")
+    from amos_tutorial.transforms.cache import default_memory_budget_gb
+
+    # None: no limit on a large machine, a budget on a small one (free Colab), so that a run never loads more
+    # cases than fit in RAM; the cases beyond the budget are memory-mapped.
+    budget = config.memory_budget_gb if config.memory_budget_gb is not None else default_memory_budget_gb()
     if info.world_size > 1:
         # The sampler trains each rank on volumes[rank::world_size]: read this rank's shard, map the
         # others from disk (they cost no memory unless touched) so N processes do not hold N copies.
         from amos_tutorial.transforms.cache import load_preprocessed_case
 
         mine = wanted_train[info.rank :: info.world_size]
-        loaded = {v.case_id: v for v in load_preprocessed(out_dir, mine, config.memory_budget_gb)}
+        loaded = {v.case_id: v for v in load_preprocessed(out_dir, mine, budget)}
         train_vols = [
             loaded[cid] if cid in loaded else load_preprocessed_case(out_dir / f"{cid}.pt", mmap=True)
             for cid in wanted_train
         ]
     else:
-        train_vols = load_preprocessed(out_dir, case_ids=wanted_train, memory_budget_gb=config.memory_budget_gb)
+        train_vols = load_preprocessed(out_dir, case_ids=wanted_train, memory_budget_gb=budget)
     val_vols = load_preprocessed(out_dir, case_ids=wanted_val) if info.is_main else []
     return list(train_vols), list(val_vols), out_dir
 

@@ -40,11 +40,56 @@ __all__ = [
     "read_cache_index",
     "default_cache_dir",
     "available_memory_gb",
+    "default_memory_budget_gb",
     "suggest_memory_budget_gb",
+    "total_memory_gb",
 ]
 
 #: RAM kept free for Python, torch, the model and the batches when a budget is derived from free memory.
 RESERVED_GB = 2.0
+#: A machine with less RAM than this (free Colab: 12.7 GB) gets a memory budget by default.
+SMALL_MACHINE_GB = 16.0
+
+
+def total_memory_gb() -> float | None:
+    """The machine's RAM in GB (``MemTotal`` on Linux); None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def default_memory_budget_gb(total_gb: float | None = None, available_gb: float | None = None) -> float | None:
+    """The memory budget of a run that sets none: no limit on a large machine, :func:`suggest_memory_budget_gb` on a small one.
+
+    Introduced in the course kit's *Colab* page. On a machine with less than :data:`SMALL_MACHINE_GB` of RAM
+    (free Colab, a laptop) a training run that loaded every preprocessed case would be killed; with a budget,
+    the cases beyond it are memory-mapped from the cache instead (slower, never a crash).
+
+    Args:
+        total_gb: The machine's RAM (None: :func:`total_memory_gb`).
+        available_gb: RAM available now (None: measured).
+
+    Returns:
+        A budget in GB, or None for no limit.
+
+    Examples:
+        >>> default_memory_budget_gb(total_gb=64.0) is None
+        True
+        >>> default_memory_budget_gb(total_gb=12.7, available_gb=11.5)
+        4.8
+    """
+    total = total_memory_gb() if total_gb is None else float(total_gb)
+    if total is not None and total >= SMALL_MACHINE_GB:
+        return None
+    return suggest_memory_budget_gb(available_gb=available_gb)
 
 
 def available_memory_gb() -> float | None:
