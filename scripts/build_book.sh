@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the executed book on the synthetic mini-AMOS set.
 #
-#   scripts/build_book.sh [OUTDIR]        (default OUTDIR: _build; the HTML lands in OUTDIR/html)
+#   scripts/build_book.sh [OUTDIR]        (default OUTDIR: _build; the HTML lands in OUTDIR/html, the executed
+#                                          chapters in OUTDIR/executed)
 #
 # Every chapter is executed (AMOS_SMOKE=1: the small CPU version of each chapter); the build fails
 # on any cell error, on any Sphinx warning (-W) and on a missing page. Assumes the project's venv is
@@ -34,6 +35,9 @@ if ! jupyter-book build "$source_dir" --path-output "$stage" -W -n --keep-going 
   exit 1
 fi
 mv "$stage/_build/html" "$out/html"
+# The executed chapters (with their glued values) feed the Colab edition: amos book colab OUT --executed OUTDIR/executed
+rm -rf "$out/executed"
+if [ -d "$stage/_build/jupyter_execute" ]; then mv "$stage/_build/jupyter_execute" "$out/executed"; fi
 rm -rf "$stage"
 [ -f "$out/html/index.html" ] || { echo "build_book: $out/html/index.html missing" >&2; exit 1; }
 echo "build_book: built in $(( $(date +%s) - start )) s"

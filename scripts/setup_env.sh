@@ -37,8 +37,8 @@ fi
 # predictor import neither timm nor torchvision. So nnunetv2 and its torch-dependent requirements go in with
 # --no-deps and the others (which do not depend on torch) normally. Keep this list in step with nnunetv2's
 # own requirements. On a GPU machine `pip install -e ".[nnunet]"` (the `nnunet` extra) installs the full set.
-# pip then reports that batchgenerators "requires unittest2" and dynamic-network-architectures "timm": expected
-# (unittest2 is a Python 2 backport that batchgenerators' code never imports).
+# unittest2 is installed too (batchgenerators declares it, though its code never imports it), so that pip's
+# resolver has no conflict to report: a fresh set-up prints no ERROR line.
 nnunet_stamp=.venv/.amos_nnunet_installed
 if [ "${AMOS_NNUNET:-1}" != 0 ] && { [ ! -f "$nnunet_stamp" ] || [ "${BASH_SOURCE[0]}" -nt "$nnunet_stamp" ]; }; then
   torch_before="$(python -c 'import torch; print(torch.__version__)')"
@@ -46,7 +46,7 @@ if [ "${AMOS_NNUNET:-1}" != 0 ] && { [ ! -f "$nnunet_stamp" ] || [ "${BASH_SOURC
   python -m pip install -q --no-deps "nnunetv2==2.8.1" "acvl-utils>=0.2.6,<0.3" \
     "dynamic-network-architectures>=0.4.4,<0.5" "batchgenerators>=0.25.1" "batchgeneratorsv2>=0.3.2"
   python -m pip install -q scikit-learn "scikit-image>=0.19.3" "SimpleITK>=2.2.1" graphviz tifffile requests \
-    imagecodecs yacs "blosc2>=3.3.2" connected-components-3d pillow future threadpoolctl
+    imagecodecs yacs "blosc2>=3.3.2" connected-components-3d pillow future threadpoolctl unittest2
   torch_after="$(python -c 'import torch; print(torch.__version__)')"
   if [ "$torch_after" != "$torch_before" ] || python -c 'import torchvision' 2>/dev/null; then
     echo "setup: error: installing nnU-Net changed torch ($torch_before -> $torch_after) or added torchvision" >&2
