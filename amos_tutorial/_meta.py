@@ -154,7 +154,8 @@ def setup_cell_source(chapter: str) -> str:
     return "\n".join([
         f"{SETUP_MARKER} install what this chapter needs when it is missing",
         "# (on Colab, in a fresh environment), never replacing an installed torch, then check the imports.",
-        "import importlib, importlib.metadata, importlib.util, subprocess, sys",
+        "import importlib, importlib.metadata, importlib.util, os, subprocess, sys",
+        f"os.environ[\"AMOS_CHAPTER\"] = \"{chapter}\"  # which page this is (its runtime box reads it)",
         f"REQUIREMENTS = [\n    {requirements},\n]",
         f"MODULES = {chapter_modules(chapter)!r}",
         "def _missing():",

@@ -376,10 +376,19 @@ class ChapterConfig:
         report = device_report()
         gpu = report.accelerator if report.device != "cpu" else "no GPU"
         machine = f"{report.cpu_count} CPU cores, {gpu}; {'smoke' if self.smoke else 'full'} mode"
-        print(f"this chapter ran in {format_duration(seconds)} ({machine})")
         from IPython.display import Markdown
 
-        glue(GLUE_RUNTIME, Markdown(format_duration(seconds)))
+        from amos_tutorial.benchmark.chapters import cold_time
+
+        chapter = os.environ.get("AMOS_CHAPTER", "")  # set by the chapter's setup cell
+        cold = cold_time(chapter) if chapter else None
+        runtime = f"{format_duration(seconds)} in this build"
+        if cold is not None:
+            runtime += (f"; {format_duration(cold['seconds'])} from an empty cache, as on a fresh Colab machine "
+                        f"(measured {cold['date']}, {cold['machine']})")
+        print(f"this chapter ran in {format_duration(seconds)} ({machine})"
+              + (f"; from an empty cache: {format_duration(cold['seconds'])} (measured {cold['date']})" if cold else ""))
+        glue(GLUE_RUNTIME, Markdown(runtime))
         glue(GLUE_MACHINE, Markdown(machine))
 
     def __str__(self) -> str:

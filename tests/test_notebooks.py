@@ -284,3 +284,41 @@ def test_chapter_timing_benchmark_measures_and_reports(tmp_path):
         toc_chapters(tmp_path)
     with pytest.raises(ValueError, match="budget_s"):
         time_chapters([], budget_s=0)
+
+
+@pytest.mark.slow
+def test_cold_chapters_each_get_an_empty_cache_of_their_own(tmp_path):
+    from amos_tutorial.benchmark.chapters import time_chapters
+
+    paths = []
+    for name in ("a", "b"):
+        record = tmp_path / f"{name}.txt"
+        cell = f"import os, pathlib; d = os.environ['AMOS_CACHE_DIR']; pathlib.Path({str(record)!r}).write_text(d)"
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        paths.append(tmp_path / f"{name}.ipynb")
+    frame = time_chapters(paths, log=None, cold=True)
+    assert list(frame["status"]) == ["ok", "ok"]
+    used = [(tmp_path / f"{n}.txt").read_text() for n in ("a", "b")]
+    assert used[0] != used[1]
+    assert os.environ.get("AMOS_CACHE_DIR") not in used
+    assert not any(Path(d).exists() for d in used)
+
+
+def test_runtime_line_shows_the_measured_cold_time(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from amos_tutorial.benchmark import chapters
+
+    table = tmp_path / "cold.csv"
+    pd.DataFrame([{"chapter": "intro", "seconds": 42.0, "budget_s": 180, "over_budget": False, "status": "ok",
+                   "error": "", "cache": "cold", "date": "2026-12-06", "machine": "2 CPU cores"}]).to_csv(table)
+    monkeypatch.setattr(chapters, "COLD_TIMES_CSV", table)
+    assert chapters.cold_time("intro") == {"seconds": 42.0, "date": "2026-12-06", "machine": "2 CPU cores"}
+    assert chapters.cold_time("winners") is None
+    monkeypatch.setenv("AMOS_CHAPTER", "intro")
+    monkeypatch.delenv(nbh.ENV_DATA, raising=False)
+    cfg = nbh.chapter_config(str(tmp_path))
+    cfg.glue_runtime()
+    assert "from an empty cache: 42 s (measured 2026-12-06)" in capsys.readouterr().out

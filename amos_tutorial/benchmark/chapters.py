@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ __all__ = [
     "BOOK_BUDGET_S",
     "CHAPTER_BUDGET_S",
     "CHAPTER_TIME_COLUMNS",
+    "COLD_TIMES_CSV",
+    "cold_time",
     "SMOKE_ENV",
     "execute_chapter",
     "format_chapter_times",
@@ -39,7 +42,9 @@ CHAPTER_BUDGET_S = 180.0
 BOOK_BUDGET_S = 600.0
 #: The environment every chapter is executed with, in the book build, the tests and this benchmark.
 SMOKE_ENV: dict[str, str] = {"AMOS_SMOKE": "1", "AMOS_VIEWER": "static", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-CHAPTER_TIME_COLUMNS = ("chapter", "seconds", "budget_s", "over_budget", "status", "error")
+CHAPTER_TIME_COLUMNS = ("chapter", "seconds", "budget_s", "over_budget", "status", "error", "cache", "date", "machine")
+#: Each chapter's time from an empty cache (``amos bench chapters --cold --out``), shown in its runtime box.
+COLD_TIMES_CSV = Path(__file__).with_name("chapter_times_cold.csv")
 
 
 def toc_chapters(root: str | os.PathLike = ".") -> list[Path]:
@@ -125,6 +130,7 @@ def time_chapters(
     cell_timeout: float | None = None,
     out_csv: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = print,
+    cold: bool = False,
 ) -> pd.DataFrame:
     """Execute every chapter once (smoke mode) and measure its wall time; a failing chapter is recorded.
 
@@ -134,6 +140,8 @@ def time_chapters(
         cell_timeout: Seconds one cell may run (default: no limit).
         out_csv: Optional CSV to write (atomically) with the table.
         log: Called with one line per chapter as it finishes (None: quiet).
+        cold: Give each chapter an empty cache of its own (``AMOS_CACHE_DIR``), as a reader who opens that
+            chapter alone on a fresh machine (Colab) has: nothing generated, preprocessed or trained is shared.
 
     Returns:
         A DataFrame with :data:`CHAPTER_TIME_COLUMNS`.
@@ -143,17 +151,25 @@ def time_chapters(
     """
     if budget_s <= 0:
         raise ValueError(f"budget_s must be positive, got {budget_s}")
+    import platform
+
     rows = []
+    machine = f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU used"
     for chapter in chapters:
         name = Path(chapter).stem
         start = time.perf_counter()
+        fresh = tempfile.TemporaryDirectory(prefix=f"amos_cold_{name}_") if cold else None
+        env = {**SMOKE_ENV, "AMOS_CACHE_DIR": fresh.name} if fresh is not None else None
         try:
-            _, seconds = execute_chapter(chapter, cell_timeout=cell_timeout)
+            _, seconds = execute_chapter(chapter, env=env, cell_timeout=cell_timeout)
             status, error = "ok", ""
         except Exception as exc:  # one failing chapter must not hide the others' times
             seconds = time.perf_counter() - start
             lines = str(exc).strip().splitlines()
             status, error = "failed", f"{type(exc).__name__}: {lines[-1][:200] if lines else ''}"
+        finally:
+            if fresh is not None:
+                fresh.cleanup()
         rows.append(
             {
                 "chapter": name,
@@ -162,6 +178,9 @@ def time_chapters(
                 "over_budget": seconds > budget_s,
                 "status": status,
                 "error": error,
+                "cache": "cold" if cold else "shared",
+                "date": time.strftime("%Y-%m-%d"),
+                "machine": machine,
             }
         )
         if log:
@@ -197,3 +216,21 @@ def format_chapter_times(
     flag = "  OVER BUDGET" if total > book_budget_s else ""
     lines.append(f"{'whole book':<24} {total:8.1f}   (budget {book_budget_s:.0f} s){flag}")
     return "\n".join(lines)
+
+
+def cold_time(chapter: str, table: str | os.PathLike | None = None) -> dict[str, str] | None:
+    """A chapter's measured time from an empty cache (:data:`COLD_TIMES_CSV`), or None if not measured.
+
+    Returns:
+        ``{"seconds": ..., "date": ..., "machine": ...}`` as written by ``amos bench chapters --cold --out``.
+    """
+    path = Path(table) if table is not None else COLD_TIMES_CSV
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path)
+    rows = frame[(frame["chapter"] == chapter) & (frame["status"] == "ok") & (frame["cache"] == "cold")]
+    if not len(rows):
+        return None
+    row = rows.iloc[-1]
+    return {"seconds": float(row["seconds"]), "date": str(row["date"]), "machine": str(row["machine"])}
+

@@ -231,6 +231,10 @@ def _add_chapters_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     parser.add_argument("chapters", nargs="*", help="notebooks to time (default: every page of _toc.yml)")
     parser.add_argument("--book", default=".", help="folder holding _toc.yml")
     parser.add_argument("--seconds", type=float, default=CHAPTER_BUDGET_S, help="budget in seconds per chapter")
+    parser.add_argument(
+        "--cold", action="store_true",
+        help="give each chapter an empty cache of its own, as on a fresh Colab machine (nothing shared)",
+    )
     add_out_arg(parser, "also write the table to this CSV")
     parser.set_defaults(func=_run_chapters)
     return parser
@@ -240,7 +244,7 @@ def _run_chapters(args: argparse.Namespace) -> int:
     from amos_tutorial.benchmark.chapters import format_chapter_times, time_chapters, toc_chapters
 
     chapters = args.chapters or [p for p in toc_chapters(args.book) if p.suffix == ".ipynb"]
-    frame = time_chapters(chapters, budget_s=args.seconds, out_csv=args.out)
+    frame = time_chapters(chapters, budget_s=args.seconds, out_csv=args.out, cold=args.cold)
     print()
     print(format_chapter_times(frame, chapter_budget_s=args.seconds))
     if args.out:
