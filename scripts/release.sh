@@ -22,7 +22,7 @@ read -r version tag colab_branch < <(python -c \
   "from amos_tutorial import _meta; print(_meta.VERSION, _meta.release_tag(), _meta.COLAB_BRANCH)")
 [ -z "$(git status --porcelain)" ] || die "the work tree has changes: commit or stash them first"
 if git rev-parse -q --verify "refs/tags/$tag" >/dev/null; then die "tag $tag exists: bump version in pyproject.toml"; fi
-amos book sync --check || die "chapters or configuration out of step with _meta.py: run 'amos book sync' and commit"
+amos book sync --check --book "$repo/book" || die "chapters or configuration out of step with _meta.py: run 'amos book sync' and commit"
 
 echo "release: wheel and sdist of $version"
 python -m pip install -q build twine
@@ -37,7 +37,7 @@ if [ -z "$executed" ]; then
   executed=_build/executed
 fi
 rm -rf _build/colab
-amos book colab _build/colab --executed "$executed"
+amos book colab _build/colab --executed "$executed" --book "$repo/book"
 
 echo "release: the Colab edition on branch $colab_branch"
 work="$(mktemp -d)"
