@@ -82,6 +82,7 @@ __all__ = [
     "ENV_DATA",
     "ENV_SMOKE",
     "GLUE_MACHINE",
+    "GLUE_PREFIX",
     "GLUE_RUNTIME",
     "REPOSITORY",
     "ChapterConfig",
@@ -495,33 +496,40 @@ def amos(command: str | list[str]) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
 
 
+#: Mime-type prefix of a value glued without being shown (the format myst-nb reads, see :func:`glue`).
+GLUE_PREFIX = "application/papermill.record/"
+
+
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Bind a computed value to ``{glue:text}`name``` in the chapter's prose, so that the text follows the result.
 
-    Introduced in chapter *Training the baselines*; builds on ``myst_nb.glue``. The book build replaces each
-    ``{glue:text}`` role with the value computed in this run (a changed result changes the text, and a role
-    without its value fails the build). Where myst-nb is not installed (Colab, a plain Jupyter), nothing is
-    recorded: the value is printed by the cell anyway, and the prose shows the role as written.
+    Introduced in chapter *Training the baselines*. Writes the output that ``myst_nb.glue`` writes (the value's
+    display formats under ``application/papermill.record/``, with ``scrapbook`` metadata naming it), without
+    needing myst-nb: the book build replaces each ``{glue:text}`` role with the value computed in this run (a
+    role without its value fails the build), and ``amos book colab`` reads the same outputs from the executed
+    chapters. Jupyter and Colab show nothing for it. Outside a kernel it does nothing.
 
     Args:
         name: Key used in the prose; letters, digits and underscores.
-        value: The value (shown with ``str()``).
-        display: Also show the value in the cell's output (as ``myst_nb.glue``).
+        value: The value (its display formats are stored: ``str()``-like text, Markdown, HTML...).
+        display: Also show the value in the cell's output.
 
     Raises:
         ValueError: If ``name`` is not a plain identifier.
     """
     if not str(name).isidentifier():
         raise ValueError(f"glue name must be letters, digits and underscores, got {name!r}")
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:
-        if display:
-            from IPython.display import display as show
+    from IPython import get_ipython
 
-            show(value)
+    if get_ipython() is None:
         return
-    _glue(name, value, display=display)
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as show
+
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    show({prefix + key: data for key, data in bundle.items()}, raw=True, metadata=metadata)
 
 
 @dataclass(frozen=True)

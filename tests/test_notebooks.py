@@ -322,3 +322,21 @@ def test_runtime_line_shows_the_measured_cold_time(tmp_path, monkeypatch, capsys
     cfg = nbh.chapter_config(str(tmp_path))
     cfg.glue_runtime()
     assert "from an empty cache: 42 s (measured 2026-12-06)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_glue_writes_what_myst_nb_reads(tmp_path):
+    # The reader's kernel has no myst-nb: the book's glue must write the same output as myst_nb.glue.
+    from nbclient import NotebookClient
+
+    from amos_tutorial.publish.colab import glue_values
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from amos_tutorial.notebook import glue\nglue('ours', 3.25)"),
+        nbformat.v4.new_code_cell("from myst_nb import glue\nglue('theirs', 3.25, display=False)"),
+    ])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    ours, theirs = (nb.cells[i].outputs[0] for i in (0, 1))
+    assert ours["data"] == theirs["data"]
+    assert ours["metadata"]["scrapbook"]["mime_prefix"] == theirs["metadata"]["scrapbook"]["mime_prefix"]
+    assert glue_values(nb)["ours"] == {"text/plain": "3.25"}

@@ -52,9 +52,11 @@ def glue_values(executed: Any) -> dict[str, dict[str, str]]:
     values: dict[str, dict[str, str]] = {}
     for cell in executed["cells"]:
         for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                values[name] = {k: "".join(v) if isinstance(v, list) else str(v) for k, v in output["data"].items()}
+            record = output.get("metadata", {}).get("scrapbook", {})
+            if record.get("name"):
+                prefix = record.get("mime_prefix", "")
+                values[record["name"]] = {k.removeprefix(prefix): "".join(v) if isinstance(v, list) else str(v)
+                                          for k, v in output["data"].items()}
     return values
 
 
