@@ -138,14 +138,15 @@ def toc_notebooks() -> list[str]:
     return [page for page in toc_files() if (REPO_ROOT / f"{page}.ipynb").is_file()]
 
 
-# --- each chapter executed once per test session ----------------------------------------------------
+# --- each chapter executed once per test session, the reader's way ----------------------------------
 #
-# The chapter tests (tests/test_notebooks.py) and the book test (tests/test_book.py) need the same
-# executed chapters. Executing them twice doubled the suite's time, so both ask `executed_chapter`, which
-# executes a chapter with pytest-notebook at most once per session, across pytest-xdist workers (a lock
-# per chapter: whoever comes second waits for the first and reuses its copy, with no clock), and writes
-# the executed copy and its time into the session's shared folder. A failing chapter is recorded too,
-# so it fails every test that needs it without being executed again.
+# The chapter tests (tests/test_notebooks.py), the book test (tests/test_book.py), the Colab edition and the
+# release test need the same executed chapters. Each is executed once per session, across pytest-xdist
+# workers (a lock per chapter: whoever comes second waits for the first and reuses its copy), the way a reader
+# runs it: in a fresh venv that holds only torch and ipykernel (as Colab has), from its own setup cell, which
+# installs the package and the chapter's extras from a snapshot of this checkout at the release tag
+# (tests/_reader.py). The executed copy and its time go into the session's shared folder; a failing chapter is
+# recorded too, so it fails every test that needs it without being executed again.
 
 #: Stops a hung cell, nothing else: the longest smoke cell takes about 2 min on 2 idle cores.
 CELL_TIMEOUT_S = 1800
