@@ -7,7 +7,7 @@ with ``weights_only=True`` once NumPy's scalar type and numeric dtypes are allow
 (:data:`NNUNET_SAFE_GLOBALS`). A file that needs anything else is refused with one line naming it.
 
 Examples:
-    >>> state = load_nnunet_checkpoint("nnUNet_results/Dataset219_x/T__P__3d/fold_0/checkpoint_final.pth")  # doctest: +SKIP
+    >>> state = load_nnunet_checkpoint("results/Dataset219_x/T__P__3d/fold_0/checkpoint_final.pth")  # doctest: +SKIP
     >>> sorted(state)[:3]  # doctest: +SKIP
     ['_best_ema', 'current_epoch', 'grad_scaler_state']
 """
