@@ -213,3 +213,142 @@ def test_predictions_are_scored_by_amos_evaluate(release, nnunet_run):
     dsc = df["dsc"].dropna()
     assert len(dsc) > 0
     assert dsc.between(0, 1).all()
+
+
+class _MakesAFile:
+    """A pickled object that would create a file when unpickled (what a hostile checkpoint does)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def _model_folder(root: Path, dataset: str = "Dataset219_AMOS2022_postChallenge_task2") -> Path:
+    model = root / "nnUNet_results" / dataset / "nnUNetTrainerAmosShort__nnUNetPlans__3d_smoke"
+    (model / "fold_0").mkdir(parents=True)
+    (model / "plans.json").write_text("{}")
+    (model / "dataset.json").write_text("{}")
+    return model
+
+
+def _images(root: Path) -> Path:
+    from amos_tutorial.utils.io import save_nifti
+
+    images = root / "images"
+    save_nifti(np.zeros((8, 8, 4), np.float32), np.eye(4), images / "amos_0001_0000.nii.gz")
+    return images
+
+
+def test_nnunet_predict_refuses_a_checkpoint_that_runs_code(tmp_path, capsys):
+    pytest.importorskip("nnunetv2")
+    import torch
+
+    model = _model_folder(tmp_path)
+    marker = tmp_path / "code_was_run"
+    checkpoint = model / "fold_0" / "checkpoint_final.pth"
+    torch.save({"network_weights": {}, "payload": _MakesAFile(marker)}, checkpoint)
+    code = main(["nnunet", "predict", "--model", str(model), "--input", str(_images(tmp_path)),
+                 "--out", str(tmp_path / "out"), "--nnunet-dir", str(tmp_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert not marker.exists()
+    assert str(checkpoint) in err
+    assert "refused for safety" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_nnunet_checkpoint_with_numpy_log_values_loads_safely(tmp_path):
+    import torch
+
+    from amos_tutorial.nnunet.checkpoint import load_nnunet_checkpoint
+
+    path = tmp_path / "checkpoint_final.pth"
+    state = {"network_weights": {"w": torch.ones(2)}, "init_args": {"configuration": "3d_smoke",
+             "device": torch.device("cpu")}, "trainer_name": "nnUNetTrainer", "_best_ema": np.float64(0.25),
+             "logging": {"train_losses": [np.float32(1.5)], "dice_per_class_or_region": [[np.float64(0.5)]]}}
+    torch.save(state, path)
+    loaded = load_nnunet_checkpoint(path)
+    assert loaded["_best_ema"] == 0.25
+    assert loaded["logging"]["train_losses"] == [1.5]
+    with pytest.raises(ValueError, match="not an nnU-Net checkpoint"):
+        torch.save({"model": {}}, tmp_path / "other.pth")
+        load_nnunet_checkpoint(tmp_path / "other.pth")
+
+
+def test_nnunet_predict_names_a_truncated_checkpoint(tmp_path, capsys):
+    pytest.importorskip("nnunetv2")
+    import torch
+
+    model = _model_folder(tmp_path)
+    checkpoint = model / "fold_0" / "checkpoint_final.pth"
+    torch.save({"network_weights": {"w": torch.zeros(1000)}, "init_args": {}, "trainer_name": "x"}, checkpoint)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1500])
+    code = main(["nnunet", "predict", "--model", str(model), "--input", str(_images(tmp_path)),
+                 "--out", str(tmp_path / "out"), "--nnunet-dir", str(tmp_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{checkpoint}: cannot load checkpoint" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_nnunet_predict_outside_a_dataset_folder_says_so(tmp_path, capsys):
+    model = tmp_path / "some_model"
+    model.mkdir()
+    code = main(["nnunet", "predict", "--model", str(model), "--out", str(tmp_path / "out"),
+                 "--nnunet-dir", str(tmp_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "DatasetXXX_NAME" in err
+    assert "invalid literal" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_export_refuses_an_id_taken_by_another_data_set(tmp_path, capsys):
+    pytest.importorskip("nnunetv2")
+    from test_layout import build_layout
+
+    release = build_layout(tmp_path / "amos")
+    other = tmp_path / "nnu" / "nnUNet_raw" / "Dataset219_AMOS2022_postChallenge_task2"
+    other.mkdir(parents=True)
+    code = main(["nnunet", "export", "--task", "1", "--dataset-id", "219", "--data", str(release),
+                 "--nnunet-dir", str(tmp_path / "nnu")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{other}: the dataset id 219 is taken" in err
+    assert not (other.parent / "Dataset219_AMOS2022_postChallenge_task1").exists()
+
+
+def test_plan_on_an_interrupted_export_names_the_missing_file(tmp_path, capsys):
+    pytest.importorskip("nnunetv2")
+    raw = tmp_path / "nnUNet_raw" / "Dataset219_AMOS2022_postChallenge_task2"
+    (raw / "imagesTr").mkdir(parents=True)
+    code = main(["nnunet", "plan", "--task", "2", "--nnunet-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{raw / 'dataset.json'}: missing" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_plan_refuses_two_data_sets_of_one_id(tmp_path, capsys):
+    pytest.importorskip("nnunetv2")
+    for name in ("Dataset219_a", "Dataset219_b"):
+        (tmp_path / "nnUNet_raw" / name).mkdir(parents=True)
+    code = main(["nnunet", "plan", "--task", "2", "--nnunet-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Dataset219_a, Dataset219_b" in err
+
+
+def test_train_refuses_fewer_cases_than_folds(tmp_path, capsys):
+    pytest.importorskip("nnunetv2")
+    pre = tmp_path / "nnUNet_preprocessed" / "Dataset219_AMOS2022_postChallenge_task2"
+    pre.mkdir(parents=True)
+    (pre / "nnUNetPlans.json").write_text(json.dumps({"configurations": {"3d_smoke": {}}}))
+    (pre / "dataset.json").write_text(json.dumps({"numTraining": 1}))
+    code = main(["nnunet", "train", "--task", "2", "--nnunet-dir", str(tmp_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{pre / 'dataset.json'}: 1 training case(s)" in err
+    assert "needs at least 5" in err

@@ -196,7 +196,7 @@ def test_predict_with_a_plan_equals_predict_then_postprocess(synthetic_root, tmp
     assert main([*args, "--out", str(tmp_path / "raw")]) == 0
     assert main([*args, "--out", str(tmp_path / "pp"), "--postprocess", str(plan_path)]) == 0
     capsys.readouterr()
-    assert json.loads((tmp_path / "pp" / "predict.json").read_text())["postprocess"] == str(plan_path)
+    assert json.loads((tmp_path / "pp" / "predict.json").read_text())["postprocess"]["path"] == str(plan_path)
     postprocess_folder(tmp_path / "raw", tmp_path / "raw_pp", plan_path, images_dir=images, progress=False)
     changed = 0
     for path in sorted((tmp_path / "pp").glob("amos_*.nii.gz")):

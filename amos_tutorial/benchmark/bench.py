@@ -54,6 +54,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -640,12 +641,21 @@ def _check_arguments(
     return spec, names, n_eval
 
 
+#: An external row's name: it becomes a folder name inside the benchmark folder.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def _check_external(external: dict[str, str | os.PathLike] | None, names: list[str]) -> dict[str, Path]:
     """External prediction folders by row name; one-line errors for a clash or a missing folder."""
     checked = {str(k): Path(v) for k, v in (external or {}).items()}
     for ext_name, ext_dir in checked.items():
         if not ext_name or ext_name in names:
             raise ValueError(f"external row name {ext_name!r} is empty or clashes with a model name")
+        if not _PLAIN_NAME.fullmatch(ext_name) or ".." in ext_name:
+            raise ValueError(
+                f"external row name {ext_name!r} must be a plain name (letters, digits, '.', '_', '-'; no path "
+                "separator, no '..'): it names a folder inside the benchmark folder"
+            )
         if not ext_dir.is_dir():
             raise FileNotFoundError(f"{ext_dir}: external prediction folder ({ext_name}) does not exist")
     return checked

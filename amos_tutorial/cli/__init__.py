@@ -50,8 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit code (used by the ``amos`` entry point)."""
+    """Run the CLI and return the exit code (used by the ``amos`` entry point).
+
+    A retired spelling (``--quiet``, a positional data folder...) stops with the sub-command's usage and one
+    line naming the new spelling (:mod:`._retired`), exit code 2.
+    """
+    from amos_tutorial.cli._retired import check_retired
+
     parser = build_parser()
+    check_retired(parser, sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         # `amos` or `amos data` alone: print the relevant help.

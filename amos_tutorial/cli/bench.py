@@ -285,6 +285,9 @@ def _external(items: list[str] | None) -> dict[str, str]:
         name, sep, path = item.partition("=")
         if not sep or not name.strip() or not path.strip():
             raise ValueError(f"--external expects NAME=PATH, got {item!r}")
+        if name.strip() in out:
+            raise ValueError(f"--external {name.strip()}: given twice ({out[name.strip()]} and {path.strip()}); "
+                             "give each row its own NAME")
         out[name.strip()] = path.strip()
     return out
 

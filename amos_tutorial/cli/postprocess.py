@@ -56,9 +56,12 @@ def _postprocess_command(args: argparse.Namespace) -> int:
     counts = table["status"].value_counts().to_dict()
     print(
         f"{len(table)} prediction(s): {counts.get('written', 0)} written, {counts.get('skipped', 0)} skipped "
-        f"(already done) -> {args.out} (plan: {Path(args.out) / PLAN_FILE})"
+        f"(already done), {counts.get('failed', 0)} failed -> {args.out} (plan: {Path(args.out) / PLAN_FILE})"
     )
-    return 0
+    failed = table[table["status"] == "failed"]
+    for row in failed.itertuples():
+        print(f"failed: {row.case}: {row.error}")
+    return 1 if len(failed) else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -90,7 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "the largest component (3-D, 26-connectivity). With --choose the rules are chosen as nnU-Net does, "
             "on cross-validation predictions and their --labels: a rule is kept for an organ only if it raises "
             "that organ's mean Dice. The plan is saved as --out/postprocess_plan.json; give it to --plan here or "
-            "to amos predict --postprocess. Finished cases are skipped, so an interrupted run resumes."
+            "to amos predict --postprocess. Finished cases are skipped while their prediction is unchanged, so an "
+            "interrupted run resumes. Exit code 1 if any prediction could not be post-processed (the others are "
+            "still written)."
         ),
     )
     parser.add_argument(

@@ -54,6 +54,7 @@ __all__ = [
     "keep_largest_component",
     "postprocess_case",
     "postprocess_folder",
+    "read_label_map",
     "remove_small_components",
 ]
 
@@ -475,14 +476,63 @@ def _paired_files(pred_dir: Path, label_dir: Path) -> list[tuple[str, Path, Path
     common = sorted(set(preds) & set(labels))
     if not common:
         raise ValueError(f"{pred_dir}: no prediction amos_XXXX.nii.gz with a label of the same name in {label_dir}")
+    no_label, no_pred = sorted(set(preds) - set(labels)), sorted(set(labels) - set(preds))
+    if no_label or no_pred:
+        parts = [f"{len(ids)} {what} ({_first_ids(ids)})" for what, ids in
+                 (("without a label", no_label), ("without a prediction", no_pred)) if ids]
+        raise ValueError(
+            f"{pred_dir}: --pred and --labels ({label_dir}) do not cover the same cases: {'; '.join(parts)}; "
+            "rules chosen on a subset would not be the cross-validation's: give folders of the same cases"
+        )
     return [(cid, preds[cid], labels[cid]) for cid in common]
 
 
-def _load_pair(pred_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _first_ids(ids: Sequence[str], n: int = 5) -> str:
+    return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")
+
+
+def read_label_map(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """A label map as uint8 with its affine; NaN, fractions and ids outside the AMOS labels are refused.
+
+    Introduced in chapter *How AMOS 2022 was won*. A cast to uint8 alone would turn NaN into 0, 2.5 into 2
+    and 256 into 0 without a word.
+
+    Args:
+        path: A NIfTI label map.
+
+    Returns:
+        ``(labels, affine)``, labels as uint8 ids 0-15.
+
+    Raises:
+        ValueError: ``"PATH: ..."`` for an unreadable file, NaN or infinite values, values that are not
+            whole numbers, or ids outside 0 to the largest AMOS label id.
+    """
     from amos_tutorial.utils.io import load_nifti
 
-    pred, affine = load_nifti(pred_path, dtype=np.uint8)
-    ref, _ = load_nifti(label_path, dtype=np.uint8)
+    data, affine = load_nifti(path)
+    data = np.asarray(data)
+    top = max(lab.id for lab in LABELS)
+    if data.dtype.kind == "f":
+        if not np.isfinite(data).all():
+            raise ValueError(f"{path}: holds NaN or infinite values; a label map holds label ids 0-{top}")
+        fractional = data[data != np.round(data)]
+        if fractional.size:
+            raise ValueError(
+                f"{path}: holds values that are not whole label ids (e.g. {float(fractional[0]):g}); a label map "
+                f"holds label ids 0-{top}"
+            )
+    elif data.dtype.kind not in "iub":
+        raise ValueError(f"{path}: data type {data.dtype} is not a label map's (integers 0-{top})")
+    if data.size and (data.min() < 0 or data.max() > top):
+        outside = np.unique(data[(data < 0) | (data > top)])
+        shown = ", ".join(f"{v:g}" for v in outside[:5].astype(np.float64))
+        raise ValueError(f"{path}: holds label(s) {shown} outside the AMOS label ids 0-{top}")
+    return data.astype(np.uint8), affine
+
+
+def _load_pair(pred_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pred, affine = read_label_map(pred_path)
+    ref, _ = read_label_map(label_path)
     if pred.shape != ref.shape:
         raise ValueError(f"{pred_path}: shape {pred.shape} differs from its label's {ref.shape} ({label_path})")
     return pred, ref, affine
@@ -544,7 +594,9 @@ def choose_rules(
         A :class:`PostprocessPlan` with the kept rules and the table of every rule tried.
 
     Raises:
-        ValueError: ``"PATH: ..."`` for a folder without matching cases or a prediction of another shape.
+        ValueError: ``"PATH: ..."`` for a folder without matching cases, predictions and labels that do not
+            cover the same cases (the message names those missing), a prediction of another shape, or a
+            label map holding NaN, fractions or ids outside 0-15 (:func:`read_label_map`).
     """
     from tqdm.auto import tqdm
 
@@ -601,7 +653,9 @@ def postprocess_folder(
     """Apply a plan to every prediction of a folder; resumable (finished outputs are skipped).
 
     Introduced in chapter *How AMOS 2022 was won*. Writes each ``amos_XXXX.nii.gz`` atomically with the
-    prediction's affine, and the plan as :data:`PLAN_FILE`.
+    prediction's affine, and the plan as :data:`PLAN_FILE`, under the folder's lock. An output is skipped
+    only while its prediction (and image) are the files it was made from (``inputs.json``, the rerun rule of
+    :mod:`amos_tutorial.utils.stamps`).
 
     Args:
         pred_dir: Folder of predictions.
@@ -612,16 +666,17 @@ def postprocess_folder(
         progress: Show a progress bar.
 
     Returns:
-        One row per case: ``case, status`` (``"written"``/``"skipped"``), ``output``, ``changed_voxels``.
+        One row per case: ``case, status`` (``"written"``, ``"skipped"`` or ``"failed"``), ``output``,
+        ``changed_voxels``, ``error`` (why a case failed: an unreadable prediction, NaN, fractions or ids
+        outside 0-15, see :func:`read_label_map`; the other cases are still written).
 
     Raises:
         ValueError: ``"PATH: ..."`` for a bad plan file, an empty folder, or ``out`` equal to ``pred_dir``;
             a resumed ``out`` made with another plan is refused.
+        amos_tutorial.utils.lock.LockedError: If another process writes into ``out``.
     """
-    from tqdm.auto import tqdm
-
     from amos_tutorial.data.folders import list_cases
-    from amos_tutorial.utils.io import load_nifti, save_nifti
+    from amos_tutorial.utils.lock import locked_output_folder
 
     if not isinstance(plan, PostprocessPlan):
         plan = PostprocessPlan.load(plan)
@@ -631,24 +686,47 @@ def postprocess_folder(
     out = Path(out)
     if out.exists() and out.resolve() == Path(pred_dir).resolve():
         raise ValueError(f"{out}: the output folder must differ from the predictions' folder")
-    out.mkdir(parents=True, exist_ok=True)
-    _check_same_plan(out / PLAN_FILE, plan, overwrite)
-    plan.save(out / PLAN_FILE)
+    with locked_output_folder(out, "post-processing folder"):
+        _check_same_plan(out / PLAN_FILE, plan, overwrite)
+        plan.save(out / PLAN_FILE)
+        rows = _postprocess_cases(preds, out, plan, images_dir, overwrite, progress)
+    return pd.DataFrame(rows, columns=["case", "status", "output", "changed_voxels", "error"])
+
+
+def _postprocess_cases(preds: dict[str, Path], out: Path, plan: PostprocessPlan, images_dir, overwrite: bool,
+                       progress: bool) -> list[dict[str, Any]]:
+    """The resumable loop: skip outputs made from the same inputs, process the others, report failures as rows."""
+    from tqdm.auto import tqdm
+
+    from amos_tutorial.utils.io import save_nifti
+    from amos_tutorial.utils.stamps import INPUTS_FILE, InputRecord, file_stamp
+
+    record = InputRecord(out / INPUTS_FILE)
     rows = []
     for cid, path in tqdm(preds.items(), desc="postprocess", unit="case", disable=not progress):
         target = out / f"{cid}.nii.gz"
-        if target.exists() and not overwrite:
-            if _finished(target, path):
-                rows.append({"case": cid, "status": "skipped", "output": str(target), "changed_voxels": None})
-                continue
-            tqdm.write(f"{target}: not a readable label map of its prediction's shape; post-processing it again")
-        labels, affine = load_nifti(path, dtype=np.uint8)
+        row = {"case": cid, "output": str(target), "changed_voxels": None, "error": ""}
         image = None if images_dir is None else Path(images_dir) / f"{cid}.nii.gz"
-        fixed = postprocess_case(labels, affine, plan, image if image is not None and image.is_file() else None)
-        save_nifti(fixed, affine, target, dtype=np.uint8)
-        rows.append({"case": cid, "status": "written", "output": str(target),
-                     "changed_voxels": int((fixed != labels).sum())})
-    return pd.DataFrame(rows, columns=["case", "status", "output", "changed_voxels"])
+        image = image if image is not None and image.is_file() else None
+        try:
+            inputs = {"prediction": file_stamp(path), "image": None if image is None else file_stamp(image)}
+            if target.exists() and not overwrite:
+                if _finished(target, path) and record.is_current(cid, inputs):
+                    rows.append({**row, "status": "skipped"})
+                    continue
+                tqdm.write(f"{target}: not a readable label map of its prediction's shape, or its prediction "
+                           "changed since; post-processing it again")
+            labels, affine = read_label_map(path)
+            fixed = postprocess_case(labels, affine, plan, image)
+            save_nifti(fixed, affine, target, dtype=np.uint8)
+        except (ValueError, OSError) as exc:  # one unreadable prediction must not stop the others
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            tqdm.write(f"{path}: post-processing failed: {message}")
+            rows.append({**row, "status": "failed", "error": message})
+            continue
+        record.set(cid, inputs)
+        rows.append({**row, "status": "written", "changed_voxels": int((fixed != labels).sum())})
+    return rows
 
 
 def _finished(target: Path, source: Path) -> bool:

@@ -93,6 +93,12 @@ def check_nsd(fn: Callable[[np.ndarray, np.ndarray, Sequence[float], float], flo
     return run_cases("normalized surface Dice (NSD)", fn, cases)
 
 
+#: Longest axis :func:`window_starts` and :func:`gaussian_weights` accept (voxels): far beyond any scan.
+_MAX_AXIS = 100_000
+#: Most windows :func:`window_starts` lists on one axis.
+_MAX_WINDOWS = 100_000
+
+
 def window_starts(size: int, roi: int, overlap: float) -> list[int]:
     """Where the windows of one axis start, exactly as MONAI's ``sliding_window_inference`` places them.
 
@@ -108,7 +114,8 @@ def window_starts(size: int, roi: int, overlap: float) -> list[int]:
         The start index of every window along the axis.
 
     Raises:
-        ValueError: If ``roi`` is not in 1..size or ``overlap`` not in [0, 1).
+        ValueError: If ``roi`` is not in 1..size, ``overlap`` not in [0, 1), ``size`` is larger than a
+            scan's axis can be, or the axis would need more than 100,000 windows.
 
     Examples:
         >>> window_starts(10, 4, 0.5)
@@ -120,6 +127,13 @@ def window_starts(size: int, roi: int, overlap: float) -> list[int]:
         raise ValueError(f"roi must be between 1 and the axis length {size}, got {roi!r}")
     if not 0.0 <= float(overlap) < 1.0:
         raise ValueError(f"overlap must be in [0, 1), got {overlap!r}")
+    if int(size) > _MAX_AXIS:
+        raise ValueError(f"size must be at most {_MAX_AXIS} voxels (an axis of a scan), got {size!r}")
+    if int(size) / max(int(roi * (1.0 - overlap)), 1) > _MAX_WINDOWS:
+        raise ValueError(
+            f"roi {roi!r} with overlap {overlap!r} gives more than {_MAX_WINDOWS} windows on an axis of {size}; "
+            "use a larger roi or a smaller overlap"
+        )
     if roi == size:
         return [0]
     step = max(int(roi * (1.0 - overlap)), 1)
@@ -138,10 +152,20 @@ def gaussian_weights(roi_size: Sequence[int]) -> torch.Tensor:
 
     Returns:
         A float tensor of shape ``roi_size``, 1 at the centre.
+
+    Raises:
+        ValueError: If ``roi_size`` is not 1 to 3 whole sizes of 1 to 100,000 voxels.
     """
     from monai.data.utils import compute_importance_map
 
-    return compute_importance_map(tuple(int(r) for r in roi_size), mode="gaussian", sigma_scale=SIGMA_SCALE, device="cpu")
+    try:
+        sizes = tuple(int(r) for r in roi_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"roi_size must be 1 to 3 window sizes in voxels, got {roi_size!r}") from None
+    if not 1 <= len(sizes) <= 3 or any(not 1 <= r <= _MAX_AXIS for r in sizes):
+        raise ValueError(f"roi_size must be 1 to 3 window sizes from 1 to {_MAX_AXIS} voxels, got {roi_size!r}")
+
+    return compute_importance_map(sizes, mode="gaussian", sigma_scale=SIGMA_SCALE, device="cpu")
 
 
 class _PositionNet(torch.nn.Module):

@@ -143,6 +143,7 @@ def crossval_predictions(
     )
     from amos_tutorial.training import load_run
     from amos_tutorial.training.amp import resolve_device
+    from amos_tutorial.utils.lock import locked_output_folder
 
     if path not in INFERENCE_PATHS:
         raise ValueError(f"path must be one of {INFERENCE_PATHS}, got {path!r}")
@@ -154,19 +155,20 @@ def crossval_predictions(
     options = {"overlap": overlap, "sw_batch_size": sw_batch_size, "amp": amp, "tta": tta, "path": path,
                "modality_rule": configs[0].modality_rule}
     settings = {"checkpoint": which, "data": str(data if data is not None else configs[0].data), **options}
-    out.mkdir(parents=True, exist_ok=True)
-    _record_crossval(out / CROSSVAL_FILE, settings, {str(c.fold): str(r) for r, c in zip(runs, configs)}, overwrite,
-                     configs[0].task)
     tables = []
-    for run, config in zip(runs, configs):
-        cases = fold_validation_cases(config, data)
-        model, config = load_run(run, which=which, device=dev)
-        images = {c.case_id: Path(c.image) for c in cases}
-        modalities = {c.case_id: c.modality for c in cases}
-        rows = _predict_images([model], [config], images, out, dev, options, modalities, None, overwrite,
-                               progress, desc=f"fold {config.fold}")
-        tables.append(pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS)).assign(fold=config.fold, run=str(run)))
-        del model
+    with locked_output_folder(out, "cross-validation prediction folder"):
+        _record_crossval(out / CROSSVAL_FILE, settings, {str(c.fold): str(r) for r, c in zip(runs, configs)},
+                         overwrite, configs[0].task)
+        for run, config in zip(runs, configs):
+            cases = fold_validation_cases(config, data)
+            model, config = load_run(run, which=which, device=dev)
+            images = {c.case_id: Path(c.image) for c in cases}
+            modalities = {c.case_id: c.modality for c in cases}
+            rows = _predict_images([model], [config], images, out, dev, options, modalities, None, overwrite,
+                                   progress, desc=f"fold {config.fold}")
+            frame = pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS))
+            tables.append(frame.assign(fold=config.fold, run=str(run)))
+            del model
     _warn_missing_folds(configs, out)
     columns = ["case", "fold", "run", *[c for c in _TABLE_COLUMNS if c != "case"]]
     return pd.concat(tables, ignore_index=True)[columns]

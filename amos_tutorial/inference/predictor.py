@@ -657,7 +657,21 @@ def _modalities_from(data_root: str | os.PathLike | None, modality_rule: str) ->
 
 
 #: Settings of ``predict.json`` that belong to each run (a value for one run, a list for an ensemble).
-_PER_RUN_SETTINGS = ("run_dir", "model", "variant", "overlap", "sw_batch_size", "amp", "roi_size")
+_PER_RUN_SETTINGS = ("run_dir", "weights", "model", "variant", "overlap", "sw_batch_size", "amp", "roi_size")
+
+
+def _weights_stamp(run: Path, which: str) -> dict[str, Any] | None:
+    """The identity of the checkpoint :func:`amos_tutorial.training.load_run` reads (a retrained run has another)."""
+    from amos_tutorial.training.trainer import CHECKPOINT_DIR
+    from amos_tutorial.utils.stamps import file_stamp
+
+    path = Path(run) / CHECKPOINT_DIR / f"{which}.pt"
+    if which == "best" and not path.is_file():
+        path = Path(run) / CHECKPOINT_DIR / "last.pt"
+    try:
+        return file_stamp(path)
+    except OSError:
+        return None
 
 
 def _prediction_settings(run_dirs, configs, options: dict, dev, images_dir, data_root, plan_name) -> dict:
@@ -665,6 +679,7 @@ def _prediction_settings(run_dirs, configs, options: dict, dev, images_dir, data
     per_run = [
         {
             "run_dir": str(run),
+            "weights": _weights_stamp(run, options["which"]),
             "model": config.model,
             "variant": config.variant,
             "overlap": options["overlap"] if options["overlap"] is not None else config.sw_overlap,
@@ -741,19 +756,30 @@ def _predict_images(models, configs, images: dict[str, Path], out_dir: Path, dev
     """The resumable loop over cases: skip finished outputs, predict the others, report failures as rows."""
     from tqdm.auto import tqdm
 
+    from amos_tutorial.utils.stamps import INPUTS_FILE, InputRecord, file_stamp
+
+    record = InputRecord(out_dir / INPUTS_FILE)
     rows = []
     for cid, image_path in tqdm(images.items(), desc=desc, unit="case", disable=not progress):
         target = out_dir / f"{cid}.nii.gz"
         row: dict[str, Any] = {"case": cid, "modality": modalities.get(cid), "output": str(target), "error": ""}
+        try:
+            inputs = {"image": file_stamp(image_path)}
+        except OSError:
+            inputs = None  # predicting reports the missing or unreadable image
         if target.exists() and not overwrite:
             problem = _output_problem(target, image_path)
-            if problem is None:
+            if problem is None and inputs is not None and record.is_current(cid, inputs):
                 rows.append({**row, "status": "skipped"})
                 continue
-            # A 0-byte or truncated file (a copy cut short, a full disk) is not a finished case.
+            # A 0-byte or truncated file (a copy cut short, a full disk) is not a finished case, nor is the
+            # prediction of an image that changed since (the rerun rule of amos_tutorial.utils.stamps).
+            problem = problem or "its image changed since it was predicted (or was never recorded)"
             tqdm.write(f"{target}: {problem}; predicting it again")
         try:
             done = _predict_one(models, configs, cid, image_path, target, modalities.get(cid), dev, options, plan)
+            if inputs is not None:
+                record.set(cid, inputs)
             rows.append({**row, **done})
         except (ValueError, FileNotFoundError, RuntimeError) as exc:  # RuntimeError: e.g. out of GPU memory
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -808,7 +834,8 @@ def predict_folder(
         modality_rule: ``"readme"`` or ``"organisers"``.
         overwrite: Predict cases whose output exists already (default: skip them, which resumes a run;
             resuming with other settings than ``predict.json`` records is refused). An existing output
-            that is not a readable NIfTI file of its image's shape (0 bytes, truncated) is predicted again.
+            that is not a readable NIfTI file of its image's shape (0 bytes, truncated), or whose image
+            changed since (path, size, modification time recorded in ``inputs.json``), is predicted again.
         progress: Show a progress bar.
         postprocess: A post-processing plan (JSON file written by ``amos postprocess`` or a
             :class:`~amos_tutorial.evaluation.postprocess.PostprocessPlan`) applied before saving.
@@ -822,7 +849,9 @@ def predict_folder(
         NotADirectoryError: If ``out_dir`` is a file.
         ValueError: For a corrupted checkpoint, runs that cannot be averaged, bad settings
             (``sw_batch_size`` < 1), an image folder without any ``amos_XXXX.nii.gz``, or settings that
-            differ from those of the predictions already in ``out_dir`` (one line naming the file).
+            differ from those of the predictions already in ``out_dir`` (one line naming the file; the
+            runs' checkpoint files and the plan's contents count as settings).
+        amos_tutorial.utils.lock.LockedError: If another process writes into ``out_dir``.
 
     Examples:
         >>> table = predict_folder("runs/unet", "amos22/imagesVa", "runs/unet/pred_va", tta=True)  # doctest: +SKIP
@@ -843,14 +872,17 @@ def predict_folder(
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed window shape: let cuDNN pick its fastest kernels
     modalities = _modalities_from(data_root, modality_rule)
-    out_dir.mkdir(parents=True, exist_ok=True)
     options = {"which": which, "overlap": overlap, "sw_batch_size": sw_batch_size, "amp": amp, "tta": tta,
                "path": path, "modality_rule": modality_rule}
     settings = _prediction_settings(runs, configs, options, dev, images_dir, data_root, plan_name)
-    # The runs' task is a property of run_dir (compared above): recorded for `amos evaluate`, not compared.
-    _record_settings(out_dir / "predict.json", settings, overwrite, {"task": configs[0].task})
-    rows = _predict_images(models, configs, images, out_dir, dev, options, modalities, plan, overwrite, progress)
+    from amos_tutorial.utils.lock import locked_output_folder
+
+    with locked_output_folder(out_dir, "prediction folder"):
+        # The runs' task is a property of run_dir (compared above): recorded for `amos evaluate`, not compared.
+        _record_settings(out_dir / "predict.json", settings, overwrite, {"task": configs[0].task})
+        rows = _predict_images(models, configs, images, out_dir, dev, options, modalities, plan, overwrite, progress)
     return pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS))
+
 
 
 def _load_plan(postprocess: Any) -> tuple[Any, str | None]:
@@ -861,4 +893,8 @@ def _load_plan(postprocess: Any) -> tuple[Any, str | None]:
 
     if isinstance(postprocess, PostprocessPlan):
         return postprocess, json.dumps(postprocess.to_dict()["rules"], sort_keys=True)
-    return PostprocessPlan.load(postprocess), str(postprocess)
+    from amos_tutorial.utils.stamps import content_hash
+
+    plan = PostprocessPlan.load(postprocess)
+    # Its contents, not only its path: a plan rewritten in place makes the earlier outputs stale.
+    return plan, {"path": str(postprocess), "sha256": content_hash(postprocess)}

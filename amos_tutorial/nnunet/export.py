@@ -60,6 +60,19 @@ def _check_release(root: Path) -> dict:
     return data
 
 
+def _check_id_free(folders: dict[str, Path], folder_name: str) -> None:
+    """Refuse an id that another data set uses in one of nnU-Net's folders (``plan`` would fail on it)."""
+    prefix = folder_name[: len("Dataset000_")]
+    for kind in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
+        base = folders.get(kind)
+        others = sorted(p for p in base.glob(f"{prefix}*") if p.name != folder_name) if base and base.is_dir() else []
+        if others:
+            raise ValueError(
+                f"{others[0]}: the dataset id {folder_name[7:10]} is taken by this other data set; choose another "
+                f"--dataset-id, or remove that folder"
+            )
+
+
 def export_release(
     data: str | os.PathLike,
     task: int = 2,
@@ -82,7 +95,8 @@ def export_release(
         The dataset folder in ``nnUNet_raw``.
 
     Raises:
-        ValueError: If ``data`` is not an AMOS release, Task 1 finds no CT case, or a variable is missing.
+        ValueError: If ``data`` is not an AMOS release, Task 1 finds no CT case, a variable is missing, or
+            another data set has the id already.
         ImportError: If nnU-Net v2 is not installed (names the ``amos_tutorial[nnunet]`` extra).
     """
     from amos_tutorial.paths import resolve_data_root
@@ -98,6 +112,7 @@ def export_release(
     require_nnunet()
     folders = nnunet_folders(nnunet_dir)
     out = folders["nnUNet_raw"] / folder_name
+    _check_id_free(folders, folder_name)
     if out.exists():
         shutil.rmtree(out)
     number = int(folder_name[7:10])

@@ -59,12 +59,30 @@ def dataset_folder(dataset_id: int, kind: str = "nnUNet_preprocessed") -> Path:
 
     Raises:
         FileNotFoundError: If no folder of that id exists there.
+        ValueError: If two folders have that id (nnU-Net cannot tell which one is meant).
     """
     base = Path(os.environ.get(kind, ""))
     found = sorted(base.glob(f"Dataset{int(dataset_id):03d}_*")) if base.is_dir() else []
     if not found:
         raise FileNotFoundError(f"{base}: no Dataset{int(dataset_id):03d}_* folder (run the previous step first)")
+    if len(found) > 1:
+        raise ValueError(
+            f"{base}: two data sets have the id {int(dataset_id):03d} ({', '.join(p.name for p in found)}); "
+            "remove one, or export with another --dataset-id"
+        )
     return found[0]
+
+
+def _check_raw_dataset(dataset_id: int) -> Path:
+    """The exported raw dataset of ``dataset_id``, complete (an export killed midway has no dataset.json)."""
+    raw = dataset_folder(dataset_id, "nnUNet_raw")
+    if not (raw / "dataset.json").is_file():
+        raise ValueError(
+            f"{raw / 'dataset.json'}: missing: the export was interrupted; run `amos nnunet export` again"
+        )
+    if not any((raw / "imagesTr").glob("*.nii.gz")):
+        raise ValueError(f"{raw / 'imagesTr'}: no training image: the export was interrupted; run it again")
+    return raw
 
 
 def add_smoke_configuration(
@@ -155,14 +173,15 @@ def plan_and_preprocess(
 
     Raises:
         ImportError: If nnU-Net v2 is not installed.
-        ValueError: If a nnU-Net variable is missing.
+        ValueError: If a nnU-Net variable is missing, two data sets share the id, or the export of this
+            one was interrupted (no ``dataset.json``).
     """
     require_nnunet()
     nnunet_folders(nnunet_dir)
     cpu_process_settings(processes)
     from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprints, plan_experiments, preprocess
 
-    dataset_folder(dataset_id, "nnUNet_raw")
+    _check_raw_dataset(dataset_id)
     start = time.perf_counter()
     extract_fingerprints(
         [dataset_id], num_processes=processes, check_dataset_integrity=True, clean=True, verbose=False,

@@ -44,6 +44,9 @@ def load_predictor(
 
     Raises:
         FileNotFoundError: If a fold's checkpoint or the plans are missing.
+        ValueError: ``"PATH: ..."`` for a checkpoint that is truncated, not nnU-Net's, or refused for safety
+            (:func:`amos_tutorial.nnunet.checkpoint.load_nnunet_checkpoint`: ``weights_only=True``), or
+            plans that are not JSON.
     """
     require_nnunet()
     import torch
@@ -52,19 +55,20 @@ def load_predictor(
     from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
+    from amos_tutorial.nnunet.checkpoint import load_nnunet_checkpoint
+
     folder = Path(model_folder)
     for name in ("plans.json", "dataset.json"):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder / name}: missing (is this an nnU-Net model folder?)")
-    plans_manager = PlansManager(json.loads((folder / "plans.json").read_text(encoding="utf-8")))
-    dataset_json = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+    plans_manager = PlansManager(_read_json(folder / "plans.json"))
+    dataset_json = _read_json(folder / "dataset.json")
     parameters, first = [], None
     for fold in folds:
         path = folder / f"fold_{fold}" / checkpoint
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no checkpoint (train fold {fold} first)")
-        # nnU-Net's checkpoints hold plans and logs besides the weights; they come from our own training.
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_nnunet_checkpoint(path)  # weights_only=True: a model folder from elsewhere runs no code
         parameters.append(state["network_weights"])
         first = first or state
     configuration_manager = plans_manager.get_configuration(first["init_args"]["configuration"])
@@ -86,6 +90,16 @@ def load_predictor(
         first.get("inference_allowed_mirroring_axes"),
     )
     return predictor
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not an nnU-Net JSON file (expected an object)")
+    return data
 
 
 def predict_folder(
@@ -135,6 +149,20 @@ def predict_folder(
     return sorted(Path(f"{n}.nii.gz") for n in names)
 
 
+def _dataset_id_of(model_folder: Path) -> int:
+    """The dataset id of ``nnUNet_results/DatasetXXX_NAME/<trainer>__<plans>__<configuration>``."""
+    import re
+
+    match = re.fullmatch(r"Dataset(\d{3})_.+", model_folder.parent.name)
+    if match is None:
+        raise ValueError(
+            f"{model_folder}: a model folder must sit in a DatasetXXX_NAME folder of nnUNet_results "
+            "(nnUNet_results/DatasetXXX_NAME/TRAINER__PLANS__CONFIGURATION) to find its fold's validation cases; "
+            "give --input with the images to predict instead"
+        )
+    return int(match.group(1))
+
+
 def predict_fold_validation(
     model_folder: str | os.PathLike, fold: int, output_folder: str | os.PathLike, device: str = "cpu"
 ) -> tuple[Path, Path]:
@@ -155,7 +183,7 @@ def predict_fold_validation(
     from amos_tutorial.nnunet.plans import dataset_folder
 
     folder = Path(model_folder)
-    dataset_id = int(folder.parent.name[7:10])
+    dataset_id = _dataset_id_of(folder)
     splits_file = dataset_folder(dataset_id) / "splits_final.json"
     if not splits_file.is_file():
         raise FileNotFoundError(f"{splits_file}: no split file (train a fold first)")

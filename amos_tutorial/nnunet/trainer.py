@@ -62,6 +62,39 @@ def trainer_class() -> type:
     return nnUNetTrainerAmosShort
 
 
+#: nnU-Net's cross-validation: 5 folds, each validating on at least one case.
+_N_FOLDS = 5
+
+
+def _check_enough_cases(pre: Path, dataset_json: dict, fold) -> None:
+    """Refuse a fold of nnU-Net's 5-fold split when the data set has fewer than 5 training cases."""
+    if fold == "all" or (pre / "splits_final.json").is_file():
+        return  # nnU-Net's own split file decides (it may have been written by hand)
+    n = dataset_json.get("numTraining")
+    if isinstance(n, int) and n < _N_FOLDS:
+        raise ValueError(
+            f"{pre / 'dataset.json'}: {n} training case(s); nnU-Net's {_N_FOLDS}-fold cross-validation needs at "
+            f"least {_N_FOLDS}: export a data set with more labelled cases"
+        )
+
+
+def _resume_safely(trainer) -> None:
+    """nnU-Net's ``--c`` (its ``maybe_load_checkpoint``) with the checkpoint read by ``weights_only=True``.
+
+    The same file as nnU-Net picks (final, else latest, else best) is read by
+    :func:`amos_tutorial.nnunet.checkpoint.load_nnunet_checkpoint` and handed to the trainer as a dict, so
+    nnU-Net's own ``torch.load(weights_only=False)`` never sees it.
+    """
+    from amos_tutorial.nnunet.checkpoint import load_nnunet_checkpoint
+
+    folder = Path(trainer.output_folder)
+    for name in ("checkpoint_final.pth", "checkpoint_latest.pth", "checkpoint_best.pth"):
+        if (folder / name).is_file():
+            trainer.load_checkpoint(load_nnunet_checkpoint(folder / name))
+            return
+    print(f"{folder}: no checkpoint to continue from; starting a new training")
+
+
 def train_fold(
     dataset_id: int,
     configuration: str = "3d_smoke",
@@ -93,7 +126,8 @@ def train_fold(
         ``checkpoint_final.pth``, ``validation/`` and ``validation/summary.json`` are in ``fold_K/``.
 
     Raises:
-        ValueError: On a bad fold, epochs or iterations, or a missing nnU-Net variable.
+        ValueError: On a bad fold, epochs or iterations, a missing nnU-Net variable, or fewer than 5
+            training cases for nnU-Net's 5-fold split.
         FileNotFoundError: If the dataset was not preprocessed.
     """
     if fold != "all" and (not isinstance(fold, int) or not 0 <= fold <= 4):
@@ -112,14 +146,14 @@ def train_fold(
     pre = dataset_folder(dataset_id)
     plans = json.loads((pre / f"{PLANS_IDENTIFIER}.json").read_text(encoding="utf-8"))
     dataset_json = json.loads((pre / "dataset.json").read_text(encoding="utf-8"))
+    _check_enough_cases(pre, dataset_json, fold)
     if configuration not in plans["configurations"]:
         raise ValueError(f"{pre}: plans have no configuration {configuration!r} ({', '.join(plans['configurations'])})")
-    from nnunetv2.run.run_training import maybe_load_checkpoint
-
     plans["continue_training"] = bool(resume)  # what nnU-Net's get_trainer_from_args adds
     trainer = trainer_class()(plans, configuration, fold, dataset_json, torch.device(device))
     trainer.set_schedule(epochs, iterations)
-    maybe_load_checkpoint(trainer, bool(resume), False)
+    if resume:
+        _resume_safely(trainer)
     trainer.run_training()
     trainer.perform_actual_validation(save_probabilities=False)
     return Path(trainer.output_folder_base)

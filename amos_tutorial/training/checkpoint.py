@@ -35,6 +35,7 @@ from amos_tutorial.utils.io import atomic_path
 __all__ = [
     "CHECKPOINT_VERSION",
     "load_checkpoint",
+    "load_weights_file",
     "refused_object",
     "rng_state",
     "save_checkpoint",
@@ -111,8 +112,54 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     return Path(path)
 
 
+def load_weights_file(
+    path: str | os.PathLike,
+    map_location: str | torch.device = "cpu",
+    allowed_globals: tuple = (),
+    source: str = "a checkpoint written by `amos train` from a source you trust",
+) -> Any:
+    """Read a torch file with ``weights_only=True``: tensors and plain values only, never pickled code.
+
+    Introduced in chapter *Training the baselines*. Builds on ``torch.load`` and
+    ``torch.serialization.safe_globals``. Every checkpoint the package reads (its own, nnU-Net's) comes
+    through here, so a file from elsewhere is refused instead of run.
+
+    Args:
+        path: The file.
+        map_location: Device the tensors are loaded onto.
+        allowed_globals: Extra classes or functions the file may name besides torch's own safe ones
+            (nnU-Net's logs hold NumPy scalars); only data types, never a callable that runs code.
+        source: Where a trustworthy file comes from, for the refusal's message.
+
+    Returns:
+        What the file holds.
+
+    Raises:
+        FileNotFoundError: ``"PATH: checkpoint not found"``.
+        ValueError: ``"PATH: ..."`` when the file is truncated or corrupted, or holds objects that
+            ``weights_only`` refuses (``"PATH: refused for safety: ..."``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        with torch.serialization.safe_globals(list(allowed_globals)):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
+        refused = refused_object(exc)
+        if refused is not None:
+            raise ValueError(
+                f"{path}: refused for safety: the file holds objects that are not plain weights ({refused}), "
+                f"which could run code when loaded; use {source}"
+            ) from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{path}: cannot load checkpoint, the file is corrupted or truncated ({type(exc).__name__}: {reason[:200]})"
+        ) from exc
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``.
+    """Load a checkpoint with ``weights_only=True`` (:func:`load_weights_file`).
 
     Introduced in chapter *Training the baselines*. Builds on ``torch.load``.
 
@@ -128,22 +175,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ValueError: ``"PATH: ..."`` when the file is truncated, corrupted, not a checkpoint of this
             package, or holds objects that ``weights_only`` refuses (``"PATH: refused for safety: ..."``).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
-        refused = refused_object(exc)
-        if refused is not None:
-            raise ValueError(
-                f"{path}: refused for safety: the file holds objects that are not plain weights ({refused}), "
-                "which could run code when loaded; use a checkpoint written by `amos train` from a source you trust"
-            ) from exc
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(
-            f"{path}: cannot load checkpoint, the file is corrupted or truncated ({type(exc).__name__}: {reason[:200]})"
-        ) from exc
+    state = load_weights_file(path, map_location)
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{path}: not an amos_tutorial training checkpoint (no 'model' entry)")
     return state

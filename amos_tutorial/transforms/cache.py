@@ -180,7 +180,9 @@ _log = logging.getLogger(__name__)
 
 
 def source_stamp(case) -> dict[str, dict[str, Any]]:
-    """The identity of a case's source files: resolved path, size and modification time (ns).
+    """The identity of a case's source files: resolved path, size and modification time (ns) of each.
+
+    The rerun rule of every resumable step (:mod:`amos_tutorial.utils.stamps`), applied to a case's files.
 
     Introduced in chapter *Preprocessing and augmentation*. Recorded per case in ``preprocess.json``: a cached case
     whose image or label file changed since (a fixed label map, a re-downloaded scan) no longer
@@ -195,15 +197,9 @@ def source_stamp(case) -> dict[str, dict[str, Any]]:
     Raises:
         OSError: If a file cannot be looked at (missing, permission).
     """
-    stamp: dict[str, dict[str, Any]] = {}
-    for kind in ("image", "label"):
-        path = getattr(case, kind, None)
-        if path is None:
-            continue
-        path = Path(path)
-        st = path.stat()
-        stamp[kind] = {"path": str(path.resolve()), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
-    return stamp
+    from amos_tutorial.utils.stamps import file_stamp
+
+    return {kind: file_stamp(path) for kind in ("image", "label") if (path := getattr(case, kind, None)) is not None}
 
 
 def save_preprocessed(case: PreprocessedCase, path: str | os.PathLike) -> Path:
@@ -377,9 +373,11 @@ def preprocess_dataset(
         splits = (splits,)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from amos_tutorial.utils.io import remove_partial_files
     from amos_tutorial.utils.lock import FolderLock
 
     with FolderLock(out_dir, what="preprocessed cache", wait=CACHE_LOCK_WAIT_S):
+        remove_partial_files(out_dir)
         return _preprocess_locked(dataset, out_dir, config, splits, device, progress)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +24,7 @@ __all__ = [
     "atomic_write_text",
     "check_nifti_size",
     "load_nifti",
+    "remove_partial_files",
     "save_nifti",
 ]
 
@@ -108,6 +110,51 @@ def _write_error(exc: BaseException, target: Path, disk_full: bool) -> OSError |
         reason = " ".join(str(exc).split())[:200]
         return OSError(errno.EIO, f"write failed ({reason})", str(target))
     return None
+
+
+def _partial_target(name: str) -> str | None:
+    """The target of a temporary file :func:`atomic_path` names ``.TARGET.XXXXXXXX<suffix>``, or None."""
+    if not name.startswith("."):
+        return None
+    for i in range(1, len(name)):
+        if name[i] != ".":
+            continue
+        target, rest = name[1:i], name[i + 1 :]
+        suffix = "".join(Path(target).suffixes) or ".tmp"
+        if target and re.fullmatch(r"[a-z0-9_]{8}", rest[:8]) and rest[8:] == suffix:
+            return target
+    return None
+
+
+def remove_partial_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that a killed write of :func:`atomic_path` left in ``folder`` (not below it).
+
+    Introduced in chapter *Getting the data*. Call it only while holding the folder's lock
+    (:class:`amos_tutorial.utils.lock.FolderLock`): a temporary file of a living writer must not go.
+
+    Args:
+        folder: The folder (a missing one holds nothing).
+
+    Returns:
+        The files removed.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / ".amos_0001.nii.gz.k3j_x9q2.nii.gz").write_bytes(b"cut")
+        >>> [p.name for p in remove_partial_files(d)]
+        ['.amos_0001.nii.gz.k3j_x9q2.nii.gz']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if _partial_target(path.name) is not None and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def atomic_write_text(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:

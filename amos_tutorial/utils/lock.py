@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -27,9 +28,9 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ["LOCK_NAME", "FolderLock", "LockedError", "read_lock", "pid_alive"]
+__all__ = ["LOCK_NAME", "FolderLock", "LockedError", "locked_output_folder", "read_lock", "pid_alive"]
 
 #: Name of the lock file inside a locked folder.
 LOCK_NAME = ".amos.lock"
@@ -212,3 +213,26 @@ class FolderLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def locked_output_folder(folder: str | os.PathLike, what: str = "output folder") -> Iterator[Path]:
+    """Hold an output folder's :class:`FolderLock` and remove what a killed run left half-written in it.
+
+    Introduced in chapter *Evaluating segmentations*. ``amos predict`` and ``amos postprocess`` write their
+    folders under this lock, as ``amos train`` writes a run folder: a second process writing into the same
+    folder gets one :class:`LockedError` line naming the holder, and the temporary files of a killed write
+    (:func:`amos_tutorial.utils.io.remove_partial_files`) are removed once the lock is held.
+
+    Args:
+        folder: The output folder (created).
+        what: Words for the folder in messages (``"prediction folder"``).
+
+    Yields:
+        The folder.
+    """
+    from amos_tutorial.utils.io import remove_partial_files
+
+    with FolderLock(folder, what=what) as lock:
+        remove_partial_files(lock.folder)
+        yield lock.folder

@@ -22,11 +22,17 @@ from amos_tutorial.data.synthetic.scanner import (
 from amos_tutorial.data.synthetic.shapes import Grid
 from amos_tutorial.labels import NUM_CLASSES
 
-__all__ = ["DEFAULT_MAX_SHAPE", "MIN_SIDE", "SyntheticCase", "check_shape3", "synthesize_case"]
+__all__ = [
+    "DEFAULT_MAX_SHAPE", "MAX_SIDE", "MAX_VOXELS", "MIN_SIDE", "SyntheticCase", "check_shape3", "synthesize_case",
+]
 
 DEFAULT_MAX_SHAPE: tuple[int, int, int] = (160, 160, 64)
 # Smallest side of a generated image (voxels).
 MIN_SIDE = 16
+#: Largest side of a generated image (voxels): twice a CT slice's 512.
+MAX_SIDE = 1024
+#: Largest generated image (voxels): 512 x 512 x 1024, about the largest AMOS CT (1 GB as float32).
+MAX_VOXELS = 512 * 512 * 1024
 # Reference craniocaudal field of view (mm): from below the prostate to above the liver dome.
 _Z_BOTTOM, _Z_TOP = -222.0, 183.0
 
@@ -54,13 +60,19 @@ class SyntheticCase(NamedTuple):
 
 
 def check_shape3(value: Any, name: str, minimum: int) -> tuple[int, int, int]:
-    """``value`` as three integers, each at least ``minimum``; a ValueError naming ``name`` otherwise."""
+    """``value`` as three integers from ``minimum`` to :data:`MAX_SIDE`, at most :data:`MAX_VOXELS` in all.
+
+    Raises:
+        ValueError: Naming ``name`` and the value, before anything is allocated.
+    """
     try:
         out = tuple(int(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be three integers (X, Y, Z), got {value!r}") from None
-    if len(out) != 3 or min(out) < minimum:
-        raise ValueError(f"{name} must be three integers >= {minimum} (X, Y, Z), got {value!r}")
+    if len(out) != 3 or min(out) < minimum or max(out) > MAX_SIDE:
+        raise ValueError(f"{name} must be three integers from {minimum} to {MAX_SIDE} (X, Y, Z), got {value!r}")
+    if out[0] * out[1] * out[2] > MAX_VOXELS:
+        raise ValueError(f"{name} {out} holds more than the {MAX_VOXELS} voxels of the largest AMOS scan")
     return out
 
 
