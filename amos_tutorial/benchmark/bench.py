@@ -36,7 +36,7 @@ Folder::
     BENCH_DIR/eval/images|labels/  links to the evaluation cases
     BENCH_DIR/runs/<model>/        the training run (config.json, metrics.csv, checkpoints/), pred/ (predictions),
                                    inference_times.csv, evaluation.csv (per case and organ), bench_state.json
-    BENCH_DIR/results.csv          one row per model (:data:`BENCH_COLUMNS`)
+    BENCH_DIR/results.csv          one row per model (:func:`~amos_tutorial.benchmark.results.bench_columns`)
     BENCH_DIR/leaderboard.md       the ranking as a markdown table
     BENCH_DIR/accuracy_vs_time.png, BENCH_DIR/organ_heatmap.png
 
@@ -66,7 +66,7 @@ import pandas as pd
 
 from amos_tutorial.benchmark.budgets import BUDGETS, Budget
 from amos_tutorial.benchmark.report import write_report
-from amos_tutorial.benchmark.results import BENCH_COLUMNS, RESULTS_FILE, error_line, machine_info
+from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 from amos_tutorial.training.runs import METRICS_FILE, read_metrics
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
@@ -84,7 +84,7 @@ class BenchResult:
     Introduced in chapter *Benchmarking the baselines*.
 
     Attributes:
-        results: One row per model (:data:`BENCH_COLUMNS`), as in ``results.csv``.
+        results: One row per model (:func:`~amos_tutorial.benchmark.results.bench_columns`), as in ``results.csv``.
         out_dir: The benchmark folder.
         files: Files written: ``results``, ``leaderboard`` and the figures that could be drawn.
         interrupted: Whether the run stopped early (``stop_after`` or Ctrl-C): run it again to resume.
@@ -213,7 +213,7 @@ def _link_eval_cases(split: dict[str, Any]) -> None:
 
 
 def _empty_row(model: str, status: str, settings: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {c: np.nan for c in BENCH_COLUMNS}
+    row: dict[str, Any] = {c: np.nan for c in bench_columns()}
     row.update(
         model=model,
         status=status,
@@ -390,7 +390,7 @@ def _predict_model(
 def _evaluate_model(
     model_dir: Path, split: dict[str, Any], settings: dict[str, Any], workers: int, pred_dir: Path | None = None
 ) -> dict[str, Any]:
-    """Score the predictions (``model_dir/pred`` or ``pred_dir``): mean DSC/NSD and one column per organ and metric."""
+    """Score the predictions (``model_dir/pred`` or ``pred_dir``): the mean and one column per organ of every metric."""
     from amos_tutorial.evaluation import (
         evaluate_folder,
         organ_summary,
@@ -409,13 +409,13 @@ def _evaluate_model(
     model_dir.mkdir(parents=True, exist_ok=True)
     save_metrics(df, model_dir / "evaluation.csv")
     overall = overall_scores(df)
-    out: dict[str, Any] = {"mean_dsc": overall["dsc"], "mean_nsd": overall["nsd"]}
+    out: dict[str, Any] = {f"mean_{metric}": value for metric, value in overall.items()}
     for modality in ("CT", "MRI"):  # NaN when the evaluated cases hold none of that modality
         out[f"mean_dsc_{modality.lower()}"] = float(df.loc[df["modality"] == modality, "dsc"].mean())
     organs = organ_summary(df).set_index("organ_id")
     for organ in ORGAN_IDS:
         name = label_by_id(organ).name
-        for metric in ("dsc", "nsd"):
+        for metric in overall:
             value = organs.loc[organ, metric] if organ in organs.index else np.nan
             out[f"{metric}_{name}"] = float(value)
     return out
@@ -691,7 +691,7 @@ class _Run:
 
     def table(self) -> pd.DataFrame:
         ordered = [self.rows.get(n) or self.empty_row(n, "pending") for n in (*self.names, *self.external)]
-        return pd.DataFrame(ordered).reindex(columns=list(BENCH_COLUMNS))
+        return pd.DataFrame(ordered).reindex(columns=list(bench_columns()))
 
     def save_results(self) -> Path:
         path = self.out_dir / RESULTS_FILE
@@ -761,7 +761,7 @@ class _Run:
             return True
         self.stop_reason = result.stop_reason or "stop_after"
         row.update(status="interrupted", error=f"stopped at iteration {result.iteration} ({self.stop_reason})")
-        row.update({c: v for c, v in _model_facts(model_dir).items() if c in BENCH_COLUMNS})
+        row.update({c: v for c, v in _model_facts(model_dir).items() if c in bench_columns()})
         row.update(iterations=result.iteration, train_sessions=len(state["sessions"]))
         self.log(f"{name}: stopped at iteration {result.iteration}; run the same command again to resume")
         return False
@@ -769,7 +769,7 @@ class _Run:
     def finish(self, name: str, model_dir: Path, state: dict[str, Any], row: dict[str, Any]) -> None:
         """Training time, prediction and evaluation of a trained model; the row is then ``ok``."""
         facts = _model_facts(model_dir)
-        row.update({c: v for c, v in facts.items() if c in BENCH_COLUMNS})
+        row.update({c: v for c, v in facts.items() if c in bench_columns()})
         row["iterations"] = facts["iterations_planned"]
         starts = [int(x["start"]) for x in state.get("sessions", [])]
         train_s = _training_time(model_dir, starts, row["iterations"])
@@ -783,7 +783,7 @@ class _Run:
         row.update(_predict_model(model_dir, self.split, self.settings, self.device, self.progress))
         row.update(_evaluate_model(model_dir, self.split, self.settings, self.eval_workers))
         row.update(status="ok", error="", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
-        state.update(status="ok", row={c: row[c] for c in BENCH_COLUMNS})
+        state.update(status="ok", row={c: row[c] for c in bench_columns()})
         _write_json(model_dir / STATE_FILE, state)
         self.log(
             f"{name}: DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}, "
