@@ -160,24 +160,25 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def _prepare_split(
     data: str, val_cases: int, eval_cases: int | None, seed: int, modality_rule: str, out_dir: Path
 ) -> dict[str, Any]:
-    """Choose the training and evaluation cases by the trainer's rule (nothing is written yet)."""
+    """Choose the training and evaluation cases by the trainer's rule (nothing is written yet).
+
+    The benchmark trains Task 2 runs (the trainer's default): :func:`~amos_tutorial.data.splits.run_cases`
+    gives their training cases; they are scored on the whole labelled validation split, or, without one, on
+    the cases the runs hold out.
+    """
     from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.splits import labelled_cases, run_cases
     from amos_tutorial.data.stats import select_cases
 
     dataset = load_amos(data, modality_rule=modality_rule)
-    train_cases = sorted((c for c in dataset.split("training") if c.has_label), key=lambda c: c.number)
-    val_split = sorted((c for c in dataset.split("validation") if c.has_label), key=lambda c: c.number)
-    if not train_cases:
-        raise ValueError(f"{dataset.root}: no labelled training case (labelsTr) to train on")
-    if val_split:
-        pool, source = val_split, "AMOS validation split (labelsVa)"
+    cases = run_cases(dataset, task=2, val_cases=val_cases)
+    train_cases = cases.train
+    if cases.from_split:
+        pool, source = labelled_cases(dataset, "validation", task=2), "AMOS validation split (labelsVa)"
+    elif {c.case_id for c in cases.val} & {c.case_id for c in cases.train}:
+        raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
     else:
-        # The trainer holds out the last val_cases labelled training cases: evaluate on those.
-        n_hold = min(val_cases, len(train_cases) - 1)
-        if n_hold < 1:
-            raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
-        pool, source = train_cases[-n_hold:], "held out of the training split (no validation labels)"
-        train_cases = train_cases[:-n_hold]
+        pool, source = cases.val, "held out of the training split (no validation labels)"
     chosen = sorted(select_cases(pool, eval_cases, seed=seed), key=lambda c: c.number)
     missing = [str(p) for c in chosen for p in (c.image, c.label) if not Path(p).is_file()]
     if missing:

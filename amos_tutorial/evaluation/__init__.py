@@ -61,7 +61,6 @@ from amos_tutorial.evaluation.metrics import (
 from amos_tutorial.evaluation.modality_gap import GAP_COLUMNS, modality_gap
 from amos_tutorial.evaluation.scoring import metric_columns, score_case
 from amos_tutorial.evaluation.submit import (
-    TASKS,
     SubmissionCheck,
     SubmissionError,
     check_submission,
@@ -74,7 +73,6 @@ __all__ = [
     "DEFAULT_TOLERANCE_MM",
     "GAP_COLUMNS",
     "METRICS",
-    "TASKS",
     "EvaluationError",
     "Metric",
     "SubmissionCheck",

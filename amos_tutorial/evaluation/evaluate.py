@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.data.folders import list_cases
+from amos_tutorial.data.tasks import TASKS
 from amos_tutorial.data.validate import Problem
 from amos_tutorial.evaluation.metric_table import get_metric, metric_names
 from amos_tutorial.evaluation.metrics import (
@@ -422,7 +423,7 @@ def _model_task(pred_dir: Path) -> int | None:
         task = json.loads((pred_dir / "predict.json").read_text(encoding="utf-8")).get("task")
     except (OSError, ValueError, AttributeError):
         return None
-    return int(task) if task in (1, 2) else None
+    return int(task) if task in TASKS else None
 
 
 def _check_frame(df: pd.DataFrame) -> list[str]:
@@ -481,8 +482,6 @@ def modality_summary(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-#: How the challenge scores each task: Task 1 on its CT cases, Task 2 on all cases (CT and MRI).
-TASK_CASES: dict[int, tuple[str, ...]] = {1: ("CT",), 2: ("CT", "MRI")}
 
 
 def task_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -503,7 +502,7 @@ def task_summary(df: pd.DataFrame) -> pd.DataFrame:
     """
     metrics = _check_frame(df)
     rows = {}
-    for task, modalities in TASK_CASES.items():
+    for task, modalities in ((t.id, t.modalities) for t in TASKS.values()):
         part = df[df["modality"].isin(modalities)]
         rows[task] = ("+".join(modalities), part["case"].nunique(), *part[metrics].mean())
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["modalities", "cases", *metrics])
@@ -558,9 +557,9 @@ def format_report(df: pd.DataFrame, title: str | None = None) -> str:
     lines.append(f"Conventions: {conventions}")
     if df.attrs.get("modality_source"):
         lines.append(f"Modality from: {df.attrs['modality_source']}")
-    if df.attrs.get("model_task") in TASK_CASES:
+    if df.attrs.get("model_task") in TASKS:
         task = df.attrs["model_task"]
-        lines.append(f"Predictions by a Task {task} run (trained on {' and '.join(TASK_CASES[task])})")
+        lines.append(f"Predictions by a Task {task} run (trained on {' and '.join(TASKS[task].modalities)})")
     lines.append("Averages: mean over organs and cases of every score that is not NaN.")
     lines += [f"Note: {n}" for n in df.attrs.get("notes", [])]
     organs = organ_summary(df)[[*metrics, "n_scored"]]

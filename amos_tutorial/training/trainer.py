@@ -389,43 +389,13 @@ def prepare_volumes(
         ValueError: ``"ROOT: ..."`` when the folder has no labelled training case.
     """
     from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.splits import run_cases
     from amos_tutorial.transforms.cache import load_preprocessed, preprocess_dataset
     from amos_tutorial.transforms.preprocessing import PreprocessConfig
 
     info = info or DistInfo()
     dataset = load_amos(config.data, modality_rule=config.modality_rule)
-    # Task 1 keeps the CT cases (modality from the metadata CSV, else the id rule: load_amos decides).
-    wanted = set(config.modalities)
-    train_cases = sorted(
-        (c for c in dataset.split("training") if c.has_label and c.modality in wanted), key=lambda c: c.number
-    )
-    val_split = sorted(
-        (c for c in dataset.split("validation") if c.has_label and c.modality in wanted), key=lambda c: c.number
-    )
-    if not train_cases:
-        kind = "" if config.task == 2 else f" {'/'.join(config.modalities)} (task {config.task})"
-        raise ValueError(f"{dataset.root}: no labelled{kind} training case (labelsTr) to train on")
-    if config.fold is not None:
-        from amos_tutorial.data.splits import DEFAULT_FOLDS, fold_cases
-
-        pool = sorted((*train_cases, *val_split), key=lambda c: c.number)
-        if len(pool) < DEFAULT_FOLDS:
-            raise ValueError(f"{dataset.root}: {len(pool)} labelled case(s), fewer than {DEFAULT_FOLDS} folds")
-        fold_train, fold_val = fold_cases([c.case_id for c in pool], config.fold)
-        train_cases = [c for c in pool if c.case_id in set(fold_train)]
-        val_cases = [c for c in pool if c.case_id in set(fold_val)]
-        val_source = f"nnU-Net's fold {config.fold} of {DEFAULT_FOLDS}"
-    elif val_split:
-        val_cases = val_split[: config.val_cases]
-        val_source = "AMOS validation split"
-    else:
-        n_hold = min(config.val_cases, len(train_cases) - 1)
-        if n_hold == 0:
-            val_cases, val_source = train_cases[:1], "the only training case (no validation labels)"
-        else:
-            val_cases = train_cases[-n_hold:]
-            train_cases = train_cases[:-n_hold]
-            val_source = "held out of the training split"
+    train_cases, val_cases, val_source, _ = run_cases(dataset, config.task, config.val_cases, config.fold)
     out_dir = _data_cache_dir(config, Path(dataset.root))
     if info.is_main:
         log(
