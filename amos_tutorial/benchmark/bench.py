@@ -68,7 +68,7 @@ from amos_tutorial.benchmark.budgets import BUDGETS, Budget
 from amos_tutorial.benchmark.report import write_report
 from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
-from amos_tutorial.training.runs import METRICS_FILE, read_metrics
+from amos_tutorial.training.rundir import RunDir
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, thread_limit
 
@@ -237,21 +237,7 @@ def _training_time(run_dir: Path, session_starts: Sequence[int], iterations: int
     the middle of an epoch, the resumed row only timed the steps after ``start``: the seconds are
     divided by the steps they really cover, and the run's time is that rate times ``iterations``.
     """
-    try:
-        frame = read_metrics(run_dir)
-    except FileNotFoundError:
-        return float("nan")
-    if "seconds" not in frame.columns or "iteration" not in frame.columns:
-        raise ValueError(
-            f"{run_dir / METRICS_FILE}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`"
-        )
-    seconds, covered, previous = 0.0, 0, 0
-    for it, sec in sorted(zip(frame["iteration"].astype(int), frame["seconds"].astype(float))):
-        start = max([previous, *(s for s in session_starts if s < it)])
-        seconds += sec
-        covered += it - start
-        previous = it
-    return seconds / covered * iterations if covered > 0 else float("nan")
+    return RunDir(run_dir).seconds_per_step(session_starts, skip_first=False) * iterations
 
 
 def _calibrate(name: str, settings: dict[str, Any], device: str, cache_dir: str | None, log: Callable) -> dict:
@@ -298,7 +284,7 @@ def _train_model(
     from amos_tutorial.training.amp import resolve_device
 
     budget = BUDGETS[settings["budget"]]
-    run_exists = (model_dir / "config.json").is_file()
+    run_exists = RunDir(model_dir).config_path.is_file()
     dev = resolve_device(device)
     reset_peak_memory(dev)
     start = time.perf_counter()
@@ -341,7 +327,7 @@ def _adopt_run(
     """Copy an already trained run into the benchmark folder after checking it matches the budget."""
     from amos_tutorial.training.config import load_config
 
-    config_path = source / "config.json"
+    config_path = RunDir(source).config_path
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path}: not a run folder (no config.json) given for {name}")
     config = load_config(config_path)
@@ -426,7 +412,7 @@ def _model_facts(model_dir: Path) -> dict[str, Any]:
     from amos_tutorial.models import build_model_for_patch, count_parameters
     from amos_tutorial.training import load_config
 
-    config = load_config(model_dir / "config.json")
+    config = load_config(RunDir(model_dir).config_path)
     net = build_model_for_patch(config.model, config.variant, config.patch_size, config.preprocess.get("spacing"))
     return {
         "parameters": int(count_parameters(net)),
@@ -752,7 +738,7 @@ class _Run:
             state.setdefault("iterations", settings["iterations"])
         if state.get("trained"):
             return True
-        if name in self.runs and self.spec is not None and not (model_dir / "config.json").is_file():
+        if name in self.runs and self.spec is not None and not RunDir(model_dir).config_path.is_file():
             _adopt_run(Path(self.runs[name]), model_dir, name, self.spec, settings, self.log)
         result = _train_model(
             name, model_dir, state, settings, self.device, self.cache, self.stop_after, self.progress, self.log

@@ -58,10 +58,11 @@ def fold_validation_cases(config: Any, data: str | os.PathLike | None = None) ->
 def _fold_configs(runs: list[Path], data: Any) -> list:
     """Each run's config, checked: a fold set, no fold twice, one task and one data folder."""
     from amos_tutorial.training import load_config
+    from amos_tutorial.training.rundir import RunDir
 
     configs, seen = [], {}
     for run in runs:
-        config = load_config(run / "config.json")
+        config = load_config(RunDir(run).config_path)
         if config.fold is None:
             raise ValueError(f"{run}: not a fold run (trained without --fold); cross-validation needs fold runs")
         if config.fold in seen:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from amos_tutorial.data.tasks import get_task
+from amos_tutorial.training.rundir import CONFIG_FILE
 from amos_tutorial.utils.geometry import check_patch_size
 from amos_tutorial.utils.io import atomic_write_text
 
@@ -401,7 +402,7 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "config.json"
+        path = path / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training config (is this a run folder written by `amos train`?)")
     try:
