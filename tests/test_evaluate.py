@@ -182,6 +182,7 @@ def test_cli_writes_csv_and_summary(folders, tmp_path, capsys):
         assert "Absent organs ('score')" in text
         assert "NSD tolerance 2 mm, except pancreas 3 mm" in text
         assert "HD95 " in text.split("Overall:")[1]
+        assert "HD95 of an organ absent from one of them is NaN" in text
     overall_hd95 = float(stdout.split("HD95 ")[-1].split(" mm")[0])
     assert overall_hd95 == pytest.approx(table["hd95"].mean(), abs=1e-4)
 

@@ -59,7 +59,7 @@ from amos_tutorial.evaluation.metrics import (
     surface_elements,
 )
 from amos_tutorial.evaluation.modality_gap import GAP_COLUMNS, modality_gap
-from amos_tutorial.evaluation.scoring import metric_columns, score_case
+from amos_tutorial.evaluation.scoring import metric_columns, score_case, scoring_conventions
 from amos_tutorial.evaluation.submit import (
     SubmissionCheck,
     SubmissionError,
@@ -108,6 +108,7 @@ __all__ = [
     "result_columns",
     "save_metrics",
     "score_case",
+    "scoring_conventions",
     "spacing_from_affine",
     "surface_distances",
     "surface_elements",

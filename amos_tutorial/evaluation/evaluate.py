@@ -37,11 +37,10 @@ from amos_tutorial.evaluation.metric_table import get_metric, metric_names
 from amos_tutorial.evaluation.metrics import (
     ABSENT_CONVENTIONS,
     Tolerance,
-    describe_conventions,
     resolve_tolerances,
     spacing_from_affine,
 )
-from amos_tutorial.evaluation.scoring import metric_columns, score_case
+from amos_tutorial.evaluation.scoring import metric_columns, score_case, scoring_conventions
 from amos_tutorial.labels import NUM_CLASSES, ORGAN_IDS
 from amos_tutorial.utils.geometry import AFFINE_ATOL, nifti_stem
 from amos_tutorial.utils.io import atomic_path
@@ -407,7 +406,7 @@ def evaluate_folder(
     df = pd.concat([results[cid] for cid in sorted(results)], ignore_index=True)
     df.attrs.update(
         absent=absent,
-        conventions=describe_conventions(tolerance_mm, absent),
+        conventions=scoring_conventions(tolerance_mm, absent),
         modality_source=modality_source,
         notes=notes,
         model_task=_model_task(Path(pred_dir)),
@@ -548,7 +547,7 @@ def format_report(df: pd.DataFrame, title: str | None = None) -> str:
     if not conventions:
         absent = df.attrs.get("absent", "nan")
         tolerances = df.groupby("organ_id")["tolerance_mm"].first().to_dict() if "tolerance_mm" in df else None
-        conventions = describe_conventions(tolerances, absent)
+        conventions = scoring_conventions(tolerances, absent, metrics)
     per_modality = modality_summary(df)
     counts = ", ".join(f"{int(r.cases)} {m}" for m, r in per_modality.drop(index="all").iterrows())
     lines = [

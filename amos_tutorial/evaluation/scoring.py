@@ -27,7 +27,7 @@ from amos_tutorial.evaluation.metrics import (
 )
 from amos_tutorial.labels import NUM_CLASSES, ORGAN_IDS, label_by_id
 
-__all__ = ["metric_columns", "score_case"]
+__all__ = ["metric_columns", "score_case", "scoring_conventions"]
 
 
 def metric_columns(metrics: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -44,6 +44,31 @@ def metric_columns(metrics: Sequence[str] | None = None) -> tuple[str, ...]:
     """
     names = metric_names() if metrics is None else tuple(metrics)
     return ("organ_id", "organ", *names, "ref_ml", "pred_ml", "tolerance_mm")
+
+
+def scoring_conventions(
+    tolerance_mm: Tolerance = None, absent: str = "nan", metrics: Sequence[str] | None = None
+) -> str:
+    """The conventions sentence of every score table and report: NSD tolerance, absent organs, undefined scores.
+
+    Introduced in chapter *Evaluating segmentations*. :func:`~amos_tutorial.evaluation.metrics.describe_conventions`
+    plus one clause for the metrics that are undefined for an organ absent from one of the maps (HD95).
+
+    Args:
+        tolerance_mm: The NSD tolerance (see :func:`~amos_tutorial.evaluation.metrics.resolve_tolerances`).
+        absent: ``"nan"`` or ``"score"``.
+        metrics: Metric names (default: every registered metric).
+
+    Examples:
+        >>> scoring_conventions().split(". ")[-1]
+        'Exception: HD95 of an organ absent from one of them is NaN (undefined).'
+    """
+    chosen = [get_metric(name) for name in (metric_names() if metrics is None else metrics)]
+    undefined = [m.label for m in chosen if np.isnan(m.one_absent)]
+    text = describe_conventions(tolerance_mm, absent)
+    if undefined:
+        text += f" Exception: {' and '.join(undefined)} of an organ absent from one of them is NaN (undefined)."
+    return text
 
 
 def _union_box(ref_box: tuple[slice, ...] | None, pred_box: tuple[slice, ...] | None) -> tuple[slice, ...] | None:
@@ -146,9 +171,5 @@ def score_case(
         volumes = (np.count_nonzero(ref) * voxel_ml, np.count_nonzero(pred) * voxel_ml)
         rows.append((organ_id, label_by_id(organ_id).name, *scores, *volumes, tol))
     df = pd.DataFrame(rows, columns=list(metric_columns([m.name for m in chosen])))
-    undefined = [m.label for m in chosen if np.isnan(m.one_absent)]
-    conventions = describe_conventions(tolerance_mm, absent)
-    if undefined:
-        conventions += f" Exception: {' and '.join(undefined)} of an organ absent from one of them is NaN (undefined)."
-    df.attrs.update(absent=absent, conventions=conventions)
+    df.attrs.update(absent=absent, conventions=scoring_conventions(tolerance_mm, absent, [m.name for m in chosen]))
     return df
