@@ -21,7 +21,8 @@ import torch
 from amos_tutorial.benchmark import report
 from amos_tutorial.benchmark.bench import run_benchmark
 from amos_tutorial.benchmark.budgets import BUDGETS, budget_table
-from amos_tutorial.benchmark.results import BENCH_COLUMNS, MACHINE_COLUMNS, ORGAN_COLUMNS, machine_info
+from amos_tutorial.benchmark.results import MACHINE_COLUMNS, bench_columns, machine_info, organ_columns
+from amos_tutorial.evaluation.metric_table import list_metrics, metric_names
 from amos_tutorial.benchmark.speed import SPEED_REPORT_COLUMNS, format_speed_report
 from amos_tutorial.cli import main as amos_main
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
@@ -79,18 +80,20 @@ def test_the_budgets_are_defined():
 
 
 def test_results_schema_has_every_column():
-    assert len(set(BENCH_COLUMNS)) == len(BENCH_COLUMNS)
+    assert len(set(bench_columns())) == len(bench_columns())
     for needed in (
         "model", "status", "error", "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s",
         "peak_gpu_mem_GiB", "inference_s_per_case", "mean_dsc", "mean_nsd", "budget", "data", "seed",
         "device", "cpu", "gpu", "torch", "monai", "amos_tutorial", "python",
     ):  # fmt: skip
-        assert needed in BENCH_COLUMNS, needed
-    assert len(ORGAN_COLUMNS) == 30
-    assert set(ORGAN_COLUMNS) <= set(BENCH_COLUMNS)
+        assert needed in bench_columns(), needed
+    assert len(organ_columns()) == 15 * len(metric_names())
+    assert set(organ_columns()) <= set(bench_columns())
     assert f"dsc_{label_by_id(8).name}" == "dsc_aorta"
-    assert "nsd_prostate_uterus" in ORGAN_COLUMNS
-    assert set(MACHINE_COLUMNS) <= set(BENCH_COLUMNS)
+    assert "nsd_prostate_uterus" in organ_columns()
+    assert "hd95_prostate_uterus" in organ_columns()
+    assert {f"mean_{m}" for m in metric_names()} <= set(bench_columns())
+    assert set(MACHINE_COLUMNS) <= set(bench_columns())
 
 
 def test_machine_info_on_the_cpu():
@@ -128,7 +131,7 @@ def test_bad_arguments_fail_before_any_work(tmp_path):
 def _fake_results(budget: str = "short", data: str = "/data/amos22") -> pd.DataFrame:
     rows = []
     for model, dsc, hours, status in (("unet", 0.80, 2.0, "ok"), ("nnunet", 0.88, 9.0, "ok"), ("vnet", None, None, "failed")):
-        row = {c: np.nan for c in BENCH_COLUMNS}
+        row = {c: np.nan for c in bench_columns()}
         row.update(model=model, status=status, error="" if status == "ok" else "OutOfMemoryError: CUDA out of memory",
                    budget=budget, data=data, device="cuda", amp="bf16", gpu="NVIDIA H100 80GB HBM3", cpu="x",
                    torch="2.11.0", monai="1.6.1", eval_cases=120)  # fmt: skip
@@ -139,7 +142,7 @@ def _fake_results(budget: str = "short", data: str = "/data/amos22") -> pd.DataF
                 row[f"dsc_{label_by_id(organ).name}"] = dsc - 0.01 * i
                 row[f"nsd_{label_by_id(organ).name}"] = np.nan if organ == 15 else dsc - 0.1
         rows.append(row)
-    return pd.DataFrame(rows)[list(BENCH_COLUMNS)]
+    return pd.DataFrame(rows)[list(bench_columns())]
 
 
 def test_leaderboard_ranks_by_dsc_and_names_the_machine():
@@ -179,7 +182,7 @@ def test_figures_and_atomic_report(tmp_path):
     assert labels == ["nnunet", "unet"]  # finished models only, best first
     assert [t.get_text() for t in heat.axes[1].get_xticklabels()][:2] == ["spleen", "kidney_right"]  # DSC, NSD, colour bars
     with pytest.raises(ValueError, match="metrics"):
-        report.plot_organ_heatmap(frame, metrics=("hd95",))
+        report.plot_organ_heatmap(frame, metrics=("hd99",))
     files = report.write_report(frame, tmp_path)
     assert sorted(files) == ["accuracy_vs_time", "leaderboard", "organ_heatmap"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in files.values())
@@ -195,7 +198,7 @@ def test_load_results_checks_the_file(tmp_path):
     good = tmp_path / "gpu_results.csv"
     _fake_results().to_csv(good, index=False)
     back = report.load_results(good)
-    assert list(back.columns) == list(BENCH_COLUMNS)
+    assert list(back.columns) == list(bench_columns())
     assert back.loc[0, "error"] == ""
     bad = tmp_path / "bad.csv"
     _fake_results().drop(columns=["mean_nsd", "gpu"]).to_csv(bad, index=False)
@@ -275,9 +278,11 @@ def test_smoke_bench_results_are_complete_and_sane(sessions, synthetic_root):
     assert np.allclose(frame["s_per_iteration"], frame["train_time_s"] / frame["iterations"])
     assert np.allclose(frame["patches_per_s"], frame["iterations"] * frame["batch_size"] / frame["train_time_s"])
     assert frame["peak_gpu_mem_GiB"].isna().all()  # CPU: no GPU memory
-    for column in ("mean_dsc", "mean_nsd", *ORGAN_COLUMNS):
-        values = frame[column].dropna()
-        assert ((values >= 0) & (values <= 1)).all(), column
+    for metric in list_metrics():
+        low, high = metric.value_range or (0.0, np.inf)
+        for column in (f"mean_{metric.name}", *(c for c in organ_columns() if c.startswith(f"{metric.name}_"))):
+            values = frame[column].dropna()
+            assert ((values >= low) & (values <= high)).all(), column
     assert frame["mean_dsc"].notna().all()
     assert frame["mean_nsd"].notna().all()
     assert (frame["device"] == "cpu").all()

@@ -18,7 +18,8 @@ from amos_tutorial.cli import _args, build_parser, main
 from amos_tutorial.cli._retired import RETIRED_ARGUMENTS, RETIRED_COMMAND_OPTIONS, RETIRED_OPTIONS
 from amos_tutorial.data.layout import MODALITY_RULES
 from amos_tutorial.models import all_variants
-from amos_tutorial.training.config import AMP_MODES, TASKS
+from amos_tutorial.data.tasks import TASKS
+from amos_tutorial.training.config import AMP_MODES
 from amos_tutorial.utils.geometry import AFFINE_ATOL
 
 #: Shared option -> allowed defaults (None in the set: "the help says where the value comes from") and choices.
@@ -30,7 +31,7 @@ SHARED = {
     "--modality-rule": {"defaults": {MODALITY_RULES[0]}, "choices": MODALITY_RULES},
     "--no-progress": {"defaults": {False}},
     "--out": {},
-    "--task": {"defaults": {_args.DEFAULT_TASK, None}, "choices": TASKS},
+    "--task": {"defaults": {_args.DEFAULT_TASK, None}, "choices": tuple(TASKS)},
     "--seed": {"defaults": {_args.DEFAULT_SEED, None}},
     "--affine-atol": {"defaults": {AFFINE_ATOL}},
     "--cache-dir": {"defaults": {None}},

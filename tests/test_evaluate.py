@@ -11,13 +11,13 @@ import pytest
 
 from amos_tutorial.cli import main
 from amos_tutorial.evaluation import (
-    RESULT_COLUMNS,
     EvaluationError,
     evaluate_folder,
     format_report,
     modality_summary,
     organ_summary,
     overall_scores,
+    result_columns,
     score_case,
 )
 from amos_tutorial.utils.io import save_nifti
@@ -54,7 +54,7 @@ def folders(tmp_path):
 def test_evaluate_folder_tidy_table_matches_array_scores(folders):
     labels, preds, arrays = folders
     df = evaluate_folder(preds, labels, tolerance_mm="1,liver=2")
-    assert list(df.columns) == list(RESULT_COLUMNS)
+    assert list(df.columns) == list(result_columns())
     assert len(df) == 3 * 15
     assert df.groupby("case")["modality"].first().to_dict() == {
         "amos_0003": "CT",
@@ -172,7 +172,7 @@ def test_cli_writes_csv_and_summary(folders, tmp_path, capsys):
     )
     assert code == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == list(RESULT_COLUMNS)
+    assert list(table.columns) == list(result_columns())
     assert len(table) == 45
     assert table.loc[table.organ == "pancreas", "tolerance_mm"].eq(3.0).all()
     assert not table[["dsc", "nsd"]].isna().any().any()  # "score": no NaN
@@ -181,6 +181,10 @@ def test_cli_writes_csv_and_summary(folders, tmp_path, capsys):
     for text in (stdout, summary):
         assert "Absent organs ('score')" in text
         assert "NSD tolerance 2 mm, except pancreas 3 mm" in text
+        assert "HD95 " in text.split("Overall:")[1]
+        assert "HD95 of an organ absent from one of them is NaN" in text
+    overall_hd95 = float(stdout.split("HD95 ")[-1].split(" mm")[0])
+    assert overall_hd95 == pytest.approx(table["hd95"].mean(), abs=1e-4)
 
 
 def test_cli_reports_problems_and_writes_nothing(folders, tmp_path, capsys):

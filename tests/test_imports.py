@@ -6,6 +6,7 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
     1  paths, data          (paths generates the synthetic set: it belongs with data)
     2  transforms
     3  models, evaluation.metrics   (array-level scores: the trainer validates with the book's Dice),
+       evaluation.hausdorff, evaluation.metric_table, evaluation.scoring   (the metric table and score_case),
        evaluation.postprocess       (label-map rules: prediction applies them before saving)
     4  training
     5  inference
@@ -42,7 +43,14 @@ LAYERS = {
 }  # fmt: skip
 # Modules that sit lower than their package (they import nothing above that layer; checked below too).
 # evaluation.postprocess: label-map rules that `amos predict --postprocess` applies before saving.
-MODULE_LAYERS = {"amos_tutorial.evaluation.metrics": 3, "amos_tutorial.evaluation.postprocess": 3}
+# evaluation.hausdorff, metric_table and scoring: the metric table and score_case, beside the kernels they use.
+MODULE_LAYERS = {
+    "amos_tutorial.evaluation.metrics": 3,
+    "amos_tutorial.evaluation.hausdorff": 3,
+    "amos_tutorial.evaluation.metric_table": 3,
+    "amos_tutorial.evaluation.scoring": 3,
+    "amos_tutorial.evaluation.postprocess": 3,
+}
 
 # What "writes files" and "times code" look like in source text.
 WRITES = re.compile(r"\b(open\(|write_text|write_bytes|to_csv|to_parquet|savefig|save_nifti|atomic_path|atomic_write_\w+|mkdir|np\.save)")

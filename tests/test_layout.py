@@ -348,9 +348,6 @@ def test_cli_info_prints_counts(tmp_path, capsys):
 
 
 def test_cli_info_through_amos_entry_point(tmp_path, capsys):
-    # The `amos data` group also imports the synthetic and download modules, written separately.
-    pytest.importorskip("amos_tutorial.data.synthetic")
-    pytest.importorskip("amos_tutorial.data.download")
     from amos_tutorial.cli import main
 
     root = build_layout(tmp_path / "ok")

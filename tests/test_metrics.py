@@ -10,6 +10,7 @@ import torch
 from scipy import ndimage
 
 from amos_tutorial.evaluation import metrics as M
+from amos_tutorial.evaluation import scoring as S
 from amos_tutorial.labels import ORGAN_IDS
 
 sd = pytest.importorskip("surface_distance")
@@ -117,8 +118,8 @@ def test_score_case_matches_deepmind_and_monai_dice(seed):
     ref, pred = random_label_maps(seed)
     spacing = (0.9, 1.3, 4.0)
     tol = {"default": 1.0, "liver": 2.0, "arota": 4.0}
-    df = M.score_case(ref, pred, spacing, tolerance_mm=tol, absent="score")
-    assert list(df.columns) == list(M.METRIC_COLUMNS)
+    df = S.score_case(ref, pred, spacing, tolerance_mm=tol, absent="score")
+    assert list(df.columns) == list(S.metric_columns())
     assert df["organ_id"].tolist() == list(ORGAN_IDS)
 
     monai_dice = DiceMetric(include_background=False, reduction="none", ignore_empty=False)
@@ -143,7 +144,7 @@ def test_score_case_nsd_matches_monai_subvoxels():
 
     ref, pred = random_label_maps(5)
     spacing = (0.8, 0.8, 3.0)
-    df = M.score_case(ref, pred, spacing, tolerance_mm=1.5)
+    df = S.score_case(ref, pred, spacing, tolerance_mm=1.5)
     y = one_hot(torch.from_numpy(ref.astype(np.int64))[None, None], 16)
     y_pred = one_hot(torch.from_numpy(pred.astype(np.int64))[None, None], 16)
     theirs = compute_surface_dice(y_pred, y, [1.5] * 15, spacing=spacing, use_subvoxels=True)[0].numpy()
@@ -157,7 +158,7 @@ def test_absent_conventions():
     ref[6, 6, 2] = 3  # left kidney only in the reference
     pred[0, 0, 0] = 4  # gallbladder only in the prediction
     for absent, both_absent in (("nan", math.nan), ("score", 1.0)):
-        df = M.score_case(ref, pred, 1.0, absent=absent).set_index("organ_id")
+        df = S.score_case(ref, pred, 1.0, absent=absent).set_index("organ_id")
         assert df.loc[1, "dsc"] == 1.0
         assert df.loc[1, "nsd"] == 1.0
         assert df.loc[3, "dsc"] == 0.0
@@ -176,7 +177,7 @@ def test_volumes_in_ml_follow_spacing():
     pred = np.zeros_like(ref)
     pred[1:5, 1:6, 1:3] = 6  # 40 voxels
     spacing = (0.5, 2.0, 5.0)  # 5 mm^3 per voxel
-    row = M.score_case(ref, pred, spacing, organ_ids=(6,)).iloc[0]
+    row = S.score_case(ref, pred, spacing, organ_ids=(6,)).iloc[0]
     assert row.ref_ml == pytest.approx(60 * 5.0 / 1000)
     assert row.pred_ml == pytest.approx(40 * 5.0 / 1000)
     assert row.dsc == pytest.approx(2 * 40 / 100)
@@ -209,17 +210,17 @@ def test_describe_conventions_states_both_rules():
 def test_bad_inputs_raise_clear_errors():
     ref = np.zeros((4, 4, 4), np.uint8)
     with pytest.raises(ValueError, match="label 16"):
-        M.score_case(ref, np.full_like(ref, 16), 1.0)
+        S.score_case(ref, np.full_like(ref, 16), 1.0)
     with pytest.raises(ValueError, match="shapes differ"):
-        M.score_case(ref, np.zeros((4, 4, 3), np.uint8), 1.0)
+        S.score_case(ref, np.zeros((4, 4, 3), np.uint8), 1.0)
     with pytest.raises(ValueError, match="integer dtype"):
-        M.score_case(ref, ref.astype(np.float32), 1.0)
+        S.score_case(ref, ref.astype(np.float32), 1.0)
     with pytest.raises(ValueError, match="negative"):
-        M.score_case(ref.astype(np.int16), np.full((4, 4, 4), -1, np.int16), 1.0)
+        S.score_case(ref.astype(np.int16), np.full((4, 4, 4), -1, np.int16), 1.0)
     with pytest.raises(ValueError, match="spacing"):
-        M.score_case(ref, ref, (1.0, 0.0, 1.0))
+        S.score_case(ref, ref, (1.0, 0.0, 1.0))
     with pytest.raises(ValueError, match="absent"):
-        M.score_case(ref, ref, 1.0, absent="zero")
+        S.score_case(ref, ref, 1.0, absent="zero")
     with pytest.raises(ValueError, match="method"):
         M.normalized_surface_dice(ref > 0, ref > 0, 1.0, method="fast")
 

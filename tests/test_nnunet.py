@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from amos_tutorial.cli import main
-from amos_tutorial.data.splits import TASK1_CT_MAX_ID, crossval_folds, fold_cases, nnunet_case_ids
+from amos_tutorial.data.splits import crossval_folds, fold_cases, nnunet_case_ids
+from amos_tutorial.data.tasks import TASK1_CT_MAX_ID
 
 N_CASES = 12
 MAX_SHAPE = (96, 96, 32)

@@ -320,7 +320,6 @@ def test_cache_roundtrip_budget_and_corruption(tmp_path, small_dataset):
 
 
 def test_cli_preprocess(tmp_path, capsys):
-    pytest.importorskip("amos_tutorial.data.layout")
     from amos_tutorial.cli import main
 
     data = tmp_path / "amos22"

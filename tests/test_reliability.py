@@ -1,6 +1,6 @@
 """Reliability: the cache follows changed data, run folders are locked, bad data is named where it enters.
 
-Each test here reproduces one failure found by the fault trials of issue 12 (it failed before the fix):
+Each test here reproduces one failure that fault trials can provoke:
 a stale preprocessed cache, two trainers in one run folder, a label 99 reaching the network, a
 NIfTI header claiming gigabytes, validate saying OK where preprocessing fails, predict skipping
 broken outputs, a download that starts 25 GB again after a checksum failure, and an unsafe

@@ -267,7 +267,8 @@ def test_modality_figures_draw_what_they_are_given():
 
 
 def test_bench_rows_carry_the_task_and_per_modality_dsc(task1_run, synthetic_root, tmp_path):
-    from amos_tutorial.benchmark.bench import BENCH_COLUMNS, _evaluate_model, _model_facts
+    from amos_tutorial.benchmark.bench import _evaluate_model, _model_facts
+    from amos_tutorial.benchmark.results import bench_columns
     from amos_tutorial.benchmark.report import load_results
 
     result, _ = task1_run
@@ -282,8 +283,8 @@ def test_bench_rows_carry_the_task_and_per_modality_dsc(task1_run, synthetic_roo
         expected = df.loc[df["modality"] == modality, "dsc"].mean()
         assert row[f"mean_dsc_{modality.lower()}"] == pytest.approx(expected, nan_ok=True)
     # A results table written before the task column existed still loads: its runs were Task 2 runs.
-    old = pd.DataFrame([{c: np.nan for c in BENCH_COLUMNS if c not in ("task", "mean_dsc_ct", "mean_dsc_mri")}])
+    old = pd.DataFrame([{c: np.nan for c in bench_columns() if c not in ("task", "mean_dsc_ct", "mean_dsc_mri")}])
     old.assign(model="unet", status="ok", error="").to_csv(tmp_path / "old.csv", index=False)
     loaded = load_results(tmp_path / "old.csv")
-    assert list(loaded.columns) == list(BENCH_COLUMNS)
+    assert list(loaded.columns) == list(bench_columns())
     assert loaded.loc[0, "task"] == 2

@@ -210,7 +210,8 @@ def test_uncompressed_nifti_truncation(tmp_path):
 
 
 def test_generated_synthetic_set_is_valid(tmp_path):
-    synthetic = pytest.importorskip("amos_tutorial.data.synthetic")
+    from amos_tutorial.data import synthetic
+
     root = synthetic.generate_synthetic_dataset(tmp_path / "syn", n_cases=4, seed=1, max_shape=(32, 32, 16))
     ds = load_amos(root)
     assert len(ds.cases) >= 4

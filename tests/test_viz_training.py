@@ -123,19 +123,6 @@ def test_model_palette_is_stable_across_subsets():
 # --- run tables -----------------------------------------------------------------------------------
 
 
-def test_seconds_per_iteration_skips_the_first_epoch():
-    frame = _metrics()  # epochs of 4 steps: 9.0 s, 2.0 s, 2.4 s
-    assert tr.seconds_per_iteration(frame) == pytest.approx((2.0 + 2.4) / 8)
-    assert tr.seconds_per_iteration(frame, skip_first=False) == pytest.approx(13.4 / 12)
-    # A partial last epoch (steps 8 -> 10) counts its own steps; rows may come unsorted.
-    partial = _metrics(iterations=(10, 4, 8), seconds=(1.0, 5.0, 2.0), losses=(1, 2, 3), dice=(0, 0, 0))
-    assert tr.seconds_per_iteration(partial) == pytest.approx((2.0 + 1.0) / 6)
-    assert tr.seconds_per_iteration(_metrics(iterations=(4,), seconds=(2.0,), losses=(1,), dice=(0,))) == 0.5
-    assert math.isnan(tr.seconds_per_iteration(_metrics().iloc[:0]))
-    with pytest.raises(ValueError, match="seconds"):
-        tr.seconds_per_iteration(pd.DataFrame({"iteration": [1]}))
-
-
 def test_run_summary_from_results_and_folders(tmp_path):
     overview = pd.DataFrame({"model": ["unet", "vnet"], "params_full_M": [4.8, 45.7], "params_tiny_M": [0.05, 0.5]})
     other = _metrics(losses=(3.0, 2.5, 2.25), dice=(0.2, 0.4, 0.3))

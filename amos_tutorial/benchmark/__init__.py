@@ -18,15 +18,15 @@ Examples:
 from amos_tutorial.benchmark import report
 from amos_tutorial.benchmark.bench import BenchResult, run_benchmark
 from amos_tutorial.benchmark.budgets import BUDGETS, Budget, budget_table
-from amos_tutorial.benchmark.results import BENCH_COLUMNS, load_results, machine_info
+from amos_tutorial.benchmark.results import bench_columns, load_results, machine_info
 from amos_tutorial.benchmark.speed import SPEED_COLUMNS, format_speed_report, speed_benchmark, speed_report
 
 __all__ = [
-    "BENCH_COLUMNS",
     "BUDGETS",
     "BenchResult",
     "Budget",
     "SPEED_COLUMNS",
+    "bench_columns",
     "budget_table",
     "format_speed_report",
     "load_results",

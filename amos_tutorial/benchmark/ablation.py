@@ -257,23 +257,16 @@ def holdout_cases(root: str | os.PathLike, preset: str = "quick") -> tuple[list[
         ValueError: If the folder has fewer than two labelled cases.
     """
     from amos_tutorial.data.layout import load_amos
-    from amos_tutorial.data.subsets import VALIDATION_SPLIT, validation_cases
+    from amos_tutorial.data.splits import labelled_cases, run_cases
     from amos_tutorial.training.config import PRESETS
 
     dataset = load_amos(root)
-    labelled = sorted((c for s in ("training", "validation") for c in dataset.split(s) if c.has_label),
-                      key=lambda c: c.number)  # fmt: skip
-    if len(labelled) < 2:
-        raise ValueError(f"{dataset.root}: {len(labelled)} labelled case(s); the ablation needs at least 2")
-    validation_ids = {c.case_id for c in dataset.split("validation")}
-    split = [c for c in labelled if c.case_id in validation_ids]
-    if split:
-        test, source = split, VALIDATION_SPLIT
-    else:
-        held = validation_cases(dataset, n=int(PRESETS[preset]["val_cases"]))
-        test, source = list(held.cases), held.source
-    test_ids = {c.case_id for c in test}
-    return test, [c for c in labelled if c.case_id not in test_ids], source
+    count = len(labelled_cases(dataset, "training")) + len(labelled_cases(dataset, "validation"))
+    if count < 2:
+        raise ValueError(f"{dataset.root}: {count} labelled case(s); the ablation needs at least 2")
+    cases = run_cases(dataset, task=2, val_cases=int(PRESETS[preset]["val_cases"]))
+    test = labelled_cases(dataset, "validation") if cases.from_split else cases.val
+    return test, cases.train, cases.source
 
 
 def pool_folder(pool: list[Any], out: str | os.PathLike, metadata_csv: str | os.PathLike | None = None) -> Path:

@@ -36,7 +36,7 @@ Folder::
     BENCH_DIR/eval/images|labels/  links to the evaluation cases
     BENCH_DIR/runs/<model>/        the training run (config.json, metrics.csv, checkpoints/), pred/ (predictions),
                                    inference_times.csv, evaluation.csv (per case and organ), bench_state.json
-    BENCH_DIR/results.csv          one row per model (:data:`BENCH_COLUMNS`)
+    BENCH_DIR/results.csv          one row per model (:func:`~amos_tutorial.benchmark.results.bench_columns`)
     BENCH_DIR/leaderboard.md       the ranking as a markdown table
     BENCH_DIR/accuracy_vs_time.png, BENCH_DIR/organ_heatmap.png
 
@@ -67,9 +67,9 @@ import pandas as pd
 
 from amos_tutorial.benchmark.budgets import BUDGETS, Budget
 from amos_tutorial.benchmark.report import write_report
-from amos_tutorial.benchmark.results import BENCH_COLUMNS, RESULTS_FILE, error_line, machine_info
+from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
-from amos_tutorial.training.runs import METRICS_FILE, read_metrics
+from amos_tutorial.training.rundir import RunDir
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, thread_limit
 
@@ -85,7 +85,7 @@ class BenchResult:
     Introduced in chapter *Benchmarking the baselines*.
 
     Attributes:
-        results: One row per model (:data:`BENCH_COLUMNS`), as in ``results.csv``.
+        results: One row per model (:func:`~amos_tutorial.benchmark.results.bench_columns`), as in ``results.csv``.
         out_dir: The benchmark folder.
         files: Files written: ``results``, ``leaderboard`` and the figures that could be drawn.
         interrupted: Whether the run stopped early (``stop_after`` or Ctrl-C): run it again to resume.
@@ -161,24 +161,25 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def _prepare_split(
     data: str, val_cases: int, eval_cases: int | None, seed: int, modality_rule: str, out_dir: Path
 ) -> dict[str, Any]:
-    """Choose the training and evaluation cases by the trainer's rule (nothing is written yet)."""
+    """Choose the training and evaluation cases by the trainer's rule (nothing is written yet).
+
+    The benchmark trains Task 2 runs (the trainer's default): :func:`~amos_tutorial.data.splits.run_cases`
+    gives their training cases; they are scored on the whole labelled validation split, or, without one, on
+    the cases the runs hold out.
+    """
     from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.splits import labelled_cases, run_cases
     from amos_tutorial.data.stats import select_cases
 
     dataset = load_amos(data, modality_rule=modality_rule)
-    train_cases = sorted((c for c in dataset.split("training") if c.has_label), key=lambda c: c.number)
-    val_split = sorted((c for c in dataset.split("validation") if c.has_label), key=lambda c: c.number)
-    if not train_cases:
-        raise ValueError(f"{dataset.root}: no labelled training case (labelsTr) to train on")
-    if val_split:
-        pool, source = val_split, "AMOS validation split (labelsVa)"
+    cases = run_cases(dataset, task=2, val_cases=val_cases)
+    train_cases = cases.train
+    if cases.from_split:
+        pool, source = labelled_cases(dataset, "validation", task=2), "AMOS validation split (labelsVa)"
+    elif {c.case_id for c in cases.val} & {c.case_id for c in cases.train}:
+        raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
     else:
-        # The trainer holds out the last val_cases labelled training cases: evaluate on those.
-        n_hold = min(val_cases, len(train_cases) - 1)
-        if n_hold < 1:
-            raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
-        pool, source = train_cases[-n_hold:], "held out of the training split (no validation labels)"
-        train_cases = train_cases[:-n_hold]
+        pool, source = cases.val, "held out of the training split (no validation labels)"
     chosen = sorted(select_cases(pool, eval_cases, seed=seed), key=lambda c: c.number)
     missing = [str(p) for c in chosen for p in (c.image, c.label) if not Path(p).is_file()]
     if missing:
@@ -214,7 +215,7 @@ def _link_eval_cases(split: dict[str, Any]) -> None:
 
 
 def _empty_row(model: str, status: str, settings: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {c: np.nan for c in BENCH_COLUMNS}
+    row: dict[str, Any] = {c: np.nan for c in bench_columns()}
     row.update(
         model=model,
         status=status,
@@ -237,21 +238,7 @@ def _training_time(run_dir: Path, session_starts: Sequence[int], iterations: int
     the middle of an epoch, the resumed row only timed the steps after ``start``: the seconds are
     divided by the steps they really cover, and the run's time is that rate times ``iterations``.
     """
-    try:
-        frame = read_metrics(run_dir)
-    except FileNotFoundError:
-        return float("nan")
-    if "seconds" not in frame.columns or "iteration" not in frame.columns:
-        raise ValueError(
-            f"{run_dir / METRICS_FILE}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`"
-        )
-    seconds, covered, previous = 0.0, 0, 0
-    for it, sec in sorted(zip(frame["iteration"].astype(int), frame["seconds"].astype(float))):
-        start = max([previous, *(s for s in session_starts if s < it)])
-        seconds += sec
-        covered += it - start
-        previous = it
-    return seconds / covered * iterations if covered > 0 else float("nan")
+    return RunDir(run_dir).seconds_per_step(session_starts, skip_first=False) * iterations
 
 
 def _calibrate(name: str, settings: dict[str, Any], device: str, cache_dir: str | None, log: Callable) -> dict:
@@ -298,7 +285,7 @@ def _train_model(
     from amos_tutorial.training.amp import resolve_device
 
     budget = BUDGETS[settings["budget"]]
-    run_exists = (model_dir / "config.json").is_file()
+    run_exists = RunDir(model_dir).config_path.is_file()
     dev = resolve_device(device)
     reset_peak_memory(dev)
     start = time.perf_counter()
@@ -341,7 +328,7 @@ def _adopt_run(
     """Copy an already trained run into the benchmark folder after checking it matches the budget."""
     from amos_tutorial.training.config import load_config
 
-    config_path = source / "config.json"
+    config_path = RunDir(source).config_path
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path}: not a run folder (no config.json) given for {name}")
     config = load_config(config_path)
@@ -391,7 +378,7 @@ def _predict_model(
 def _evaluate_model(
     model_dir: Path, split: dict[str, Any], settings: dict[str, Any], workers: int, pred_dir: Path | None = None
 ) -> dict[str, Any]:
-    """Score the predictions (``model_dir/pred`` or ``pred_dir``): mean DSC/NSD and one column per organ and metric."""
+    """Score the predictions (``model_dir/pred`` or ``pred_dir``): the mean and one column per organ of every metric."""
     from amos_tutorial.evaluation import (
         evaluate_folder,
         organ_summary,
@@ -410,13 +397,13 @@ def _evaluate_model(
     model_dir.mkdir(parents=True, exist_ok=True)
     save_metrics(df, model_dir / "evaluation.csv")
     overall = overall_scores(df)
-    out: dict[str, Any] = {"mean_dsc": overall["dsc"], "mean_nsd": overall["nsd"]}
+    out: dict[str, Any] = {f"mean_{metric}": value for metric, value in overall.items()}
     for modality in ("CT", "MRI"):  # NaN when the evaluated cases hold none of that modality
         out[f"mean_dsc_{modality.lower()}"] = float(df.loc[df["modality"] == modality, "dsc"].mean())
     organs = organ_summary(df).set_index("organ_id")
     for organ in ORGAN_IDS:
         name = label_by_id(organ).name
-        for metric in ("dsc", "nsd"):
+        for metric in overall:
             value = organs.loc[organ, metric] if organ in organs.index else np.nan
             out[f"{metric}_{name}"] = float(value)
     return out
@@ -426,7 +413,7 @@ def _model_facts(model_dir: Path) -> dict[str, Any]:
     from amos_tutorial.models import build_model_for_patch, count_parameters
     from amos_tutorial.training import load_config
 
-    config = load_config(model_dir / "config.json")
+    config = load_config(RunDir(model_dir).config_path)
     net = build_model_for_patch(config.model, config.variant, config.patch_size, config.preprocess.get("spacing"))
     return {
         "parameters": int(count_parameters(net)),
@@ -701,7 +688,7 @@ class _Run:
 
     def table(self) -> pd.DataFrame:
         ordered = [self.rows.get(n) or self.empty_row(n, "pending") for n in (*self.names, *self.external)]
-        return pd.DataFrame(ordered).reindex(columns=list(BENCH_COLUMNS))
+        return pd.DataFrame(ordered).reindex(columns=list(bench_columns()))
 
     def save_results(self) -> Path:
         path = self.out_dir / RESULTS_FILE
@@ -761,7 +748,7 @@ class _Run:
             state.setdefault("iterations", settings["iterations"])
         if state.get("trained"):
             return True
-        if name in self.runs and self.spec is not None and not (model_dir / "config.json").is_file():
+        if name in self.runs and self.spec is not None and not RunDir(model_dir).config_path.is_file():
             _adopt_run(Path(self.runs[name]), model_dir, name, self.spec, settings, self.log)
         result = _train_model(
             name, model_dir, state, settings, self.device, self.cache, self.stop_after, self.progress, self.log
@@ -771,7 +758,7 @@ class _Run:
             return True
         self.stop_reason = result.stop_reason or "stop_after"
         row.update(status="interrupted", error=f"stopped at iteration {result.iteration} ({self.stop_reason})")
-        row.update({c: v for c, v in _model_facts(model_dir).items() if c in BENCH_COLUMNS})
+        row.update({c: v for c, v in _model_facts(model_dir).items() if c in bench_columns()})
         row.update(iterations=result.iteration, train_sessions=len(state["sessions"]))
         self.log(f"{name}: stopped at iteration {result.iteration}; run the same command again to resume")
         return False
@@ -779,7 +766,7 @@ class _Run:
     def finish(self, name: str, model_dir: Path, state: dict[str, Any], row: dict[str, Any]) -> None:
         """Training time, prediction and evaluation of a trained model; the row is then ``ok``."""
         facts = _model_facts(model_dir)
-        row.update({c: v for c, v in facts.items() if c in BENCH_COLUMNS})
+        row.update({c: v for c, v in facts.items() if c in bench_columns()})
         row["iterations"] = facts["iterations_planned"]
         starts = [int(x["start"]) for x in state.get("sessions", [])]
         train_s = _training_time(model_dir, starts, row["iterations"])
@@ -793,7 +780,7 @@ class _Run:
         row.update(_predict_model(model_dir, self.split, self.settings, self.device, self.progress))
         row.update(_evaluate_model(model_dir, self.split, self.settings, self.eval_workers))
         row.update(status="ok", error="", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
-        state.update(status="ok", row={c: row[c] for c in BENCH_COLUMNS})
+        state.update(status="ok", row={c: row[c] for c in bench_columns()})
         _write_json(model_dir / STATE_FILE, state)
         self.log(
             f"{name}: DSC {row['mean_dsc']:.4f}, NSD {row['mean_nsd']:.4f}, "

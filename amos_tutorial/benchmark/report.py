@@ -2,13 +2,14 @@
 
 Introduced in chapter *Benchmarking the baselines*. Builds on pandas, seaborn and matplotlib. The
 input is always the results table of :func:`amos_tutorial.benchmark.bench.run_benchmark` (one row per
-model, :data:`~amos_tutorial.benchmark.results.BENCH_COLUMNS`), so every part of the report can be
+model, :func:`~amos_tutorial.benchmark.results.bench_columns`), so every part of the report can be
 re-drawn from a saved or committed ``results.csv``:
 
-* :func:`leaderboard_markdown`: models ranked by mean DSC, with training cost, speed and memory, under a
-  header naming the budget, the data and the machine;
+* :func:`leaderboard_markdown`: models ranked by mean DSC, with the mean of every metric of the metric table
+  (:mod:`amos_tutorial.evaluation.metric_table`) that the table holds, training cost, speed and memory,
+  under a header naming the budget, the data and the machine;
 * :func:`plot_accuracy_vs_time`: mean DSC and NSD against training time;
-* :func:`plot_organ_heatmap`: DSC and NSD per model and organ;
+* :func:`plot_organ_heatmap`: DSC and NSD (or any registered metric) per model and organ;
 * :func:`write_report`: all three into the benchmark folder, atomically;
 * :func:`choose_results`: the chapter's rule: results measured on a GPU when a file is committed, the
   smoke run otherwise, and a sentence saying which.
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.benchmark.results import load_results
+from amos_tutorial.evaluation.metric_table import challenge_metrics, get_metric, list_metrics, metric_names
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 
@@ -52,7 +54,8 @@ __all__ = [
 def _check(frame: pd.DataFrame, what: str = "results") -> None:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in ("model", "status", "budget", "data", "mean_dsc", "mean_nsd", "train_time_s") if c not in frame]
+    needed = ("model", "status", "budget", "data", *(f"mean_{m}" for m in challenge_metrics()), "train_time_s")
+    missing = [c for c in needed if c not in frame]
     if missing:
         raise ValueError(f"{what} lacks the columns {missing}; expected the table of run_benchmark / load_results")
 
@@ -130,7 +133,8 @@ def leaderboard_frame(frame: pd.DataFrame) -> pd.DataFrame:
         One row per model with readable columns (rank, scores, parameters, cost, speed, memory, status).
     """
     _check(frame)
-    ok = frame[frame["status"] == "ok"].sort_values(["mean_dsc", "mean_nsd"], ascending=False, na_position="last")
+    ranking = [f"mean_{m}" for m in challenge_metrics()]
+    ok = frame[frame["status"] == "ok"].sort_values(ranking, ascending=False, na_position="last")
     rest = frame[frame["status"] != "ok"]
     ordered = pd.concat([ok, rest])
 
@@ -143,8 +147,11 @@ def leaderboard_frame(frame: pd.DataFrame) -> pd.DataFrame:
         {
             "rank": [str(i) for i in range(1, len(ok) + 1)] + ["-"] * len(rest),
             "model": ordered["model"].astype(str),
-            "mean DSC": num("mean_dsc", ".4f"),
-            "mean NSD": num("mean_nsd", ".4f"),
+            **{
+                f"mean {m.label}{f' ({m.unit})' if m.unit else ''}": num(f"mean_{m.name}", ".4f")
+                for m in list_metrics()
+                if m.challenge or (f"mean_{m.name}" in ordered and ordered[f"mean_{m.name}"].notna().any())
+            },
             "params (M)": num("parameters", ".2f", 1e-6),
             "iterations": ordered.get("iterations", pd.Series(index=ordered.index)).map(
                 lambda v: f"{int(v):,}" if pd.notna(v) else "-"
@@ -233,7 +240,7 @@ def _time_unit(seconds: pd.Series) -> tuple[float, str]:
 
 
 def plot_accuracy_vs_time(frame: pd.DataFrame):
-    """Mean DSC and mean NSD of every finished model against its training time.
+    """Mean DSC and mean NSD (the challenge's metrics) of every finished model against its training time.
 
     Introduced in chapter *Benchmarking the baselines*; builds on :func:`seaborn.scatterplot`. Marker
     area grows with the parameter count; each point is labelled with its model and parameters (millions).
@@ -256,9 +263,11 @@ def plot_accuracy_vs_time(frame: pd.DataFrame):
     ok["params (M)"] = ok["parameters"].astype(float) / 1e6
     palette = dict(zip(ok["model"], sns.color_palette("tab10", len(ok)).as_hex()))
     fig = Figure(figsize=(7.4, 3.5), dpi=110, layout="constrained")
-    axes = fig.subplots(1, 2, sharex=True)
+    metrics = challenge_metrics()
+    axes = np.atleast_1d(fig.subplots(1, len(metrics), sharex=True))
     spread = ok["training"].max() / max(ok["training"].min(), 1e-9)
-    for ax, (column, label) in zip(axes, (("mean_dsc", "mean DSC"), ("mean_nsd", "mean NSD"))):
+    labels = [(f"mean_{m}", f"mean {get_metric(m).label}") for m in metrics]
+    for ax, (column, label) in zip(axes, labels):
         sns.scatterplot(
             data=ok, x="training", y=column, hue="model", size="params (M)", sizes=(60, 400),
             palette=palette, legend=False, ax=ax, edgecolor="black", linewidth=0.5,
@@ -276,8 +285,8 @@ def plot_accuracy_vs_time(frame: pd.DataFrame):
     return fig
 
 
-def plot_organ_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("dsc", "nsd")):
-    """DSC (and NSD) of every finished model and organ as heatmaps, models ranked by mean DSC.
+def plot_organ_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] | None = None):
+    """DSC and NSD (or any registered metric) of every finished model and organ as heatmaps, ranked by mean DSC.
 
     Introduced in chapter *Benchmarking the baselines*; builds on :func:`seaborn.heatmap`. Organ names
     sit on boxes of their fixed colour (:mod:`amos_tutorial.labels`). A blank cell is an organ with
@@ -285,34 +294,42 @@ def plot_organ_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("dsc", "
 
     Args:
         frame: A results table.
-        metrics: ``"dsc"`` and/or ``"nsd"``, one panel each.
+        metrics: Metric names of :mod:`~amos_tutorial.evaluation.metric_table`, one panel each (default: the
+            challenge's, DSC and NSD). A distance (lower is better) gets the reversed colour map.
 
     Returns:
         A :class:`matplotlib.figure.Figure`.
 
     Raises:
-        ValueError: For an unknown metric, or if no model finished with scores.
+        ValueError: For an unknown metric or one without scores, or if no model finished with scores.
     """
     import seaborn as sns
     from matplotlib.figure import Figure
 
-    bad = [m for m in metrics if m not in ("dsc", "nsd")]
+    metrics = tuple(challenge_metrics() if metrics is None else metrics)
+    bad = [m for m in metrics if m not in metric_names()]
     if bad or not metrics:
-        raise ValueError(f"metrics must be a non-empty selection of 'dsc' and 'nsd', got {metrics!r}")
+        raise ValueError(f"metrics must be a non-empty selection of {list(metric_names())}, got {metrics!r}")
     ok = _finished(frame, "organ heatmap").sort_values("mean_dsc", ascending=False)
     organs = [label_by_id(i) for i in ORGAN_IDS]
     fig = Figure(figsize=(7.6, 1.6 + len(metrics) * (0.8 + 0.32 * len(ok))), dpi=110, layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(metrics), 1, sharex=True))
     for ax, metric in zip(axes, metrics):
+        entry = get_metric(metric)
         values = ok.set_index("model")[[f"{metric}_{o.name}" for o in organs]].astype(float)
         values.columns = [o.name for o in organs]
+        if values.isna().all().all():
+            raise ValueError(f"the results hold no {entry.label} score (a table written before {metric} was registered?)")
+        low, high = entry.value_range or (None, None)
+        label = f"{entry.label}{f' ({entry.unit})' if entry.unit else ''}"
         sns.heatmap(
-            values, ax=ax, vmin=0.0, vmax=1.0, cmap="mako", annot=len(ok) <= 10, fmt=".2f",
-            annot_kws={"fontsize": 7}, cbar_kws={"label": metric.upper(), "shrink": 0.9}, linewidths=0.5,
+            values, ax=ax, vmin=low, vmax=high, cmap="mako" if entry.higher_is_better else "mako_r",
+            annot=len(ok) <= 10, fmt=".2f" if entry.value_range else ".1f",
+            annot_kws={"fontsize": 7}, cbar_kws={"label": label, "shrink": 0.9}, linewidths=0.5,
         )  # fmt: skip
         ax.set_ylabel("")
         ax.set_xlabel("")
-        ax.set_title(f"{metric.upper()} per organ (mean over evaluation cases)", fontsize=9, loc="left")
+        ax.set_title(f"{label} per organ (mean over evaluation cases)", fontsize=9, loc="left")
         ax.tick_params(axis="y", rotation=0)
     axes[-1].tick_params(axis="x", rotation=60, labelsize=8)
     for tick in axes[-1].get_xticklabels():

@@ -4,10 +4,14 @@ Introduced in chapter *Benchmarking the baselines*; builds on pandas, torch and 
 runner (:mod:`~amos_tutorial.benchmark.bench`) and the report (:mod:`~amos_tutorial.benchmark.report`) read
 the schema from here, so neither imports the other's internals.
 
+The score columns follow the metric table (:mod:`amos_tutorial.evaluation.metric_table`): ``mean_<metric>``
+and ``<metric>_<organ>`` for every registered metric, so a metric registered before ``amos bench`` runs
+reaches ``results.csv`` and the report without an edit here.
+
 Examples:
-    >>> len(ORGAN_COLUMNS)
-    30
-    >>> BENCH_COLUMNS[:2]
+    >>> organ_columns()[:2]
+    ('dsc_spleen', 'dsc_kidney_right')
+    >>> bench_columns()[:2]
     ('model', 'status')
 """
 
@@ -21,17 +25,19 @@ from typing import Any
 
 import pandas as pd
 
+from amos_tutorial.evaluation.metric_table import metric_names
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 
 __all__ = [
-    "BENCH_COLUMNS",
     "MACHINE_COLUMNS",
-    "ORGAN_COLUMNS",
     "RESULTS_FILE",
     "STATUSES",
+    "bench_columns",
     "error_line",
     "load_results",
     "machine_info",
+    "mean_columns",
+    "organ_columns",
 ]
 
 RESULTS_FILE = "results.csv"
@@ -42,10 +48,28 @@ RESULTS_FILE = "results.csv"
 STATUSES: tuple[str, ...] = ("ok", "failed", "interrupted", "pending")
 
 
-#: Per-organ score columns: ``dsc_<organ>`` for the 15 organs, then ``nsd_<organ>``.
-ORGAN_COLUMNS: tuple[str, ...] = tuple(
-    f"{metric}_{label_by_id(i).name}" for metric in ("dsc", "nsd") for i in ORGAN_IDS
-)
+def mean_columns() -> tuple[str, ...]:
+    """Score columns over all organs and cases: ``mean_<metric>`` per registered metric, then the DSC per modality.
+
+    Introduced in chapter *Benchmarking the baselines*.
+
+    Examples:
+        >>> mean_columns()[:3]
+        ('mean_dsc', 'mean_nsd', 'mean_hd95')
+    """
+    return (*(f"mean_{m}" for m in metric_names()), "mean_dsc_ct", "mean_dsc_mri")
+
+
+def organ_columns() -> tuple[str, ...]:
+    """Per-organ score columns: ``<metric>_<organ>`` for the 15 organs, one block per registered metric.
+
+    Introduced in chapter *Benchmarking the baselines*.
+
+    Examples:
+        >>> len(organ_columns()) == 15 * len(metric_names())
+        True
+    """
+    return tuple(f"{metric}_{label_by_id(i).name}" for metric in metric_names() for i in ORGAN_IDS)
 
 
 #: Machine and software columns (see :func:`machine_info`).
@@ -54,13 +78,21 @@ MACHINE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-#: Columns of ``results.csv``, in order.
-BENCH_COLUMNS: tuple[str, ...] = (
-    "model", "status", "error", "budget", "data", "task", "variant", "patch", "batch_size", "seed",
-    "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s", "peak_gpu_mem_GiB",
-    "inference_s_per_case", "eval_cases", "mean_dsc", "mean_nsd", "mean_dsc_ct", "mean_dsc_mri",
-    *ORGAN_COLUMNS, *MACHINE_COLUMNS, "train_sessions", "finished_at",
-)  # fmt: skip
+def bench_columns() -> tuple[str, ...]:
+    """Columns of ``results.csv``, in order (the score columns follow the registered metrics).
+
+    Introduced in chapter *Benchmarking the baselines*.
+
+    Examples:
+        >>> "mean_hd95" in bench_columns()
+        True
+    """
+    return (
+        "model", "status", "error", "budget", "data", "task", "variant", "patch", "batch_size", "seed",
+        "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s", "peak_gpu_mem_GiB",
+        "inference_s_per_case", "eval_cases", *mean_columns(),
+        *organ_columns(), *MACHINE_COLUMNS, "train_sessions", "finished_at",
+    )  # fmt: skip
 
 
 def _cpu_name() -> str:
@@ -135,7 +167,8 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
         path: The CSV file.
 
     Returns:
-        The table, columns in :data:`~amos_tutorial.benchmark.results.BENCH_COLUMNS` order (empty cells are NaN).
+        The table, columns in :func:`bench_columns` order (empty cells are NaN; the score columns of a metric
+        the table was written without are NaN).
 
     Raises:
         FileNotFoundError: If the file does not exist.
@@ -155,9 +188,19 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
     for column, value in _ADDED_COLUMNS.items():
         if column not in frame.columns:
             frame[column] = value
-    missing = [c for c in BENCH_COLUMNS if c not in frame.columns]
+    # A metric registered after the table was written has none of its columns in it: no score.
+    for metric in metric_names():
+        block = (f"mean_{metric}", *_organ_block(metric))
+        if not any(c in frame.columns for c in block):
+            frame = frame.assign(**dict.fromkeys(block, float("nan")))
+    columns = bench_columns()
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise ValueError(f"{path}: not a results table of `amos bench` (missing columns {shown})")
     frame["error"] = frame["error"].fillna("").astype(str)
-    return frame[list(BENCH_COLUMNS)]
+    return frame[list(columns)]
+
+
+def _organ_block(metric: str) -> tuple[str, ...]:
+    return tuple(f"{metric}_{label_by_id(i).name}" for i in ORGAN_IDS)

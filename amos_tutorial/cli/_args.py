@@ -182,10 +182,10 @@ def add_task_arg(parser: argparse.ArgumentParser, help: str | None = None, optio
         help: Replaces the standard help text.
         optional: None by default (the help says what happens without a task) instead of :data:`DEFAULT_TASK`.
     """
-    from amos_tutorial.training.config import TASKS
+    from amos_tutorial.data.tasks import TASKS
 
-    text = help or "AMOS task: 1 = CT cases only, 2 = CT and MRI"
-    return _add(parser, "--task", type=int, choices=TASKS, default=None if optional else DEFAULT_TASK, help=text)
+    text = help or "AMOS task: " + ", ".join(f"{t.id} = {t.name}" for t in TASKS.values())
+    return _add(parser, "--task", type=int, choices=tuple(TASKS), default=None if optional else DEFAULT_TASK, help=text)
 
 
 def add_seed_arg(parser: argparse.ArgumentParser, help: str, optional: bool = False) -> argparse.Action:

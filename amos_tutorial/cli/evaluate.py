@@ -1,4 +1,4 @@
-"""``amos evaluate``: score a folder of predictions (DSC, NSD per case and organ) and print a summary.
+"""``amos evaluate``: score a folder of predictions (DSC, NSD, HD95 per case and organ) and print a summary.
 
 Introduced in chapter *Evaluating segmentations*. A thin wrapper around
 :func:`amos_tutorial.evaluation.evaluate_folder`; every report states the NSD tolerance and the
@@ -79,12 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = add_command(
         subparsers,
         "evaluate",
-        help="score predictions against reference labels (DSC and NSD per case and organ)",
+        help="score predictions against reference labels (DSC, NSD and HD95 per case and organ)",
         description=(
             "Score every reference label map in --labels against the prediction of the same name in --pred: "
-            "DSC and NSD (normalized surface Dice, spacing from the NIfTI header) per case and organ, written "
-            "as a tidy CSV (case, organ_id, organ, modality, dsc, nsd, ref_ml, pred_ml, tolerance_mm) plus a "
-            "summary. Missing predictions, shape or affine mismatches and labels outside 0-15 are listed one "
+            "every metric of the metric table (DSC, NSD at a tolerance, HD95 in mm; spacing from the NIfTI "
+            "header) per case and organ, written as a tidy CSV (case, organ_id, organ, modality, dsc, nsd, hd95, "
+            "ref_ml, pred_ml, tolerance_mm) plus a summary. Missing predictions, shape or affine mismatches and labels outside 0-15 are listed one "
             "line per file (exit code 1)."
         ),
     )

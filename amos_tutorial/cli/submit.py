@@ -25,7 +25,8 @@ ORDER = 60
 
 def _submit_command(args: argparse.Namespace) -> int:
     from amos_tutorial.cli._args import check_output_file
-    from amos_tutorial.evaluation.submit import TASKS, SubmissionError, package_submission
+    from amos_tutorial.data.tasks import TASKS
+    from amos_tutorial.evaluation.submit import SubmissionError, package_submission
 
     check_output_file(args.out, "--out")  # before the checks of every prediction, not after them
     try:
@@ -52,7 +53,7 @@ def _submit_command(args: argparse.Namespace) -> int:
 
     with zipfile.ZipFile(out) as archive:
         count = len(archive.namelist())
-    task = f"Task {args.task} ({TASKS[args.task]})" if args.task else "no task filter"
+    task = f"Task {args.task} ({TASKS[args.task].name})" if args.task else "no task filter"
     print(f"Wrote {out}: {count} prediction(s) in results/, {task}")
     return 0
 

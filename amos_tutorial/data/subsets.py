@@ -2,7 +2,7 @@
 
 Introduced in chapter *Training the baselines*. The release has a labelled validation split
 (``imagesVa``/``labelsVa``); a copy that keeps only the training split does not. The trainer then
-holds out its last labelled training cases for validation (see :mod:`amos_tutorial.training.trainer`);
+holds out its last labelled training cases for validation (:func:`amos_tutorial.data.splits.run_cases`);
 :func:`validation_cases` names the same cases, so that a chapter can show and score them, and
 :func:`link_cases` gathers them into an ``imagesVa``/``labelsVa`` pair of folders that every
 folder-based command (``amos predict``, ``amos evaluate``) reads.
@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 from amos_tutorial.data.release import SPLIT_FOLDERS
+from amos_tutorial.data.splits import HELD_OUT, VALIDATION_SPLIT, run_cases
 
 __all__ = ["VALIDATION_SPLIT", "HELD_OUT", "ValidationCases", "validation_cases", "link_cases"]
-
-VALIDATION_SPLIT = "AMOS validation split"
-HELD_OUT = "held out of the training split"
 
 
 class ValidationCases(NamedTuple):
@@ -43,8 +41,8 @@ class ValidationCases(NamedTuple):
     from_split: bool
 
 
-def validation_cases(dataset: Any, n: int = 1) -> ValidationCases:
-    """The labelled cases a training run validates on: the trainer's rule.
+def validation_cases(dataset: Any, n: int = 1, task: int = 2) -> ValidationCases:
+    """The labelled cases a training run validates on: :func:`~amos_tutorial.data.splits.run_cases`' choice.
 
     Introduced in chapter *Training the baselines*. The first ``n`` labelled cases (by number) of the
     validation split; without validation labels, the last ``n`` labelled training cases, keeping at
@@ -53,6 +51,7 @@ def validation_cases(dataset: Any, n: int = 1) -> ValidationCases:
     Args:
         dataset: An :class:`~amos_tutorial.data.layout.AmosDataset`.
         n: How many cases (the run's ``val_cases``), at least 1.
+        task: The run's task: 1 keeps the CT cases, 2 every case.
 
     Returns:
         A :class:`ValidationCases`.
@@ -63,16 +62,8 @@ def validation_cases(dataset: Any, n: int = 1) -> ValidationCases:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive number of cases, got {n!r}")
-    train = sorted((c for c in dataset.split("training") if c.has_label), key=lambda c: c.number)
-    val = sorted((c for c in dataset.split("validation") if c.has_label), key=lambda c: c.number)
-    if not train:
-        raise ValueError(f"{dataset.root}: no labelled training case (labelsTr) to train on")
-    if val:
-        return ValidationCases(val[:n], VALIDATION_SPLIT, True)
-    n_hold = min(n, len(train) - 1)
-    if n_hold == 0:
-        return ValidationCases(train[:1], "the only training case (no validation labels)", False)
-    return ValidationCases(train[-n_hold:], HELD_OUT, False)
+    cases = run_cases(dataset, task, n)
+    return ValidationCases(cases.val, cases.source, cases.from_split)
 
 
 def link_cases(cases: Sequence[Any], out_dir: str | os.PathLike) -> tuple[Path, Path]:

@@ -15,9 +15,18 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from amos_tutorial.evaluation.metric_table import get_metric, metric_names
 from amos_tutorial.utils.frames import require_columns
 
 __all__ = ["case_scores", "stack_results", "worst_cases"]
+
+_KEYS = ["case", "organ_id", "organ", "modality"]
+
+
+def _metrics_of(df: pd.DataFrame, what: str) -> list[str]:
+    """The registered metrics that ``df`` has columns for, after checking the identifying columns."""
+    require_columns(df, [*_KEYS, "dsc"], what)
+    return [m for m in metric_names() if m in df.columns]
 
 
 def stack_results(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -45,7 +54,7 @@ def stack_results(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     conventions = set()
     frames = []
     for model, df in results.items():
-        require_columns(df, ["case", "organ_id", "organ", "modality", "dsc", "nsd"], f"results of {model!r}")
+        _metrics_of(df, f"results of {model!r}")
         conventions.add(df.attrs.get("conventions", ""))
         frames.append(df.assign(model=str(model)))
     if len(conventions) > 1:
@@ -58,7 +67,7 @@ def stack_results(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def case_scores(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, case): mean DSC and NSD over organs (NaN skipped) and the worst organ.
+    """One row per (model, case): the mean of every metric over organs (NaN skipped) and the worst organ.
 
     Introduced in chapter *Evaluating segmentations*. Builds on pandas.
 
@@ -66,7 +75,8 @@ def case_scores(df: pd.DataFrame) -> pd.DataFrame:
         df: Output of :func:`stack_results` (or one ``evaluate_folder`` table, then ``model`` is ``""``).
 
     Returns:
-        Columns ``model, case, modality, dsc, nsd, worst_organ, worst_organ_id, worst_dsc``; the worst
+        Columns ``model, case, modality``, one per metric (``dsc, nsd, hd95, ...``), then ``worst_organ,
+        worst_organ_id, worst_dsc``; the worst
         organ is the one with the lowest DSC among the organs present in the reference (ties: the larger
         reference volume first).
 
@@ -76,7 +86,7 @@ def case_scores(df: pd.DataFrame) -> pd.DataFrame:
     Examples:
         >>> case_scores(stacked).sort_values("dsc").head(3)  # doctest: +SKIP
     """
-    require_columns(df, ["case", "organ_id", "organ", "modality", "dsc", "nsd"], "results table")
+    metrics = _metrics_of(df, "results table")
     data = df if "model" in df.columns else df.assign(model="")
     rows = []
     for (model, case), part in data.groupby(["model", "case"], observed=True, sort=False):
@@ -92,8 +102,7 @@ def case_scores(df: pd.DataFrame) -> pd.DataFrame:
                 "model": model,
                 "case": case,
                 "modality": part["modality"].iloc[0],
-                "dsc": part["dsc"].mean(),
-                "nsd": part["nsd"].mean(),
+                **{m: part[m].mean() for m in metrics},
                 "worst_organ": "" if worst is None else str(worst["organ"]),
                 "worst_organ_id": 0 if worst is None else int(worst["organ_id"]),
                 "worst_dsc": math.nan if worst is None else float(worst["dsc"]),
@@ -106,15 +115,15 @@ def case_scores(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def worst_cases(df: pd.DataFrame, n: int = 1, metric: str = "dsc", per_model: bool = True) -> pd.DataFrame:
-    """The cases with the lowest mean score, per model (or overall).
+    """The cases with the worst mean score (lowest, or highest for a distance), per model (or overall).
 
     Introduced in chapter *Evaluating segmentations*. Builds on :func:`case_scores`. Ties are broken by the
-    other metric, then by case id, so the choice is reproducible.
+    other metrics of the table in order, then by case id, so the choice is reproducible.
 
     Args:
         df: Output of :func:`stack_results`.
         n: Cases per model (or in total, with ``per_model=False``).
-        metric: ``"dsc"`` or ``"nsd"``.
+        metric: A metric of the table (:func:`~amos_tutorial.evaluation.metric_table.metric_names`).
         per_model: Pick the worst ``n`` of each model; otherwise the worst ``n`` (model, case) pairs.
 
     Returns:
@@ -126,17 +135,19 @@ def worst_cases(df: pd.DataFrame, n: int = 1, metric: str = "dsc", per_model: bo
     Examples:
         >>> worst_cases(stacked, n=1)[["model", "case", "dsc", "worst_organ"]]  # doctest: +SKIP
     """
-    if metric not in ("dsc", "nsd"):
-        raise ValueError(f"metric must be 'dsc' or 'nsd', got {metric!r}")
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    other = "nsd" if metric == "dsc" else "dsc"
-    scores = case_scores(df).sort_values([metric, other, "case"], kind="stable", na_position="first")
+    scores = case_scores(df)
+    if metric not in scores.columns:
+        raise ValueError(f"metric must be one of {[m for m in metric_names() if m in scores.columns]}, got {metric!r}")
+    order = [metric, *[m for m in metric_names() if m in scores.columns and m != metric], "case"]
+    ascending = [get_metric(m).higher_is_better for m in order[:-1]] + [True]
+    scores = scores.sort_values(order, ascending=ascending, kind="stable", na_position="first")
     if per_model:
         scores = (
             scores.groupby("model", observed=True, sort=True)
             .head(int(n))
-            .sort_values(["model", metric, other, "case"], kind="stable")
+            .sort_values(["model", *order], ascending=[True, *ascending], kind="stable")
         )
     else:
         scores = scores.head(int(n))

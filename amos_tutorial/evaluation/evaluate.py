@@ -1,7 +1,7 @@
-"""Score a folder of predictions against reference labels: tidy per-case, per-organ DSC/NSD and summaries.
+"""Score a folder of predictions against reference labels: tidy per-case, per-organ scores and summaries.
 
-Introduced in chapter *Evaluating segmentations*. Builds on nibabel (reading), :mod:`.metrics` (scores)
-and pandas (tables). ``amos evaluate`` is a thin wrapper around :func:`evaluate_folder` and
+Introduced in chapter *Evaluating segmentations*. Builds on nibabel (reading), :mod:`.scoring` (one column
+per metric of :mod:`.metric_table`: DSC, NSD, HD95, ...) and pandas (tables). ``amos evaluate`` is a thin wrapper around :func:`evaluate_folder` and
 :func:`format_report`.
 
 Before any score is computed, every (reference, prediction) pair is checked from the NIfTI headers alone:
@@ -31,24 +31,25 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.data.folders import list_cases
+from amos_tutorial.data.tasks import TASKS
 from amos_tutorial.data.validate import Problem
+from amos_tutorial.evaluation.metric_table import get_metric, metric_names
 from amos_tutorial.evaluation.metrics import (
     ABSENT_CONVENTIONS,
     Tolerance,
-    describe_conventions,
     resolve_tolerances,
-    score_case,
     spacing_from_affine,
 )
+from amos_tutorial.evaluation.scoring import metric_columns, score_case, scoring_conventions
 from amos_tutorial.labels import NUM_CLASSES, ORGAN_IDS
 from amos_tutorial.utils.geometry import AFFINE_ATOL, nifti_stem
 from amos_tutorial.utils.io import atomic_path
 
 __all__ = [
-    "RESULT_COLUMNS",
     "EvaluationError",
     "list_cases",
     "read_label_map",
+    "result_columns",
     "read_header",
     "evaluate_case",
     "check_pairs",
@@ -61,18 +62,18 @@ __all__ = [
     "save_metrics",
 ]
 
-RESULT_COLUMNS: tuple[str, ...] = (
-    "case",
-    "organ_id",
-    "organ",
-    "modality",
-    "dsc",
-    "nsd",
-    "ref_ml",
-    "pred_ml",
-    "tolerance_mm",
-)
-"""Columns of the tidy result table of :func:`evaluate_case` and :func:`evaluate_folder`."""
+def result_columns() -> tuple[str, ...]:
+    """Columns of the tidy result table of :func:`evaluate_case` and :func:`evaluate_folder`.
+
+    Introduced in chapter *Evaluating segmentations*: ``case, organ_id, organ, modality``, one column per
+    registered metric (:mod:`~amos_tutorial.evaluation.metric_table`), then ``ref_ml, pred_ml, tolerance_mm``.
+
+    Examples:
+        >>> result_columns()[:6]
+        ('case', 'organ_id', 'organ', 'modality', 'dsc', 'nsd')
+    """
+    organ_id, organ, *rest = metric_columns()
+    return ("case", organ_id, organ, "modality", *rest)
 
 
 class EvaluationError(ValueError):
@@ -213,7 +214,7 @@ def evaluate_case(
         method: NSD search strategy (see :func:`~amos_tutorial.evaluation.metrics.normalized_surface_dice`).
 
     Returns:
-        One row per organ with the columns :data:`RESULT_COLUMNS`.
+        One row per organ with the columns :func:`result_columns`.
 
     Raises:
         ValueError: One line starting with the path of the bad file (unreadable, grid mismatch, values).
@@ -237,7 +238,7 @@ def evaluate_case(
     df = score_case(ref, pred, spacing_from_affine(affine), tolerance_mm, absent, organ_ids, method)
     df.insert(0, "case", cid)
     df.insert(3, "modality", modality or modality_from_id(cid))
-    return df[list(RESULT_COLUMNS)]
+    return df[list(result_columns())]
 
 
 def check_pairs(
@@ -354,7 +355,7 @@ def evaluate_folder(
         method: NSD search strategy.
 
     Returns:
-        The tidy table (:data:`RESULT_COLUMNS`), one row per case and organ. ``df.attrs`` holds
+        The tidy table (:func:`result_columns`), one row per case and organ. ``df.attrs`` holds
         ``absent``, ``conventions`` (the sentence for reports), ``modality_source`` and ``notes``.
 
     Raises:
@@ -405,7 +406,7 @@ def evaluate_folder(
     df = pd.concat([results[cid] for cid in sorted(results)], ignore_index=True)
     df.attrs.update(
         absent=absent,
-        conventions=describe_conventions(tolerance_mm, absent),
+        conventions=scoring_conventions(tolerance_mm, absent),
         modality_source=modality_source,
         notes=notes,
         model_task=_model_task(Path(pred_dir)),
@@ -421,17 +422,21 @@ def _model_task(pred_dir: Path) -> int | None:
         task = json.loads((pred_dir / "predict.json").read_text(encoding="utf-8")).get("task")
     except (OSError, ValueError, AttributeError):
         return None
-    return int(task) if task in (1, 2) else None
+    return int(task) if task in TASKS else None
 
 
-def _check_frame(df: pd.DataFrame) -> None:
-    missing = [c for c in ("case", "organ", "organ_id", "modality", "dsc", "nsd") if c not in df.columns]
-    if missing:
+def _check_frame(df: pd.DataFrame) -> list[str]:
+    """Check the identifying columns and return the metric columns the table holds, in table order."""
+    missing = [c for c in ("case", "organ", "organ_id", "modality") if c not in df.columns]
+    metrics = [m for m in metric_names() if m in df.columns]
+    if missing or not metrics:
+        missing += [] if metrics else [f"one of {list(metric_names())}"]
         raise ValueError(f"result table lacks column(s) {missing}; expected the output of evaluate_folder")
+    return metrics
 
 
 def organ_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean DSC and NSD per organ over cases (NaN skipped), with how many cases had a score.
+    """Mean of every metric per organ over cases (NaN skipped), with how many cases had a score.
 
     Introduced in chapter *Evaluating segmentations*. Builds on pandas.
 
@@ -439,19 +444,21 @@ def organ_summary(df: pd.DataFrame) -> pd.DataFrame:
         df: The table of :func:`evaluate_folder` (or several concatenated).
 
     Returns:
-        Indexed by organ (id order) with columns ``organ_id, dsc, nsd, n_scored, ref_ml``.
+        Indexed by organ (id order) with columns ``organ_id``, one per metric (``dsc, nsd, hd95, ...``),
+        ``n_scored`` (cases with a score of the first metric, DSC) and ``ref_ml``.
 
     Examples:
         >>> organ_summary(df).loc["liver", "dsc"]  # doctest: +SKIP
     """
-    _check_frame(df)
+    metrics = _check_frame(df)
     grouped = df.groupby(["organ_id", "organ"], sort=True)
-    out = grouped.agg(dsc=("dsc", "mean"), nsd=("nsd", "mean"), n_scored=("dsc", "count"), ref_ml=("ref_ml", "mean"))
+    columns = {m: (m, "mean") for m in metrics}
+    out = grouped.agg(**columns, n_scored=(metrics[0], "count"), ref_ml=("ref_ml", "mean"))
     return out.reset_index(level="organ_id")
 
 
 def modality_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean DSC and NSD over organs and cases per modality, plus an ``all`` row (NaN skipped).
+    """Mean of every metric over organs and cases per modality, plus an ``all`` row (NaN skipped).
 
     Introduced in chapter *Evaluating segmentations*. Builds on pandas.
 
@@ -459,27 +466,25 @@ def modality_summary(df: pd.DataFrame) -> pd.DataFrame:
         df: The table of :func:`evaluate_folder`.
 
     Returns:
-        Indexed by modality (and ``"all"``) with columns ``cases, dsc, nsd``.
+        Indexed by modality (and ``"all"``) with columns ``cases`` and one per metric.
 
     Examples:
         >>> modality_summary(df).loc["CT", "nsd"]  # doctest: +SKIP
     """
-    _check_frame(df)
+    metrics = _check_frame(df)
     rows = {}
     for modality, part in sorted(df.groupby("modality")):
-        rows[modality] = (part["case"].nunique(), part["dsc"].mean(), part["nsd"].mean())
-    rows["all"] = (df["case"].nunique(), df["dsc"].mean(), df["nsd"].mean())
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=["cases", "dsc", "nsd"])
+        rows[modality] = (part["case"].nunique(), *part[metrics].mean())
+    rows["all"] = (df["case"].nunique(), *df[metrics].mean())
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["cases", *metrics])
     out.index.name = "modality"
     return out
 
 
-#: How the challenge scores each task: Task 1 on its CT cases, Task 2 on all cases (CT and MRI).
-TASK_CASES: dict[int, tuple[str, ...]] = {1: ("CT",), 2: ("CT", "MRI")}
 
 
 def task_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean DSC and NSD as each AMOS task would score these predictions: Task 1 on CT, Task 2 on all cases.
+    """Mean scores as each AMOS task would count these predictions: Task 1 on CT, Task 2 on all cases.
 
     Introduced in chapter *CT and MRI: the two tasks*. Builds on pandas. The challenge's Task 1 has CT
     cases only and Task 2 has CT and MRI cases; a table with both modalities therefore gives two scores.
@@ -488,23 +493,24 @@ def task_summary(df: pd.DataFrame) -> pd.DataFrame:
         df: The table of :func:`evaluate_folder`.
 
     Returns:
-        Indexed by ``task`` (1, 2) with columns ``modalities, cases, dsc, nsd`` (NaN where no case counts).
+        Indexed by ``task`` (1, 2) with columns ``modalities, cases`` and one per metric (NaN where no case
+        counts).
 
     Examples:
         >>> task_summary(df).loc[1, "dsc"]  # doctest: +SKIP
     """
-    _check_frame(df)
+    metrics = _check_frame(df)
     rows = {}
-    for task, modalities in TASK_CASES.items():
+    for task, modalities in ((t.id, t.modalities) for t in TASKS.values()):
         part = df[df["modality"].isin(modalities)]
-        rows[task] = ("+".join(modalities), part["case"].nunique(), part["dsc"].mean(), part["nsd"].mean())
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=["modalities", "cases", "dsc", "nsd"])
+        rows[task] = ("+".join(modalities), part["case"].nunique(), *part[metrics].mean())
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["modalities", "cases", *metrics])
     out.index.name = "task"
     return out
 
 
 def overall_scores(df: pd.DataFrame) -> dict[str, float]:
-    """The challenge's two numbers: DSC and NSD averaged over organs and cases (NaN skipped).
+    """Every metric averaged over organs and cases (NaN skipped): the challenge's DSC and NSD, then the rest.
 
     Introduced in chapter *Evaluating segmentations*. Builds on pandas.
 
@@ -512,14 +518,13 @@ def overall_scores(df: pd.DataFrame) -> dict[str, float]:
         df: The table of :func:`evaluate_folder`.
 
     Returns:
-        ``{"dsc": ..., "nsd": ...}``.
+        ``{"dsc": ..., "nsd": ..., "hd95": ...}``, one entry per metric column of the table.
 
     Examples:
         >>> overall_scores(evaluate_folder("pred/", "amos22/labelsVa"))  # doctest: +SKIP
-        {'dsc': 0.88..., 'nsd': 0.79...}
+        {'dsc': 0.88..., 'nsd': 0.79..., 'hd95': 7.1...}
     """
-    _check_frame(df)
-    return {"dsc": float(df["dsc"].mean()), "nsd": float(df["nsd"].mean())}
+    return {m: float(df[m].mean()) for m in _check_frame(df)}
 
 
 def format_report(df: pd.DataFrame, title: str | None = None) -> str:
@@ -537,12 +542,12 @@ def format_report(df: pd.DataFrame, title: str | None = None) -> str:
     Examples:
         >>> print(format_report(evaluate_folder("pred/", "amos22/labelsVa")))  # doctest: +SKIP
     """
-    _check_frame(df)
+    metrics = _check_frame(df)
     conventions = df.attrs.get("conventions")
     if not conventions:
         absent = df.attrs.get("absent", "nan")
         tolerances = df.groupby("organ_id")["tolerance_mm"].first().to_dict() if "tolerance_mm" in df else None
-        conventions = describe_conventions(tolerances, absent)
+        conventions = scoring_conventions(tolerances, absent, metrics)
     per_modality = modality_summary(df)
     counts = ", ".join(f"{int(r.cases)} {m}" for m, r in per_modality.drop(index="all").iterrows())
     lines = [
@@ -551,19 +556,19 @@ def format_report(df: pd.DataFrame, title: str | None = None) -> str:
     lines.append(f"Conventions: {conventions}")
     if df.attrs.get("modality_source"):
         lines.append(f"Modality from: {df.attrs['modality_source']}")
-    if df.attrs.get("model_task") in TASK_CASES:
+    if df.attrs.get("model_task") in TASKS:
         task = df.attrs["model_task"]
-        lines.append(f"Predictions by a Task {task} run (trained on {' and '.join(TASK_CASES[task])})")
+        lines.append(f"Predictions by a Task {task} run (trained on {' and '.join(TASKS[task].modalities)})")
     lines.append("Averages: mean over organs and cases of every score that is not NaN.")
     lines += [f"Note: {n}" for n in df.attrs.get("notes", [])]
-    organs = organ_summary(df)[["dsc", "nsd", "n_scored"]]
+    organs = organ_summary(df)[[*metrics, "n_scored"]]
     lines += ["", "Per organ (mean over cases):", organs.to_string(float_format=lambda v: f"{v:.4f}")]
     lines += ["", "Per modality (mean over organs and cases):"]
     lines.append(per_modality.to_string(float_format=lambda v: f"{v:.4f}"))
     lines += ["", "Per task (as the challenge scores it: Task 1 on the CT cases, Task 2 on all cases):"]
     lines.append(task_summary(df).to_string(float_format=lambda v: f"{v:.4f}"))
     overall = overall_scores(df)
-    lines += ["", f"Overall: DSC {overall['dsc']:.4f}  NSD {overall['nsd']:.4f}"]
+    lines += ["", "Overall: " + "  ".join(f"{get_metric(m).label} {get_metric(m).format(v)}" for m, v in overall.items())]
     return "\n".join(lines)
 
 

@@ -25,8 +25,9 @@ gallbladders, prostate/uterus outside the field of view) follow an explicit conv
   NaN, skipped in every mean; absent from one only -> 0.
 * ``"score"``: absent from both -> 1 (a correct "nothing here"), absent from one only -> 0.
 
-**Speed.** Scoring all 15 organs of an AMOS-sized case (512x512x100) takes a fraction of a second on one
-core (``amos bench metrics`` prints the figures) because every organ is cropped to the bounding box of
+**Speed.** Scoring all 15 organs of an AMOS-sized case (512x512x100,
+:func:`amos_tutorial.evaluation.scoring.score_case`) takes a fraction of a second on one core (``amos bench
+metrics`` prints the figures) because every organ is cropped to the bounding box of
 reference ∪ prediction (all boxes from one :func:`scipy.ndimage.find_objects` pass per label map) and the
 "within tolerance" test looks up the few grid offsets inside the tolerance ball instead of running two full
 Euclidean distance transforms (the exact same decision: the offsets are filtered with scipy's own distance
@@ -50,7 +51,6 @@ from collections.abc import Mapping, Sequence
 from typing import Union
 
 import numpy as np
-import pandas as pd
 from scipy import ndimage
 
 from amos_tutorial.labels import LABELS, NUM_CLASSES, ORGAN_IDS, label_by_id
@@ -59,7 +59,6 @@ from amos_tutorial.utils.geometry import spacing_from_affine
 __all__ = [
     "DEFAULT_TOLERANCE_MM",
     "ABSENT_CONVENTIONS",
-    "METRIC_COLUMNS",
     "Tolerance",
     "describe_conventions",
     "parse_tolerance",
@@ -69,7 +68,6 @@ __all__ = [
     "surface_distances",
     "dice",
     "normalized_surface_dice",
-    "score_case",
     "disk_mask",
     "demo_mask_pair",
 ]
@@ -79,9 +77,6 @@ DEFAULT_TOLERANCE_MM: float = 1.0
 
 ABSENT_CONVENTIONS: tuple[str, ...] = ("nan", "score")
 """Conventions for organs absent from the reference and/or prediction (see the module docstring)."""
-
-METRIC_COLUMNS: tuple[str, ...] = ("organ_id", "organ", "dsc", "nsd", "ref_ml", "pred_ml", "tolerance_mm")
-"""Columns of :func:`score_case`; :func:`amos_tutorial.evaluation.evaluate_case` adds ``case`` and ``modality``."""
 
 Tolerance = Union[float, int, str, Mapping[Union[int, str], float], None]
 """A tolerance in mm: one number, a per-organ mapping (ids or names), a text like ``"2,pancreas=3"``, or None."""
@@ -373,14 +368,6 @@ def _within_tolerance(
     return hit
 
 
-def _union_box(ref_box: tuple[slice, ...] | None, pred_box: tuple[slice, ...] | None) -> tuple[slice, ...] | None:
-    if ref_box is None:
-        return pred_box
-    if pred_box is None:
-        return ref_box
-    return tuple(slice(min(a.start, b.start), max(a.stop, b.stop)) for a, b in zip(ref_box, pred_box))
-
-
 def _nsd_parts(
     ref: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...], tolerance: float, method: str
 ) -> tuple[float, float]:
@@ -527,82 +514,6 @@ def normalized_surface_dice(
         return _ratio(0.0, 0.0, absent)
     box = boxes[0]
     return _ratio(*_nsd_parts(reference[box], prediction[box], spacing, tolerance, method), absent)
-
-
-def score_case(
-    reference: np.ndarray,
-    prediction: np.ndarray,
-    spacing: Sequence[float] | float,
-    tolerance_mm: Tolerance = None,
-    absent: str = "nan",
-    organ_ids: Sequence[int] = ORGAN_IDS,
-    method: str = "auto",
-) -> pd.DataFrame:
-    """DSC, NSD and volumes of every organ of one case, as a tidy DataFrame (builds on scipy and pandas).
-
-    Introduced in chapter *Evaluating segmentations*. Both label maps are scanned once by
-    :func:`scipy.ndimage.find_objects` for the bounding boxes of all labels; each organ is then scored on
-    the box of reference ∪ prediction only, which gives the same values as scoring the whole volume.
-
-    Args:
-        reference: Integer label map (2-D or 3-D) with values 0-15.
-        prediction: Integer label map of the same shape.
-        spacing: Voxel size in mm per axis, e.g. ``spacing_from_affine(affine)``.
-        tolerance_mm: NSD tolerance (see :func:`resolve_tolerances`; default 1 mm for every organ).
-        absent: Absent-organ convention, ``"nan"`` (nnU-Net) or ``"score"``.
-        organ_ids: Organs to score (default all 15).
-        method: NSD search strategy (see :func:`normalized_surface_dice`).
-
-    Returns:
-        One row per organ with columns ``organ_id, organ, dsc, nsd, ref_ml, pred_ml, tolerance_mm``;
-        ``df.attrs`` records ``absent`` and the ``conventions`` sentence.
-
-    Raises:
-        ValueError: If shapes differ, the maps are not integer-valued, or a label is outside 0-15.
-
-    Examples:
-        >>> ref = np.zeros((20, 20, 10), np.uint8); ref[5:12, 5:12, 2:6] = 6
-        >>> pred = np.roll(ref, 1, axis=0)
-        >>> df = score_case(ref, pred, spacing=(1.0, 1.0, 2.0), organ_ids=(6,))
-        >>> df[["organ", "dsc"]].round(3).values.tolist()
-        [['liver', 0.857]]
-    """
-    _check_absent(absent)
-    _check_method(method)
-    reference, prediction = np.asarray(reference), np.asarray(prediction)
-    if reference.shape != prediction.shape:
-        raise ValueError(f"reference and prediction shapes differ: {reference.shape} vs {prediction.shape}")
-    if reference.ndim not in (2, 3):
-        raise ValueError(f"label maps must be 2-D or 3-D, got shape {reference.shape}")
-    spacing = _check_spacing(spacing, reference.ndim)
-    tolerances = resolve_tolerances(tolerance_mm, organ_ids)
-    boxes = []
-    for name, labels in (("reference", reference), ("prediction", prediction)):
-        if labels.dtype.kind not in "iub":
-            raise ValueError(f"{name} label map must have an integer dtype, got {labels.dtype}")
-        # find_objects returns one entry per label up to the maximum, so its length is the range check.
-        found = ndimage.find_objects(labels.astype(np.uint8, copy=False) if labels.dtype.kind == "b" else labels)
-        if len(found) >= NUM_CLASSES:
-            raise ValueError(f"{name} label map has label {len(found)}; AMOS labels are 0-{NUM_CLASSES - 1}")
-        if labels.dtype.kind == "i" and labels.min() < 0:
-            raise ValueError(f"{name} label map has negative label {labels.min()}; AMOS labels are 0-{NUM_CLASSES - 1}")
-        boxes.append(found + [None] * (NUM_CLASSES - len(found)))
-    voxel_ml = float(np.prod(spacing)) / 1000.0
-    rows = []
-    for organ_id, tol in tolerances.items():
-        box = _union_box(boxes[0][organ_id - 1], boxes[1][organ_id - 1])
-        if box is None:
-            n_ref = n_pred = 0
-            dsc = nsd = _ratio(0.0, 0.0, absent)
-        else:
-            ref, pred = reference[box] == organ_id, prediction[box] == organ_id
-            n_ref, n_pred = int(np.count_nonzero(ref)), int(np.count_nonzero(pred))
-            dsc = _ratio(2.0 * np.count_nonzero(ref & pred), n_ref + n_pred, absent)
-            nsd = _ratio(*_nsd_parts(ref, pred, spacing, tol, method), absent)
-        rows.append((organ_id, label_by_id(organ_id).name, dsc, nsd, n_ref * voxel_ml, n_pred * voxel_ml, tol))
-    df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
-    df.attrs.update(absent=absent, conventions=describe_conventions(tolerance_mm, absent))
-    return df
 
 
 def disk_mask(

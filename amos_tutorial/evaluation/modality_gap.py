@@ -47,7 +47,8 @@ def modality_gap(
     Args:
         df: The table of :func:`~amos_tutorial.evaluation.evaluate_folder`; a ``model`` column, when
             present, gives one gap per model.
-        metric: Score column, ``"dsc"`` or ``"nsd"``.
+        metric: Score column, any name of :func:`~amos_tutorial.evaluation.metric_table.metric_names`
+            (for a distance such as ``"hd95"`` a positive gap means *worse* on CT).
         n_boot: Bootstrap resamples (>= 100).
         confidence: Coverage of the percentile interval, in (0, 1).
         seed: Seed of the resampling.

@@ -29,16 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from amos_tutorial.data.tasks import get_task
 from amos_tutorial.data.validate import Problem
 from amos_tutorial.evaluation.evaluate import _grid_problem, list_cases, read_header
 from amos_tutorial.labels import NUM_CLASSES
 from amos_tutorial.utils.geometry import AFFINE_ATOL
 from amos_tutorial.utils.io import atomic_path
 
-__all__ = ["TASKS", "SubmissionCheck", "SubmissionError", "expected_cases", "check_submission", "package_submission"]
+__all__ = ["SubmissionCheck", "SubmissionError", "expected_cases", "check_submission", "package_submission"]
 
-TASKS: dict[int, str] = {1: "CT only", 2: "CT and MRI"}
-"""The two AMOS challenge tasks."""
 
 
 @dataclass
@@ -75,8 +74,8 @@ class SubmissionError(ValueError):
 
 
 def _check_task(task: int | None) -> None:
-    if task is not None and task not in TASKS:
-        raise ValueError(f"task must be 1 (CT only) or 2 (CT and MRI), got {task!r}")
+    if task is not None:
+        get_task(task)
 
 
 def expected_cases(

@@ -30,15 +30,6 @@ __all__ = ["CROSSVAL_FILE", "crossval_predictions", "fold_validation_cases"]
 CROSSVAL_FILE = "crossval.json"
 
 
-def _labelled_pool(config: Any, dataset: Any) -> list:
-    """The labelled cases a fold run's folds are drawn from (the trainer's selection, task by modality)."""
-    wanted = set(config.modalities)
-    pool = [
-        c for split in ("training", "validation") for c in dataset.split(split) if c.has_label and c.modality in wanted
-    ]
-    return sorted(pool, key=lambda c: c.number)
-
-
 def fold_validation_cases(config: Any, data: str | os.PathLike | None = None) -> list:
     """The validation cases of a fold run, as ``amos train --fold K`` chose them.
 
@@ -56,25 +47,22 @@ def fold_validation_cases(config: Any, data: str | os.PathLike | None = None) ->
         ValueError: If the config has no fold, or the data has fewer labelled cases than folds.
     """
     from amos_tutorial.data.layout import load_amos
-    from amos_tutorial.data.splits import DEFAULT_FOLDS, fold_cases
+    from amos_tutorial.data.splits import run_cases
 
     if config.fold is None:
         raise ValueError("config has no fold: train with `amos train --fold K` for cross-validation predictions")
     dataset = load_amos(data if data is not None else config.data, modality_rule=config.modality_rule)
-    pool = _labelled_pool(config, dataset)
-    if len(pool) < DEFAULT_FOLDS:
-        raise ValueError(f"{dataset.root}: {len(pool)} labelled case(s), fewer than {DEFAULT_FOLDS} folds")
-    _, val = fold_cases([c.case_id for c in pool], config.fold)
-    return [c for c in pool if c.case_id in set(val)]
+    return run_cases(dataset, config.task, config.val_cases, config.fold).val
 
 
 def _fold_configs(runs: list[Path], data: Any) -> list:
     """Each run's config, checked: a fold set, no fold twice, one task and one data folder."""
     from amos_tutorial.training import load_config
+    from amos_tutorial.training.rundir import RunDir
 
     configs, seen = [], {}
     for run in runs:
-        config = load_config(run / "config.json")
+        config = load_config(RunDir(run).config_path)
         if config.fold is None:
             raise ValueError(f"{run}: not a fold run (trained without --fold); cross-validation needs fold runs")
         if config.fold in seen:

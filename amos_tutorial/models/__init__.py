@@ -27,6 +27,7 @@ from amos_tutorial.models.registry import (
     get_model_spec,
     list_models,
     register_model,
+    unregister_model,
 )
 
 # Imported for their side effect: each module registers its models.
@@ -44,6 +45,7 @@ __all__ = [
     "get_model_spec",
     "list_models",
     "register_model",
+    "unregister_model",
 ]
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "get_model_spec",
     "list_models",
     "register_model",
+    "unregister_model",
 ]
 
 #: The variants every model builds: the recipe's network and a tiny one for CPU smoke runs.
@@ -130,6 +131,18 @@ def register_model(spec: ModelSpec, overwrite: bool = False) -> ModelSpec:
         raise ValueError(f"model {spec.name!r} is already registered")
     _REGISTRY[spec.name] = spec
     return spec
+
+
+def unregister_model(name: str) -> ModelSpec:
+    """Remove a model from the registry and return its spec (tests and notebooks that add a model for a while).
+
+    Raises:
+        KeyError: If no model has that name.
+    """
+    _ensure_builtin()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; registered models: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY.pop(name)
 
 
 def _ensure_builtin() -> None:

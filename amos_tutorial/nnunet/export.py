@@ -19,14 +19,15 @@ import os
 import shutil
 from pathlib import Path
 
-from amos_tutorial.data.splits import TASK1_CT_MAX_ID, nnunet_case_ids
+from amos_tutorial.data.splits import nnunet_case_ids
+from amos_tutorial.data.tasks import TASK1_CT_MAX_ID, TASKS, get_task
 from amos_tutorial.nnunet.env import nnunet_folders, require_nnunet
 
 __all__ = ["TASK_DATASET_IDS", "TASK_NAMES", "dataset_folder_name", "export_release"]
 
-#: nnU-Net's dataset ids and names for the two AMOS tasks (those of its converters).
-TASK_DATASET_IDS = {1: 218, 2: 219}
-TASK_NAMES = {1: "AMOS2022_postChallenge_task1", 2: "AMOS2022_postChallenge_task2"}
+#: nnU-Net's dataset ids and names for the two AMOS tasks (those of its converters), from the task table.
+TASK_DATASET_IDS = {t.id: t.nnunet_dataset_id for t in TASKS.values()}
+TASK_NAMES = {t.id: t.nnunet_name for t in TASKS.values()}
 
 
 def dataset_folder_name(task: int, dataset_id: int | None = None) -> str:
@@ -36,8 +37,7 @@ def dataset_folder_name(task: int, dataset_id: int | None = None) -> str:
         >>> dataset_folder_name(2)
         'Dataset219_AMOS2022_postChallenge_task2'
     """
-    if task not in TASK_DATASET_IDS:
-        raise ValueError(f"task must be 1 (CT) or 2 (CT and MRI), got {task!r}")
+    get_task(task)
     number = TASK_DATASET_IDS[task] if dataset_id is None else int(dataset_id)
     if not 1 <= number <= 999:
         raise ValueError(f"nnU-Net dataset ids are 1-999, got {dataset_id!r}")

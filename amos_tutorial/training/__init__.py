@@ -13,11 +13,13 @@ from amos_tutorial.training.amp import AmpPolicy, amp_policy, resolve_device
 from amos_tutorial.training.checkpoint import load_checkpoint, save_checkpoint
 from amos_tutorial.training.config import PRESETS, TrainConfig, load_config, make_config, save_config
 from amos_tutorial.training.losses import SegmentationLoss
+from amos_tutorial.training.rundir import RunDir
 from amos_tutorial.training.trainer import RunResult, load_run, run_training, train
 
 __all__ = [
     "PRESETS",
     "AmpPolicy",
+    "RunDir",
     "RunResult",
     "SegmentationLoss",
     "TrainConfig",

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from amos_tutorial.data.tasks import get_task
+from amos_tutorial.training.rundir import CONFIG_FILE
 from amos_tutorial.utils.geometry import check_patch_size
 from amos_tutorial.utils.io import atomic_write_text
 
@@ -42,8 +44,6 @@ __all__ = [
     "AMP_MODES",
     "MRI_PATCH_SIZE",
     "PRESETS",
-    "TASKS",
-    "TASK_MODALITIES",
     "TrainConfig",
     "load_config",
     "make_config",
@@ -99,10 +99,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 
-#: The two AMOS 2022 challenge tasks: 1 = CT only, 2 = CT and MRI.
-TASKS: tuple[int, ...] = (1, 2)
-#: The modalities each task trains and validates on.
-TASK_MODALITIES: dict[int, tuple[str, ...]] = {1: ("CT",), 2: ("CT", "MRI")}
 
 #: The organisers' patch for training on MRI alone, in this package's (x, y, z) order. Their nnU-Net code
 #: writes it 48 x 160 x 224 in (z, y, x); their patch for CT and for CT+MRI, 64 x 160 x 160, is the
@@ -204,8 +200,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.task not in TASKS or isinstance(self.task, bool):
-            raise ValueError(f"task must be 1 (CT only) or 2 (CT and MRI), got {self.task!r}")
+        get_task(self.task)
         if self.fold is not None:
             from amos_tutorial.data.splits import DEFAULT_FOLDS
 
@@ -242,7 +237,7 @@ class TrainConfig:
     @property
     def modalities(self) -> tuple[str, ...]:
         """The modalities this run trains and validates on (``("CT",)`` for Task 1)."""
-        return TASK_MODALITIES[self.task]
+        return get_task(self.task).modalities
 
     @property
     def epochs(self) -> int:
@@ -409,7 +404,7 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "config.json"
+        path = path / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training config (is this a run folder written by `amos train`?)")
     try:

@@ -3,7 +3,8 @@
 Introduced in chapter *Training the baselines*; builds on pandas and the run folders written by
 :func:`amos_tutorial.training.train` (``config.json`` and ``metrics.csv``). Every function takes
 :class:`~amos_tutorial.training.trainer.RunResult` objects or run folders, so the same tables can be made
-right after training and, later, from the folders of finished (or resumed) runs. The figures of these
+right after training and, later, from the folders of finished (or resumed) runs; the folders are read
+through :class:`~amos_tutorial.training.rundir.RunDir`, and seconds per step follow its one rule. The figures of these
 tables live in :mod:`amos_tutorial.viz.training`.
 
 Examples:
@@ -20,38 +21,15 @@ from typing import Any
 
 import pandas as pd
 
+from amos_tutorial.training.rundir import RunDir, seconds_per_step
 from amos_tutorial.utils.frames import require_columns
 
-METRICS_FILE = "metrics.csv"
-"""The per-epoch table the trainer writes into a run folder."""
-
 __all__ = [
-    "METRICS_FILE",
     "organ_dice_curves",
-    "read_metrics",
     "read_run",
     "run_summary",
-    "seconds_per_iteration",
     "training_curves",
 ]
-
-
-def read_metrics(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """The ``metrics.csv`` of a run folder (one row per epoch: iteration, seconds, losses, validation).
-
-    Introduced in chapter *Training the baselines*.
-
-    Raises:
-        FileNotFoundError: If the run has no metrics table yet.
-        ValueError: ``"PATH: ..."`` if the table cannot be read.
-    """
-    path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no metrics yet (the run has not finished an epoch)")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
 
 
 def read_run(run: Any) -> tuple[str, Any, pd.DataFrame, dict[int, float]]:
@@ -75,9 +53,9 @@ def read_run(run: Any) -> tuple[str, Any, pd.DataFrame, dict[int, float]]:
     if isinstance(run, (str, os.PathLike)):
         from amos_tutorial.training import load_config
 
-        folder = Path(run)
-        config = load_config(folder / "config.json")
-        return config.model, config, read_metrics(folder), {}
+        folder = RunDir(run)
+        config = load_config(folder.config_path)
+        return config.model, config, folder.metrics(), {}
     if all(hasattr(run, a) for a in ("config", "metrics")):
         return run.config.model, run.config, run.metrics, dict(getattr(run, "losses", {}) or {})
     raise TypeError(f"expected a RunResult or a run folder, got {type(run).__name__}")
@@ -92,41 +70,6 @@ def _as_runs(runs: Mapping[str, Any] | Sequence[Any]) -> list[tuple[str, Any, pd
         model, config, metrics, losses = read_run(run)
         out.append((label or model, config, metrics, losses))
     return out
-
-
-def seconds_per_iteration(metrics: pd.DataFrame, skip_first: bool = True) -> float:
-    """Seconds per training step, from the ``seconds`` and ``iteration`` columns of ``metrics.csv``.
-
-    Introduced in chapter *Training the baselines*. The trainer records the time of each epoch's
-    training steps (validation excluded). The first epoch also pays one-off costs (memory
-    allocation, kernel selection, cuDNN autotuning), so it is skipped when there are later ones.
-
-    Args:
-        metrics: The run's metrics table.
-        skip_first: Leave the first epoch out when the run has more than one.
-
-    Returns:
-        Seconds per step (NaN when the table is empty).
-
-    Raises:
-        ValueError: If the columns are missing.
-
-    Examples:
-        >>> frame = pd.DataFrame({"iteration": [4, 8, 12], "seconds": [9.0, 2.0, 2.2]})
-        >>> round(seconds_per_iteration(frame), 3)
-        0.525
-    """
-    if not isinstance(metrics, pd.DataFrame) or not {"iteration", "seconds"} <= set(metrics.columns):
-        raise ValueError("metrics must be a DataFrame with 'iteration' and 'seconds' columns (metrics.csv)")
-    if metrics.empty:
-        return float("nan")
-    frame = metrics.sort_values("iteration")
-    steps = frame["iteration"].diff().fillna(frame["iteration"].iloc[0])
-    seconds = frame["seconds"].astype(float)
-    if skip_first and len(frame) > 1:
-        steps, seconds = steps.iloc[1:], seconds.iloc[1:]
-    total = float(steps.sum())
-    return float(seconds.sum()) / total if total > 0 else float("nan")
 
 
 def run_summary(runs: Mapping[str, Any] | Sequence[Any], overview: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -165,7 +108,7 @@ def run_summary(runs: Mapping[str, Any] | Sequence[Any], overview: pd.DataFrame 
             for col in ("params_full_M", "params_tiny_M"):
                 if col in overview.columns:
                     row[col] = float(match[col].iloc[0]) if len(match) else float("nan")
-        row["s_per_iteration"] = seconds_per_iteration(metrics)
+        row["s_per_iteration"] = seconds_per_step(metrics)
         row["final_loss"] = float(metrics["train_loss"].iloc[-1]) if len(metrics) else float("nan")
         dice = metrics["val_dice"].dropna() if "val_dice" in metrics.columns else pd.Series(dtype=float)
         row["val_dice"] = float(dice.iloc[-1]) if len(dice) else float("nan")

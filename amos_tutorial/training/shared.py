@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from amos_tutorial.training.rundir import RunDir
+
 __all__ = ["SHARED_RUNS_DIR", "code_fingerprint", "shared_run", "shared_run_dir"]
 
 #: Sub-folder of the cache folder (``$AMOS_CACHE_DIR``) that holds the shared runs.
@@ -108,7 +110,7 @@ def shared_run(
     run_dir = shared_run_dir(model, data=data, preset=preset, device=device, cache_dir=cache_dir, **overrides)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{run_dir}.lock"):  # no timeout: the holder is training this very run
-        resume = (run_dir / "config.json").is_file()
+        resume = RunDir(run_dir).config_path.is_file()
         if resume:
             result = train(out=run_dir, resume=True, progress=progress)
         else:

@@ -69,6 +69,7 @@ from amos_tutorial.training.distributed import (
     init_distributed,
 )
 from amos_tutorial.training.losses import SegmentationLoss, main_output
+from amos_tutorial.training.rundir import CASES_FILE, CHECKPOINT_DIR, RunDir
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 from amos_tutorial.utils.lock import FolderLock
 
@@ -87,9 +88,6 @@ __all__ = [
     "validate",
 ]
 
-CHECKPOINT_DIR = "checkpoints"
-#: The cases a run trained and validated on (written by the main process at every start or resume).
-CASES_FILE = "cases.json"
 # Exit code of a run stopped by Ctrl-C (128 + SIGINT), the shell convention.
 INTERRUPTED_EXIT_CODE = 130
 
@@ -389,43 +387,13 @@ def prepare_volumes(
         ValueError: ``"ROOT: ..."`` when the folder has no labelled training case.
     """
     from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.splits import run_cases
     from amos_tutorial.transforms.cache import load_preprocessed, preprocess_dataset
     from amos_tutorial.transforms.preprocessing import PreprocessConfig
 
     info = info or DistInfo()
     dataset = load_amos(config.data, modality_rule=config.modality_rule)
-    # Task 1 keeps the CT cases (modality from the metadata CSV, else the id rule: load_amos decides).
-    wanted = set(config.modalities)
-    train_cases = sorted(
-        (c for c in dataset.split("training") if c.has_label and c.modality in wanted), key=lambda c: c.number
-    )
-    val_split = sorted(
-        (c for c in dataset.split("validation") if c.has_label and c.modality in wanted), key=lambda c: c.number
-    )
-    if not train_cases:
-        kind = "" if config.task == 2 else f" {'/'.join(config.modalities)} (task {config.task})"
-        raise ValueError(f"{dataset.root}: no labelled{kind} training case (labelsTr) to train on")
-    if config.fold is not None:
-        from amos_tutorial.data.splits import DEFAULT_FOLDS, fold_cases
-
-        pool = sorted((*train_cases, *val_split), key=lambda c: c.number)
-        if len(pool) < DEFAULT_FOLDS:
-            raise ValueError(f"{dataset.root}: {len(pool)} labelled case(s), fewer than {DEFAULT_FOLDS} folds")
-        fold_train, fold_val = fold_cases([c.case_id for c in pool], config.fold)
-        train_cases = [c for c in pool if c.case_id in set(fold_train)]
-        val_cases = [c for c in pool if c.case_id in set(fold_val)]
-        val_source = f"nnU-Net's fold {config.fold} of {DEFAULT_FOLDS}"
-    elif val_split:
-        val_cases = val_split[: config.val_cases]
-        val_source = "AMOS validation split"
-    else:
-        n_hold = min(config.val_cases, len(train_cases) - 1)
-        if n_hold == 0:
-            val_cases, val_source = train_cases[:1], "the only training case (no validation labels)"
-        else:
-            val_cases = train_cases[-n_hold:]
-            train_cases = train_cases[:-n_hold]
-            val_source = "held out of the training split"
+    train_cases, val_cases, val_source, _ = run_cases(dataset, config.task, config.val_cases, config.fold)
     out_dir = _data_cache_dir(config, Path(dataset.root))
     if info.is_main:
         log(
@@ -608,9 +576,8 @@ class _TrainingRun:
         self, config: TrainConfig, run_dir: Path, resume: bool, progress: bool, stop_after: int | None
     ) -> None:
         self.config, self.run_dir, self.resume, self.stop_after = config, run_dir, resume, stop_after
-        self.last_path = run_dir / CHECKPOINT_DIR / "last.pt"
-        self.best_path = run_dir / CHECKPOINT_DIR / "best.pt"
-        self.metrics_path = run_dir / "metrics.csv"
+        self.last_path, self.best_path = RunDir(run_dir).checkpoint("last"), RunDir(run_dir).checkpoint("best")
+        self.metrics_path = RunDir(run_dir).metrics_path
         self.info, self.device = init_distributed(resolve_device(config.device))
         self.progress = progress and self.info.is_main
         self.log: Callable[[str], None] = print if self.info.is_main else (lambda msg: None)
@@ -664,7 +631,7 @@ class _TrainingRun:
         if self.lock is None:
             return
         self.lock.acquire()
-        if not self.resume and ((self.run_dir / "config.json").is_file() or self.last_path.is_file()):
+        if not self.resume and RunDir(self.run_dir).has_run():
             raise ValueError(f"{self.run_dir}: already holds a run; resume it (--resume) or choose another folder")
 
     def _write_cases(self, train_vols: Sequence[Any]) -> None:
@@ -674,7 +641,7 @@ class _TrainingRun:
             "training": {v.case_id: v.modality for v in train_vols},
             "validation": {v.case_id: v.modality for v in self.val_vols},
         }
-        atomic_write_text(self.run_dir / CASES_FILE, json.dumps(used, indent=2) + "\n")
+        atomic_write_text(RunDir(self.run_dir).cases_path, json.dumps(used, indent=2) + "\n")
 
     def restore(self) -> None:
         """When resuming, continue from ``last.pt``; then build the schedule at the run's position."""
@@ -717,7 +684,7 @@ class _TrainingRun:
         config, info = self.config, self.info
         if info.is_main:
             (self.run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-            save_config(config, self.run_dir / "config.json")
+            save_config(config, RunDir(self.run_dir).config_path)
             self.log(
                 f"training {config.model} ({config.variant}, {count_parameters(self.net) / 1e6:.2f} M parameters) on "
                 f"{self.device} [{self.policy.name}], {info.world_size} process(es), patch {config.patch_size}, "
@@ -932,7 +899,7 @@ def train(
         >>> r.metrics.tail(1)[["iteration", "train_loss", "val_dice"]]                         # doctest: +SKIP
     """
     run_dir = Path(out) if out is not None else Path("runs") / f"{model}_{preset}"
-    config_path = run_dir / "config.json"
+    config_path = RunDir(run_dir).config_path
     if resume:
         if not config_path.is_file():
             raise FileNotFoundError(f"{config_path}: nothing to resume (no config.json in the run folder)")
@@ -951,7 +918,7 @@ def train(
             changes["device"] = device
         config = config.replace(**changes) if changes else config
     else:
-        if config_path.is_file() or (run_dir / CHECKPOINT_DIR / "last.pt").is_file():
+        if RunDir(run_dir).has_run():
             raise ValueError(f"{run_dir}: already holds a run; resume it (--resume) or choose another folder")
         config = make_config(model, preset=preset, data=data, device=device, iterations=iterations, **overrides)
     return run_training(config, run_dir, resume=resume, progress=progress, stop_after=stop_after)
@@ -986,11 +953,11 @@ def load_run(
     if which not in ("best", "last"):
         raise ValueError(f"which must be 'best' or 'last', got {which!r}")
     run_dir = Path(run_dir)
-    config = load_config(run_dir / "config.json")
-    path = run_dir / CHECKPOINT_DIR / f"{which}.pt"
-    if which == "best" and not path.is_file() and (run_dir / CHECKPOINT_DIR / "last.pt").is_file():
+    config = load_config(RunDir(run_dir).config_path)
+    path = RunDir(run_dir).checkpoint(which)
+    if which == "best" and not path.is_file() and RunDir(run_dir).checkpoint("last").is_file():
         warnings.warn(f"{path}: not written yet (no validation so far); loading last.pt instead", stacklevel=2)
-        path = run_dir / CHECKPOINT_DIR / "last.pt"
+        path = RunDir(run_dir).checkpoint("last")
     dev = resolve_device(device)
     state = load_checkpoint(path, map_location=dev)
     net = build_model_for_patch(config.model, config.variant, config.patch_size, config.preprocess.get("spacing"))

@@ -29,6 +29,7 @@ import pandas as pd
 
 from amos_tutorial.evaluation.compare import case_scores
 from amos_tutorial.evaluation.demos import MetricDemo, score_demo_cases
+from amos_tutorial.evaluation.metric_table import Metric, challenge_metrics, get_metric
 from amos_tutorial.labels import LABELS
 from amos_tutorial.utils.frames import require_columns
 from amos_tutorial.viz._figure import MODALITY_COLORS, model_palette, new_figure, organ_ticklabels
@@ -176,21 +177,35 @@ def _models(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(column))
 
 
-def plot_organ_scores(df: pd.DataFrame, metrics: Sequence[str] = ("dsc", "nsd")):
-    """Per-organ box plots of DSC and NSD over cases, one box per model.
+def _axis_label(metric: Metric) -> str:
+    direction = "" if metric.higher_is_better else ", lower is better"
+    return f"{metric.label}{f' ({metric.unit}{direction})' if metric.unit or direction else ''}"
+
+
+def _limits(metric: Metric) -> tuple[float, float] | None:
+    if metric.value_range is None:
+        return None
+    low, high = metric.value_range
+    margin = 0.03 * (high - low)
+    return (low - margin, high + margin)
+
+
+def plot_organ_scores(df: pd.DataFrame, metrics: Sequence[str] | None = None):
+    """Per-organ box plots of the scores over cases (DSC and NSD by default), one box per model.
 
     Introduced in chapter *Evaluating segmentations*. Builds on seaborn (``boxplot`` + ``stripplot``).
     NaN scores (organ absent from reference and prediction under ``absent="nan"``) are left out.
 
     Args:
         df: Output of :func:`stack_results`.
-        metrics: Score columns, one panel each.
+        metrics: Metric names of :mod:`~amos_tutorial.evaluation.metric_table`, one panel each (default:
+            the challenge's, DSC and NSD).
 
     Returns:
         The Figure.
 
     Raises:
-        ValueError: If the table lacks columns, is empty, or has no score at all.
+        ValueError: If the table lacks columns, is empty, has no score at all, or a metric is unknown.
 
     Examples:
         >>> fig = plot_organ_scores(stack_results({"unet": df}))  # doctest: +SKIP
@@ -198,7 +213,8 @@ def plot_organ_scores(df: pd.DataFrame, metrics: Sequence[str] = ("dsc", "nsd"))
     import seaborn as sns
 
 
-    metrics = list(metrics)
+    metrics = list(challenge_metrics() if metrics is None else metrics)
+    entries = [get_metric(m) for m in metrics]
     require_columns(df, ["model", "organ", *metrics], "results table")
     data = df.assign(organ=df["organ"].astype(str), model=df["model"].astype(str))
     models = _models(df)
@@ -206,21 +222,23 @@ def plot_organ_scores(df: pd.DataFrame, metrics: Sequence[str] = ("dsc", "nsd"))
     palette = model_palette(models)
     fig = new_figure((3.5 * len(metrics) + 2.0, 0.3 * len(order) * max(1, len(models) / 2) + 1.4))
     axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
-    for i, (ax, metric) in enumerate(zip(axes, metrics)):
+    for i, (ax, metric, entry) in enumerate(zip(axes, metrics, entries)):
         part = data.dropna(subset=[metric])
         if part.empty:
             raise ValueError(f"results table has no {metric} score (all NaN)")
         common = {"data": part, "y": "organ", "x": metric, "hue": "model", "order": order, "hue_order": models}
         sns.boxplot(**common, palette=palette, fliersize=0, linewidth=0.8, ax=ax, legend=i == len(metrics) - 1)
         sns.stripplot(**common, palette=palette, dodge=True, size=2.5, alpha=0.7, legend=False, ax=ax)
-        ax.set(xlabel=metric.upper(), ylabel="", xlim=(-0.03, 1.03))
+        ax.set(xlabel=_axis_label(entry), ylabel="")
+        if _limits(entry) is not None:
+            ax.set_xlim(*_limits(entry))
     organ_ticklabels(axes[0].get_yticklabels())
     sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="model")
     return fig
 
 
 def plot_modality_scores(df: pd.DataFrame):
-    """CT vs MRI: the mean DSC and NSD of each case (over organs), per model and modality.
+    """CT vs MRI: the mean DSC and NSD (the challenge's metrics) of each case over organs, per model and modality.
 
     Introduced in chapter *Evaluating segmentations*. Builds on :func:`case_scores` and seaborn
     (``stripplot`` for the cases, ``pointplot`` for the means).
@@ -240,7 +258,8 @@ def plot_modality_scores(df: pd.DataFrame):
     import seaborn as sns
 
 
-    require_columns(df, ["model", "case", "organ_id", "organ", "modality", "dsc", "nsd"], "results table")
+    metrics = challenge_metrics()
+    require_columns(df, ["model", "case", "organ_id", "organ", "modality", *metrics], "results table")
     scores = case_scores(df)
     scores["model"] = scores["model"].astype(str)
     models = _models(df)
@@ -250,8 +269,8 @@ def plot_modality_scores(df: pd.DataFrame):
     palette = {m: MODALITY_COLORS.get(m, "0.4") for m in modalities}
     several = len(modalities) > 1  # one modality (a CT-only copy): nothing to dodge, and seaborn cannot
     fig = new_figure((2.6 + 1.0 * len(models) * 2, 3.4))
-    axes = fig.subplots(1, 2, sharey=True)
-    for i, (ax, metric) in enumerate(zip(axes, ("dsc", "nsd"))):
+    axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
+    for i, (ax, metric) in enumerate(zip(axes, metrics)):
         common = {"data": scores, "x": "model", "y": metric, "hue": "modality", "order": models}
         sns.stripplot(
             **common, hue_order=modalities, palette=palette, dodge=several, alpha=0.6, size=4, ax=ax, legend=False
@@ -265,12 +284,12 @@ def plot_modality_scores(df: pd.DataFrame):
             markers="D",
             errorbar=None,
             ax=ax,
-            legend=i == 1,
+            legend=i == len(metrics) - 1,
         )
-        ax.set(title=metric.upper(), xlabel="", ylabel="mean over the organs of a case", ylim=(-0.03, 1.03))
+        ax.set(title=get_metric(metric).label, xlabel="", ylabel="mean over the organs of a case", ylim=(-0.03, 1.03))
         ax.tick_params(axis="x", labelrotation=15)
-    if axes[1].get_legend() is not None:
-        sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="mean of")
+    if axes[-1].get_legend() is not None:
+        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="mean of")
     return fig
 
 

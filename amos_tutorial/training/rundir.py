@@ -1,0 +1,176 @@
+"""A training run's folder as one type: its files, their names, and seconds per step by one rule.
+
+Introduced in chapter *Training the baselines*. Builds on pandas. ``amos train`` writes a run folder:
+
+==================  ==============================================================
+``config.json``     the run's :class:`~amos_tutorial.training.TrainConfig`
+``metrics.csv``     one row per epoch: iteration, seconds of training steps, losses, validation
+``cases.json``      the cases it trained and validated on, and where they came from
+``checkpoints/``    ``best.pt`` (best validation Dice) and ``last.pt`` (resume point)
+==================  ==============================================================
+
+The trainer, the run tables (:mod:`.runs`), the benchmark, the cross-validation predictions and the
+shared runs name these files through :class:`RunDir` only.
+
+Examples:
+    >>> run = RunDir("runs/unet")
+    >>> run.metrics_path.name, run.checkpoint("last").name
+    ('metrics.csv', 'last.pt')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "CASES_FILE",
+    "CHECKPOINTS",
+    "CHECKPOINT_DIR",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "RunDir",
+    "seconds_per_step",
+]
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+"""The per-epoch table the trainer writes into a run folder."""
+#: The cases a run trained and validated on (written by the main process at every start or resume).
+CASES_FILE = "cases.json"
+CHECKPOINT_DIR = "checkpoints"
+#: The checkpoints of a run: the best validation Dice and the last step (the resume point).
+CHECKPOINTS: tuple[str, ...] = ("best", "last")
+
+
+def seconds_per_step(
+    metrics: pd.DataFrame, session_starts: Sequence[int] = (), skip_first: bool = True
+) -> float:
+    """Seconds per training step from the ``iteration`` and ``seconds`` columns of ``metrics.csv``: the one rule.
+
+    Introduced in chapter *Training the baselines*. Each row holds the seconds of the training steps of one
+    epoch (validation excluded). A row covers the steps since the previous row, or since the start of the
+    session that wrote it when a run was resumed in the middle of an epoch (the resumed row only timed the
+    steps after the start). The first epoch also pays one-off costs (memory allocation, kernel selection,
+    cuDNN autotuning), so ``skip_first`` leaves it out when there are later ones.
+
+    Args:
+        metrics: The run's metrics table.
+        session_starts: The iterations at which training sessions started (resumed runs), if known.
+        skip_first: Leave the first epoch out when the run has more than one.
+
+    Returns:
+        Seconds per step (NaN when the table is empty).
+
+    Raises:
+        ValueError: If the columns are missing.
+
+    Examples:
+        >>> frame = pd.DataFrame({"iteration": [4, 8, 12], "seconds": [9.0, 2.0, 2.2]})
+        >>> round(seconds_per_step(frame), 3)
+        0.525
+        >>> round(seconds_per_step(frame, session_starts=[6], skip_first=False), 3)
+        1.32
+    """
+    if not isinstance(metrics, pd.DataFrame) or not {"iteration", "seconds"} <= set(metrics.columns):
+        raise ValueError("metrics must be a DataFrame with 'iteration' and 'seconds' columns (metrics.csv)")
+    rows = sorted(zip(metrics["iteration"].astype(int), metrics["seconds"].astype(float)))
+    seconds, covered, previous = [], [], 0
+    for iteration, sec in rows:
+        start = max([previous, *(s for s in session_starts if s < iteration)])
+        seconds.append(sec)
+        covered.append(iteration - start)
+        previous = iteration
+    if skip_first and len(rows) > 1:
+        seconds, covered = seconds[1:], covered[1:]
+    total = float(sum(covered))
+    return float(sum(seconds)) / total if total > 0 else float("nan")
+
+
+class RunDir:
+    """The folder of one training run (it need not exist yet).
+
+    Introduced in chapter *Training the baselines*.
+
+    Args:
+        path: The run folder.
+
+    Examples:
+        >>> RunDir("runs/unet").config_path.as_posix()
+        'runs/unet/config.json'
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def cases_path(self) -> Path:
+        return self.path / CASES_FILE
+
+    def checkpoint(self, which: str = "best") -> Path:
+        """The path of checkpoint ``which`` (``"best"`` or ``"last"``), whether or not it exists."""
+        if which not in CHECKPOINTS:
+            raise ValueError(f"checkpoint must be one of {', '.join(map(repr, CHECKPOINTS))}, got {which!r}")
+        return self.path / CHECKPOINT_DIR / f"{which}.pt"
+
+    def has_run(self) -> bool:
+        """Whether a run was started here (a config or a resume checkpoint exists)."""
+        return self.config_path.is_file() or self.checkpoint("last").is_file()
+
+    def metrics(self) -> pd.DataFrame:
+        """The ``metrics.csv`` table (one row per epoch).
+
+        Raises:
+            FileNotFoundError: If the run has no metrics table yet.
+            ValueError: ``"PATH: ..."`` if the table cannot be read.
+        """
+        path = self.metrics_path
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no metrics yet (the run has not finished an epoch)")
+        try:
+            return pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
+
+    def cases(self) -> dict[str, Any]:
+        """The ``cases.json`` record: the run's training and validation cases and their source.
+
+        Raises:
+            FileNotFoundError: If the run wrote none (runs older than the record).
+            ValueError: ``"PATH: ..."`` if it is not JSON.
+        """
+        path = self.cases_path
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no record of the run's cases")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a cases record ({exc})") from exc
+
+    def seconds_per_step(self, session_starts: Sequence[int] = (), skip_first: bool = True) -> float:
+        """Seconds per training step of this run (:func:`seconds_per_step` of its metrics; NaN without any)."""
+        try:
+            frame = self.metrics()
+        except FileNotFoundError:
+            return float("nan")
+        if not {"iteration", "seconds"} <= set(frame.columns):
+            raise ValueError(
+                f"{self.metrics_path}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`"
+            )
+        return seconds_per_step(frame, session_starts, skip_first)

@@ -1,0 +1,68 @@
+"""RunDir: the files of a run folder, and seconds per step by one rule (first epoch, resumed sessions)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from amos_tutorial.training.rundir import RunDir, seconds_per_step
+
+
+def _metrics(iterations=(4, 8, 12), seconds=(9.0, 2.0, 2.4)) -> pd.DataFrame:
+    return pd.DataFrame({"iteration": list(iterations), "seconds": list(seconds)})
+
+
+def test_seconds_per_step_skips_the_first_epoch():
+    assert seconds_per_step(_metrics()) == pytest.approx((2.0 + 2.4) / 8)
+    assert seconds_per_step(_metrics(), skip_first=False) == pytest.approx(13.4 / 12)
+    # A partial last epoch (steps 8 -> 10) counts its own steps; rows may come unsorted.
+    assert seconds_per_step(_metrics((10, 4, 8), (1.0, 5.0, 2.0))) == pytest.approx((2.0 + 1.0) / 6)
+    assert seconds_per_step(_metrics((4,), (2.0,))) == 0.5
+    assert math.isnan(seconds_per_step(_metrics().iloc[:0]))
+    with pytest.raises(ValueError, match="seconds"):
+        seconds_per_step(pd.DataFrame({"iteration": [1]}))
+
+
+def test_a_resumed_row_covers_only_the_steps_of_its_session():
+    # Session 2 started at step 6, in the middle of the epoch that ends at 8: that row timed 2 steps.
+    assert seconds_per_step(_metrics(), session_starts=[0, 6], skip_first=False) == pytest.approx(13.4 / 10)
+
+
+def test_run_dir_names_and_reads_the_files(tmp_path):
+    run = RunDir(tmp_path / "unet")
+    assert run.checkpoint("best") == tmp_path / "unet" / "checkpoints" / "best.pt"
+    assert not run.has_run()
+    assert math.isnan(run.seconds_per_step())
+    with pytest.raises(ValueError, match="checkpoint must be one of"):
+        run.checkpoint("final")
+    with pytest.raises(FileNotFoundError, match="no metrics yet"):
+        run.metrics()
+    with pytest.raises(FileNotFoundError, match="no record of the run's cases"):
+        run.cases()
+    run.checkpoint("last").parent.mkdir(parents=True)
+    run.checkpoint("last").write_bytes(b"")
+    assert run.has_run()
+    _metrics().to_csv(run.metrics_path, index=False)
+    assert run.seconds_per_step() == pytest.approx(seconds_per_step(_metrics()))
+    run.cases_path.write_text('{"task": 1, "training": {}, "validation": {}}', encoding="utf-8")
+    assert run.cases()["task"] == 1
+    run.metrics_path.write_text("iteration\n4\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no 'seconds'/'iteration' columns"):
+        run.seconds_per_step()
+
+
+def test_no_module_but_rundir_names_the_run_files():
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "amos_tutorial"
+    names = ('"config.json"', '"metrics.csv"', '"cases.json"', '/ "checkpoints"', '"best.pt"', '"last.pt"')
+    found = [
+        f"{path.relative_to(package)}:{n}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "rundir.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(name in line for name in names) and ">>>" not in line
+    ]
+    assert found == [], "name run-folder files through amos_tutorial.training.rundir.RunDir"
