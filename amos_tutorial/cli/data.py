@@ -138,9 +138,23 @@ source:
 
 def _download_command(args: argparse.Namespace) -> int:
     from amos_tutorial.data.download import download_amos
+    from amos_tutorial.data.partial import download_cases
+    from amos_tutorial.data.selection import LABELLED_SPLITS
     from amos_tutorial.utils.errors import error_line
 
+    if args.cases is None and (args.modalities or args.splits):
+        args._parser.error("--modalities and --splits choose among the cases of --cases: give --cases too")
+    if args.cases is not None and (args.no_extract or args.remove_zip):
+        args._parser.error("--cases fetches single files, there is no zip to keep or extract")
     try:
+        if args.cases is not None:
+            download_cases(
+                args.dest, args.cases, modalities=_flat(args.modalities) or None,
+                splits=_flat(args.splits) or LABELLED_SPLITS, seed=args.seed, base_url=args.base_url,
+                metadata=not args.no_metadata, timeout=args.timeout, retries=args.retries,
+                progress=not args.no_progress,
+            )  # fmt: skip
+            return 0
         download_amos(
             args.dest,
             md5=None if args.no_verify else args.md5,
@@ -161,6 +175,21 @@ def _download_command(args: argparse.Namespace) -> int:
         print(f"amos: error: {error_line(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _cases_arg(text: str) -> str:
+    """``--cases 3`` or ``--cases amos_0001,amos_0507``: checked here, chosen by the library."""
+    from amos_tutorial.data.selection import parse_case_ids
+
+    if text.strip().isdigit():
+        if int(text) < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of cases or case ids")
+        return text.strip()
+    try:
+        parse_case_ids(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _add_download(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -191,10 +220,27 @@ def _add_download(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
     parser.add_argument("--remove-zip", action="store_true", help="delete amos22.zip after a successful extraction")
     parser.add_argument("--no-metadata", action="store_true", help=f"do not download {METADATA_CSV_NAME}")
     parser.add_argument("--skip-space-check", action="store_true", help="do not check free disk space first")
+    partial = parser.add_argument_group(
+        "single cases (HTTP Range requests; the server is probed first and nothing is fetched if it ignores Range)"
+    )
+    partial.add_argument(
+        "--cases", type=_cases_arg, default=None, metavar="N|IDS",
+        help="fetch only N cases (spread across split, modality and scanner) or the cases amos_0001,amos_0507,... "
+        "from the remote zip into DEST/amos22, with a dataset.json listing them",
+    )  # fmt: skip
+    partial.add_argument(
+        "--modalities", type=_names_arg(("CT", "MRI")), nargs="+", action="extend", default=None, metavar="MOD",
+        help="with --cases: choose among these modalities, as 'CT MRI' or 'CT,MRI' (default: both)",
+    )  # fmt: skip
+    partial.add_argument(
+        "--splits", type=_names_arg(("training", "validation", "test")), nargs="+", action="extend", default=None,
+        metavar="SPLIT", help="with --cases: choose among these splits (default: training and validation, the labelled ones)",
+    )  # fmt: skip
+    add_seed_arg(partial, "with --cases N: shuffle the choice with this seed (default: lowest case numbers first)", optional=True)
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds without data before a retry")
     parser.add_argument("--retries", type=int, default=10, metavar="N", help="retries of a cut connection, per file")
     add_progress_arg(parser)
-    parser.set_defaults(func=_download_command)
+    parser.set_defaults(func=_download_command, _parser=parser)
     return parser
 
 
