@@ -1,4 +1,4 @@
-"""``amos data synth|download|validate|info``: get and check the AMOS data.
+"""``amos data synth|download|pack|validate|info``: get, pack and check the AMOS data.
 
 Introduced in chapter *Getting the data*. Thin handlers over :mod:`amos_tutorial.data`: the synthetic
 generator, the Zenodo download, the file checks and the folder summary. The data modules hold only
@@ -21,6 +21,7 @@ from amos_tutorial.cli._args import (
     add_overwrite_arg,
     add_progress_arg,
     add_seed_arg,
+    positive_int,
 )
 
 ORDER = 10
@@ -245,12 +246,86 @@ def _add_download(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
 
 
 # --------------------------------------------------------------------------------------------------
+# amos data pack OUT
+# --------------------------------------------------------------------------------------------------
+def _spacing_arg(text: str) -> tuple[float, float, float]:
+    """``--spacing 2`` (all axes) or ``--spacing 2,2,3`` (x, y, z) in mm."""
+    try:
+        values = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one number or three (x,y,z) in mm") from None
+    if len(values) not in (1, 3) or not all(v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give one positive number or three (x,y,z) in mm")
+    return tuple(values * 3) if len(values) == 1 else tuple(values)  # type: ignore[return-value]
+
+
+def _pack_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.data.manifest import MANIFEST_NAME
+    from amos_tutorial.data.selection import LABELLED_SPLITS
+    from amos_tutorial.transforms.pack import make_pack
+
+    start = time.perf_counter()
+    result = make_pack(
+        args.out, args.data, args.cases, spacing=args.spacing, modalities=_flat(args.modalities) or None,
+        splits=_flat(args.splits) or LABELLED_SPLITS, seed=args.seed, overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    print(
+        f"{result.root}: course pack of {len(result.cases)} cases at {' x '.join(f'{s:g}' for s in args.spacing)} mm "
+        f"({result.pack_bytes / 1e6:.1f} MB of case files from {result.source_bytes / 1e6:.1f} MB) with "
+        f"{MANIFEST_NAME}, in {time.perf_counter() - start:.1f} s\n"
+        f"zip for a shared drive: {result.zip_path} ({result.zip_bytes / 1e6:.1f} MB)\n"
+        f"Check it with:  amos data validate --data {result.root}"
+    )
+    return 0
+
+
+def _add_pack(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """``amos data pack OUT --data DIR --cases N``: a course pack for a class."""
+    from amos_tutorial.transforms.pack import PACK_SPACING
+
+    parser = add_command(
+        subparsers,
+        "pack",
+        help="write a course pack: a few cases, coarser and cropped, with a manifest and one zip",
+        description=(
+            "Write a course pack for a class: N cases of --data chosen across split, modality and scanner, "
+            "resampled to a coarser spacing and cropped to the body (the training preprocessing without its "
+            "intensity step), in the release layout, with pack_manifest.json (source, cases, spacing, licence, "
+            "attribution, SHA-256 per file) and OUT.zip for a shared drive. 'amos data validate' checks the "
+            "manifest."
+        ),
+    )
+    parser.add_argument("out", type=Path, metavar="OUT", help="pack folder to create (OUT.zip is written beside it)")
+    add_data_arg(parser)
+    parser.add_argument("--cases", type=positive_int, default=24, metavar="N", help="number of cases")
+    parser.add_argument(
+        "--spacing", type=_spacing_arg, default=PACK_SPACING, metavar="MM",
+        help="voxel size of the pack in mm: one number or x,y,z",
+    )  # fmt: skip
+    parser.add_argument(
+        "--modalities", type=_names_arg(("CT", "MRI")), nargs="+", action="extend", default=None, metavar="MOD",
+        help="choose among these modalities, as 'CT MRI' or 'CT,MRI' (default: both)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--splits", type=_names_arg(("training", "validation", "test")), nargs="+", action="extend", default=None,
+        metavar="SPLIT", help="choose among these splits (default: training and validation, the labelled ones)",
+    )  # fmt: skip
+    add_seed_arg(parser, "seed of the choice of cases")
+    add_overwrite_arg(parser, "replace OUT and OUT.zip if they exist")
+    add_progress_arg(parser)
+    parser.set_defaults(func=_pack_command)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------------
 # amos data validate / amos data info
 # --------------------------------------------------------------------------------------------------
 def _validate_command(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.manifest import MANIFEST_NAME, read_manifest
     from amos_tutorial.data.validate import validate_dataset
 
     ds = load_amos(args.data)
@@ -269,6 +344,9 @@ def _validate_command(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"OK: {len(ds.cases)} cases ({n_files} files) checked in {ds.root}, no problems")
+    manifest = read_manifest(ds.root)
+    if manifest is not None:
+        print(f"course pack: {len(manifest['files'])} files match the SHA-256 of {MANIFEST_NAME}")
     return 0
 
 
@@ -336,6 +414,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.set_defaults(_parser=parser)
     sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-    for add in (_add_synth, _add_download, _add_validate, _add_info):
+    for add in (_add_synth, _add_download, _add_pack, _add_validate, _add_info):
         add(sub)
     return parser
