@@ -117,3 +117,53 @@ def test_cli_pack_and_refusals(release, tmp_path, capsys):
     rc = main(["data", "pack", str(tmp_path / "q"), "--data", str(release), "--cases", "99", "--no-progress"])
     assert rc == 2
     assert "99 cases asked" in capsys.readouterr().err
+
+
+def test_a_chapter_pointed_at_a_pack_gets_the_course_size(pack, monkeypatch):
+    from amos_tutorial.notebook import chapter_config
+
+    monkeypatch.delenv("AMOS_DATA", raising=False)
+    monkeypatch.delenv("AMOS_SMOKE", raising=False)
+    monkeypatch.delenv("AMOS_SIZE", raising=False)
+    cfg = chapter_config(str(pack.root))
+    assert cfg.size == "course"
+    assert cfg.preset == "course"
+    assert cfg.max_cases is None
+    assert cfg.pick(smoke=1, full=2) == 1
+    assert cfg.pick(smoke=1, full=2, course=3) == 3
+    assert "course pack" in str(cfg)
+    monkeypatch.setenv("AMOS_SMOKE", "0")
+    assert chapter_config(str(pack.root)).size == "full"
+    monkeypatch.setenv("AMOS_SMOKE", "1")
+    assert chapter_config(str(pack.root)).size == "smoke"
+    monkeypatch.setenv("AMOS_SIZE", "course")
+    assert chapter_config(str(pack.root)).size == "course"
+
+
+def test_course_preset_trains_on_the_pack_grid(pack, tmp_path):
+    from amos_tutorial.data.manifest import PACK_SPACING
+    from amos_tutorial.training import make_config, train
+    from amos_tutorial.training.config import COURSE_ITERATIONS, COURSE_PATCH_SIZE
+
+    config = make_config("unet", preset="course")
+    assert tuple(config.preprocess["spacing"]) == PACK_SPACING
+    assert config.iterations == COURSE_ITERATIONS
+    assert config.patch_size == COURSE_PATCH_SIZE
+    result = train(
+        "unet", data=str(pack.root), out=tmp_path / "run", preset="course", variant="tiny", patch_size=(32, 32, 32),
+        iterations=2, iterations_per_epoch=2, val_cases=1, device="cpu", progress=False,
+        cache_dir=str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert result.iteration == 2
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_a_chapter_runs_on_a_pack_in_course_size(pack):
+    from conftest import REPO_ROOT, chapter_executor
+
+    chapter = str(REPO_ROOT / "book" / "exploring_the_data.ipynb")
+    nb = chapter_executor({"AMOS_DATA": str(pack.root), "AMOS_SIZE": "course"}).check(chapter).nb_final
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("mode   : course" in o.get("text", "") for o in outputs if o.output_type == "stream")

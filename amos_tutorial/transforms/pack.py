@@ -35,7 +35,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from amos_tutorial.data.manifest import write_manifest
+from amos_tutorial.data.manifest import PACK_SPACING, write_manifest
 from amos_tutorial.data.release import METADATA_CSV_NAME, SPLIT_FOLDERS
 from amos_tutorial.data.selection import LABELLED_SPLITS, choose_cases
 from amos_tutorial.transforms.preprocessing import resample_and_crop
@@ -43,11 +43,6 @@ from amos_tutorial.utils.io import atomic_path, atomic_write_text, load_nifti, s
 
 __all__ = ["PACK_SPACING", "AMOS_ATTRIBUTION", "PackResult", "make_pack"]
 
-#: Default voxel size of a pack, in mm (x, y, z): sized for a free Colab machine (12.7 GB of RAM).
-#: A real abdomen CT covers about 360 x 360 x 500 mm: about 5.4 million voxels at this spacing (22 MB as
-#: float32, the training cache's type), against 14 million at the training default 1.5 x 1.5 x 2.0 mm,
-#: so the cache of 200 cases stays near 4 GB instead of 11 GB. ``amos bench memory`` measures it.
-PACK_SPACING: tuple[float, float, float] = (2.0, 2.0, 3.0)
 #: The citation the AMOS organisers ask for, written into every pack's manifest beside the licence.
 AMOS_ATTRIBUTION = (
     "Ji Y. et al., AMOS: A Large-Scale Abdominal Multi-Organ Benchmark for Versatile Medical Image "
