@@ -636,3 +636,19 @@ def test_cli_partial_download(release_server, tmp_path, capsys):
     assert listed["numTraining"] + listed["numValidation"] == 2
     with pytest.raises(SystemExit):
         main(["data", "download", str(tmp_path), "--modalities", "CT", "--no-progress"])
+
+
+def test_local_record_serves_a_release_with_and_without_range(synthetic_release, tmp_path):
+    from amos_tutorial.data.loopback import LocalRecord
+    from amos_tutorial.data.partial import RangeNotSupportedError, download_cases
+
+    root, _ = synthetic_release
+    with LocalRecord(root) as record:
+        result = download_cases(tmp_path / "a", 2, base_url=record.base_url, progress=False)
+        assert record.sent_bytes() == result.fetched_bytes
+        assert result.zip_bytes == record.zip_bytes
+        assert record.sent_bytes(dl.METADATA_CSV_NAME) == (root / dl.METADATA_CSV_NAME).stat().st_size
+        record.range_requests = False
+        with pytest.raises(RangeNotSupportedError, match="ignores HTTP Range"):
+            download_cases(tmp_path / "b", 2, base_url=record.base_url, progress=False)
+    assert not (tmp_path / "b" / "amos22").exists()
