@@ -652,3 +652,18 @@ def test_local_record_serves_a_release_with_and_without_range(synthetic_release,
         with pytest.raises(RangeNotSupportedError, match="ignores HTTP Range"):
             download_cases(tmp_path / "b", 2, base_url=record.base_url, progress=False)
     assert not (tmp_path / "b" / "amos22").exists()
+
+
+def test_broken_deflate_stream_in_the_full_zip_names_the_member(tmp_path):
+    data = bytearray(make_release_zip())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("amos22/imagesTr/amos_0001.nii.gz")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for offset in range(start + 10, start + info.compress_size - 10, 97):
+        data[offset] ^= 0xFF
+    zip_path = tmp_path / "amos22.zip"
+    zip_path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="corrupt zip file.*member 'amos22/imagesTr/amos_0001.nii.gz'") as exc:
+        dl.extract_release(zip_path, tmp_path / "out", progress=False)
+    assert "\n" not in str(exc.value)
+    assert not (tmp_path / "out" / "amos22").exists()
