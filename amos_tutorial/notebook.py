@@ -32,6 +32,10 @@ always knows where to look and the test-suite can re-run all of them unattended
    ``cfg.smoke`` decides how much work the chapter does (``$AMOS_SMOKE``; default: smoke on
    synthetic data); ``cfg.pick(smoke=..., full=...)`` chooses between the two sizes of any setting
    (epochs, cases, patch size); ``cfg.dataset()`` opens the data; ``cfg.device`` is the torch device.
+   ``cfg.size`` adds a third size between the two, ``course``, picked when ``DATA`` is a course pack
+   (``amos data pack``, for a free Colab T4): the chapter's small settings on the pack's real cases, all
+   of them, ``cfg.pick(..., course=...)`` where a chapter wants its own course value, and the training
+   preset :attr:`ChapterConfig.preset` (``course``).
    ``$AMOS_DATA`` overrides ``DATA`` (CI points every chapter at one cached set this way).
 6. **Sections** (``##``): prose explains, short code cells (at most 15 lines, *checked*) call into
    :mod:`amos_tutorial`; figures come from :mod:`amos_tutorial.viz` and are the last expression of
@@ -79,7 +83,9 @@ from amos_tutorial.utils.timing import format_duration
 __all__ = [
     "BRANCH",
     "DEFAULT_SMOKE_CASES",
+    "SIZES",
     "ENV_DATA",
+    "ENV_SIZE",
     "ENV_SMOKE",
     "GLUE_MACHINE",
     "GLUE_PREFIX",
@@ -103,12 +109,18 @@ __all__ = [
 ]
 
 ENV_SMOKE = "AMOS_SMOKE"
+#: ``smoke``, ``course`` or ``full``: the size of every chapter, beating ``$AMOS_SMOKE`` and the data's default.
+ENV_SIZE = "AMOS_SIZE"
 ENV_DATA = "AMOS_DATA"
 #: Glue keys of :meth:`ChapterConfig.glue_runtime`, used by every chapter's runtime box.
 GLUE_RUNTIME = "chapter_runtime"
 GLUE_MACHINE = "chapter_machine"
 # Enough cases for every figure to have both modalities, few enough for a 2-core CI runner.
 DEFAULT_SMOKE_CASES = 8
+#: How much work a chapter does: ``smoke`` (synthetic data, a CPU), ``course`` (a course pack of real cases,
+#: a free Colab T4), ``full`` (the release, a GPU). Each is also the name of the training preset it uses.
+SIZES = ("smoke", "course", "full")
+_UNSET: Any = object()
 
 # tqdm.auto warns on import in a kernel without ipywidgets and then falls back to text progress
 # bars, which is all the book needs: the warning would only be noise in every chapter's output.
@@ -336,6 +348,7 @@ class ChapterConfig:
         device: torch device name.
         data_source: Where ``data`` came from: ``"argument"`` or ``"$AMOS_DATA"``.
         started: ``time.perf_counter()`` when the configuration was made (the chapter's clock).
+        size: ``"smoke"``, ``"course"`` (a course pack: the smoke settings on its real cases) or ``"full"``.
     """
 
     data: str
@@ -347,10 +360,27 @@ class ChapterConfig:
     device: str
     data_source: str
     started: float = field(default_factory=time.perf_counter, compare=False, repr=False)
+    size: str = ""
 
-    def pick(self, smoke: T, full: T) -> T:
-        """Return ``smoke`` in smoke mode, else ``full`` (e.g. ``cfg.pick(smoke=2, full=1000)`` epochs)."""
+    def __post_init__(self) -> None:
+        if not self.size:
+            object.__setattr__(self, "size", "smoke" if self.smoke else "full")
+        if self.size not in SIZES:
+            raise ValueError(f"size must be one of {SIZES}, got {self.size!r}")
+
+    def pick(self, smoke: T, full: T, course: T = _UNSET) -> T:
+        """Return ``smoke`` in smoke mode, else ``full`` (e.g. ``cfg.pick(smoke=2, full=1000)`` epochs).
+
+        In ``course`` size (a course pack): ``course`` when given, else ``smoke``.
+        """
+        if self.size == "course" and course is not _UNSET:
+            return course
         return smoke if self.smoke else full
+
+    @property
+    def preset(self) -> str:
+        """The training preset of this size (:data:`amos_tutorial.training.config.PRESETS`): the size's name."""
+        return self.size
 
     @property
     def data_label(self) -> str:
@@ -376,7 +406,7 @@ class ChapterConfig:
         seconds = time.perf_counter() - self.started
         report = device_report()
         gpu = report.accelerator if report.device != "cpu" else "no GPU"
-        machine = f"{report.cpu_count} CPU cores, {gpu}; {'smoke' if self.smoke else 'full'} mode"
+        machine = f"{report.cpu_count} CPU cores, {gpu}; {self.size} mode"
         from IPython.display import Markdown
 
         from amos_tutorial.benchmark.chapters import cold_time
@@ -393,7 +423,11 @@ class ChapterConfig:
         glue(GLUE_MACHINE, Markdown(machine))
 
     def __str__(self) -> str:
-        mode = "smoke (small, CPU-friendly)" if self.smoke else "full"
+        mode = {
+            "smoke": "smoke (small, CPU-friendly)",
+            "course": "course (a course pack of real cases: the small settings, for a free Colab T4)",
+            "full": "full",
+        }[self.size]
         cases = "all" if self.max_cases is None else f"at most {self.max_cases}"
         return (
             f"data   : {self.data} (from {self.data_source})\n"
@@ -417,7 +451,10 @@ def chapter_config(
 
     Precedence: ``$AMOS_DATA`` (if set) replaces ``data``, so that CI can point every chapter at a
     cached dataset without editing notebooks. ``smoke`` (if not None) beats ``$AMOS_SMOKE``, which
-    beats the default: smoke exactly when the data are synthetic.
+    beats the default: smoke exactly when the data are synthetic. A course pack (a folder with the
+    manifest of ``amos data pack``) gets the ``course`` size unless smoke is forced on or off: the small
+    settings, on all of the pack's cases. ``$AMOS_SIZE`` (``smoke``, ``course``, ``full``) beats both
+    environment rules.
 
     Args:
         data: ``"synthetic"`` or the folder of the real AMOS release (``amos22/`` or its parent).
@@ -448,18 +485,36 @@ def chapter_config(
         source = "argument"
     data = str(data)
     synthetic = data == SYNTHETIC
-    is_smoke = bool(smoke) if smoke is not None else smoke_from_env(default=synthetic)
     root = resolve_data_root(data)
+    env_size = os.environ.get(ENV_SIZE, "").strip().lower()
+    if env_size and env_size not in SIZES:
+        raise ValueError(f"${ENV_SIZE} must be one of {', '.join(SIZES)}, got {env_size!r}")
+    forced = smoke if smoke is not None else (None if os.environ.get(ENV_SMOKE) is None else smoke_from_env(False))
+    if smoke is None and env_size:
+        size = env_size
+    elif forced is None and not synthetic and _is_course_pack(root):
+        size = "course"
+    else:
+        size = "smoke" if (bool(forced) if forced is not None else synthetic) else "full"
+    is_smoke = size != "full"
     return ChapterConfig(
         data=data,
         root=root,
         smoke=is_smoke,
         synthetic=synthetic,
-        max_cases=(int(smoke_cases) if smoke_cases is not None else None) if is_smoke else None,
+        max_cases=(int(smoke_cases) if smoke_cases is not None else None) if size == "smoke" else None,
         seed=int(seed),
         device=best_device(),
         data_source=source,
+        size=size,
     )
+
+
+def _is_course_pack(root: Path) -> bool:
+    """Whether ``root`` (or its ``amos22/``) holds the manifest of ``amos data pack``."""
+    from amos_tutorial.data.manifest import MANIFEST_NAME
+
+    return any((folder / MANIFEST_NAME).is_file() for folder in (Path(root), Path(root) / "amos22"))
 
 
 def amos(command: str | list[str]) -> int:

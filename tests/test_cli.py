@@ -72,9 +72,14 @@ OWN_MEANING = {
     "--run": "a run folder written by amos train",
     "--shape": "voxels of the synthetic case a bench sub-command measures",
     "--spacing": "preprocess: target spacing; bench: spacing of the synthetic case",
-    "--splits": "synth: splits written; preprocess: splits preprocessed",
+    "--splits": "synth: splits written; preprocess: splits preprocessed; download, pack: splits chosen from",
+    "--cases": "synth: cases written; download: number or ids of the cases fetched; pack: cases packed; "
+    "bench memory: synthetic cases measured",
+    "--max-shape": "largest synthetic image shape (synth, bench memory)",
+    "--in-process": "bench models, bench memory: measure in this process instead of child processes",
+    "--modalities": "synth: modalities written; download, pack: modalities chosen from",
     "--stop-after": "stop after N training steps of this session",
-    "--timeout": "download: seconds without data; bench models: seconds per model",
+    "--timeout": "download: seconds without data; bench models: seconds per model; bench memory: per step",
     "--tolerance": "NSD tolerance in mm",
 }
 

@@ -95,9 +95,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = srv.files[name]
-        start = 0
+        start, end = 0, len(data)
         if rng and not srv.ignore_range:
-            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
+            first, last = re.fullmatch(r"bytes=(\d*)-(\d*)", rng).groups()
+            if first:
+                start, end = int(first), min(len(data), int(last) + 1 if last else len(data))
+            else:  # a suffix range: the last N bytes
+                start = max(0, len(data) - int(last))
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")
@@ -105,15 +109,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
+        if name in srv.etag:
+            self.send_header("ETag", srv.etag[name])
+        self.send_header("Content-Length", str(end - start))
         self.end_headers()
         if head:
             return
-        body = data[start:]
+        body = data[start:end]
         cut = srv.cut.get(name)  # (first n GET requests are cut, after this many bytes)
+        with srv.lock:
+            srv.sent[name] = srv.sent.get(name, 0) + len(body[: cut[1]] if cut and index < cut[0] else body)
         if cut and index < cut[0]:
             self.wfile.write(body[: cut[1]])
             self.wfile.flush()
@@ -152,6 +160,8 @@ def server():
     httpd.cut = {}
     httpd.stall = 0.0
     httpd.ignore_range = False
+    httpd.etag = {}
+    httpd.sent = {}  # body bytes written per file name
     zip_bytes = make_release_zip()
     httpd.files = {dl.AMOS_ZIP_NAME: zip_bytes, dl.METADATA_CSV_NAME: CSV}
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -439,3 +449,221 @@ def test_cli_help_explains_disk_checksum_and_old_record(capsys):
     assert "UNVERIFIED" in text
     assert dl.AMOS_ZIP_MD5 in text
     assert dl.ZENODO_OLD_RECORD in text
+
+
+# --------------------------------------------------------------------------------------------------
+# amos data download DEST --cases: single cases over HTTP Range requests
+# --------------------------------------------------------------------------------------------------
+def zip_folder(root: Path, top: str = "amos22") -> bytes:
+    """A release-shaped zip of a folder: every file under ``top/``, deflated, as amos22.zip is."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"{top}/{path.relative_to(root).as_posix()}")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def synthetic_release(tmp_path_factory) -> tuple[Path, bytes]:
+    """A synthetic release of 12 cases (both modalities, all splits) and its zip."""
+    from amos_tutorial.data.synthetic import generate_synthetic_dataset
+
+    root = generate_synthetic_dataset(
+        tmp_path_factory.mktemp("release") / "amos22", n_cases=12, seed=1, max_shape=(32, 32, 16), progress=False
+    )
+    return Path(root), zip_folder(Path(root))
+
+
+def first_training_case(root: Path) -> str:
+    """``amos_XXXX`` of the first training case of a release folder."""
+    return Path(json.loads((root / "dataset.json").read_text())["training"][0]["image"]).name[: -len(".nii.gz")]
+
+
+@pytest.fixture
+def release_server(server, synthetic_release):
+    """The test server holding the synthetic release's zip and metadata CSV, with an ETag."""
+    root, data = synthetic_release
+    server.files = {dl.AMOS_ZIP_NAME: data, dl.METADATA_CSV_NAME: (root / dl.METADATA_CSV_NAME).read_bytes()}
+    server.etag = {dl.AMOS_ZIP_NAME: '"v1"'}
+    return server
+
+
+def test_partial_download_fetches_a_fraction_validates_and_trains(release_server, tmp_path, capsys):
+    from amos_tutorial.cli import main
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.partial import download_cases
+
+    size = len(release_server.files[dl.AMOS_ZIP_NAME])
+    result = download_cases(tmp_path / "dest", 3, base_url=release_server.base_url, progress=False, retry_wait=0)
+    sent = release_server.sent[dl.AMOS_ZIP_NAME]
+    print(f"3 of 12 cases: {sent:,} of {size:,} zip bytes sent by the server ({sent / size:.1%})")
+    assert sent / size < 0.5
+    assert result.fetched_bytes == sent
+    assert result.zip_bytes == size
+    ds = load_amos(result.root)
+    assert sorted(c.case_id for c in ds.cases) == result.cases
+    assert {(c.split, c.modality) for c in ds.cases} == {("training", "CT"), ("training", "MRI"), ("validation", "CT")}
+    assert ds.metadata is not None
+    for case in ds.cases:
+        with zipfile.ZipFile(io.BytesIO(release_server.files[dl.AMOS_ZIP_NAME])) as zf:
+            assert case.image.read_bytes() == zf.read(f"amos22/{case.image.relative_to(result.root).as_posix()}")
+    capsys.readouterr()
+    assert main(["data", "validate", "--data", str(result.root), "--no-progress"]) == 0
+    assert "OK: 3 cases" in capsys.readouterr().out
+    run = tmp_path / "run"
+    rc = main(
+        ["train", "--model", "unet", "--data", str(result.root), "--preset", "smoke", "--iterations", "2",
+         "--device", "cpu", "--no-progress", "--cache-dir", str(tmp_path / "cache"), "--out", str(run)]
+    )  # fmt: skip
+    assert rc == 0
+    assert (run / "checkpoints" / "last.pt").is_file()
+
+
+def test_partial_download_resumes_member_by_member(release_server, tmp_path, monkeypatch):
+    from amos_tutorial.data import partial
+
+    real = partial._fetch_member
+    calls = []
+
+    def killed_on_the_third(zf, info, out, url, bar):
+        calls.append(info.filename)
+        if len(calls) == 3:  # a kill in the middle of a member: its part file stays behind
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_name(f".{out.name}.part").write_bytes(b"half")
+            raise KeyboardInterrupt
+        real(zf, info, out, url, bar)
+
+    monkeypatch.setattr(partial, "_fetch_member", killed_on_the_third)
+    dest = tmp_path / "dest"
+    with pytest.raises(KeyboardInterrupt):
+        partial.download_cases(dest, 2, base_url=release_server.base_url, progress=False)
+    monkeypatch.setattr(partial, "_fetch_member", real)
+    result = partial.download_cases(dest, 2, base_url=release_server.base_url, progress=False)
+    assert result.members_kept == 2
+    assert result.members_fetched == 2
+    assert sorted(p.name for p in dest.rglob(".*.part")) == []
+    assert len(result.listed) == 2
+
+
+def test_rerun_fetches_nothing_again_and_adds_new_cases(release_server, synthetic_release, tmp_path):
+    from amos_tutorial.data.partial import download_cases
+
+    case = first_training_case(synthetic_release[0])
+    first = download_cases(tmp_path, case, base_url=release_server.base_url, progress=False)
+    again = download_cases(tmp_path, [int(case[5:])], base_url=release_server.base_url, progress=False)
+    assert again.members_fetched == 0
+    assert again.members_kept == 2
+    more = download_cases(tmp_path, 3, base_url=release_server.base_url, progress=False)
+    assert first.listed == [case]
+    assert set(more.listed) == {case, *more.cases}
+    listed = json.loads((more.root / "dataset.json").read_text())
+    assert listed["numTraining"] + listed["numValidation"] == len(more.listed)
+
+
+def test_server_ignoring_range_gets_one_line_and_nothing_is_fetched(release_server, tmp_path, capsys):
+    from amos_tutorial.cli import main
+
+    release_server.ignore_range = True
+    rc = main(["data", "download", str(tmp_path / "dest"), "--cases", "3", "--base-url", release_server.base_url,
+               "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert rc == 1
+    assert len(err.splitlines()) == 1
+    assert "ignores HTTP Range" in err
+    assert "amos data download DEST" in err
+    assert not (tmp_path / "dest" / "amos22").exists()
+    assert [r[2] for r in release_server.gets(dl.AMOS_ZIP_NAME)] == ["bytes=0-0"]
+
+
+@pytest.mark.parametrize("change", ["etag", "size"])
+def test_changed_remote_file_is_one_line(release_server, tmp_path, change):
+    from amos_tutorial.data.partial import RemoteChangedError, download_cases
+
+    download_cases(tmp_path, 1, base_url=release_server.base_url, progress=False)
+    if change == "etag":
+        release_server.etag = {dl.AMOS_ZIP_NAME: '"v2"'}
+    else:
+        release_server.files = {**release_server.files, dl.AMOS_ZIP_NAME: release_server.files[dl.AMOS_ZIP_NAME] + b"x"}
+    with pytest.raises(RemoteChangedError, match=f"remote zip changed.*{change}") as info:
+        download_cases(tmp_path, 2, base_url=release_server.base_url, progress=False)
+    assert "\n" not in str(info.value)
+
+
+def test_corrupt_member_is_named_and_not_kept(release_server, synthetic_release, tmp_path):
+    from amos_tutorial.data.partial import download_cases
+
+    case = first_training_case(synthetic_release[0])
+    data = bytearray(release_server.files[dl.AMOS_ZIP_NAME])
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo(f"amos22/imagesTr/{case}.nii.gz")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for offset in range(start + 10, start + info.compress_size - 10, 97):  # garble the deflate stream
+        data[offset] ^= 0xFF
+    release_server.files = {**release_server.files, dl.AMOS_ZIP_NAME: bytes(data)}
+    with pytest.raises(dl.DownloadError, match=f"member 'amos22/imagesTr/{case}.nii.gz'") as exc:
+        download_cases(tmp_path, case, base_url=release_server.base_url, progress=False)
+    assert "\n" not in str(exc.value)
+    assert not (tmp_path / "amos22" / "imagesTr" / f"{case}.nii.gz").exists()
+    assert list((tmp_path / "amos22" / "imagesTr").iterdir()) == []
+
+
+def test_member_listed_but_missing_and_unknown_case(release_server, synthetic_release, tmp_path):
+    from amos_tutorial.data.partial import download_cases
+
+    case = first_training_case(synthetic_release[0])
+    data = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(release_server.files[dl.AMOS_ZIP_NAME])) as src, zipfile.ZipFile(data, "w") as dst:
+        for info in src.infolist():
+            if not info.filename.endswith(f"labelsTr/{case}.nii.gz"):
+                dst.writestr(info, src.read(info))
+    release_server.files = {**release_server.files, dl.AMOS_ZIP_NAME: data.getvalue()}
+    with pytest.raises(dl.DownloadError, match=f"'amos22/labelsTr/{case}.nii.gz', listed in dataset.json, is not"):
+        download_cases(tmp_path / "a", case, base_url=release_server.base_url, progress=False)
+    with pytest.raises(ValueError, match="amos_0999: not among"):
+        download_cases(tmp_path / "b", "amos_0999", base_url=release_server.base_url, progress=False)
+
+
+def test_cli_partial_download(release_server, tmp_path, capsys):
+    from amos_tutorial.cli import main
+
+    rc = main(["data", "download", str(tmp_path), "--cases", "2", "--modalities", "MRI", "--base-url",
+               release_server.base_url, "--no-progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "2 case(s) ready" in out
+    listed = json.loads((tmp_path / "amos22" / "dataset.json").read_text())
+    assert listed["numTraining"] + listed["numValidation"] == 2
+    with pytest.raises(SystemExit):
+        main(["data", "download", str(tmp_path), "--modalities", "CT", "--no-progress"])
+
+
+def test_local_record_serves_a_release_with_and_without_range(synthetic_release, tmp_path):
+    from amos_tutorial.data.loopback import LocalRecord
+    from amos_tutorial.data.partial import RangeNotSupportedError, download_cases
+
+    root, _ = synthetic_release
+    with LocalRecord(root) as record:
+        result = download_cases(tmp_path / "a", 2, base_url=record.base_url, progress=False)
+        assert record.sent_bytes() == result.fetched_bytes
+        assert result.zip_bytes == record.zip_bytes
+        assert record.sent_bytes(dl.METADATA_CSV_NAME) == (root / dl.METADATA_CSV_NAME).stat().st_size
+        record.range_requests = False
+        with pytest.raises(RangeNotSupportedError, match="ignores HTTP Range"):
+            download_cases(tmp_path / "b", 2, base_url=record.base_url, progress=False)
+    assert not (tmp_path / "b" / "amos22").exists()
+
+
+def test_broken_deflate_stream_in_the_full_zip_names_the_member(tmp_path):
+    data = bytearray(make_release_zip())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("amos22/imagesTr/amos_0001.nii.gz")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for offset in range(start + 10, start + info.compress_size - 10, 97):
+        data[offset] ^= 0xFF
+    zip_path = tmp_path / "amos22.zip"
+    zip_path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="corrupt zip file.*member 'amos22/imagesTr/amos_0001.nii.gz'") as exc:
+        dl.extract_release(zip_path, tmp_path / "out", progress=False)
+    assert "\n" not in str(exc.value)
+    assert not (tmp_path / "out" / "amos22").exists()

@@ -39,6 +39,7 @@ from amos_tutorial.cli._args import (
     add_variant_arg,
     add_workers_arg,
     patch_size_arg,
+    positive_int,
 )
 
 ORDER = 70
@@ -60,6 +61,7 @@ examples:
   amos bench metrics                    # DSC+NSD of one AMOS-sized case: ours vs MONAI vs DeepMind
   amos bench predict --device cuda      # one AMOS-sized CT: fast vs plain prediction path, per stage
   amos bench chapters                   # each chapter's execution time against the book's budget
+  amos bench memory --cases 4           # peak RAM and time per step at real sizes, projected to 240/360 cases
 
 Run the same command again after an interruption: finished models are skipped, an interrupted
 training resumes from its checkpoint. The folder receives results.csv, leaderboard.md,
@@ -75,6 +77,7 @@ def add_bench_subcommands(subparsers: argparse._SubParsersAction) -> None:
     _add_pipeline(subparsers)
     _add_metrics(subparsers)
     _add_predict(subparsers)
+    _add_memory(subparsers)
 
 
 def _add_models(subparsers: argparse._SubParsersAction) -> None:
@@ -461,3 +464,62 @@ def _run_predict(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(format_predict_timings(table, agreement))
     return 0 if agreement["same_grid"] else 1
+
+
+def _add_memory(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench memory``: peak RSS and time of preprocess, pack, train and predict at real sizes, projected."""
+    from amos_tutorial.benchmark.memory import COLAB_RAM_GB, PROJECTED_CASES
+
+    parser = add_command(
+        subparsers,
+        "memory",
+        help="peak RAM and time of preprocess, pack, train and predict on real-sized cases, projected to a class",
+        description=(
+            "Generate N synthetic cases of real AMOS size (up to --max-shape voxels, 0.6-0.9 mm in-plane) and run "
+            "preprocess, pack, train (with the trainer's memory budget) and predict on them, each in a child "
+            "process, reporting its peak resident memory and time; then project both to "
+            f"{' and '.join(map(str, PROJECTED_CASES))} cases on a {COLAB_RAM_GB} GB machine (free Colab)."
+        ),
+    )
+    parser.add_argument("--cases", type=positive_int, default=4, metavar="N", help="synthetic cases (at least 2)")
+    parser.add_argument(
+        "--max-shape", type=int, nargs=3, default=[512, 512, 300], metavar=("X", "Y", "Z"),
+        help="largest image shape drawn",
+    )  # fmt: skip
+    parser.add_argument("--iterations", type=positive_int, default=2, help="training steps")
+    parser.add_argument(
+        "--memory-budget", type=float, default=None, metavar="GB",
+        help=f"the trainer's RAM for cached cases (default: what suggest_memory_budget_gb gives {COLAB_RAM_GB} GB)",
+    )  # fmt: skip
+    add_device_arg(parser)
+    add_threads_arg(parser, default=1)
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per step (child process)")
+    parser.add_argument(
+        "--in-process", action="store_true", help="run the steps in this process (quick check; the peaks accumulate)"
+    )
+    add_out_arg(parser, "also write the table to a .csv file")
+    parser.set_defaults(func=_run_memory)
+
+
+def _run_memory(args: argparse.Namespace) -> int:
+    import sys
+
+    from amos_tutorial.benchmark.memory import format_memory_table, memory_table, project_memory
+    from amos_tutorial.training.amp import resolve_device
+    from amos_tutorial.utils.io import atomic_path
+
+    if args.out is not None and not str(args.out).endswith(".csv"):
+        raise ValueError(f"{args.out}: output must end in .csv")
+    if args.cases < 2:
+        raise ValueError(f"--cases must be at least 2 (one to train on, one to validate), got {args.cases}")
+    table = project_memory(memory_table(
+        n_cases=args.cases, max_shape=args.max_shape, train_iterations=args.iterations, budget_gb=args.memory_budget,
+        device=str(resolve_device(args.device)), threads=args.threads, timeout=args.timeout, in_process=args.in_process,
+        log=lambda line: print(line, file=sys.stderr),
+    ))  # fmt: skip
+    print(format_memory_table(table))
+    if args.out is not None:
+        with atomic_path(args.out) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"written {args.out}")
+    return 1 if table["error"].notna().any() else 0

@@ -1,4 +1,4 @@
-"""``amos data synth|download|validate|info``: get and check the AMOS data.
+"""``amos data synth|download|pack|validate|info``: get, pack and check the AMOS data.
 
 Introduced in chapter *Getting the data*. Thin handlers over :mod:`amos_tutorial.data`: the synthetic
 generator, the Zenodo download, the file checks and the folder summary. The data modules hold only
@@ -21,6 +21,7 @@ from amos_tutorial.cli._args import (
     add_overwrite_arg,
     add_progress_arg,
     add_seed_arg,
+    positive_int,
 )
 
 ORDER = 10
@@ -138,9 +139,23 @@ source:
 
 def _download_command(args: argparse.Namespace) -> int:
     from amos_tutorial.data.download import download_amos
+    from amos_tutorial.data.partial import download_cases
+    from amos_tutorial.data.selection import LABELLED_SPLITS
     from amos_tutorial.utils.errors import error_line
 
+    if args.cases is None and (args.modalities or args.splits):
+        args._parser.error("--modalities and --splits choose among the cases of --cases: give --cases too")
+    if args.cases is not None and (args.no_extract or args.remove_zip):
+        args._parser.error("--cases fetches single files, there is no zip to keep or extract")
     try:
+        if args.cases is not None:
+            download_cases(
+                args.dest, args.cases, modalities=_flat(args.modalities) or None,
+                splits=_flat(args.splits) or LABELLED_SPLITS, seed=args.seed, base_url=args.base_url,
+                metadata=not args.no_metadata, timeout=args.timeout, retries=args.retries,
+                progress=not args.no_progress,
+            )  # fmt: skip
+            return 0
         download_amos(
             args.dest,
             md5=None if args.no_verify else args.md5,
@@ -161,6 +176,21 @@ def _download_command(args: argparse.Namespace) -> int:
         print(f"amos: error: {error_line(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _cases_arg(text: str) -> str:
+    """``--cases 3`` or ``--cases amos_0001,amos_0507``: checked here, chosen by the library."""
+    from amos_tutorial.data.selection import parse_case_ids
+
+    if text.strip().isdigit():
+        if int(text) < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of cases or case ids")
+        return text.strip()
+    try:
+        parse_case_ids(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _add_download(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -191,10 +221,100 @@ def _add_download(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
     parser.add_argument("--remove-zip", action="store_true", help="delete amos22.zip after a successful extraction")
     parser.add_argument("--no-metadata", action="store_true", help=f"do not download {METADATA_CSV_NAME}")
     parser.add_argument("--skip-space-check", action="store_true", help="do not check free disk space first")
+    partial = parser.add_argument_group(
+        "single cases (HTTP Range requests; the server is probed first and nothing is fetched if it ignores Range)"
+    )
+    partial.add_argument(
+        "--cases", type=_cases_arg, default=None, metavar="N|IDS",
+        help="fetch only N cases (spread across split, modality and scanner) or the cases amos_0001,amos_0507,... "
+        "from the remote zip into DEST/amos22, with a dataset.json listing them",
+    )  # fmt: skip
+    partial.add_argument(
+        "--modalities", type=_names_arg(("CT", "MRI")), nargs="+", action="extend", default=None, metavar="MOD",
+        help="with --cases: choose among these modalities, as 'CT MRI' or 'CT,MRI' (default: both)",
+    )  # fmt: skip
+    partial.add_argument(
+        "--splits", type=_names_arg(("training", "validation", "test")), nargs="+", action="extend", default=None,
+        metavar="SPLIT", help="with --cases: choose among these splits (default: training and validation, the labelled ones)",
+    )  # fmt: skip
+    add_seed_arg(partial, "with --cases N: shuffle the choice with this seed (default: lowest case numbers first)", optional=True)
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds without data before a retry")
     parser.add_argument("--retries", type=int, default=10, metavar="N", help="retries of a cut connection, per file")
     add_progress_arg(parser)
-    parser.set_defaults(func=_download_command)
+    parser.set_defaults(func=_download_command, _parser=parser)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------------
+# amos data pack OUT
+# --------------------------------------------------------------------------------------------------
+def _spacing_arg(text: str) -> tuple[float, float, float]:
+    """``--spacing 2`` (all axes) or ``--spacing 2,2,3`` (x, y, z) in mm."""
+    try:
+        values = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one number or three (x,y,z) in mm") from None
+    if len(values) not in (1, 3) or not all(v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give one positive number or three (x,y,z) in mm")
+    return tuple(values * 3) if len(values) == 1 else tuple(values)  # type: ignore[return-value]
+
+
+def _pack_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.data.manifest import MANIFEST_NAME
+    from amos_tutorial.data.selection import LABELLED_SPLITS
+    from amos_tutorial.transforms.pack import make_pack
+
+    start = time.perf_counter()
+    result = make_pack(
+        args.out, args.data, args.cases, spacing=args.spacing, modalities=_flat(args.modalities) or None,
+        splits=_flat(args.splits) or LABELLED_SPLITS, seed=args.seed, overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    print(
+        f"{result.root}: course pack of {len(result.cases)} cases at {' x '.join(f'{s:g}' for s in args.spacing)} mm "
+        f"({result.pack_bytes / 1e6:.1f} MB of case files from {result.source_bytes / 1e6:.1f} MB) with "
+        f"{MANIFEST_NAME}, in {time.perf_counter() - start:.1f} s\n"
+        f"zip for a shared drive: {result.zip_path} ({result.zip_bytes / 1e6:.1f} MB)\n"
+        f"Check it with:  amos data validate --data {result.root}"
+    )
+    return 0
+
+
+def _add_pack(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """``amos data pack OUT --data DIR --cases N``: a course pack for a class."""
+    from amos_tutorial.transforms.pack import PACK_SPACING
+
+    parser = add_command(
+        subparsers,
+        "pack",
+        help="write a course pack: a few cases, coarser and cropped, with a manifest and one zip",
+        description=(
+            "Write a course pack for a class: N cases of --data chosen across split, modality and scanner, "
+            "resampled to a coarser spacing and cropped to the body (the training preprocessing without its "
+            "intensity step), in the release layout, with pack_manifest.json (source, cases, spacing, licence, "
+            "attribution, SHA-256 per file) and OUT.zip for a shared drive. 'amos data validate' checks the "
+            "manifest."
+        ),
+    )
+    parser.add_argument("out", type=Path, metavar="OUT", help="pack folder to create (OUT.zip is written beside it)")
+    add_data_arg(parser)
+    parser.add_argument("--cases", type=positive_int, default=24, metavar="N", help="number of cases")
+    parser.add_argument(
+        "--spacing", type=_spacing_arg, default=PACK_SPACING, metavar="MM",
+        help="voxel size of the pack in mm: one number or x,y,z",
+    )  # fmt: skip
+    parser.add_argument(
+        "--modalities", type=_names_arg(("CT", "MRI")), nargs="+", action="extend", default=None, metavar="MOD",
+        help="choose among these modalities, as 'CT MRI' or 'CT,MRI' (default: both)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--splits", type=_names_arg(("training", "validation", "test")), nargs="+", action="extend", default=None,
+        metavar="SPLIT", help="choose among these splits (default: training and validation, the labelled ones)",
+    )  # fmt: skip
+    add_seed_arg(parser, "seed of the choice of cases")
+    add_overwrite_arg(parser, "replace OUT and OUT.zip if they exist")
+    add_progress_arg(parser)
+    parser.set_defaults(func=_pack_command)
     return parser
 
 
@@ -205,6 +325,7 @@ def _validate_command(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.manifest import MANIFEST_NAME, read_manifest
     from amos_tutorial.data.validate import validate_dataset
 
     ds = load_amos(args.data)
@@ -223,6 +344,9 @@ def _validate_command(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"OK: {len(ds.cases)} cases ({n_files} files) checked in {ds.root}, no problems")
+    manifest = read_manifest(ds.root)
+    if manifest is not None:
+        print(f"course pack: {len(manifest['files'])} files match the SHA-256 of {MANIFEST_NAME}")
     return 0
 
 
@@ -290,6 +414,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.set_defaults(_parser=parser)
     sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-    for add in (_add_synth, _add_download, _add_validate, _add_info):
+    for add in (_add_synth, _add_download, _add_pack, _add_validate, _add_info):
         add(sub)
     return parser

@@ -33,7 +33,7 @@ from amos_tutorial.cli._args import (
     add_variant_arg,
     check_output_folder,
 )
-from amos_tutorial.training.config import PRESETS
+from amos_tutorial.training.config import COURSE_ITERATIONS, PRESETS
 from amos_tutorial.transforms.augment import AUGMENTATIONS
 
 ORDER = 30
@@ -124,8 +124,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="smoke",
         help="smoke: tiny CPU pipeline check (learns nothing); quick: tiny network on a coarse grid, 600 Adam "
         "steps, learns the large organs on a CPU (UNet: about a minute); colab: the full network for one T4, "
-        "15,000 steps (an estimate, not measured: a few hours; use --stop-after and --resume); full: the schedule "
-        "of the AMOS baselines (1000 x 250 steps)",
+        "15,000 steps (an estimate, not measured: a few hours; use --stop-after and --resume); course: the full "
+        f"network on a course pack's grid (amos data pack) for a T4, {COURSE_ITERATIONS:,} steps (minutes there: an "
+        "estimate, not measured); full: the schedule of the AMOS baselines (1000 x 250 steps)",
     )
     add_task_arg(
         parser, optional=True,

@@ -38,6 +38,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -638,8 +639,11 @@ def extract_release(
                     out.mkdir(parents=True, exist_ok=True)
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
+                try:
+                    with zf.open(info) as src, open(out, "wb") as dst:
+                        shutil.copyfileobj(src, dst, _CHUNK)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a bad CRC or a broken deflate stream
+                    raise zipfile.BadZipFile(f"member {info.filename!r}: {type(exc).__name__}: {exc}") from None
                 bar.update(info.file_size)
         release = _find_release(tmp)
         if release is None:

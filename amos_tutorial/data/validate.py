@@ -15,8 +15,9 @@ What is checked, per case (:func:`validate_case`):
   the file can hold (:func:`amos_tutorial.utils.io.check_nifti_size`);
 * image values are finite; label values are integers within 0-15.
 
-and per folder (:func:`validate_dataset`): label files without an image, and files in the image and
-label folders whose names are not ``amos_XXXX.nii.gz`` (every command ignores them: said, not silent).
+and per folder (:func:`validate_dataset`): label files without an image, files in the image and
+label folders whose names are not ``amos_XXXX.nii.gz`` (every command ignores them: said, not silent),
+and, in a course pack (``amos data pack``), every file against the SHA-256 of its manifest.
 Every file is streamed once, a slab of slices at a time, so memory stays at a few tens of MB even for
 512x512x100 scans. An unexpected error in one case becomes a Problem for that case; the run goes on.
 
@@ -37,6 +38,7 @@ from typing import Callable
 import numpy as np
 
 from amos_tutorial.data.layout import SPLIT_FOLDERS, AmosCase, AmosDataset, load_amos
+from amos_tutorial.data.manifest import MANIFEST_NAME, manifest_problems
 from amos_tutorial.labels import NUM_CLASSES
 from amos_tutorial.utils.io import check_nifti_size
 
@@ -332,4 +334,8 @@ def validate_dataset(
         message = f"cannot look for label files without an image ({exc.strerror or exc})"
         report([Problem(Path(exc.filename or ds.root), message)])
     report(_misnamed_files(Path(ds.root)))
+    try:
+        report([Problem(path, message) for path, message in manifest_problems(ds.root)])
+    except ValueError as exc:
+        report([Problem(Path(ds.root) / MANIFEST_NAME, str(exc).split(": ", 1)[-1])])
     return problems

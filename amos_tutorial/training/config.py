@@ -1,4 +1,4 @@
-"""The training configuration: one dataclass, three presets, saved as ``RUN_DIR/config.json``.
+"""The training configuration: one dataclass, five presets, saved as ``RUN_DIR/config.json``.
 
 Introduced in chapter *Training the baselines*. A run is fully described by a :class:`TrainConfig`:
 the model and its variant, the patch, the optimiser and schedule recipe, the preprocessing, the
@@ -15,6 +15,9 @@ seed... :func:`make_config` fills it from the model's registry recipe and a pres
   VNet 0.18 (0.10), nnFormer 0.02 (0.03). A ranking of how fast tiny networks learn, not of the
   architectures. Meant for the chapters' demonstrations and a first check that a pipeline learns; far
   from an AMOS result (a coarse grid, a tiny network, 0.24 % of the recipe's steps).
+* ``course``: for a course pack (``amos data pack``) on a free Colab T4: the full network on the pack's
+  own grid, a small patch, :data:`COURSE_ITERATIONS` Adam steps. Sized to train in minutes there; NOT
+  measured on a T4 here (see :data:`COURSE_ITERATIONS`).
 * ``full``: the recipe of the AMOS baselines (see :mod:`amos_tutorial.models.monai_nets`), e.g.
   1000 epochs x 250 iterations, patch (160, 160, 64), SGD with poly decay for the CNNs.
 
@@ -35,6 +38,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from amos_tutorial.data.manifest import PACK_SPACING
 from amos_tutorial.data.tasks import get_task
 from amos_tutorial.training.rundir import CONFIG_FILE
 from amos_tutorial.utils.geometry import check_patch_size
@@ -42,6 +46,9 @@ from amos_tutorial.utils.io import atomic_write_text
 
 __all__ = [
     "AMP_MODES",
+    "COURSE_ITERATIONS",
+    "COURSE_PATCH_SIZE",
+    "COURSE_VAL_CASES",
     "MRI_PATCH_SIZE",
     "PRESETS",
     "TrainConfig",
@@ -49,6 +56,16 @@ __all__ = [
     "make_config",
     "save_config",
 ]
+
+#: Steps of the ``course`` preset. A choice, NOT a measurement: at an assumed 0.1-0.3 s per step of the full
+#: UNet/nnU-Net on a free Colab T4 (fp16, patch :data:`COURSE_PATCH_SIZE`, batch 2) the 1,500 steps take
+#: about 3-8 minutes; nobody has timed them on a T4 for this package (``amos bench speed`` does, there).
+COURSE_ITERATIONS = 1500
+#: Patch of the ``course`` preset, in voxels of the pack's grid (:data:`~amos_tutorial.data.manifest.PACK_SPACING`,
+#: 2 x 2 x 3 mm): 192 x 192 x 192 mm of a body, about half an abdomen's width.
+COURSE_PATCH_SIZE: tuple[int, int, int] = (96, 96, 64)
+#: Validation cases of the ``course`` preset (a pack of 24 cases holds about 6 validation cases).
+COURSE_VAL_CASES = 4
 
 #: What each preset sets on top of the model's registry recipe.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -86,6 +103,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "val_cases": 5,
         "sw_overlap": 0.25,
         "sw_batch_size": 1,
+    },
+    # A course pack on a free Colab T4: the pack is already on its coarse grid, so the preprocessing keeps it.
+    "course": {
+        "variant": "full",
+        "patch_size": COURSE_PATCH_SIZE,
+        "batch_size": 2,
+        "iterations": COURSE_ITERATIONS,
+        "iterations_per_epoch": 250,
+        "val_every": 2,
+        "val_cases": COURSE_VAL_CASES,
+        "sw_overlap": 0.25,
+        "sw_batch_size": 2,
+        "optimizer": {"name": "adam", "lr": 1e-3},
+        "schedule": {"name": "poly", "power": 0.9},
+        "preprocess": {"spacing": list(PACK_SPACING)},
     },
     "full": {
         "variant": "full",
