@@ -71,6 +71,7 @@ OWN_MEANING = {
     "--dataset-id": "nnU-Net dataset id (nnunet sub-commands)",
     "--nnunet-dir": "nnU-Net's three folders (nnunet sub-commands)",
     "--fold": "train: our fold K; nnunet: nnU-Net's fold; nnunet commands: 0-4 or all",
+    "--folds": "splits: how many folds; bench: the folds of the (model, fold) grid",
     "--images": "predict: images to segment; submit: images that fix the expected cases",
     "--pred": "evaluate/submit: the prediction folder",
     "--labels": "the folder of reference label maps (evaluate; postprocess --choose)",
