@@ -90,7 +90,9 @@ OWN_MEANING = {
     "--spacing": "preprocess: target spacing; bench: spacing of the synthetic case",
     "--splits": "synth: splits written; preprocess: splits preprocessed",
     "--stop-after": "stop after N training steps of this session",
-    "--timeout": "download: seconds without data; bench models: seconds per model",
+    "--timeout": "download: seconds without data; bench models: seconds per model; bench realsize: per process",
+    "--max-shape": "synth: largest image; bench realsize: largest synthetic CT",
+    "--cases": "synth: cases generated; bench realsize: synthetic CTs measured",
     "--tolerance": "NSD tolerance in mm",
 }
 

@@ -485,6 +485,9 @@ def realsize_report(
     factor = 2 ** (len(features) - 1)
     if len(patch_size) != 3 or any(int(p) % factor for p in patch_size):
         raise ValueError(f"patch_size must be 3 sizes divisible by {factor}, got {patch_size!r}")
+    if batches < 1 or warmup < 0 or workers < 0 or threads < 1:
+        raise ValueError(f"need batches >= 1, warmup >= 0, workers >= 0, threads >= 1, got {batches}, {warmup}, "
+                         f"{workers}, {threads}")  # fmt: skip
     out_dir = Path(out)
     work, nnunet_dir = out_dir / "work", out_dir / "nnunet"
     started = time.perf_counter()

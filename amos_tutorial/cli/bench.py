@@ -83,6 +83,7 @@ def add_bench_subcommands(subparsers: argparse._SubParsersAction) -> None:
     _add_pipeline(subparsers)
     _add_metrics(subparsers)
     _add_predict(subparsers)
+    _add_realsize(subparsers)
 
 
 def _add_models(subparsers: argparse._SubParsersAction) -> None:
@@ -508,3 +509,50 @@ def _run_predict(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(format_predict_timings(table, agreement))
     return 0 if agreement["same_grid"] else 1
+
+
+def _add_realsize(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench realsize``: preprocessing, data loading and prediction at AMOS size, book vs nnU-Net v2."""
+    parser = add_command(
+        subparsers,
+        "realsize",
+        help="preprocessing, data loading and prediction at real AMOS size: the book beside nnU-Net v2",
+        description=(
+            "On synthetic CTs at real AMOS sizes and spacings (0.6-0.9 mm in-plane, 1.25-5 mm slices), measure "
+            "side by side, each step in its own process (time and peak RSS): preprocessing (the book's vs "
+            "nnU-Net's DefaultPreprocessor, each at its own spacing and both at the book's), training data "
+            "loading (the book's PatchSampler vs nnU-Net's data loader with its default transforms) and the "
+            "prediction of the largest CT (amos predict's path vs nnUNetPredictor, same network). Prints the "
+            "ratios and the prediction memory extrapolated to a 512x512x500 CT. Needs nnU-Net v2."
+        ),
+    )
+    parser.add_argument("--max-shape", type=int, nargs=3, default=[512, 512, 300], metavar=("X", "Y", "Z"),
+                        help="largest synthetic CT in voxels")  # fmt: skip
+    parser.add_argument("--cases", type=int, default=3, metavar="N", help="synthetic CTs (at least 2)")
+    add_patch_size_arg(parser, "patch of data loading and prediction (default: 64,64,64)")
+    add_batch_size_arg(parser, "patches per batch", default=2)
+    parser.add_argument("--iterations", type=int, default=10, help="timed batches per data loader")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed batches first")
+    add_workers_arg(parser, "nnU-Net's augmentation processes (the book's sampler runs in its process)")
+    parser.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap of both predictors")
+    add_threads_arg(parser, default=1)
+    add_seed_arg(parser, "seed of the synthetic CTs")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measuring process")
+    add_out_arg(parser, "folder of realsize.csv, realsize.json and the work files", default="bench/realsize")
+    parser.set_defaults(func=_run_realsize)
+
+
+def _run_realsize(args: argparse.Namespace) -> int:
+    import sys
+
+    from amos_tutorial.benchmark.realsize import format_realsize, realsize_report
+
+    table = realsize_report(
+        max_shape=args.max_shape, cases=args.cases, out=args.out, patch_size=args.patch_size or (64, 64, 64),
+        batch_size=args.batch_size, batches=args.iterations, warmup=args.warmup, workers=args.workers,
+        overlap=args.overlap, threads=args.threads, seed=args.seed, timeout=args.timeout,
+        log=lambda line: print(line, file=sys.stderr),
+    )  # fmt: skip
+    print(format_realsize(table))
+    print(f"written {args.out}/realsize.csv")
+    return 0
