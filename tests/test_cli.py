@@ -56,6 +56,7 @@ OWN_MEANING = {
     "--dataset-id": "nnU-Net dataset id (nnunet sub-commands)",
     "--nnunet-dir": "nnU-Net's three folders (nnunet sub-commands)",
     "--fold": "train: our fold K; nnunet: nnU-Net's fold; nnunet commands: 0-4 or all",
+    "--folds": "splits: how many folds; bench: the folds of the (model, fold) grid",
     "--images": "predict: images to segment; submit: images that fix the expected cases",
     "--pred": "evaluate/submit: the prediction folder",
     "--labels": "the folder of reference label maps (evaluate; postprocess --choose)",
@@ -74,12 +75,13 @@ OWN_MEANING = {
     "--spacing": "preprocess: target spacing; bench: spacing of the synthetic case",
     "--splits": "synth: splits written; preprocess: splits preprocessed; download, pack: splits chosen from",
     "--cases": "synth: cases written; download: number or ids of the cases fetched; pack: cases packed; "
-    "bench memory: synthetic cases measured",
-    "--max-shape": "largest synthetic image shape (synth, bench memory)",
+    "bench memory, bench realsize: synthetic cases measured",
+    "--max-shape": "largest synthetic image shape (synth, bench memory, bench realsize)",
     "--in-process": "bench models, bench memory: measure in this process instead of child processes",
     "--modalities": "synth: modalities written; download, pack: modalities chosen from",
     "--stop-after": "stop after N training steps of this session",
-    "--timeout": "download: seconds without data; bench models: seconds per model; bench memory: per step",
+    "--timeout": "download: seconds without data; bench models: seconds per model; bench memory: per step; "
+    "bench realsize: per process",
     "--tolerance": "NSD tolerance in mm",
 }
 

@@ -3,7 +3,9 @@
 Introduced in chapters *Training the baselines* (:mod:`~amos_tutorial.benchmark.speed`: does the
 training loop keep the GPU busy? ``amos bench speed``) and *Benchmarking the baselines*
 (:mod:`~amos_tutorial.benchmark.bench`: train, predict and evaluate every model under one budget,
-``amos bench``; :mod:`~amos_tutorial.benchmark.report`: leaderboard and figures). The other modules:
+``amos bench``; :mod:`~amos_tutorial.benchmark.grid`: the same per (model, fold) cell as submitit jobs,
+``amos bench --folds --executor local|slurm``; :mod:`~amos_tutorial.benchmark.report`: leaderboard and
+figures). The other modules:
 :mod:`~amos_tutorial.benchmark.results` (the schema of ``results.csv``, machine facts, loading),
 :mod:`~amos_tutorial.benchmark.budgets` (``--budget``), :mod:`~amos_tutorial.benchmark.throughput`
 (data pipelines side by side) and :mod:`~amos_tutorial.benchmark.models` (parameters, seconds per step,

@@ -159,22 +159,26 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 def _prepare_split(
-    data: str, val_cases: int, eval_cases: int | None, seed: int, modality_rule: str, out_dir: Path
+    data: str, val_cases: int, eval_cases: int | None, seed: int, modality_rule: str, out_dir: Path,
+    fold: int | None = None,
 ) -> dict[str, Any]:
     """Choose the training and evaluation cases by the trainer's rule (nothing is written yet).
 
     The benchmark trains Task 2 runs (the trainer's default): :func:`~amos_tutorial.data.splits.run_cases`
     gives their training cases; they are scored on the whole labelled validation split, or, without one, on
-    the cases the runs hold out.
+    the cases the runs hold out. With ``fold``, the trainer's cross-validation rule instead: nnU-Net's fold of
+    every labelled case, trained on its training cases and evaluated on (a selection of) its validation cases.
     """
     from amos_tutorial.data.layout import load_amos
     from amos_tutorial.data.splits import labelled_cases, run_cases
     from amos_tutorial.data.stats import select_cases
 
     dataset = load_amos(data, modality_rule=modality_rule)
-    cases = run_cases(dataset, task=2, val_cases=val_cases)
+    cases = run_cases(dataset, task=2, fold=fold, val_cases=val_cases)
     train_cases = cases.train
-    if cases.from_split:
+    if fold is not None:
+        pool, source = cases.val, f"nnU-Net's fold {fold}"
+    elif cases.from_split:
         pool, source = labelled_cases(dataset, "validation", task=2), "AMOS validation split (labelsVa)"
     elif {c.case_id for c in cases.val} & {c.case_id for c in cases.train}:
         raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
@@ -301,6 +305,7 @@ def _train_model(
             "val_cases": budget.val_cases,
             "patch_size": tuple(settings["patch_size"]) if settings["patch_size"] else None,
             "batch_size": settings["batch_size"],
+            "fold": settings.get("fold"),
         }
         result = train(
             model=name,
@@ -443,6 +448,7 @@ def _settings(
     checkpoint: str,
     tolerance_mm: float | None,
     split: dict[str, Any],
+    fold: int | None = None,
 ) -> dict[str, Any]:
     return {
         "format": 1,
@@ -462,6 +468,7 @@ def _settings(
         "val_cases": budget.val_cases,
         "eval_cases": split["eval_cases"],
         "eval_source": split["eval_source"],
+        "fold": fold,
     }
 
 
@@ -503,6 +510,7 @@ def run_benchmark(
     progress: bool = True,
     log: Callable[[str], None] = print,
     external: dict[str, str | os.PathLike] | None = None,
+    fold: int | None = None,
 ) -> BenchResult:
     """Train, predict and evaluate every model under the same split, preprocessing, seed and budget.
 
@@ -545,6 +553,9 @@ def run_benchmark(
         external: Extra rows scored from existing prediction folders, ``{"nnunetv2": "PATH"}``: each folder
             must hold ``amos_XXXX.nii.gz`` for every evaluation case (for example nnU-Net v2's output, see
             chapter *nnU-Net v2*); it is scored by the same evaluator on the same cases, nothing is trained.
+        fold: nnU-Net's cross-validation fold (0-4): every model trains on the fold's training cases
+            (``train(fold=...)``) and is scored on its validation cases. None: the split described above.
+            :func:`amos_tutorial.benchmark.grid.run_grid` runs one job per (model, fold).
 
     Returns:
         A :class:`BenchResult`; ``results.csv``, ``leaderboard.md`` and the figures are in ``out``.
@@ -564,15 +575,21 @@ def run_benchmark(
         models, budget, iterations, minutes, checkpoint, stop_after, threads, eval_workers, eval_cases
     )
     external = _check_external(external, names)
+    if fold is not None:
+        from amos_tutorial.data.splits import DEFAULT_FOLDS
+
+        if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < DEFAULT_FOLDS:
+            raise ValueError(f"fold must be an integer from 0 to {DEFAULT_FOLDS - 1}, got {fold!r}")
     data = str(data)
     data = SYNTHETIC if data == SYNTHETIC else str(resolve_data_root(data).resolve())
     resolve_data_root(data)  # generates the synthetic set once, or fails on a missing folder
     out_dir = Path(out) if out is not None else Path("bench") / budget
     out_dir.mkdir(parents=True, exist_ok=True)
     with thread_limit(threads):
-        split = _prepare_split(data, spec.val_cases, n_eval, seed, modality_rule, out_dir)
+        split = _prepare_split(data, spec.val_cases, n_eval, seed, modality_rule, out_dir, fold)
         settings = _settings(
-            data, spec, seed, iterations, minutes, patch_size, batch_size, amp, tta, checkpoint, tolerance_mm, split
+            data, spec, seed, iterations, minutes, patch_size, batch_size, amp, tta, checkpoint, tolerance_mm, split,
+            fold,
         )
         _check_settings(out_dir / SETTINGS_FILE, settings)
         _write_json(out_dir / SETTINGS_FILE, settings)

@@ -62,6 +62,14 @@ examples:
   amos bench predict --device cuda      # one AMOS-sized CT: fast vs plain prediction path, per stage
   amos bench chapters                   # each chapter's execution time against the book's budget
   amos bench memory --cases 4           # peak RAM and time per step at real sizes, projected to 240/360 cases
+  amos bench realsize --max-shape 512 512 300   # preprocessing, loading, prediction: book vs nnU-Net v2
+
+the (model, fold) grid, one submitit job per cell (train, predict, score), merged into one results.csv:
+  amos bench --models unet,segresnet --folds 0,1 --data synthetic --out bench/grid     # local jobs
+  amos bench --models nnunet,unet --folds 0,1,2,3,4 --data /data/amos22 --budget full \
+      --executor slurm --partition gpu --gpus-per-job 1 --time-limit 720 --out bench/full
+  (SLURM: one job per cell on partition "gpu", one GPU and 12 h each; the same command again
+  submits only the cells that are missing or failed, and an interrupted training resumes.)
 
 Run the same command again after an interruption: finished models are skipped, an interrupted
 training resumes from its checkpoint. The folder receives results.csv, leaderboard.md,
@@ -78,6 +86,7 @@ def add_bench_subcommands(subparsers: argparse._SubParsersAction) -> None:
     _add_metrics(subparsers)
     _add_predict(subparsers)
     _add_memory(subparsers)
+    _add_realsize(subparsers)
 
 
 def _add_models(subparsers: argparse._SubParsersAction) -> None:
@@ -303,6 +312,8 @@ def _run_bench(args: argparse.Namespace) -> int:
         # `amos bench` alone: show what it can do.
         args._parser.print_help()
         return 2
+    if args.folds is not None or args.executor is not None:
+        return _run_grid(args)
     bench = run_benchmark(
         args.models,
         data=args.data,
@@ -336,6 +347,41 @@ def _run_bench(args: argparse.Namespace) -> int:
         print(f"stopped early ({bench.stop_reason}): run the same command again to resume")
         return 0
     return 1 if (bench.results["status"] == "failed").any() else 0
+
+
+def _folds(text: str | None) -> list[int | None]:
+    """``"0,1"`` -> ``[0, 1]``; None -> ``[None]`` (the benchmark's own split)."""
+    if text is None:
+        return [None]
+    try:
+        return [int(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise ValueError(f"--folds expects comma-separated integers such as 0,1,2, got {text!r}") from None
+
+
+def _run_grid(args: argparse.Namespace) -> int:
+    from amos_tutorial.benchmark.grid import model_means as grid_means
+    from amos_tutorial.benchmark.grid import run_grid
+    from amos_tutorial.benchmark.report import leaderboard_frame
+
+    if args.external or args.stop_after is not None:
+        raise ValueError("--external and --stop-after work without --folds/--executor only")
+    grid = run_grid(
+        args.models, folds=_folds(args.folds), data=args.data, budget=args.budget, out=args.out,
+        executor=args.executor or "local", parallel=args.parallel, timeout_min=args.time_limit,
+        partition=args.partition, gpus_per_job=args.gpus_per_job,
+        iterations=args.iterations, minutes=args.minutes, device=args.device, amp=args.amp, seed=args.seed,
+        eval_cases=args.eval_cases if args.eval_cases != 0 else None, patch_size=args.patch_size,
+        batch_size=args.batch_size, tta=args.tta, checkpoint=args.checkpoint, tolerance_mm=args.tolerance,
+        cache_dir=args.cache_dir, eval_workers=args.workers, threads=args.threads,
+    )  # fmt: skip
+    print()
+    print(grid.results[["model", "fold", "status", "mean_dsc", "mean_nsd", "train_time_s", "job_id"]].to_string(index=False))
+    print()
+    print(leaderboard_frame(grid_means(grid.results)).to_string(index=False))
+    for name, path in grid.files.items():
+        print(f"written {name}: {path}")
+    return 1 if (grid.results["status"] != "ok").any() else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -386,6 +432,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="add a row scored from an existing prediction folder (e.g. nnunetv2=PATH, nnU-Net v2's output "
         "for the evaluation cases); repeatable",
     )
+    parser.add_argument("--folds", help="comma-separated cross-validation folds, e.g. 0,1,2,3,4: one job per "
+                        "(model, fold) through --executor")
+    parser.add_argument("--executor", choices=("local", "slurm"),
+                        help="run each (model, fold) as a submitit job: local child processes or SLURM jobs "
+                        "(default: local with --folds, otherwise everything in this process)")
+    parser.add_argument("--parallel", type=int, help="jobs at once (default: 1 locally, all on SLURM)")
+    parser.add_argument("--partition", help="SLURM partition of the jobs")
+    parser.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job")
+    parser.add_argument("--time-limit", type=float, default=24 * 60, help="minutes per job")
     parser.set_defaults(func=_run_bench, _parser=parser)
     sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND", title="sub-commands")
     add_bench_subcommands(sub)
@@ -523,3 +578,48 @@ def _run_memory(args: argparse.Namespace) -> int:
             table.to_csv(tmp, index=False)
         print(f"written {args.out}")
     return 1 if table["error"].notna().any() else 0
+def _add_realsize(subparsers: argparse._SubParsersAction) -> None:
+    """``amos bench realsize``: preprocessing, data loading and prediction at AMOS size, book vs nnU-Net v2."""
+    parser = add_command(
+        subparsers,
+        "realsize",
+        help="preprocessing, data loading and prediction at real AMOS size: the book beside nnU-Net v2",
+        description=(
+            "On synthetic CTs at real AMOS sizes and spacings (0.6-0.9 mm in-plane, 1.25-5 mm slices), measure "
+            "side by side, each step in its own process (time and peak RSS): preprocessing (the book's vs "
+            "nnU-Net's DefaultPreprocessor, each at its own spacing and both at the book's), training data "
+            "loading (the book's PatchSampler vs nnU-Net's data loader with its default transforms) and the "
+            "prediction of the largest CT (amos predict's path vs nnUNetPredictor, same network). Prints the "
+            "ratios and the prediction memory extrapolated to a 512x512x500 CT. Needs nnU-Net v2."
+        ),
+    )
+    parser.add_argument("--max-shape", type=int, nargs=3, default=[512, 512, 300], metavar=("X", "Y", "Z"),
+                        help="largest synthetic CT in voxels")  # fmt: skip
+    parser.add_argument("--cases", type=int, default=3, metavar="N", help="synthetic CTs (at least 2)")
+    add_patch_size_arg(parser, "patch of data loading and prediction (default: 64,64,64)")
+    add_batch_size_arg(parser, "patches per batch", default=2)
+    parser.add_argument("--iterations", type=int, default=10, help="timed batches per data loader")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed batches first")
+    add_workers_arg(parser, "nnU-Net's augmentation processes (the book's sampler runs in its process)")
+    parser.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap of both predictors")
+    add_threads_arg(parser, default=1)
+    add_seed_arg(parser, "seed of the synthetic CTs")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measuring process")
+    add_out_arg(parser, "folder of realsize.csv, realsize.json and the work files", default="bench/realsize")
+    parser.set_defaults(func=_run_realsize)
+
+
+def _run_realsize(args: argparse.Namespace) -> int:
+    import sys
+
+    from amos_tutorial.benchmark.realsize import format_realsize, realsize_report
+
+    table = realsize_report(
+        max_shape=args.max_shape, cases=args.cases, out=args.out, patch_size=args.patch_size or (64, 64, 64),
+        batch_size=args.batch_size, batches=args.iterations, warmup=args.warmup, workers=args.workers,
+        overlap=args.overlap, threads=args.threads, seed=args.seed, timeout=args.timeout,
+        log=lambda line: print(line, file=sys.stderr),
+    )  # fmt: skip
+    print(format_realsize(table))
+    print(f"written {args.out}/realsize.csv")
+    return 0

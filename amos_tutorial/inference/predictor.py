@@ -224,11 +224,17 @@ def sliding_window_probabilities(
                 overlap=overlap,
                 mode="gaussian",
             )
-            probs = torch.softmax(logits.float(), dim=1)
+            probs = _softmax_(logits.float())
             if dims:
                 probs = torch.flip(probs, dims)
             total = probs if total is None else total.add_(probs)
     return total / len(flips)
+
+
+def _softmax_(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the channels in place: no second 16-channel volume beside the logits."""
+    logits.sub_(logits.amax(dim=1, keepdim=True)).exp_()
+    return logits.div_(logits.sum(dim=1, keepdim=True))
 
 
 def _check_sw_batch_size(sw_batch_size: int | None) -> None:
@@ -482,22 +488,58 @@ def _predict_fast(members, image_path, pre_config, device, modality, flips, keep
     image, affine = load_nifti(image_path, dtype=np.float32)
     clock.stop("load")
     case = preprocess_array(image, affine, modality, pre_config, device=device, case_id=_case_name(image_path))
+    case_meta = case.meta
+    del image
     clock.stop("preprocess")
     probs = ensemble_probabilities(members, case.image[None], flips)
+    del case
     clock.stop("sliding_window")
-    padded, meta = _pad_like_invertd(probs[0], case.meta)
-    del probs
-    back = invert_to_original(padded, meta, mode="trilinear")
-    del padded
-    clock.stop("inversion")
-    labels = back.argmax(dim=0).to(torch.uint8)
+    if keep:
+        padded, meta = _pad_like_invertd(probs[0], case_meta)
+        del probs
+        back = invert_to_original(padded, meta, mode="trilinear")
+        del padded
+        clock.stop("inversion")
+        labels = back.argmax(dim=0).to(torch.uint8)
+        mass = back.sum(dim=0)
+    else:
+        labels, mass = _invert_argmax(probs[0], case_meta)
+        del probs
+        clock.stop("inversion")
     # A voxel centre that falls on the zero padding has no probability left: its argmax would be float
     # noise (it is outside the body's box), so call it background.
-    labels.masked_fill_(back.sum(dim=0) < _VANISHING_MASS, 0)
+    labels.masked_fill_(mass < _VANISHING_MASS, 0)
     labels = labels.cpu().numpy()
     clock.stop("argmax")
     kept = back.float().cpu().numpy() if keep else None
     return Prediction(_case_name(image_path), labels, affine, modality, clock.timings, "fast", kept)
+
+
+def _invert_argmax(probs: torch.Tensor, case_meta: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels and probability mass on the original grid, one class at a time (as nnU-Net resamples per class).
+
+    The 16 channels never exist together on the original grid: each class is brought back alone
+    (:func:`~amos_tutorial.transforms.preprocessing.invert_to_original`) and folded into a running maximum,
+    the label of that maximum (a strict ``>`` keeps the first class on ties, like ``argmax``) and the sum
+    of the probabilities. Memory on the original grid: three float32 volumes and one uint8 volume, whatever
+    the number of classes, instead of 16 float32 volumes and the temporaries of their resampling.
+    """
+    from amos_tutorial.transforms.preprocessing import invert_to_original
+
+    best = labels = mass = None
+    for cls in range(probs.shape[0]):
+        padded, meta = _pad_like_invertd(probs[cls : cls + 1], case_meta)
+        back = invert_to_original(padded, meta, mode="trilinear")[0]
+        del padded
+        if best is None:
+            best, mass = back, back.clone()
+            labels = torch.zeros(back.shape, dtype=torch.uint8, device=back.device)
+            continue
+        labels.masked_fill_(back > best, cls)
+        torch.maximum(best, back, out=best)
+        mass.add_(back)
+        del back
+    return labels, mass
 
 
 def _predict_plain(members, image_path, pre_config, device, modality, flips, keep) -> Prediction:
