@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amos_tutorial.benchmark.grid import GRID_COLUMNS, cell_dir, model_means, run_grid
+from amos_tutorial.benchmark.grid import cell_dir, grid_columns, model_means, run_grid
 from amos_tutorial.cli import main as amos_main
 
 pytest.importorskip("submitit")
@@ -60,7 +60,7 @@ def test_grid_survives_a_failed_job_and_resumes_only_the_missing_cell(tmp_path):
 
     first = _grid(root, out, cache)
     table = pd.read_csv(out / "results.csv", keep_default_na=False, na_values=[""])
-    assert list(table.columns) == list(GRID_COLUMNS)
+    assert list(table.columns) == list(grid_columns())
     assert len(table) == len(MODELS) * len(FOLDS)
     status = {(m, f): s for m, f, s in zip(first.results["model"], first.results["fold"], first.results["status"])}
     assert status[("segresnet", 1)] == "failed"

@@ -43,6 +43,7 @@ SHARED = {
     "--workers": {},
     "--overwrite": {"defaults": {False}},
     "--tta": {"defaults": {False}},
+    "--memory-budget": {"defaults": {None}},
 }
 
 #: Spellings that were retired for the shared ones (old -> what to use): the CLI's own table.

@@ -17,7 +17,7 @@ Folder::
     BENCH_DIR/grid.json                  the grid's settings (models, folds, budget, executor)
     BENCH_DIR/grid/<model>_fold<K>/      one benchmark folder per cell (bench.json, split.json, runs/<model>/)
     BENCH_DIR/jobs/                      submitit's pickles and logs (``<job id>_0_log.out`` / ``.err``)
-    BENCH_DIR/results.csv                one row per (model, fold): ``fold``, ``job_id`` and :data:`BENCH_COLUMNS`
+    BENCH_DIR/results.csv                one row per (model, fold): ``fold``, ``job_id`` and :func:`bench_columns`
     BENCH_DIR/leaderboard.md, figures    per model, the mean over its finished folds
 
 A SLURM example (one GPU per job, 12 hours each, partition ``gpu``)::
@@ -43,15 +43,19 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.benchmark.bench import STATE_FILE, BenchResult
-from amos_tutorial.benchmark.results import BENCH_COLUMNS, RESULTS_FILE
+from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 
-__all__ = ["EXECUTORS", "GRID_COLUMNS", "cell_dir", "model_means", "run_grid", "run_grid_cell"]
+__all__ = ["EXECUTORS", "cell_dir", "grid_columns", "model_means", "run_grid", "run_grid_cell"]
+
+
+def grid_columns() -> tuple[str, ...]:
+    """Columns of the grid's ``results.csv``: ``fold``, ``job_id``, then :func:`bench_columns` (metrics as registered)."""
+    return ("fold", "job_id", *bench_columns())
+
 
 #: Where the jobs run: submitit's local executor (child processes) or SLURM.
 EXECUTORS = ("local", "slurm")
-#: Columns of the grid's ``results.csv``: the cell, then the benchmark's row.
-GRID_COLUMNS = ("fold", "job_id", *BENCH_COLUMNS)
 GRID_FILE = "grid.json"
 
 
@@ -166,7 +170,7 @@ def model_means(frame: pd.DataFrame) -> pd.DataFrame:
             row["status"] = "failed"
             row["error"] = f"{len(group) - len(done)} of {len(group)} fold(s) not finished"
         rows.append(row)
-    return pd.DataFrame(rows).reindex(columns=list(BENCH_COLUMNS))
+    return pd.DataFrame(rows).reindex(columns=list(bench_columns()))
 
 
 def run_grid(
@@ -215,7 +219,7 @@ def run_grid(
 
     Returns:
         A :class:`~amos_tutorial.benchmark.bench.BenchResult` whose ``results`` has one row per cell
-        (:data:`GRID_COLUMNS`); ``results.csv``, ``leaderboard.md`` and the figures are in ``out``.
+        (:func:`grid_columns`); ``results.csv``, ``leaderboard.md`` and the figures are in ``out``.
 
     Raises:
         ValueError: For a bad model, fold, executor or option (one line).
@@ -251,7 +255,7 @@ def run_grid(
         limit = parallel or (1 if executor == "local" else len(todo))
         wait = poll_s if poll_s is not None else (0.5 if executor == "local" else 30.0)
         rows.update(_submit_and_wait(jobs, todo, out_dir, kwargs, limit, wait, log))
-    frame = pd.DataFrame([_grid_row(rows[c], *c) for c in cells]).reindex(columns=list(GRID_COLUMNS))
+    frame = pd.DataFrame([_grid_row(rows[c], *c) for c in cells]).reindex(columns=list(grid_columns()))
     path = out_dir / RESULTS_FILE
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
@@ -263,7 +267,7 @@ def run_grid(
 
 
 def _grid_row(row: dict[str, Any], model: str, fold: int | None) -> dict[str, Any]:
-    return {**{c: np.nan for c in GRID_COLUMNS}, **row, "model": model, "fold": fold}
+    return {**{c: np.nan for c in grid_columns()}, **row, "model": model, "fold": fold}
 
 
 def _submit_and_wait(

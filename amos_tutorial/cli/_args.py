@@ -29,6 +29,7 @@ __all__ = [
     "add_amp_arg",
     "add_batch_size_arg",
     "add_cache_dir_arg",
+    "add_memory_budget_arg",
     "add_checkpoint_arg",
     "add_command",
     "add_data_arg",
@@ -206,6 +207,22 @@ def add_affine_atol_arg(parser: argparse.ArgumentParser) -> argparse.Action:
 def add_cache_dir_arg(parser: argparse.ArgumentParser) -> argparse.Action:
     """``--cache-dir``: the preprocessed cache folder (default: one in ``$AMOS_CACHE_DIR``)."""
     return _add(parser, "--cache-dir", metavar="DIR", help="preprocessed cache folder (default: in $AMOS_CACHE_DIR)")
+
+
+def positive_gb(text: str) -> float:
+    """An ``argparse`` type: a positive number of gigabytes."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--memory-budget must be a number of GB, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--memory-budget must be > 0 GB, got {text!r}")
+    return value
+
+
+def add_memory_budget_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Action:
+    """``--memory-budget GB``: RAM for the cached training cases (the others are memory-mapped); default None."""
+    return _add(parser, "--memory-budget", type=positive_gb, default=None, metavar="GB", help=help)
 
 
 def add_patch_size_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Action:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 
 from amos_tutorial.cli._args import (
+    add_memory_budget_arg,
     add_amp_arg,
     add_batch_size_arg,
     add_cache_dir_arg,
@@ -542,10 +543,9 @@ def _add_memory(subparsers: argparse._SubParsersAction) -> None:
         help="largest image shape drawn",
     )  # fmt: skip
     parser.add_argument("--iterations", type=positive_int, default=2, help="training steps")
-    parser.add_argument(
-        "--memory-budget", type=float, default=None, metavar="GB",
-        help=f"the trainer's RAM for cached cases (default: what suggest_memory_budget_gb gives {COLAB_RAM_GB} GB)",
-    )  # fmt: skip
+    add_memory_budget_arg(
+        parser, f"the trainer's RAM for cached cases (default: what suggest_memory_budget_gb gives {COLAB_RAM_GB} GB)"
+    )
     add_device_arg(parser)
     add_threads_arg(parser, default=1)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per step (child process)")

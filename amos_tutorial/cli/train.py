@@ -19,6 +19,7 @@ import argparse
 import sys
 
 from amos_tutorial.cli._args import (
+    add_memory_budget_arg,
     add_amp_arg,
     add_batch_size_arg,
     add_cache_dir_arg,
@@ -39,16 +40,6 @@ from amos_tutorial.transforms.augment import AUGMENTATIONS
 ORDER = 30
 
 __all__ = ["register"]
-
-
-def _positive_gb(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--memory-budget must be a number of GB, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--memory-budget must be > 0 GB, got {text!r}")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -159,9 +150,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train on nnU-Net's cross-validation fold K (0-4) of all labelled cases (see `amos splits`)",
     )
     add_cache_dir_arg(parser)
-    parser.add_argument(
-        "--memory-budget", type=_positive_gb, metavar="GB",
-        help="RAM for the training cases; the others are memory-mapped from the cache "
+    add_memory_budget_arg(
+        parser, "RAM for the training cases; the others are memory-mapped from the cache "
         "(default: no limit with 16 GB of RAM or more, about half the available RAM below)",
     )
     parser.add_argument("--stop-after", type=int, help="stop with a checkpoint after N steps of this session")

@@ -704,12 +704,12 @@ _PER_RUN_SETTINGS = ("run_dir", "weights", "model", "variant", "overlap", "sw_ba
 
 def _weights_stamp(run: Path, which: str) -> dict[str, Any] | None:
     """The identity of the checkpoint :func:`amos_tutorial.training.load_run` reads (a retrained run has another)."""
-    from amos_tutorial.training.trainer import CHECKPOINT_DIR
+    from amos_tutorial.training.rundir import RunDir
     from amos_tutorial.utils.stamps import file_stamp
 
-    path = Path(run) / CHECKPOINT_DIR / f"{which}.pt"
+    path = RunDir(run).checkpoint(which)
     if which == "best" and not path.is_file():
-        path = Path(run) / CHECKPOINT_DIR / "last.pt"
+        path = RunDir(run).checkpoint("last")
     try:
         return file_stamp(path)
     except OSError:

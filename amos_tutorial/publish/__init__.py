@@ -1,7 +1,7 @@
 """Publishing the book: chapters kept in step with :mod:`amos_tutorial._meta`, and the Colab edition.
 
-Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit, *Running the
-book on Colab*). :mod:`~amos_tutorial.publish.sync` rewrites badges, setup cells, install and clone lines,
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit: the Colab page).
+:mod:`~amos_tutorial.publish.sync` rewrites badges, setup cells, install and clone lines,
 ``_config.yml`` and ``pyproject.toml`` from ``_meta`` (``amos book sync``); :mod:`~amos_tutorial.publish.colab`
 writes the Colab edition, the chapters in plain Markdown with the executed book's values
 (``amos book colab``); ``scripts/release.sh`` runs both for a release.

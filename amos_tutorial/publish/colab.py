@@ -1,7 +1,7 @@
 """The Colab edition: every chapter with its MyST turned into plain Markdown (``amos book colab``).
 
-Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit, *Running the book
-on Colab*). Colab renders a notebook's Markdown as CommonMark: MyST roles and directives would show as raw text
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit: the Colab page).
+Colab renders a notebook's Markdown as CommonMark: MyST roles and directives would show as raw text
 (``{glue:text}`steps```, ``:::{admonition}``). The book's chapters stay in MyST (the rendered book needs it);
 the edition that the Colab badges open is written from them by :func:`write_colab_edition`:
 
