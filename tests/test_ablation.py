@@ -232,3 +232,21 @@ def test_the_figure_draws_both_panels_and_checks_its_tables():
     assert "all organs" in [t.get_text() for t in right.get_yticklabels()]
     with pytest.raises(ValueError, match="lacks column"):
         plot_ablation(summary.drop(columns="dice"), deltas)
+
+
+def test_the_winners_per_organ_figure_marks_the_organs_left_raw():
+    from amos_tutorial.evaluation.reference import winners_per_organ
+    from amos_tutorial.viz.ablation import plot_winners_per_organ
+
+    organs = winners_per_organ()
+    fig = plot_winners_per_organ(organs)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(organs["organ"].iloc[:15])
+    hollow = [c for c in ax.collections if "no post-processing" in c.get_label()]
+    assert [len(c.get_offsets()) for c in hollow] == [4, 5]  # Task 1 left 4 organs raw, Task 2 five
+    filled = [c for c in ax.collections if c.get_label().endswith(": post-processed")]
+    assert [len(c.get_offsets()) for c in filled] == [11, 10]
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_winners_per_organ(organs.drop(columns="postprocessing"))
+    with pytest.raises(ValueError, match="empty"):
+        plot_winners_per_organ(organs.iloc[:0])

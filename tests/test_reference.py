@@ -189,3 +189,40 @@ def test_published_figures_hold_every_dice_as_prose_would_type_it():
     figures = R.published_figures()
     for typed in ("90.13", "89.06", "88.64", "89.41", "88.6", "0.797", "22.7", "85.6", "83.27"):
         assert typed in figures, typed
+
+
+# --- prose numbers: a published number on a page comes from the table, never typed ----------------------
+
+_DECIMAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.]*\d)")
+
+
+def _typed_published_numbers(cells) -> list[str]:
+    """``(cell index, number)`` of every decimal in Markdown cells that equals a published figure."""
+    figures = R.published_figures()
+    found = []
+    for index, cell in enumerate(cells):
+        text = "".join(cell["source"])
+        owned_by_exercises = "solution" in cell.get("metadata", {}).get("tags", []) or "{exercise}" in text
+        if cell["cell_type"] != "markdown" or owned_by_exercises:
+            continue
+        text = re.sub(r"\{glue:(?:text|md)\}`[^`]*`", "", text)
+        found += [f"cell {index}: {n}" for n in _DECIMAL.findall(text) if n in figures]
+    return found
+
+
+def test_no_published_number_is_typed_in_a_chapter():
+    import json
+
+    typed = {}
+    for chapter in sorted((REPO_ROOT / "book").glob("*.ipynb")):
+        found = _typed_published_numbers(json.loads(chapter.read_text(encoding="utf-8"))["cells"])
+        if found:
+            typed[chapter.name] = found
+    assert not typed, f"glue these from amos_tutorial.evaluation.reference instead of typing them: {typed}"
+
+
+def test_the_prose_number_check_sees_a_typed_number():
+    cells = [{"cell_type": "markdown", "source": ["ResEnc L reaches 89.41, the winners 90.13"], "metadata": {}},
+             {"cell_type": "markdown", "source": ["glued: {glue:text}`x` and 12.5 s"], "metadata": {}},
+             {"cell_type": "code", "source": ["print(90.13)"], "metadata": {}}]
+    assert _typed_published_numbers(cells) == ["cell 0: 89.41", "cell 0: 90.13"]

@@ -45,6 +45,7 @@ Examples:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -67,6 +68,7 @@ __all__ = [
     "dice_difference",
     "published_by_modality",
     "published_figures",
+    "published_glue",
     "published_results",
     "require_same_protocol",
     "winners_per_organ",
@@ -498,6 +500,38 @@ def published_figures() -> set[str]:
     for organ in WINNERS_PER_ORGAN:
         figures |= {f"{organ.dice:.3f}", f"{100 * organ.dice:.1f}", f"{100 * organ.dice:.2f}"}
     return figures
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def published_glue() -> dict[str, str]:
+    """Glue names and texts of the published numbers a chapter's prose quotes, formatted as the source prints them.
+
+    Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book*. A chapter glues these (``glue(name, text)``) and its Markdown quotes
+    ``{glue:text}`name```, so that no published number is typed by hand.
+
+    Names: ``winners_task1_dice`` and ``winners_task2_dice``; ``revisited_<model>_dice``, ``..._vram`` and
+    ``..._hours`` for every row of nnU-Net Revisited, ``<model>`` being the model name in lower case with
+    ``_`` for anything else than letters and digits (``nnU-Net ResEnc L`` -> ``nnu_net_resenc_l``).
+
+    Returns:
+        Name -> text: Dice with 2 decimals, GPU memory with 1, hours as whole numbers.
+
+    Examples:
+        >>> published_glue()["revisited_nnu_net_original_dice"]
+        '88.64'
+    """
+    texts = {}
+    for row in PUBLISHED_RESULTS:
+        if row.source == "amos_winner":
+            texts[f"winners_task{row.task[5]}_dice"] = f"{row.dice:.2f}"
+        elif row.source == "nnunet_revisited":
+            stem = f"revisited_{_slug(row.model)}"
+            texts.update({f"{stem}_dice": f"{row.dice:.2f}", f"{stem}_vram": f"{row.vram_gb:.1f}",
+                          f"{stem}_hours": f"{row.runtime_h:.0f}"})  # fmt: skip
+    return texts
 
 
 NOT_REPRODUCED: str = (
