@@ -226,3 +226,19 @@ def test_the_prose_number_check_sees_a_typed_number():
              {"cell_type": "markdown", "source": ["glued: {glue:text}`x` and 12.5 s"], "metadata": {}},
              {"cell_type": "code", "source": ["print(90.13)"], "metadata": {}}]
     assert _typed_published_numbers(cells) == ["cell 0: 89.41", "cell 0: 90.13"]
+
+
+def test_the_model_registry_quotes_the_same_published_numbers():
+    pytest.importorskip("dynamic_network_architectures")
+    from amos_tutorial.models import get_model_spec
+
+    revisited = R.published_results(source="nnunet_revisited").set_index("model")
+    for name, model in (("cotr", "CoTr"), ("nnformer", "nnFormer")):
+        pub = get_model_spec(name).extra["published"]
+        assert pub["amos_dice_nnunet_revisited"] == revisited.loc[model, "dice"]
+        assert pub["amos_train_vram_gb_nnunet_revisited"] == revisited.loc[model, "vram_gb"]
+    pub = get_model_spec("resenc").extra["published"]
+    rows = revisited.loc[["nnU-Net ResEnc M", "nnU-Net ResEnc L"]]
+    assert pub["amos_dice_nnunet_revisited_M_L"] == " / ".join(f"{v:.2f}" for v in rows["dice"])
+    assert pub["amos_train_vram_gb_nnunet_revisited_M_L"] == " / ".join(f"{v:.1f}" for v in rows["vram_gb"])
+    assert pub["amos_train_hours_a100_nnunet_revisited_M_L"] == " / ".join(f"{v:.0f}" for v in rows["runtime_h"])
