@@ -216,6 +216,13 @@ def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_p
     assert set(result.deltas["step"]) == set(STEPS[1:])
     assert (result.folder / "postprocess_plan.json").is_file()
     assert result.plan.table is not None
+    # The ensemble against its own members, on the same test cases: this isolates the ensembling from step 4's
+    # other change (each member trains on the pool minus its validation fold).
+    members = result.members
+    assert members["member"].tolist() == [run.name for run in ladder.runs[STEPS[3]]]
+    assert members["ensemble_dice"].to_numpy() == pytest.approx(steps.loc[STEPS[3], "dice"])
+    assert members["delta"].to_numpy() == pytest.approx((members["ensemble_dice"] - members["dice"]).to_numpy())
+    assert (members["n_cases"] == len(ladder.test_cases)).all()
     again = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
     assert again.runs == ladder.runs  # shared runs: nothing is trained twice
 

@@ -514,7 +514,9 @@ def published_glue() -> dict[str, str]:
 
     Names: ``winners_task1_dice`` and ``winners_task2_dice``; ``revisited_<model>_dice``, ``..._vram`` and
     ``..._hours`` for every row of nnU-Net Revisited, ``<model>`` being the model name in lower case with
-    ``_`` for anything else than letters and digits (``nnU-Net ResEnc L`` -> ``nnu_net_resenc_l``).
+    ``_`` for anything else than letters and digits (``nnU-Net ResEnc L`` -> ``nnu_net_resenc_l``);
+    ``<source>_<model>_<modality>_dice`` for every row of :data:`MODALITY_RESULTS`
+    (``stunet_nnu_net_amos_mr_dice``). VISTA3D's three-decimal fractions are given in percent with 2 decimals.
 
     Returns:
         Name -> text: Dice with 2 decimals, GPU memory with 1, hours as whole numbers.
@@ -531,6 +533,8 @@ def published_glue() -> dict[str, str]:
             stem = f"revisited_{_slug(row.model)}"
             texts.update({f"{stem}_dice": f"{row.dice:.2f}", f"{stem}_vram": f"{row.vram_gb:.1f}",
                           f"{stem}_hours": f"{row.runtime_h:.0f}"})  # fmt: skip
+    for row in MODALITY_RESULTS:
+        texts[f"{row.source}_{_slug(row.model)}_{_slug(row.task)}_dice"] = f"{row.dice:.2f}"
     return texts
 
 
