@@ -185,8 +185,8 @@ def test_only_rows_of_one_protocol_are_compared():
     assert {r.protocol for r in R.PUBLISHED_RESULTS + R.MODALITY_RESULTS} <= protocols
 
 
-def test_published_figures_hold_every_dice_as_prose_would_type_it():
-    figures = R.published_figures()
+def test_published_number_texts_hold_every_dice_as_prose_would_type_it():
+    figures = R.published_number_texts()
     for typed in ("90.13", "89.06", "88.64", "89.41", "88.6", "0.797", "22.7", "85.6", "83.27"):
         assert typed in figures, typed
 
@@ -198,7 +198,7 @@ _DECIMAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.]*\d)")
 
 def _typed_published_numbers(cells) -> list[str]:
     """``(cell index, number)`` of every decimal in Markdown cells that equals a published figure."""
-    figures = R.published_figures()
+    figures = R.published_number_texts()
     found = []
     for index, cell in enumerate(cells):
         text = "".join(cell["source"])

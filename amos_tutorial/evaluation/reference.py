@@ -5,12 +5,11 @@ Introduced in chapter *Evaluating segmentations*. Plain Python and pandas; nothi
 Only numbers that a source we could read states are here, each row naming its source:
 
 * **nnU-Net Revisited** (Isensee et al., MICCAI 2024, arXiv 2404.09556; the same table is in the nnU-Net
-  repository, ``MIC-DKFZ/nnUNet``, ``documentation/resenc_presets.md``): mean Dice of a 5-fold
+  repository, ``MIC-DKFZ/nnUNet``, ``documentation/resenc_presets.md``, read at commit ``004eef19``): mean Dice of a 5-fold
   cross-validation on the 360 labelled AMOS22 cases (CT and MRI), every model trained from scratch, with
   the GPU memory it needed (GB) and its run time (hours on one A100 40 GB).
 * **The challenge winners** (DKFZ, "Extending nnU-Net is all you need", arXiv 2208.10791): 5-fold
   cross-validation Dice 90.13 for Task 1 (CT only) and 89.06 for Task 2 (CT and MRI).
-
 * **The winners per organ** (``MIC-DKFZ/nnUNet`` commit ``db00053f``, ``documentation/amos2022/
   run_inference_task1.py`` and ``run_inference_task2.py``): the 5-fold cross-validation Dice of the final
   ensemble for each organ after the post-processing chosen for it, and the smallest reference volume per organ
@@ -67,8 +66,8 @@ __all__ = [
     "MODALITY_RESULTS",
     "dice_difference",
     "published_by_modality",
-    "published_figures",
     "published_glue",
+    "published_number_texts",
     "published_results",
     "require_same_protocol",
     "winners_per_organ",
@@ -480,7 +479,7 @@ def dice_difference(table: pd.DataFrame, model: str, baseline: str) -> float:
     return round(float(rows[0]["dice"].iloc[0]) - float(rows[1]["dice"].iloc[0]), 2)
 
 
-def published_figures() -> set[str]:
+def published_number_texts() -> set[str]:
     """Every published Dice (and GPU memory) of this module as it would be typed in prose.
 
     The chapters' prose-number test looks for these strings in Markdown cells: a published number must be
