@@ -59,18 +59,43 @@ def test_gpu_plan_is_published_hours_times_folds():
 def test_full_plan_commands_parse_with_the_cli():
     from amos_tutorial.cli import build_parser
 
-    commands = W.full_plan_commands("/data/amos 22", variant="L", folds=5)
-    trains = [c for c in commands if c.startswith("amos train")]
-    assert len(trains) == 5
-    assert all("--augment da5" in c and "--variant L" in c for c in trains)
-    assert "'/data/amos 22'" in commands[0]  # quoted for the shell
     import shlex
 
     parser = build_parser()
-    for line in trains:
-        args = parser.parse_args(shlex.split(line)[1:])
-        assert args.fold in range(5)
-        assert args.preset == "full"
+    for task in (1, 2):
+        commands = W.full_plan_commands("/data/amos 22", variant="L", task=task, folds=5)
+        assert "'/data/amos 22'" in commands[0]  # quoted for the shell
+        trains = [c for c in commands if c.startswith("amos train")]
+        for line in trains:
+            args = parser.parse_args(shlex.split(line)[1:])
+            assert args.fold in range(5)
+            assert args.preset == "full"
+            assert args.task == task
+            assert args.variant == "L"
+        # every winners' configuration of the task is named, and DA5 is trained exactly for the DA5 trainer
+        configurations = W.WINNERS_CONFIGURATIONS["Task 1 (CT)" if task == 1 else "Task 2 (CT+MRI)"]
+        comments = " ".join(c for c in commands if c.startswith("#"))
+        for trainer, plans in configurations:
+            assert f"{trainer} / {plans}" in comments
+        n_da5 = sum(trainer.endswith("_DA5") for trainer, _ in configurations)
+        assert sum("--augment da5" in c for c in trains) == 5 * n_da5
+        assert sum("--augment default" in c for c in trains) == 5 * (n_da5 < len(configurations))
+    assert sum(t.endswith("_DA5") for t, _ in W.WINNERS_CONFIGURATIONS["Task 1 (CT)"]) == 1
+    assert not any(t.endswith("_DA5") for t, _ in W.WINNERS_CONFIGURATIONS["Task 2 (CT+MRI)"])
+    with pytest.raises(ValueError, match="task must be 1 or 2"):
+        W.full_plan_commands(task=3)
+
+
+def test_recipe_says_da5_is_one_configuration_and_a_subset_here():
+    from amos_tutorial.transforms.augment import DA5_OMITTED
+
+    row = W.recipe_table().set_index("ingredient").loc["augmentation"]
+    assert "1 of the 3 Task 1" in row["what the winners did"]
+    assert "none of the 2 Task 2" in row["what the winners did"]
+    assert "subset" in row["in this book"]
+    for missing in ("median filter", "sharpening", "blank rectangles", "brightness gradients", "local gamma"):
+        assert missing in DA5_OMITTED[1:]
+        assert missing in row["in this book"]
 
 
 # --- the paired bootstrap ------------------------------------------------------------------------------
@@ -191,6 +216,13 @@ def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_p
     assert set(result.deltas["step"]) == set(STEPS[1:])
     assert (result.folder / "postprocess_plan.json").is_file()
     assert result.plan.table is not None
+    # The ensemble against its own members, on the same test cases: this isolates the ensembling from step 4's
+    # other change (each member trains on the pool minus its validation fold).
+    members = result.members
+    assert members["member"].tolist() == [run.name for run in ladder.runs[STEPS[3]]]
+    assert members["ensemble_dice"].to_numpy() == pytest.approx(steps.loc[STEPS[3], "dice"])
+    assert members["delta"].to_numpy() == pytest.approx((members["ensemble_dice"] - members["dice"]).to_numpy())
+    assert (members["n_cases"] == len(ladder.test_cases)).all()
     again = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
     assert again.runs == ladder.runs  # shared runs: nothing is trained twice
 
@@ -207,3 +239,21 @@ def test_the_figure_draws_both_panels_and_checks_its_tables():
     assert "all organs" in [t.get_text() for t in right.get_yticklabels()]
     with pytest.raises(ValueError, match="lacks column"):
         plot_ablation(summary.drop(columns="dice"), deltas)
+
+
+def test_the_winners_per_organ_figure_marks_the_organs_left_raw():
+    from amos_tutorial.evaluation.reference import winners_per_organ
+    from amos_tutorial.viz.ablation import plot_winners_per_organ
+
+    organs = winners_per_organ()
+    fig = plot_winners_per_organ(organs)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(organs["organ"].iloc[:15])
+    hollow = [c for c in ax.collections if "no post-processing" in c.get_label()]
+    assert [len(c.get_offsets()) for c in hollow] == [4, 5]  # Task 1 left 4 organs raw, Task 2 five
+    filled = [c for c in ax.collections if c.get_label().endswith(": post-processed")]
+    assert [len(c.get_offsets()) for c in filled] == [11, 10]
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_winners_per_organ(organs.drop(columns="postprocessing"))
+    with pytest.raises(ValueError, match="empty"):
+        plot_winners_per_organ(organs.iloc[:0])

@@ -186,6 +186,13 @@ def test_plans_hold_the_cpu_configuration(release, nnunet_run):
     assert table.loc["stages / features", "nnU-Net"] == "4 / 8-64"
     # nnU-Net's own split file is the one `amos splits` computes.
     assert json.loads((pre / "splits_final.json").read_text()) == crossval_folds(nnunet_case_ids(release, 2))
+    # the chapter's account of 3d_fullres's spacing is the spacing nnU-Net planned
+    from amos_tutorial.nnunet.plans import fullres_target_spacing
+
+    fingerprint = json.loads((pre / "dataset_fingerprint.json").read_text())
+    planned = plans["configurations"]["3d_fullres"]["spacing"]
+    ours = fullres_target_spacing(fingerprint)["spacing"]
+    assert [ours[i] for i in plans["transpose_forward"]] == pytest.approx(planned)
 
 
 @pytest.mark.slow
@@ -353,3 +360,32 @@ def test_train_refuses_fewer_cases_than_folds(tmp_path, capsys):
     assert code == 2
     assert f"{pre / 'dataset.json'}: 1 training case(s)" in err
     assert "needs at least 5" in err
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fullres_target_spacing_is_nnunets_rule(seed):
+    """The 10th-percentile rule on an anisotropic axis, against nnU-Net's own planner method where installed."""
+    from amos_tutorial.nnunet.plans import fullres_target_spacing
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    # AMOS-like: thick slices (1.25-5 mm) over 0.6-0.9 mm pixels, about 100 slices of 512 x 512
+    z = rng.choice([1.25, 2.0, 2.5, 5.0, 5.0, 5.0], size=n)
+    xy = rng.uniform(0.6, 0.9, size=n)
+    fingerprint = {"spacings": np.stack([z, xy, xy], 1).tolist(),
+                   "shapes_after_crop": np.stack([rng.integers(60, 160, n), np.full(n, 512), np.full(n, 512)], 1).tolist()}
+    ours = fullres_target_spacing(fingerprint)
+    assert ours["anisotropic_axis"] == 0
+    assert ours["spacing"][0] == pytest.approx(max(np.percentile(z, 10), max(ours["median"][1:]) + 1e-5))
+    assert ours["spacing"][0] < ours["median"][0]  # not the median on the anisotropic axis
+    isotropic = {"spacings": [[1.0, 1.0, 1.0]] * 3, "shapes_after_crop": [[100, 100, 100]] * 3}
+    assert fullres_target_spacing(isotropic)["anisotropic_axis"] is None
+    with pytest.raises(ValueError, match="lacks"):
+        fullres_target_spacing({"spacings": []})
+    planner = pytest.importorskip("nnunetv2.experiment_planning.experiment_planners.default_experiment_planner")
+    from types import SimpleNamespace
+
+    for fp in (fingerprint, isotropic):
+        self = SimpleNamespace(overwrite_target_spacing=None, dataset_fingerprint=fp, anisotropy_threshold=3)
+        theirs = planner.ExperimentPlanner.determine_fullres_target_spacing(self)
+        assert fullres_target_spacing(fp)["spacing"] == pytest.approx(tuple(theirs))

@@ -48,6 +48,7 @@ __all__ = [
     "AblationSetup",
     "DELTA_COLUMNS",
     "LadderRuns",
+    "MEMBER_COLUMNS",
     "STEPS",
     "SUMMARY_COLUMNS",
     "SMOKE_FOLDS",
@@ -70,6 +71,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "step", "dice", "delta", "low", "high", "n_cases", "models", "parameters", "train_steps", "train_s", "predict_s",
     "peak_gib",
 )  # fmt: skip
+#: Columns of :attr:`AblationResult.members`: each fold run alone against the ensemble of all of them.
+MEMBER_COLUMNS: tuple[str, ...] = ("member", "dice", "ensemble_dice", "delta", "low", "high", "n_cases")
 #: Columns of :func:`paired_deltas`.
 DELTA_COLUMNS: tuple[str, ...] = ("organ_id", "organ", "before", "after", "delta", "low", "high", "n_cases")
 #: Smoke scale of the ladder (the chapter on a 2-core CPU, five trainings inside its 3-minute budget), the same
@@ -233,6 +236,10 @@ class AblationResult:
         plan: The post-processing plan chosen on the cross-validation predictions (None without folds).
         setup: The :class:`AblationSetup`.
         folder: Where the predictions and ``postprocess_plan.json`` are (one sub-folder of ``work`` per set of runs).
+        members: The ensemble against its own members, columns :data:`MEMBER_COLUMNS`: each fold run alone on
+            the same test cases, and the ensemble minus it with its paired bootstrap interval. Step 4 of the
+            ladder also changes the training data (each member trains on the pool minus its validation fold);
+            this table isolates the ensembling. Empty without fold runs.
     """
 
     scores: pd.DataFrame
@@ -241,6 +248,7 @@ class AblationResult:
     plan: Any
     setup: AblationSetup
     folder: Path
+    members: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(MEMBER_COLUMNS)))
 
 
 def holdout_cases(root: str | os.PathLike, preset: str = "quick") -> tuple[list[Any], list[Any], str]:
@@ -523,6 +531,18 @@ def score_ladder(
             predict_s[step] = time.perf_counter() - start
         previous_out = out
         scores[step] = evaluate_folder(out, labels, data_root=ladder.root)
+    members = []
+    if STEPS[3] in scores and len(ladder.runs[STEPS[3]]) > 1:
+        ensemble = scores[STEPS[3]]
+        for run in ladder.runs[STEPS[3]]:
+            out = work / "pred" / f"member_{run.name}"
+            predict_folder(run, images, out, which="last", tta=setup.tta, device=device, data_root=ladder.root,
+                           progress=False)  # fmt: skip
+            member = evaluate_folder(out, labels, data_root=ladder.root)
+            overall = paired_deltas(member, ensemble, setup.n_boot, setup.confidence).iloc[0]
+            members.append({"member": run.name, "dice": overall["before"], "ensemble_dice": overall["after"],
+                            "delta": overall["delta"], "low": overall["low"], "high": overall["high"],
+                            "n_cases": overall["n_cases"]})  # fmt: skip
     deltas = []
     for previous, step in zip(steps, steps[1:]):
         d = paired_deltas(scores[previous], scores[step], setup.n_boot, setup.confidence)
@@ -549,4 +569,5 @@ def score_ladder(
         })  # fmt: skip
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     all_scores = pd.concat([s.assign(step=k) for k, s in scores.items()], ignore_index=True)
-    return AblationResult(scores=all_scores, summary=summary, deltas=delta_table, plan=plan, setup=setup, folder=work)
+    return AblationResult(scores=all_scores, summary=summary, deltas=delta_table, plan=plan, setup=setup, folder=work,
+                          members=pd.DataFrame(members, columns=list(MEMBER_COLUMNS)))

@@ -137,7 +137,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--augment",
         choices=tuple(AUGMENTATIONS),
-        help="patch augmentation: off, default, or da5 (the AMOS 2022 winners' stronger set; default: default)",
+        help=(
+            "patch augmentation: off, default, or da5 (a subset of nnU-Net's DA5, which one of the AMOS 2022 "
+            "winners' three Task 1 configurations used; default: default)"
+        ),
     )
     parser.add_argument("--lr", type=float, help="learning rate (default: the model's recipe)")
     add_seed_arg(parser, "seed of weights, patches and RNGs (default: the run's, else 0)", optional=True)

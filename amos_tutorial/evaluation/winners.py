@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from amos_tutorial.evaluation.reference import SOURCES, Source, published_results
+from amos_tutorial.evaluation.reference import SOURCES, Source, published_results, require_same_protocol
+from amos_tutorial.transforms.augment import DA5_OMITTED
 
 __all__ = [
     "FULL_FOLDS",
@@ -41,6 +42,7 @@ __all__ = [
     "RECIPE",
     "RECIPE_COLUMNS",
     "RecipeItem",
+    "WINNERS_CONFIGURATIONS",
     "WINNERS_ENSEMBLES",
     "WINNERS_SOURCES",
     "full_plan_commands",
@@ -54,16 +56,7 @@ FULL_FOLDS = 5
 #: The published sources of this module, by key (two shared with :mod:`amos_tutorial.evaluation.reference`).
 WINNERS_SOURCES: dict[str, Source] = {
     "amos_winner": SOURCES["amos_winner"],
-    "nnunet_amos2022": Source(
-        key="nnunet_amos2022",
-        short="nnU-Net AMOS 2022 notes (db00053f)",
-        citation=(
-            "MIC-DKFZ/nnUNet, commit db00053f, documentation/amos2022/readme.md and the trainers and planners "
-            "it names (nnUNetTrainerV2_ResencUNet_SimonsInit[_DA5], ExperimentPlanner3D_residual_v21_bfnnUNet*)"
-        ),
-        url="https://github.com/MIC-DKFZ/nnUNet/tree/db00053fab236afeb3fbf6d7f4daf230ea550fbc/documentation/amos2022",
-        bibkey="nnunet2022amos",
-    ),
+    "nnunet_amos2022": SOURCES["nnunet_amos2022"],
     "nnunet_revisited": SOURCES["nnunet_revisited"],
 }
 
@@ -114,8 +107,9 @@ RECIPE: tuple[RecipeItem, ...] = (
     RecipeItem("schedule", "SGD, lr 1e-2, poly decay, 1000 epochs x 250 iterations", "--preset full", "nnunet_amos2022"),
     RecipeItem(
         "augmentation",
-        '"DA5": rotation +-30 degrees, scaling 0.7-1.43, more intensity transforms',
-        "--augment da5",
+        '"DA5" (rotation +-30 degrees, scaling 0.7-1.43, more intensity transforms) in 1 of the 3 Task 1 '
+        "configurations and in none of the 2 Task 2 configurations; the others use nnU-Net's default augmentation",
+        "--augment da5, a subset of DA5: no " + ", ".join(DA5_OMITTED[1:]) + "; " + DA5_OMITTED[0],
         "nnunet_amos2022",
     ),
     RecipeItem(
@@ -153,6 +147,20 @@ RECIPE: tuple[RecipeItem, ...] = (
 """The winning entry, ingredient by ingredient, each with its source."""
 
 RECIPE_COLUMNS: tuple[str, ...] = ("ingredient", "what the winners did", "in this book", "source")
+
+#: The winners' final configurations, per task: (trainer, plans), as ``run_inference_task1.py`` /
+#: ``run_inference_task2.py`` list them in ``models`` (source: ``nnunet_amos2022``). Each is trained on 5 folds.
+WINNERS_CONFIGURATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Task 1 (CT)": (
+        ("nnUNetTrainerV2_ResencUNet_SimonsInit_DA5", "nnUNetPlans_bfnnUNet_fabresnet_31_bs5"),
+        ("nnUNetTrainerV2_ResencUNet_SimonsInit", "nnUNetPlans_bfnnUNet_fabresnet_31_spnnU_bs6"),
+        ("nnUNetTrainerV2_ResencUNet_SimonsInit", "nnUNetPlans_bfnnUNet_fabresnet_bs5"),
+    ),
+    "Task 2 (CT+MRI)": (
+        ("nnUNetTrainerV2_ResencUNet_SimonsInit", "nnUNetPlans_bfnnUNet_fabresnet_31_spnnU_bs6"),
+        ("nnUNetTrainerV2_ResencUNet_SimonsInit", "nnUNetPlans_bfnnUNet_fabresnet_31_bs5"),
+    ),
+}
 
 #: Models in the winners' final ensembles, per task: (configurations, folds) (source: ``nnunet_amos2022``).
 WINNERS_ENSEMBLES: dict[str, tuple[int, int]] = {"Task 1 (CT)": (3, 5), "Task 2 (CT+MRI)": (2, 5)}
@@ -206,7 +214,9 @@ def gpu_plan(folds: int = FULL_FOLDS, configurations: tuple[str, ...] = _PRESETS
     """
     if not isinstance(folds, int) or isinstance(folds, bool) or not 1 <= folds <= FULL_FOLDS:
         raise ValueError(f"folds must be an integer from 1 to {FULL_FOLDS}, got {folds!r}")
-    published = published_results(source="nnunet_revisited").set_index("model")
+    published = published_results(source="nnunet_revisited")
+    require_same_protocol(published)
+    published = published.set_index("model")
     unknown = [c for c in configurations if c not in published.index]
     if unknown:
         raise ValueError(f"no published cost for {unknown}; known: {sorted(published.index)}")
@@ -224,41 +234,56 @@ def gpu_plan(folds: int = FULL_FOLDS, configurations: tuple[str, ...] = _PRESETS
 def full_plan_commands(
     data: str = "/data/amos22",
     variant: str = "L",
-    augment: str = "da5",
+    task: int = 2,
     folds: int = FULL_FOLDS,
     out: str = "runs/winners",
 ) -> list[str]:
-    """The commands of the full recipe on a GPU machine: folds, training, CV post-processing, ensemble.
+    """The commands of the recipe on a GPU machine: folds, training, CV post-processing, ensemble.
 
-    One ``amos`` command per step; the cross-validation predictions have no command of their own and are
-    one call of :func:`amos_tutorial.inference.crossval_predictions`; their labels are linked into one folder.
+    One fold set per configuration of the winners' ensemble for ``task`` (:data:`WINNERS_CONFIGURATIONS`), each
+    preceded by a ``#`` line naming the winners' trainer and plans it stands for. A DA5 trainer becomes
+    ``--augment da5`` (a subset of DA5, see :data:`~amos_tutorial.transforms.augment.DA5_OMITTED`), any other
+    ``--augment default``. The book's package has no counterpart of the winners' plans variants (target spacing,
+    batch size), so configurations that differ only by their plans map to the same runs and are trained once.
+    The cross-validation predictions have no command of their own and are one call of
+    :func:`amos_tutorial.inference.crossval_predictions`; their labels are linked into one folder.
 
     Args:
         data: The AMOS folder.
         variant: ResEnc variant (``"M"`` or ``"L"``).
-        augment: Augmentation preset (``"da5"``, ``"default"``).
-        folds: Folds to train (1 to 5).
+        task: 1 (CT only, three configurations, one with DA5) or 2 (CT and MRI, two configurations, no DA5).
+        folds: Folds to train per configuration (1 to 5).
         out: Folder for runs, predictions and the post-processing plan.
 
     Returns:
-        One shell command per line, arguments quoted.
+        One shell command per line, arguments quoted; lines starting with ``#`` are comments.
 
     Raises:
-        ValueError: For a fold count out of range.
+        ValueError: For a task other than 1 or 2, or a fold count out of range.
     """
+    if task not in (1, 2) or isinstance(task, bool):
+        raise ValueError(f"task must be 1 or 2, got {task!r}")
     if not isinstance(folds, int) or isinstance(folds, bool) or not 1 <= folds <= FULL_FOLDS:
         raise ValueError(f"folds must be an integer from 1 to {FULL_FOLDS}, got {folds!r}")
 
     def line(*args: str) -> str:
         return shlex.join(["amos", *args])
 
-    runs = [f"{out}/resenc_{variant}_{augment}_fold{k}" for k in range(folds)]
-    commands = [line("splits", "--data", data, "--folds", str(FULL_FOLDS))]
-    commands += [
-        line("train", "--model", "resenc", "--variant", variant, "--augment", augment, "--fold", str(k),
-             "--preset", "full", "--data", data, "--out", run)
-        for k, run in enumerate(runs)
-    ]  # fmt: skip
+    name = "Task 1 (CT)" if task == 1 else "Task 2 (CT+MRI)"
+    by_augment: dict[str, list[str]] = {}
+    for trainer, plans in WINNERS_CONFIGURATIONS[name]:
+        augment = "da5" if trainer.endswith("_DA5") else "default"
+        by_augment.setdefault(augment, []).append(f"{trainer} / {plans}")
+    task_args = ("--task", str(task))
+    commands = [line("splits", "--data", data, "--folds", str(FULL_FOLDS), *task_args)]
+    runs: list[str] = []
+    for augment, winners in by_augment.items():
+        commands.append("# the winners' " + " and ".join(winners))
+        for k in range(folds):
+            run = f"{out}/task{task}_resenc_{variant}_{augment}_fold{k}"
+            runs.append(run)
+            commands.append(line("train", "--model", "resenc", "--variant", variant, "--augment", augment,
+                                 "--fold", str(k), "--preset", "full", *task_args, "--data", data, "--out", run))
     commands.append(shlex.join([
         "python", "-c", "from amos_tutorial.inference import crossval_predictions; "
         f'crossval_predictions({json.dumps(runs)}, {json.dumps(out + "/cv")}, which="last", tta=True)',

@@ -35,6 +35,7 @@ __all__ = [
     "add_smoke_configuration",
     "dataset_folder",
     "full_commands",
+    "fullres_target_spacing",
     "plan_and_preprocess",
     "plans_vs_book",
 ]
@@ -52,6 +53,59 @@ FULL_PRESETS = {
     "ResEncM": ("nnUNetPlannerResEncM", "nnUNetResEncUNetMPlans"),
     "ResEncL": ("nnUNetPlannerResEncL", "nnUNetResEncUNetLPlans"),
 }
+
+
+def fullres_target_spacing(fingerprint: dict, anisotropy_threshold: float = 3.0) -> dict:
+    """The target spacing of nnU-Net's ``3d_fullres`` from a dataset fingerprint, with the rule that chose it.
+
+    Introduced in chapter *nnU-Net v2: the framework that won*. The same rule as nnU-Net v2's
+    ``ExperimentPlanner.determine_fullres_target_spacing``: the median spacing per axis, except on an
+    anisotropic axis, one whose median spacing is more than ``anisotropy_threshold`` times the largest other
+    one while its median size (after cropping) times the threshold is below the smallest other size. There
+    nnU-Net takes the 10th percentile of that axis's spacings (never below the largest other spacing).
+
+    Args:
+        fingerprint: The content of ``dataset_fingerprint.json`` (``spacings`` and ``shapes_after_crop``,
+            nnU-Net's axis order z, y, x).
+        anisotropy_threshold: nnU-Net's ``anisotropy_threshold`` (3).
+
+    Returns:
+        ``{"spacing": (z, y, x), "median": (z, y, x), "anisotropic_axis": int or None, "tenth_percentile":
+        float or None}`` in mm.
+
+    Raises:
+        ValueError: If the fingerprint lacks ``spacings`` or ``shapes_after_crop``, or they are empty.
+
+    Examples:
+        >>> fp = {"spacings": [[5.0, 0.7, 0.7], [2.5, 0.8, 0.8], [5.0, 0.7, 0.7]],
+        ...       "shapes_after_crop": [[90, 512, 512], [180, 512, 512], [100, 512, 512]]}
+        >>> fullres_target_spacing(fp)["spacing"]
+        (3.0, 0.7, 0.7)
+    """
+    import numpy as np
+
+    missing = [k for k in ("spacings", "shapes_after_crop") if not fingerprint.get(k)]
+    if missing:
+        raise ValueError(f"the fingerprint lacks {missing}: pass the content of dataset_fingerprint.json")
+    spacings = np.vstack(fingerprint["spacings"]).astype(float)
+    median = np.percentile(spacings, 50, 0)
+    median_size = np.percentile(np.vstack(fingerprint["shapes_after_crop"]), 50, 0)
+    worst = int(np.argmax(median))
+    others = [i for i in range(len(median)) if i != worst]
+    other_spacing = max(median[i] for i in others)
+    aniso_spacing = median[worst] > anisotropy_threshold * other_spacing
+    aniso_voxels = median_size[worst] * anisotropy_threshold < min(median_size[i] for i in others)
+    target = median.copy()
+    tenth = None
+    if aniso_spacing and aniso_voxels:
+        tenth = float(np.percentile(spacings[:, worst], 10))
+        target[worst] = tenth if tenth >= other_spacing else other_spacing + 1e-5
+    return {
+        "spacing": tuple(float(v) for v in target),
+        "median": tuple(float(v) for v in median),
+        "anisotropic_axis": worst if tenth is not None else None,
+        "tenth_percentile": tenth,
+    }
 
 
 def dataset_folder(dataset_id: int, kind: str = "nnUNet_preprocessed") -> Path:

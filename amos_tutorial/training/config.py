@@ -180,7 +180,7 @@ class TrainConfig:
         organ_weighted: Centre patches on organs (nnU-Net-style oversampling), see ``PatchSampler``.
         augment: Name of the patch augmentation in
             :data:`~amos_tutorial.transforms.augment.AUGMENTATIONS`: ``"off"``, ``"default"`` or ``"da5"``
-            (the AMOS 2022 winners' stronger augmentation). Booleans of older ``config.json`` files are read
+            (a subset of nnU-Net's DA5, see :data:`~amos_tutorial.transforms.augment.DA5_OMITTED`). Booleans of older ``config.json`` files are read
             as ``True -> "default"``, ``False -> "off"``.
         cache_dir: Folder of the preprocessed cases; None uses ``<AMOS_CACHE_DIR>/preprocessed/...``.
         memory_budget_gb: RAM for the training cases, passed to ``load_preprocessed``; the cases beyond it are

@@ -7,7 +7,8 @@ of tensor operations: ``torch.flip`` / ``torch.rot90`` per sample, one ``affine_
 ``grid_sample`` for the samples that are rotated or zoomed, and broadcast arithmetic for intensity.
 
 Named settings (:data:`AUGMENTATIONS`, chosen by ``TrainConfig.augment`` / ``amos train --augment``): ``"off"``,
-``"default"`` (:class:`AugmentConfig`'s defaults) and ``"da5"``, the AMOS 2022 winners' stronger set (:data:`DA5`).
+``"default"`` (:class:`AugmentConfig`'s defaults) and ``"da5"``, a subset of nnU-Net's DA5 (:data:`DA5`), which
+one of the AMOS 2022 winners' three Task 1 configurations used (:data:`DA5_OMITTED` lists what it leaves out).
 
 Conventions: patches are ``(B, 1, X, Y, Z)``; rotations turn the axial (x, y) plane about z, in mm
 (the voxel spacing is taken into account), like MONAI's ``RandAffined(rotate_range=(0, 0, angle))``.
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 __all__ = [
     "AUGMENTATIONS",
     "DA5",
+    "DA5_OMITTED",
     "AugmentConfig",
     "get_augmentation",
     "draw_augment_params",
@@ -427,7 +429,8 @@ def _inverted_gamma(image: torch.Tensor, params: Mapping[str, torch.Tensor]) -> 
         image[i] = hi - ((hi - x) / rng).pow(float(params["invert_gamma"][i])) * rng
 
 
-#: The AMOS 2022 winners' stronger augmentation, nnU-Net's ``nnUNetTrainerDA5``: rotation +-30 degrees (p 0.4), zoom
+#: A subset of nnU-Net's ``nnUNetTrainerDA5`` (used by one of the AMOS 2022 winners' three Task 1
+#: configurations, by none of Task 2's): rotation +-30 degrees (p 0.4), zoom
 #: 0.7..1.43 (p 0.2, independent of the rotation), and more intensity transforms. Probabilities of the added
 #: transforms are nnU-Net's ``apply_probability * p_per_channel`` for one channel: Gaussian blur sigma 0.3..1.5
 #: (0.2 * 0.5), contrast 0.5..2 (0.2 * 0.5), low resolution 0.25..1 (0.15 * 0.5), gamma on the inverted image
@@ -449,6 +452,16 @@ DA5 = AugmentConfig(
     low_res_prob=0.075,
     low_res_range=(0.25, 1.0),
     invert_gamma_prob=0.19,
+)
+
+#: What nnU-Net's DA5 does that :data:`DA5` (``--augment da5``) does not: the book's preset is a subset.
+DA5_OMITTED: tuple[str, ...] = (
+    "rotation about all three axes (here about z only)",
+    "median filter",
+    "sharpening",
+    "blank rectangles",
+    "brightness gradients",
+    "local gamma",
 )
 
 #: Named augmentations of training (``TrainConfig.augment``, ``amos train --augment``): None means no augmentation.
