@@ -160,9 +160,10 @@ def test_student_edition_drops_solutions_and_keeps_skeletons(tmp_path, capsys):
     assert written == ["evaluation.ipynb", "intro.ipynb"]
     assert (tmp_path / "student" / "_static" / "colab-badge.svg").is_file()
     source, student = _read(BOOK / "evaluation.ipynb"), _read(tmp_path / "student" / "evaluation.ipynb")
-    tagged = [c for c in source.cells if SOLUTION_TAG in c.metadata.get("tags", [])]
+    tagged = [c for c in source.cells if {SOLUTION_TAG, "instructor-only"} & set(c.metadata.get("tags", []))]
     assert len(student.cells) == len(source.cells) - len(tagged)
     assert tagged
+    assert not [c for c in student.cells if "hidden: click" in c.source or "solution_" in c.source]
     assert not any(SOLUTION_TAG in c.metadata.get("tags", []) for c in student.cells)
     skeletons = [c for c in student.cells if "exercise-skeleton" in c.metadata.get("tags", [])]
     assert skeletons

@@ -7,12 +7,15 @@ and checks it with one call::
     from amos_tutorial.exercises import check_dice
     check_dice(my_dice)   # ✓ Dice (DSC): passed all 7 inputs (...)  or  ✗ ... expected 0.5, got 0.4
 
-Each checker runs the function on random and edge-case inputs (empty masks, one voxel, anisotropic
-spacing), compares with a trusted reference (MONAI, or :mod:`amos_tutorial.evaluation`) and reports the
-first failing input, expected against got; an unfinished skeleton gives "not implemented yet".
+Each checker first makes sure the function is the student's own (one that is, or calls, the package's or
+MONAI's implementation fails in one line), then runs it on random and edge-case inputs (empty masks, one
+voxel, anisotropic spacing) and compares with stored answers (``fixtures/*.npz``, made by
+``tests/exercise_fixtures.py`` from MONAI and :mod:`amos_tutorial.evaluation`; no reference function ships
+with the package); it reports the first failing input, expected against got. An unfinished skeleton gives
+"not implemented yet".
 
 ========================  ======================================  ==================================
-checker                   the student writes                      compared with
+checker                   the student writes                      expected answers made by
 ========================  ======================================  ==================================
 check_window_level        CT display window (level, width)        the book's formula
 check_resample_spacing    linear resampling to a voxel size       MONAI ``Spacing``'s convention
@@ -33,6 +36,7 @@ from amos_tutorial.exercises.evaluation import (
     check_nsd,
     check_sliding_window,
     gaussian_weights,
+    surface_elements,
     window_starts,
 )
 from amos_tutorial.exercises.postprocess import check_largest_component
@@ -52,5 +56,6 @@ __all__ = [
     "check_training_step",
     "check_window_level",
     "gaussian_weights",
+    "surface_elements",
     "window_starts",
 ]

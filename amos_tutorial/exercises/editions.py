@@ -6,7 +6,13 @@ Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book
   and Colab all render collapsed;
 * the solution of a build-it-yourself exercise is a code cell that also carries ``hide-input`` (collapsed
   in the HTML book), ``jupyter.source_hidden`` (collapsed in JupyterLab and Notebook 7) and Colab's
-  ``cellView: form`` with a ``# @title`` line (collapsed in Colab).
+  ``cellView: form`` with a ``# @title`` line (collapsed in Colab). It comes *after* the check of the
+  student's function (cell tagged :data:`CHECK_TAG`) and defines its function under another name
+  (``solution_dice``, not the skeleton's ``my_dice``), so running a notebook top to bottom checks the
+  student's code, never the solution, and later cells that reuse ``my_dice`` get the student's.
+
+Text meant for the instructor edition only (it mentions the solutions) is a markdown cell tagged
+:data:`INSTRUCTOR_TAG`.
 
 :func:`write_student_edition` (``amos book student OUT``) copies the chapters without those cells, so a
 student's notebook keeps the skeletons, whose checkers then report "not implemented yet".
@@ -16,6 +22,7 @@ student's notebook keeps the skeletons, whose checkers then report "not implemen
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 import shutil
@@ -24,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CHECK_TAG",
+    "INSTRUCTOR_TAG",
+    "SKELETON_TAG",
     "SOLUTION_TAG",
     "default_book_dir",
     "hidden_solution_metadata",
@@ -34,6 +44,9 @@ __all__ = [
 ]
 
 SOLUTION_TAG = "solution"
+SKELETON_TAG = "exercise-skeleton"
+CHECK_TAG = "exercise-check"
+INSTRUCTOR_TAG = "instructor-only"
 #: First line of a solution code cell: Colab shows this title instead of the hidden code.
 SOLUTION_TITLE = "# @title Solution (hidden: click to show the code)"
 DETAILS_OPEN = "<details>\n<summary>Solution</summary>"
@@ -52,12 +65,50 @@ def hidden_solution_metadata() -> dict[str, Any]:
     return {"tags": [SOLUTION_TAG, "hide-input"], "jupyter": {"source_hidden": True}, "cellView": "form"}
 
 
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
 def _is_solution(cell: dict) -> bool:
-    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+    return SOLUTION_TAG in _tags(cell)
+
+
+def _defined_functions(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def _order_problems(cells: list) -> list[str]:
+    """Solution code that would run before its check, or replace the student's function."""
+    problems, skeleton_names, solution_since_skeleton = [], set(), None
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if SKELETON_TAG in _tags(cell):
+            skeleton_names |= _defined_functions(source)
+            solution_since_skeleton = None
+        elif _is_solution(cell):
+            solution_since_skeleton = index if solution_since_skeleton is None else solution_since_skeleton
+            clash = sorted(_defined_functions(source) & skeleton_names)
+            if clash:
+                problems.append(
+                    f"cell {index}: the solution redefines {', '.join(clash)}, the student's function "
+                    "(name it solution_...; run-all would check and reuse the solution)"
+                )
+        elif CHECK_TAG in _tags(cell) and solution_since_skeleton is not None:
+            problems.append(
+                f"cell {index}: the solution (cell {solution_since_skeleton}) runs before this check; "
+                "put the solution after the check"
+            )
+    return problems
 
 
 def solution_problems(nb: Any) -> list[str]:
-    """Why a notebook's solutions would show in one of the three renderings (empty list: all hidden).
+    """Why a notebook's solutions would show in one of the three renderings, or run before their checks (empty: none).
 
     Args:
         nb: A notebook (``nbformat`` node or the equivalent dict).
@@ -82,13 +133,13 @@ def solution_problems(nb: Any) -> list[str]:
                 problems.append(f"{where}: solution code cell without jupyter.source_hidden (shows in Jupyter)")
             if meta.get("cellView") != "form" or not source.startswith(SOLUTION_TITLE):
                 problems.append(f"{where}: solution code cell must be a Colab form cell starting {SOLUTION_TITLE!r}")
-    return problems
+    return problems + _order_problems(nb["cells"])
 
 
 def student_notebook(nb: Any) -> Any:
-    """A copy of ``nb`` without its solution cells and without outputs (the student edition)."""
+    """A copy of ``nb`` without its solution and instructor-only cells and without outputs (the student edition)."""
     out = copy.deepcopy(nb)
-    out["cells"] = [c for c in out["cells"] if not _is_solution(c)]
+    out["cells"] = [c for c in out["cells"] if not (_is_solution(c) or INSTRUCTOR_TAG in _tags(c))]
     for cell in out["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
