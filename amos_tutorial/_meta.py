@@ -22,6 +22,7 @@ __all__ = [
     "DISTRIBUTION",
     "REPOSITORY",
     "REPOSITORY_URL",
+    "STUDENT_BRANCH",
     "VERSION",
     "install_spec",
     "pip_install_line",
@@ -73,3 +74,8 @@ def install_spec(extra: str | None = None, version: str = VERSION) -> str:
 def pip_install_line(extra: str | None = None) -> str:
     """The notebook line that installs :func:`install_spec` (``%pip install -q "..."``)."""
     return f'%pip install -q "{install_spec(extra)}"'
+
+
+#: Branch that holds the student edition (``amos book student OUT`` writes it, laid out like this repository:
+#: ``OUT/_config.yml``, ``OUT/book/<chapter>.ipynb``); its Colab badges open the chapters on this branch.
+STUDENT_BRANCH = "student"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from amos_tutorial.cli._args import add_command
+from amos_tutorial.cli._args import add_command, add_out_arg, add_overwrite_arg
 
 ORDER = 90
 
@@ -18,7 +18,7 @@ def _student_command(args: argparse.Namespace) -> int:
     from amos_tutorial.exercises.editions import write_student_edition
 
     chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
-    written = write_student_edition(args.out, book=args.book, chapters=chapters)
+    written = write_student_edition(args.out, book=args.book, chapters=chapters, overwrite=args.overwrite)
     print(f"amos book student: {len(written)} chapter(s) without solutions in {args.out}")
     return 0
 
@@ -43,8 +43,25 @@ def _sync_command(args: argparse.Namespace) -> int:
     return 1 if args.check and stale else 0
 
 
+def _assign_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.exercises.editions import write_assignment
+
+    grader = write_assignment(args.out, book=args.book, overwrite=args.overwrite)
+    print(f"amos book assign: student edition in {args.out / 'student'}, grading notes in {grader}")
+    print(f"  grade with: amos book grade SUBMISSIONS_FOLDER --out {args.out / 'scores.csv'}")
+    return 0
+
+
+def _grade_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.exercises.grading import grade_folder
+
+    out = grade_folder(args.submissions, args.out)
+    print(f"amos book grade: scores in {out}, one-line feedback in {out.with_name('feedback.csv')}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``amos book student`` and ``amos book sync``."""
+    """Add ``amos book student``, ``assign``, ``grade`` and ``sync``."""
     parser = add_command(
         subparsers,
         "book",
@@ -65,7 +82,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     student.add_argument("out", type=Path, metavar="OUT", help="output folder")
     student.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
     student.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
+    add_overwrite_arg(student, help="replace chapters already in OUT (a student's edits are lost)")
     student.set_defaults(func=_student_command)
+    assign = add_command(
+        sub,
+        "assign",
+        help="write the student edition and the grading notes of a course",
+        description=(
+            "Write OUT/student (the student edition, a book of its own) and OUT/autograder (which exercises "
+            "are graded, and the command that grades a folder of submitted notebooks)."
+        ),
+    )
+    assign.add_argument("out", type=Path, metavar="OUT", help="output folder")
+    assign.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    add_overwrite_arg(assign, help="replace chapters already in OUT (a student's edits are lost)")
+    assign.set_defaults(func=_assign_command)
+    grade = add_command(
+        sub,
+        "grade",
+        help="grade a folder of submitted notebooks: one CSV of scores per exercise",
+        description=(
+            "Run the exercise cells of every submitted notebook (each in its own process) and its checks; "
+            "write the scores (one row per submission, one column per exercise) and feedback.csv beside them."
+        ),
+    )
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS", help="folder of submitted .ipynb files")
+    add_out_arg(grade, help="the scores CSV (feedback.csv is written beside it)", type=Path, default=Path("scores.csv"))
+    grade.set_defaults(func=_grade_command)
     sync = add_command(
         sub,
         "sync",
