@@ -263,6 +263,67 @@ def _largest_component() -> dict[str, np.ndarray]:
     return out
 
 
+ANISO_THRESHOLD = 3  # nnunetv2.configuration.ANISO_THRESHOLD
+
+
+def target_spacing(spacings: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+    """nnU-Net v2's ``ExperimentPlanner.determine_fullres_target_spacing`` (a copy, without the override)."""
+    spacings = np.vstack(spacings).astype(np.float64)
+    target = np.percentile(spacings, 50, 0)
+    target_size = np.percentile(np.vstack(shapes), 50, 0)
+    worst = int(np.argmax(target))
+    other = [i for i in range(len(target)) if i != worst]
+    other_spacings = [target[i] for i in other]
+    other_sizes = [target_size[i] for i in other]
+    aniso_spacing = target[worst] > ANISO_THRESHOLD * max(other_spacings)
+    aniso_voxels = target_size[worst] * ANISO_THRESHOLD < min(other_sizes)
+    if aniso_spacing and aniso_voxels:
+        value = np.percentile(spacings[:, worst], 10)
+        if value < max(other_spacings):
+            value = max(max(other_spacings), value) + 1e-5
+        target[worst] = value
+    return target
+
+
+def _target_spacing() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    n = 20
+    inplane = rng.uniform(0.6, 0.9, n)
+    amos_z = rng.choice([1.25, 2.5, 5.0, 5.0, 5.0, 5.0], n)
+    inputs = [
+        (np.c_[inplane, inplane, rng.uniform(0.8, 1.2, n)], np.c_[np.full(n, 512), np.full(n, 512), rng.integers(200, 400, n)]),
+        (np.c_[inplane, inplane, amos_z], np.c_[np.full(n, 512), np.full(n, 512), rng.integers(60, 160, n)]),
+        (np.c_[inplane, inplane, np.full(n, 5.0)], np.c_[np.full(n, 512), np.full(n, 512), rng.integers(300, 500, n)]),
+        (np.c_[np.full(n, 1.5), np.full(n, 1.5), np.r_[np.full(6, 1.0), np.full(n - 6, 5.0)]], np.c_[np.full(n, 256), np.full(n, 256), np.full(n, 40)]),
+        (np.c_[amos_z, inplane, inplane], np.c_[rng.integers(60, 160, n), np.full(n, 512), np.full(n, 512)]),
+        (np.array([[0.7, 0.7, 5.0]]), np.array([[512, 512, 90]])),
+    ]
+    out = {}
+    for i, (spacings, shapes) in enumerate(inputs):
+        out |= {f"c{i}_spacings": spacings, f"c{i}_shapes": shapes.astype(np.int64), f"c{i}_expected": target_spacing(spacings, shapes)}
+    return out
+
+
+def mri_normalisation(image: np.ndarray) -> np.ndarray:
+    """The package's MRI normalisation (``transforms.preprocessing._normalise``): percentile clip, then z-score."""
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig, _normalise
+
+    tensor = torch.as_tensor(np.asarray(image, dtype=np.float64))
+    return _normalise(tensor, "MRI", PreprocessConfig()).numpy()
+
+
+def _mri_normalisation() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    mri = rng.gamma(2.0, 150.0, size=(10, 9, 6))
+    mri[0, 0, :3] = 20000.0  # a few very bright voxels: the clip matters
+    inputs = [mri, rng.normal(-50, 30, size=(6, 6, 4)), np.full((4, 4, 3), 7.0),
+              rng.integers(0, 1200, size=(8, 8, 5)).astype(np.int16), np.arange(8.0).reshape(2, 2, 2)]
+    out = {}
+    for i, x in enumerate(inputs):
+        out |= {f"c{i}_image": x, f"c{i}_expected": mri_normalisation(x)}
+    return out
+
+
 BUILDERS = {
     "window_level": _window_level,
     "resample_spacing": _resample_spacing,
@@ -271,6 +332,8 @@ BUILDERS = {
     "training": _training,
     "sliding_window": _sliding_window,
     "largest_component": _largest_component,
+    "target_spacing": _target_spacing,
+    "mri_normalisation": _mri_normalisation,
 }
 
 

@@ -577,3 +577,72 @@ def test_a_numeric_string_is_not_an_answer():
     result = check_window_level(lambda image, level, width: np.full(np.shape(image), "0.5"))
     assert not result.passed
     assert "text" in str(result), str(result)
+
+
+def _spacing_median_only(spacings, shapes):
+    return np.median(np.asarray(spacings, float), axis=0)
+
+
+def _spacing_no_floor(spacings, shapes):
+    spacings = np.asarray(spacings, float)
+    target, size = np.median(spacings, axis=0), np.median(np.asarray(shapes, float), axis=0)
+    worst = int(np.argmax(target))
+    others = [a for a in range(3) if a != worst]
+    if target[worst] > 3 * max(target[others]) and size[worst] * 3 < min(size[others]):
+        target[worst] = np.percentile(spacings[:, worst], 10)  # may end up finer than the in-plane spacing
+    return target
+
+
+def _spacing_z_always_last(spacings, shapes):
+    spacings = np.asarray(spacings, float)
+    target, size = np.median(spacings, axis=0), np.median(np.asarray(shapes, float), axis=0)
+    if target[2] > 3 * max(target[:2]) and size[2] * 3 < min(size[:2]):
+        target[2] = max(np.percentile(spacings[:, 2], 10), max(target[:2]) + 1e-5)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("wrong", "word"),
+    [(_spacing_median_only, "AMOS-like"), (_spacing_no_floor, "in-plane"), (_spacing_z_always_last, "coarse axis first")],
+)
+def test_target_spacing_catches_mistakes(wrong, word):
+    from amos_tutorial.exercises import check_target_spacing
+
+    _assert_fails(check_target_spacing(wrong), word)
+
+
+def _mri_no_clip(image):
+    image = np.asarray(image, float)
+    std = image.std()
+    return (image - image.mean()) / (std if std > 0 else 1.0)
+
+
+def _mri_sample_std(image):
+    image = np.clip(np.asarray(image, float), *np.percentile(image, [0.5, 99.5]))
+    std = image.std(ddof=1)
+    return (image - image.mean()) / (std if std > 0 else 1.0)
+
+
+def _mri_constant_nan(image):
+    image = np.clip(np.asarray(image, float), *np.percentile(image, [0.5, 99.5]))
+    return (image - image.mean()) / image.std()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "word"), [(_mri_no_clip, "bright"), (_mri_sample_std, "expected"), (_mri_constant_nan, "constant")]
+)
+def test_mri_normalisation_catches_mistakes(wrong, word):
+    from amos_tutorial.exercises import check_mri_normalisation
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        _assert_fails(check_mri_normalisation(wrong), word)
+
+
+def test_the_packages_normalisation_is_delegation():
+    from amos_tutorial.exercises import check_mri_normalisation
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig, _normalise
+
+    def through_package(image):
+        return _normalise(torch.as_tensor(np.asarray(image, float)), "MRI", PreprocessConfig()).numpy()
+
+    assert "not your own code" in str(check_mri_normalisation(through_package))

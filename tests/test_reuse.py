@@ -83,3 +83,55 @@ def test_train_with_the_students_loss_and_refuse_to_resume_without_it(tmp_path):
     assert "my_loss" in (tmp_path / "run" / "loss.json").read_text()
     with pytest.raises(ValueError, match="loss.json: this run was trained with the loss"):
         train("unet", data="synthetic", out=tmp_path / "run", preset="smoke", iterations=5, progress=False, resume=True)
+
+
+def test_the_students_rule_post_processes_predictions_beside_the_packages(tmp_path):
+    import numpy as np
+    from scipy import ndimage
+
+    from amos_tutorial.exercises.reuse import postprocess_comparison
+    from amos_tutorial.utils.io import save_nifti
+
+    reference = np.zeros((12, 12, 8), np.uint8)
+    reference[1:6, 1:6, 1:5] = 6
+    pred = reference.copy()
+    pred[9:11, 9:11, 6:8] = 6  # a false island: the largest component removes it
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "labels").mkdir()
+    save_nifti(pred, np.eye(4), tmp_path / "pred" / "amos_0001.nii.gz")
+    save_nifti(reference, np.eye(4), tmp_path / "labels" / "amos_0001.nii.gz")
+
+    def my_largest(mask):
+        labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        return labels == sizes.argmax() if n else np.zeros(mask.shape, bool)
+
+    table = postprocess_comparison(tmp_path / "pred", tmp_path / "labels", my_largest)
+    row = table.iloc[0]
+    assert row["as predicted"] < 1.0
+    assert row["package's rule"] == pytest.approx(1.0)
+    assert row["your rule"] == pytest.approx(row["package's rule"])
+    unchanged = postprocess_comparison(tmp_path / "pred", tmp_path / "labels", lambda mask: mask)
+    assert unchanged.iloc[0]["your rule"] == pytest.approx(row["as predicted"])
+    with pytest.raises(FileNotFoundError, match="no predicted"):
+        postprocess_comparison(tmp_path / "labels" / "none", tmp_path / "labels", my_largest)
+
+
+def test_not_done_line_is_one_line_and_none_once_passed():
+    from amos_tutorial.exercises import check_dice
+    from amos_tutorial.exercises.reuse import not_done_line
+
+    def my_dice(reference, prediction):
+        raise NotImplementedError("Student exercise: count the overlap")
+
+    line = not_done_line(check_dice(my_dice), "scores the predictions with it")
+    assert "\n" not in line
+    assert "scores the predictions with it" in line
+    assert "not implemented yet" in line
+
+    def right(reference, prediction):
+        total = reference.sum() + prediction.sum()
+        return 2 * (reference & prediction).sum() / total if total else float("nan")
+
+    assert not_done_line(check_dice(right), "scores") is None

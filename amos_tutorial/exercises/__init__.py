@@ -26,11 +26,18 @@ check_training_loop       a minimal training loop                 a reference lo
 check_dice, check_nsd     DSC and NSD from scratch                :mod:`amos_tutorial.evaluation`
 check_sliding_window      Gaussian sliding-window inference       MONAI ``sliding_window_inference``
 check_largest_component   keep the largest connected component    the package's post-processing rule
+check_target_spacing      nnU-Net's 3d_fullres target spacing     nnU-Net v2's planner rule
+check_mri_normalisation   MRI percentile clip + z-score           the package's preprocessing
 ========================  ======================================  ==================================
 """
 
 from amos_tutorial.exercises._check import NOT_IMPLEMENTED, CheckResult
-from amos_tutorial.exercises.data import check_patch_sampling, check_resample_spacing, check_window_level
+from amos_tutorial.exercises.data import (
+    check_mri_normalisation,
+    check_patch_sampling,
+    check_resample_spacing,
+    check_window_level,
+)
 from amos_tutorial.exercises.evaluation import (
     check_dice,
     check_nsd,
@@ -39,6 +46,7 @@ from amos_tutorial.exercises.evaluation import (
     surface_elements,
     window_starts,
 )
+from amos_tutorial.exercises.planning import check_target_spacing
 from amos_tutorial.exercises.postprocess import check_largest_component
 from amos_tutorial.exercises.training import check_dice_ce_loss, check_training_loop, check_training_step
 
@@ -48,10 +56,12 @@ __all__ = [
     "check_dice",
     "check_dice_ce_loss",
     "check_largest_component",
+    "check_mri_normalisation",
     "check_nsd",
     "check_patch_sampling",
     "check_resample_spacing",
     "check_sliding_window",
+    "check_target_spacing",
     "check_training_loop",
     "check_training_step",
     "check_window_level",

@@ -1,7 +1,7 @@
-"""Checkers of the data exercises: window/level, resampling to a spacing, organ-weighted patch sampling.
+"""Checkers of the data exercises: window/level, resampling, patch sampling, MRI normalisation.
 
-Introduced in chapters *Exploring the data* (window/level) and *Preprocessing and augmentation*
-(resampling, patch sampling). Each ``check_*`` runs the student's function on random and edge-case
+Introduced in chapters *Exploring the data* (window/level), *Preprocessing and augmentation*
+(resampling, patch sampling) and *CT and MRI: the two tasks* (MRI normalisation). Each ``check_*`` runs the student's function on random and edge-case
 inputs and returns a one-line :class:`~amos_tutorial.exercises._check.CheckResult`.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from amos_tutorial.exercises._check import Case, CheckResult, compare_arrays, load_fixture, run_cases
 
-__all__ = ["check_patch_sampling", "check_resample_spacing", "check_window_level"]
+__all__ = ["check_mri_normalisation", "check_patch_sampling", "check_resample_spacing", "check_window_level"]
 
 _SEED = 0
 
@@ -192,3 +192,32 @@ def check_patch_sampling(fn: Callable[[np.ndarray, tuple[int, ...], np.random.Ge
         for name, lab, p, share in inputs
     ]
     return run_cases("organ-weighted patch sampling", fn, cases)
+
+
+_MRI_INPUTS = [
+    "MRI-like volume with a few very bright voxels",
+    "values below zero",
+    "a constant volume (no NaN: subtract the mean, divide by 1)",
+    "int16 volume as stored in MRI files",
+    "2 x 2 x 2 voxels (percentiles between two values)",
+]
+
+
+def check_mri_normalisation(fn: Callable[[np.ndarray], np.ndarray]) -> CheckResult:
+    """Check ``fn(image) -> array``: the book's MRI normalisation.
+
+    Clip to the volume's 0.5th and 99.5th percentiles (``np.percentile``, linear), then subtract the mean
+    and divide by the standard deviation (``np.std``, over the whole clipped volume); a constant volume is
+    divided by 1. Inputs: an MRI-like volume with bright outliers, negative values, a constant volume, an
+    ``int16`` volume and a 2 x 2 x 2 one; the expected answers are stored.
+    """
+    data = load_fixture("mri_normalisation")
+    cases = [
+        Case(
+            name,
+            lambda f, x=data[f"c{i}_image"]: f(x.copy()),
+            lambda got, e=data[f"c{i}_expected"]: compare_arrays(e, got, atol=1e-4, rtol=1e-4),
+        )
+        for i, name in enumerate(_MRI_INPUTS)
+    ]
+    return run_cases("MRI normalisation", fn, cases)
