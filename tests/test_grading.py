@@ -149,3 +149,32 @@ def test_assign_writes_the_student_edition_and_the_grading_notes(tmp_path):
     assert graded["evaluation"] == ["dice", "nsd", "sliding_window"]
     assert "amos book grade" in (grader / "README.md").read_text()
     assert (tmp_path / "course" / "student" / "_toc.yml").is_file()
+
+
+def test_slides_open_a_slide_per_heading_and_leave_out_solutions(tmp_path, capsys):
+    assert amos(["book", "slides", tmp_path, "--chapters", "winners"]) == 0
+    assert "1 slide deck(s)" in capsys.readouterr().out
+    html = (tmp_path / "winners.slides.html").read_text()
+    nb = nbformat.read(BOOK / "winners.ipynb", as_version=4)
+    headings = [c for c in nb.cells if c.cell_type == "markdown" and c.source.lstrip().startswith(("# ", "## "))]
+    assert headings
+    assert html.count('<section>') >= len(headings)
+    assert "reveal" in html.lower()
+    assert "solution_largest_component" not in html
+    assert "my_largest_component" in html
+    assert amos(["book", "slides", tmp_path, "--chapters", "no_such"]) == 2
+
+
+def test_course_kit_has_a_ten_week_plan_and_the_new_terms():
+    syllabus = (BOOK / "course" / "syllabus.md").read_text()
+    ten = syllabus.split("## A 10-week course")[1].split("\n## ")[0]
+    weeks = {f"Week {n}" for n in range(1, 11)}
+    assert all(f"| {w} |" in ten for w in weeks)
+    for chapter in ("nnunet", "winners", "ct_and_mri"):  # one week each
+        rows = [line for line in ten.splitlines() if f"{{doc}}`../{chapter}`" in line]
+        assert len(rows) == 1, chapter
+    assert "mini-project clinic | mini-project clinic" in ten
+    glossary = (BOOK / "course" / "glossary.md").read_text().lower()
+    for term in ("residual encoder", "da5", "fingerprint", "plans", "target spacing", "connected component",
+                 "bootstrap interval", "task 1 / task 2", "z-score", "radiological convention"):
+        assert term in glossary, term

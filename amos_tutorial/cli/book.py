@@ -23,6 +23,15 @@ def _student_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slides_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.exercises.slides import write_slides
+
+    chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
+    written = write_slides(args.out, book=args.book, chapters=chapters)
+    print(f"amos book slides: {len(written)} slide deck(s) in {args.out}")
+    return 0
+
+
 def _sync_command(args: argparse.Namespace) -> int:
     import nbformat
 
@@ -61,7 +70,7 @@ def _grade_command(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``amos book student``, ``assign``, ``grade`` and ``sync``."""
+    """Add ``amos book student``, ``assign``, ``grade``, ``slides`` and ``sync``."""
     parser = add_command(
         subparsers,
         "book",
@@ -109,6 +118,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS", help="folder of submitted .ipynb files")
     add_out_arg(grade, help="the scores CSV (feedback.csv is written beside it)", type=Path, default=Path("scores.csv"))
     grade.set_defaults(func=_grade_command)
+    slides = add_command(
+        sub,
+        "slides",
+        help="write reveal.js slides of every chapter (jupyter nbconvert --to slides)",
+        description=(
+            "Write OUT/<chapter>.slides.html for each chapter: the student edition without outputs, one slide "
+            "per # or ## heading, one sub-slide per ### heading."
+        ),
+    )
+    slides.add_argument("out", type=Path, metavar="OUT", help="output folder")
+    slides.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    slides.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
+    slides.set_defaults(func=_slides_command)
     sync = add_command(
         sub,
         "sync",
