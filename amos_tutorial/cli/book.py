@@ -1,4 +1,4 @@
-"""``amos book``: the student edition of the book, and the chapters' badges and install lines.
+"""``amos book``: the student edition, grading, slides, and the chapters' badges and install lines.
 
 Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit). A thin wrapper around
 :mod:`amos_tutorial.exercises.editions`.
@@ -84,8 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "student",
         help="write the chapters without their solution cells",
         description=(
-            "Write the student edition: every chapter without the cells tagged 'solution'. Skeletons stay; "
-            "their checkers report 'not implemented yet' until the student fills them in."
+            "Write the student edition, a book of its own (OUT/_config.yml, OUT/_toc.yml, OUT/book/): every chapter "
+            "without the cells tagged 'solution' or 'instructor-only', its Colab badges on the student branch of "
+            "amos_tutorial._meta. Skeletons stay; their checkers report 'not implemented yet' until the student "
+            "fills them in. Chapters a student changed in OUT are kept unless --overwrite."
         ),
     )
     student.add_argument("out", type=Path, metavar="OUT", help="output folder")
