@@ -31,6 +31,7 @@ __all__ = [
     "REPOSITORY",
     "REPOSITORY_URL",
     "SETUP_MARKER",
+    "STUDENT_BRANCH",
     "VERSION",
     "chapter_modules",
     "chapter_requirements",
@@ -181,3 +182,8 @@ def setup_cell_source(chapter: str) -> str:
         "if _missing():",
         "    print(f\"Note: {', '.join(_missing())} could not be installed; the parts of this chapter that need it say how.\")",
     ])
+
+
+#: Branch that holds the student edition (``amos book student OUT`` writes it, laid out like this repository:
+#: ``OUT/_config.yml``, ``OUT/book/<chapter>.ipynb``); its Colab badges open the chapters on this branch.
+STUDENT_BRANCH = "student"

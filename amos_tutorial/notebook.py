@@ -46,11 +46,12 @@ always knows where to look and the test-suite can re-run all of them unattended
    solution in its own markdown cell tagged ``solution`` and wrapped in ``<details>`` (hidden in the
    HTML book, in Jupyter and in Colab alike; a MyST ``{solution}`` block would show as plain text
    right under its question in Jupyter and Colab). **Build-it-yourself** exercises
-   (:mod:`amos_tutorial.exercises`): a skeleton code cell whose function raises
-   ``NotImplementedError("Student exercise: ...")``, the solution in a code cell tagged ``solution``
-   (hidden: ``hide-input`` in the HTML book, ``source_hidden`` in Jupyter, a form cell in Colab), and a
-   cell that runs the checker. ``amos book student OUT`` writes the student edition without the
-   solution cells.
+   (:mod:`amos_tutorial.exercises`): a skeleton code cell (tag ``exercise-skeleton``) whose function
+   ``my_x`` raises ``NotImplementedError("Student exercise: ...")``, a cell that runs the checker on it
+   (tag ``exercise-check``), and *after* it the solution in a code cell tagged ``solution`` (hidden:
+   ``hide-input`` in the HTML book, ``source_hidden`` in Jupyter, a form cell in Colab) that defines
+   ``solution_x`` and checks it, so "Run all" checks the student's code (*checked*). ``amos book
+   student OUT`` writes the student edition without the solution cells.
 8. **Summary**, and ``{cite}`key``` references into ``book/references.bib``. The bibliography is
    printed once, at the end of the introduction; chapters do not add another ``{bibliography}``.
 

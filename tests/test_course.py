@@ -157,17 +157,21 @@ def test_a_solution_renders_collapsed_in_the_book_and_in_jupyter():
 def test_student_edition_drops_solutions_and_keeps_skeletons(tmp_path, capsys):
     assert amos(["book", "student", tmp_path / "student", "--chapters", "evaluation,intro"]) == 0
     assert "2 chapter(s)" in capsys.readouterr().out
-    written = sorted(p.name for p in (tmp_path / "student").glob("*.ipynb"))
+    written = sorted(p.name for p in (tmp_path / "student" / "book").glob("*.ipynb"))
     assert written == ["evaluation.ipynb", "intro.ipynb"]
-    assert (tmp_path / "student" / "_static" / "colab-badge.svg").is_file()
-    source, student = _read(BOOK / "evaluation.ipynb"), _read(tmp_path / "student" / "evaluation.ipynb")
-    tagged = [c for c in source.cells if SOLUTION_TAG in c.metadata.get("tags", [])]
+    assert (tmp_path / "student" / "book" / "_static" / "colab-badge.svg").is_file()
+    source, student = _read(BOOK / "evaluation.ipynb"), _read(tmp_path / "student" / "book" / "evaluation.ipynb")
+    tagged = [c for c in source.cells if {SOLUTION_TAG, "instructor-only"} & set(c.metadata.get("tags", []))]
     assert len(student.cells) == len(source.cells) - len(tagged)
     assert tagged
+    assert not [c for c in student.cells if "hidden: click" in c.source or "solution_" in c.source]
     assert not any(SOLUTION_TAG in c.metadata.get("tags", []) for c in student.cells)
     skeletons = [c for c in student.cells if "exercise-skeleton" in c.metadata.get("tags", [])]
     assert skeletons
     assert all("NotImplementedError" in c.source for c in skeletons)
+    badge = colab_url("evaluation", branch=_meta.STUDENT_BRANCH)
+    assert badge in student.cells[0].source
+    student.cells[0].source = student.cells[0].source.replace(badge, colab_url("evaluation"))
     assert student_notebook(source).cells == student.cells
     assert amos(["book", "student", tmp_path / "x", "--chapters", "no_such_chapter"]) == 2
     assert "no_such_chapter" in capsys.readouterr().err
@@ -183,7 +187,7 @@ def test_student_edition_runs_and_says_not_implemented_yet(tmp_path, monkeypatch
     nb = _read(path)
     monkeypatch.setenv("AMOS_SMOKE", "1")
     monkeypatch.setenv("AMOS_VIEWER", "static")
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     checks = [c for c in nb.cells if "exercise-check" in c.metadata.get("tags", [])]
     assert checks
     for cell in checks:

@@ -1,12 +1,17 @@
 """Build-it-yourself exercises: every checker passes the book's solution and fails plausible wrong ones.
 
 The right solutions are taken from the chapters themselves (the cells tagged ``solution``), so a solution
-edited into something wrong fails here; the wrong ones are the mistakes students make. The skeletons (cells
-tagged ``exercise-skeleton``) must make every checker say "not implemented yet" instead of raising.
+edited into something wrong fails here; the wrong ones are the mistakes students make, and answers that hand
+the work to the package or to MONAI. The exercise cells of each chapter run in the chapter's order with the
+skeletons (cells tagged ``exercise-skeleton``) unchanged: every check says "not implemented yet" (run-all
+checks the student's code, never the solution), and every solution, which comes after its check, passes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import itertools
 import re
 from pathlib import Path
@@ -31,8 +36,7 @@ from amos_tutorial.exercises import (
     gaussian_weights,
     window_starts,
 )
-from amos_tutorial.exercises._check import Case, run_cases
-from amos_tutorial.exercises.data import reference_resample_spacing
+from amos_tutorial.exercises._check import Case, load_fixture, run_cases
 
 BOOK = REPO_ROOT / "book"
 CHECK_CALL = re.compile(r"^(check_\w+)\((my_\w+)\)\s*$")
@@ -46,22 +50,29 @@ def _exercise_chapters() -> list[Path]:
     return [p for p in sorted(BOOK.glob("*.ipynb")) if _tagged(nbformat.read(p, as_version=4), "exercise-skeleton")]
 
 
-def _run_chapter_exercises(path: Path, with_solutions: bool) -> list:
-    """Execute a chapter's skeleton (and solution) cells in order, then its check cells; return the results."""
+def _run_chapter_exercises(path: Path) -> tuple[list, list[str]]:
+    """Execute a chapter's exercise cells in the chapter's order, skeletons unchanged.
+
+    Returns:
+        The results of the check cells, and the lines the solution cells print (their own checks).
+    """
     nb = nbformat.read(path, as_version=4)
-    namespace: dict = {}
-    results = []
+    namespace: dict = {"__name__": "__main__"}
+    results, printed = [], []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if cell.cell_type != "code":
             continue
-        if "exercise-skeleton" in tags or ("solution" in tags and with_solutions):
-            exec(compile(cell.source, f"{path.name}:{'solution' if 'solution' in tags else 'skeleton'}", "exec"), namespace)
+        if "exercise-skeleton" in tags or "solution" in tags:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                exec(compile(cell.source, f"{path.name}:{'solution' if 'solution' in tags else 'skeleton'}", "exec"), namespace)
+            printed += out.getvalue().splitlines()
         elif "exercise-check" in tags:
             match = CHECK_CALL.match(cell.source.strip())
             assert match, f"{path.name}: a check cell must be one call check_x(my_x), got {cell.source!r}"
             results.append(eval(cell.source, namespace))  # noqa: S307 - the book's own cell
-    return results
+    return results, printed
 
 
 EXERCISE_CHAPTERS = _exercise_chapters()
@@ -78,25 +89,57 @@ def test_every_checker_is_used_by_a_chapter():
 
 
 @pytest.mark.parametrize("path", EXERCISE_CHAPTERS, ids=[p.stem for p in EXERCISE_CHAPTERS])
-def test_the_books_solutions_pass_their_checks(path):
-    results = _run_chapter_exercises(path, with_solutions=True)
-    assert results
-    for result in results:
-        assert result.passed, str(result)
-        assert "\n" not in str(result)
-        assert str(result).startswith("✓")
-
-
-@pytest.mark.parametrize("path", EXERCISE_CHAPTERS, ids=[p.stem for p in EXERCISE_CHAPTERS])
-def test_skeletons_report_not_implemented_yet(path):
+def test_run_all_checks_the_students_code_and_the_solutions_pass(path):
     nb = nbformat.read(path, as_version=4)
     for cell in _tagged(nb, "exercise-skeleton"):
         assert 'raise NotImplementedError("Student exercise: ' in cell.source
-    for result in _run_chapter_exercises(path, with_solutions=False):
-        assert not result.passed
-        assert not result.implemented
+    results, printed = _run_chapter_exercises(path)
+    assert results
+    for result in results:
+        assert not result.passed, str(result)
+        assert not result.implemented, str(result)
         assert NOT_IMPLEMENTED in str(result)
         assert "Student exercise" in str(result)
+        assert "\n" not in str(result)
+    assert len(printed) == len(results)
+    for line in printed:
+        assert line.startswith("✓"), line
+
+
+def test_chapter_order_puts_every_solution_after_its_check():
+    from amos_tutorial.exercises.editions import solution_problems
+
+    for path in EXERCISE_CHAPTERS:
+        assert solution_problems(nbformat.read(path, as_version=4)) == [], path.name
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("def my_f():\n    raise NotImplementedError"),
+            nbformat.v4.new_code_cell("# @title Solution (hidden: click to show the code)\ndef my_f():\n    return 1"),
+            nbformat.v4.new_code_cell("check_f(my_f)"),
+        ]
+    )
+    nb.cells[0].metadata["tags"] = ["exercise-skeleton"]
+    nb.cells[1].metadata.update({"tags": ["solution", "hide-input"], "jupyter": {"source_hidden": True}, "cellView": "form"})
+    nb.cells[2].metadata["tags"] = ["exercise-check"]
+    problems = solution_problems(nb)
+    assert len(problems) == 2
+    assert "redefines my_f" in problems[0]
+    assert "runs before this check" in problems[1]
+
+
+def test_stored_fixtures_match_their_references():
+    import exercise_fixtures
+
+    for name in exercise_fixtures.BUILDERS:
+        built, stored = exercise_fixtures.build(name), load_fixture(name)
+        assert sorted(built) == sorted(stored), name
+        for key, value in built.items():
+            np.testing.assert_allclose(stored[key], value, rtol=1e-6, atol=1e-7, err_msg=f"{name}: {key}")
+
+
+def test_a_missing_fixture_is_one_line_naming_the_file():
+    with pytest.raises(FileNotFoundError, match="no_such_fixture.npz"):
+        load_fixture("no_such_fixture")
 
 
 # --- wrong solutions, one per plausible mistake ----------------------------------------------------------
@@ -160,7 +203,9 @@ def test_resample_catches_mistakes(wrong):
     _assert_fails(check_resample_spacing(wrong), "expected")
 
 
-def test_reference_resampling_is_monais_spacing():
+def test_stored_resampling_is_monais_spacing():
+    import exercise_fixtures
+
     from monai.data import MetaTensor
     from monai.transforms import Spacing
 
@@ -168,7 +213,7 @@ def test_reference_resampling_is_monais_spacing():
     spacing, target = (0.7, 2.0, 5.0), (1.5, 1.5, 2.0)
     image = MetaTensor(torch.from_numpy(volume)[None], affine=torch.diag(torch.tensor([*spacing, 1.0], dtype=torch.float64)))
     out = Spacing(pixdim=target, mode="bilinear", padding_mode="border", align_corners=True)(image)
-    np.testing.assert_allclose(reference_resample_spacing(volume, spacing, target), out[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(exercise_fixtures.resample_spacing(volume, spacing, target), out[0].numpy(), atol=1e-5)
 
 
 def _patch_uniform_voxel(label, patch_size, rng):
@@ -322,13 +367,7 @@ def _nsd_voxel_count(reference, prediction, spacing, tolerance_mm):
     return (near_r.sum() + near_p.sum()) / (br.sum() + bp.sum())  # counts elements, ignores their areas
 
 
-def _nsd_ignores_spacing(reference, prediction, spacing, tolerance_mm):
-    from amos_tutorial.evaluation.metrics import normalized_surface_dice
-
-    return normalized_surface_dice(reference, prediction, 1.0, tolerance_mm)
-
-
-@pytest.mark.parametrize("wrong", [_nsd_voxel_count, _nsd_ignores_spacing])
+@pytest.mark.parametrize("wrong", [_nsd_voxel_count])
 def test_nsd_catches_mistakes(wrong):
     _assert_fails(check_nsd(wrong), "expected")
 
@@ -429,3 +468,181 @@ def test_largest_component_catches_mistakes(wrong, word):
     from amos_tutorial.exercises import check_largest_component
 
     _assert_fails(check_largest_component(wrong), word)
+
+
+# --- answers that are not the student's own, and answers of the wrong type ---------------------------
+
+
+def _dice_through_module(reference, prediction):
+    from amos_tutorial.evaluation import metrics
+
+    return metrics.dice(reference, prediction)
+
+
+def _nsd_ignores_spacing(reference, prediction, spacing, tolerance_mm):
+    from amos_tutorial.evaluation.metrics import normalized_surface_dice
+
+    return normalized_surface_dice(reference, prediction, 1.0, tolerance_mm)
+
+
+def _monai_loss():
+    from monai.losses import DiceCELoss
+
+    return DiceCELoss(to_onehot_y=True, softmax=True)
+
+
+def _monai_window(image, predictor, roi_size, overlap=0.5):
+    from monai.inferers import sliding_window_inference
+
+    return sliding_window_inference(image, roi_size, 1, predictor, overlap=overlap, mode="gaussian")
+
+
+class _LossModule(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = _monai_loss()
+
+    def forward(self, logits, target):
+        return self.inner(logits, target)
+
+
+def _delegating_answers():
+    from amos_tutorial.evaluation import metrics
+    from amos_tutorial.evaluation.postprocess import apply_rules
+
+    def largest(mask):
+        return apply_rules(mask.astype(np.uint8), (1, 1, 1), []) > 0
+
+    return [
+        ("dice is the package's", check_dice, metrics.dice),
+        ("dice through the metrics module", check_dice, _dice_through_module),
+        ("dice as a partial", check_dice, functools.partial(metrics.dice)),
+        ("nsd is the package's", check_nsd, metrics.normalized_surface_dice),
+        ("nsd calls the package's", check_nsd, _nsd_ignores_spacing),
+        ("loss is MONAI's instance", check_dice_ce_loss, _monai_loss()),
+        ("loss module wrapping MONAI's", check_dice_ce_loss, _LossModule()),
+        ("sliding window is MONAI's", check_sliding_window, _monai_window),
+        ("largest component through apply_rules", __import__("amos_tutorial.exercises", fromlist=["x"]).check_largest_component, largest),
+        ("lambda around the package's dice", check_dice, lambda r, p: metrics.dice(r, p)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "checker", "answer"), _delegating_answers(), ids=[a[0] for a in _delegating_answers()])
+def test_delegating_answers_fail_in_one_line(name, checker, answer):
+    result = checker(answer)
+    text = str(result)
+    assert not result.passed, text
+    assert "\n" not in text
+    assert "not your own code" in text, text
+    assert "amos_tutorial" in text or "monai" in text, text
+
+
+def test_given_helpers_are_not_delegation():
+    from amos_tutorial.exercises._check import delegation
+
+    def uses_helpers(image, predictor, roi_size, overlap=0.5):
+        return gaussian_weights(roi_size), window_starts(image.shape[2], roi_size[0], overlap)
+
+    assert delegation(uses_helpers, given=(gaussian_weights, window_starts)) is None
+    assert delegation(uses_helpers) is not None
+
+
+def _patch_not_centred(label, patch_size, rng):
+    shape, patch = np.array(label.shape), np.array(patch_size)
+    organs = np.unique(label[label > 0])
+    if len(organs) == 0:
+        return tuple(int(rng.integers(0, s + 1)) for s in shape - patch)
+    voxels = np.argwhere(label == rng.choice(organs))
+    return tuple(int(v) for v in np.clip(voxels[rng.integers(len(voxels))], 0, shape - patch))  # forgot - patch // 2
+
+
+def _patch_empty_from_0_or_1(label, patch_size, rng):
+    shape, patch = np.array(label.shape), np.array(patch_size)
+    organs = np.unique(label[label > 0])
+    if len(organs) == 0:
+        return tuple(int(rng.integers(0, 2)) for _ in shape)  # two distinct starts, but not uniform
+    voxels = np.argwhere(label == rng.choice(organs))
+    return tuple(int(v) for v in np.clip(voxels[rng.integers(len(voxels))] - patch // 2, 0, shape - patch))
+
+
+@pytest.mark.parametrize(("wrong", "word"), [(_patch_not_centred, "patch centre"), (_patch_empty_from_0_or_1, "uniformly")])
+def test_patch_sampling_catches_the_two_wrong_answers_that_used_to_pass(wrong, word):
+    _assert_fails(check_patch_sampling(wrong), word)
+
+
+def test_a_numeric_string_is_not_an_answer():
+    result = check_dice(lambda reference, prediction: "0.5")
+    assert not result.passed
+    assert "got text '0.5'" in str(result), str(result)
+    result = check_window_level(lambda image, level, width: np.full(np.shape(image), "0.5"))
+    assert not result.passed
+    assert "text" in str(result), str(result)
+
+
+def _spacing_median_only(spacings, shapes):
+    return np.median(np.asarray(spacings, float), axis=0)
+
+
+def _spacing_no_floor(spacings, shapes):
+    spacings = np.asarray(spacings, float)
+    target, size = np.median(spacings, axis=0), np.median(np.asarray(shapes, float), axis=0)
+    worst = int(np.argmax(target))
+    others = [a for a in range(3) if a != worst]
+    if target[worst] > 3 * max(target[others]) and size[worst] * 3 < min(size[others]):
+        target[worst] = np.percentile(spacings[:, worst], 10)  # may end up finer than the in-plane spacing
+    return target
+
+
+def _spacing_z_always_last(spacings, shapes):
+    spacings = np.asarray(spacings, float)
+    target, size = np.median(spacings, axis=0), np.median(np.asarray(shapes, float), axis=0)
+    if target[2] > 3 * max(target[:2]) and size[2] * 3 < min(size[:2]):
+        target[2] = max(np.percentile(spacings[:, 2], 10), max(target[:2]) + 1e-5)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("wrong", "word"),
+    [(_spacing_median_only, "AMOS-like"), (_spacing_no_floor, "in-plane"), (_spacing_z_always_last, "coarse axis first")],
+)
+def test_target_spacing_catches_mistakes(wrong, word):
+    from amos_tutorial.exercises import check_target_spacing
+
+    _assert_fails(check_target_spacing(wrong), word)
+
+
+def _mri_no_clip(image):
+    image = np.asarray(image, float)
+    std = image.std()
+    return (image - image.mean()) / (std if std > 0 else 1.0)
+
+
+def _mri_sample_std(image):
+    image = np.clip(np.asarray(image, float), *np.percentile(image, [0.5, 99.5]))
+    std = image.std(ddof=1)
+    return (image - image.mean()) / (std if std > 0 else 1.0)
+
+
+def _mri_constant_nan(image):
+    image = np.clip(np.asarray(image, float), *np.percentile(image, [0.5, 99.5]))
+    return (image - image.mean()) / image.std()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "word"), [(_mri_no_clip, "bright"), (_mri_sample_std, "expected"), (_mri_constant_nan, "constant")]
+)
+def test_mri_normalisation_catches_mistakes(wrong, word):
+    from amos_tutorial.exercises import check_mri_normalisation
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        _assert_fails(check_mri_normalisation(wrong), word)
+
+
+def test_the_packages_normalisation_is_delegation():
+    from amos_tutorial.exercises import check_mri_normalisation
+    from amos_tutorial.transforms.preprocessing import PreprocessConfig, _normalise
+
+    def through_package(image):
+        return _normalise(torch.as_tensor(np.asarray(image, float)), "MRI", PreprocessConfig()).numpy()
+
+    assert "not your own code" in str(check_mri_normalisation(through_package))

@@ -1,4 +1,4 @@
-"""``amos book``: the student edition of the book, and the chapters' badges and install lines.
+"""``amos book``: the student edition, grading, slides, and the chapters' badges and install lines.
 
 Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit). A thin wrapper around
 :mod:`amos_tutorial.exercises.editions`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from amos_tutorial.cli._args import add_command
+from amos_tutorial.cli._args import add_command, add_out_arg, add_overwrite_arg
 
 ORDER = 90
 
@@ -18,8 +18,17 @@ def _student_command(args: argparse.Namespace) -> int:
     from amos_tutorial.exercises.editions import write_student_edition
 
     chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
-    written = write_student_edition(args.out, book=args.book, chapters=chapters)
+    written = write_student_edition(args.out, book=args.book, chapters=chapters, overwrite=args.overwrite)
     print(f"amos book student: {len(written)} chapter(s) without solutions in {args.out}")
+    return 0
+
+
+def _slides_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.exercises.slides import write_slides
+
+    chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
+    written = write_slides(args.out, book=args.book, chapters=chapters)
+    print(f"amos book slides: {len(written)} slide deck(s) in {args.out}")
     return 0
 
 
@@ -47,8 +56,25 @@ def _repository_root() -> Path:
     return default_book_dir().parent
 
 
+def _assign_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.exercises.editions import write_assignment
+
+    grader = write_assignment(args.out, book=args.book, overwrite=args.overwrite)
+    print(f"amos book assign: student edition in {args.out / 'student'}, grading notes in {grader}")
+    print(f"  grade with: amos book grade SUBMISSIONS_FOLDER --out {args.out / 'scores.csv'}")
+    return 0
+
+
+def _grade_command(args: argparse.Namespace) -> int:
+    from amos_tutorial.exercises.grading import grade_folder
+
+    out = grade_folder(args.submissions, args.out)
+    print(f"amos book grade: scores in {out}, one-line feedback in {out.with_name('feedback.csv')}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``amos book student`` and ``amos book sync``."""
+    """Add ``amos book student``, ``assign``, ``grade``, ``slides`` and ``sync``."""
     parser = add_command(
         subparsers,
         "book",
@@ -62,14 +88,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "student",
         help="write the chapters without their solution cells",
         description=(
-            "Write the student edition: every chapter without the cells tagged 'solution'. Skeletons stay; "
-            "their checkers report 'not implemented yet' until the student fills them in."
+            "Write the student edition, a book of its own (OUT/_config.yml, OUT/_toc.yml, OUT/book/): every chapter "
+            "without the cells tagged 'solution' or 'instructor-only', its Colab badges on the student branch of "
+            "amos_tutorial._meta. Skeletons stay; their checkers report 'not implemented yet' until the student "
+            "fills them in. Chapters a student changed in OUT are kept unless --overwrite."
         ),
     )
     student.add_argument("out", type=Path, metavar="OUT", help="output folder")
     student.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
     student.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
+    add_overwrite_arg(student, help="replace chapters already in OUT (a student's edits are lost)")
     student.set_defaults(func=_student_command)
+    assign = add_command(
+        sub,
+        "assign",
+        help="write the student edition and the grading notes of a course",
+        description=(
+            "Write OUT/student (the student edition, a book of its own) and OUT/autograder (which exercises "
+            "are graded, and the command that grades a folder of submitted notebooks)."
+        ),
+    )
+    assign.add_argument("out", type=Path, metavar="OUT", help="output folder")
+    assign.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    add_overwrite_arg(assign, help="replace chapters already in OUT (a student's edits are lost)")
+    assign.set_defaults(func=_assign_command)
+    grade = add_command(
+        sub,
+        "grade",
+        help="grade a folder of submitted notebooks: one CSV of scores per exercise",
+        description=(
+            "Run the exercise cells of every submitted notebook (each in its own process) and its checks; "
+            "write the scores (one row per submission, one column per exercise) and feedback.csv beside them."
+        ),
+    )
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS", help="folder of submitted .ipynb files")
+    add_out_arg(grade, help="the scores CSV (feedback.csv is written beside it)", type=Path, default=Path("scores.csv"))
+    grade.set_defaults(func=_grade_command)
+    slides = add_command(
+        sub,
+        "slides",
+        help="write reveal.js slides of every chapter (jupyter nbconvert --to slides)",
+        description=(
+            "Write OUT/<chapter>.slides.html for each chapter: the student edition without outputs, one slide "
+            "per # or ## heading, one sub-slide per ### heading."
+        ),
+    )
+    slides.add_argument("out", type=Path, metavar="OUT", help="output folder")
+    slides.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    slides.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
+    slides.set_defaults(func=_slides_command)
     sync = add_command(
         sub,
         "sync",

@@ -1,9 +1,10 @@
 """Checkers of the evaluation exercises: DSC and NSD from scratch, Gaussian sliding-window inference.
 
-Introduced in chapter *Evaluating segmentations*. DSC and NSD are compared with
-:mod:`amos_tutorial.evaluation.metrics` (the book's conventions: two empty masks score NaN, one empty mask
-scores 0), the sliding window with MONAI's ``sliding_window_inference(..., mode="gaussian")``.
-Two helpers are *given* to the student: :func:`window_starts` and :func:`gaussian_weights`.
+Introduced in chapter *Evaluating segmentations*. DSC and NSD follow the book's conventions (two empty
+masks score NaN, one empty mask scores 0); the sliding window places and weights its windows as MONAI's
+``sliding_window_inference(..., mode="gaussian")`` does. The expected answers are stored fixtures. Three
+helpers are *given* to the student: :func:`window_starts`, :func:`gaussian_weights` and
+:func:`surface_elements` (the area of each surface element, from :mod:`amos_tutorial.evaluation.metrics`).
 """
 
 from __future__ import annotations
@@ -14,83 +15,68 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from amos_tutorial.exercises._check import Case, CheckResult, compare_arrays, compare_numbers, run_cases
+from amos_tutorial.evaluation.metrics import surface_elements
+from amos_tutorial.exercises._check import Case, CheckResult, compare_arrays, compare_numbers, load_fixture, run_cases
 
 __all__ = [
     "check_dice",
     "check_nsd",
     "check_sliding_window",
     "gaussian_weights",
+    "surface_elements",
     "window_starts",
 ]
 
-_SEED = 0
 #: Gaussian width of the sliding-window weights, as a fraction of the window (MONAI's default).
 SIGMA_SCALE = 0.125
 
 
-def _mask_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(_SEED)
-    ref = np.zeros((16, 14, 8), bool)
-    ref[3:12, 2:10, 2:6] = True
-    shifted = np.roll(ref, 2, axis=0)
-    noisy = ref ^ (rng.random(ref.shape) < 0.1)
-    one = np.zeros((5, 5, 5), bool)
-    one[2, 2, 2] = True
-    empty = np.zeros((5, 5, 5), bool)
-    disk = np.zeros((20, 20), bool)
-    yy, xx = np.mgrid[:20, :20]
-    disk[(yy - 10) ** 2 + (xx - 9) ** 2 < 30] = True
-    return [
-        ("a box and the box shifted by 2 voxels", ref, shifted),
-        ("a box and a noisy copy", ref, noisy),
-        ("identical masks", ref, ref.copy()),
-        ("one voxel, predicted right", one, one.copy()),
-        ("reference empty, prediction not", empty, one),
-        ("both masks empty", empty, empty.copy()),
-        ("2-D disk against a shifted disk", disk, np.roll(disk, 3, axis=1)),
-    ]
+_MASK_INPUTS = [
+    "a box and the box shifted by 2 voxels",
+    "a box and a noisy copy",
+    "identical masks",
+    "one voxel, predicted right",
+    "reference empty, prediction not",
+    "both masks empty",
+    "2-D disk against a shifted disk",
+]
 
 
 def check_dice(fn: Callable[[np.ndarray, np.ndarray], float]) -> CheckResult:
     """Check ``fn(reference, prediction) -> float``, the Dice similarity coefficient of two boolean masks.
 
-    Compared with :func:`amos_tutorial.evaluation.metrics.dice` (both empty: NaN). Inputs: shifted and noisy
-    boxes, identical masks, one voxel, one empty mask, two empty masks, and a 2-D pair.
+    The book's convention: two empty masks score NaN, one empty mask scores 0. Inputs: shifted and noisy
+    boxes, identical masks, one voxel, one empty mask, two empty masks, and a 2-D pair; the expected scores
+    are stored.
     """
-    from amos_tutorial.evaluation.metrics import dice
-
-    cases = [
-        Case(name, lambda f, r=r, p=p: f(r.copy(), p.copy()), lambda got, r=r, p=p: compare_numbers(dice(r, p), got))
-        for name, r, p in _mask_pairs()
-    ]
+    data = load_fixture("metrics")
+    cases = []
+    for i, name in enumerate(_MASK_INPUTS):
+        r, p, expected = data[f"c{i}_reference"], data[f"c{i}_prediction"], float(data[f"c{i}_dice"])
+        cases.append(Case(name, lambda f, r=r, p=p: f(r.copy(), p.copy()), lambda got, e=expected: compare_numbers(e, got)))
     return run_cases("Dice (DSC)", fn, cases)
 
 
 def check_nsd(fn: Callable[[np.ndarray, np.ndarray, Sequence[float], float], float]) -> CheckResult:
     """Check ``fn(reference, prediction, spacing, tolerance_mm) -> float``, the normalized surface Dice.
 
-    Compared with :func:`amos_tutorial.evaluation.metrics.normalized_surface_dice` (surface elements weighted
-    by area, distances within or exactly at the tolerance count; both empty: NaN). Inputs: the masks of
-    :func:`check_dice`, with isotropic and anisotropic (0.7 x 0.7 x 5 mm) spacing and two tolerances.
+    Surface elements weighted by area (:func:`surface_elements`, given), distances within or exactly at the
+    tolerance count; both empty: NaN. Inputs: the masks of :func:`check_dice`, with isotropic and
+    anisotropic (0.7 x 0.7 x 5 mm) spacing and two tolerances; the expected scores are stored.
     """
-    from amos_tutorial.evaluation.metrics import normalized_surface_dice
-
+    data = load_fixture("metrics")
     cases = []
-    for (name, r, p), spacing, tol in zip(
-        _mask_pairs(),
-        [(1.0, 1.0, 1.0), (0.7, 0.7, 5.0), (1.0, 1.0, 1.0), (0.7, 0.7, 5.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (0.8, 1.2)],
-        [1.0, 2.0, 1.0, 1.0, 2.0, 2.0, 2.0],
-    ):
-        label = f"{name}, spacing {spacing} mm, tolerance {tol} mm"
+    for i, name in enumerate(_MASK_INPUTS):
+        r, p, expected = data[f"c{i}_reference"], data[f"c{i}_prediction"], float(data[f"c{i}_nsd"])
+        spacing, tol = tuple(data[f"c{i}_spacing"].tolist()), float(data[f"c{i}_tolerance"])
         cases.append(
             Case(
-                label,
+                f"{name}, spacing {spacing} mm, tolerance {tol} mm",
                 lambda f, r=r, p=p, s=spacing, t=tol: f(r.copy(), p.copy(), s, t),
-                lambda got, r=r, p=p, s=spacing, t=tol: compare_numbers(normalized_surface_dice(r, p, s, t), got),
+                lambda got, e=expected: compare_numbers(e, got),
             )
         )
-    return run_cases("normalized surface Dice (NSD)", fn, cases)
+    return run_cases("normalized surface Dice (NSD)", fn, cases, given=(surface_elements,))
 
 
 #: Longest axis :func:`window_starts` and :func:`gaussian_weights` accept (voxels): far beyond any scan.
@@ -182,17 +168,11 @@ class _PositionNet(torch.nn.Module):
         return torch.cat([base * (k + 1) + ramp * (k - 1) for k in range(self.classes)], dim=1)
 
 
-def _window_case(name: str, image: torch.Tensor, predictor: Callable, roi: tuple[int, ...], overlap: float) -> Case:
-    from monai.inferers import sliding_window_inference
-
+def _window_case(name: str, image: torch.Tensor, expected: np.ndarray, predictor: Callable, roi: tuple[int, ...], overlap: float) -> Case:
     def judge(got) -> str | None:
-        with torch.no_grad():
-            expected = sliding_window_inference(
-                image, roi, 1, predictor, overlap=overlap, mode="gaussian", sigma_scale=SIGMA_SCALE
-            )
         if not isinstance(got, torch.Tensor):
             return f"expected a torch.Tensor, got {type(got).__name__}"
-        return compare_arrays(torch.as_tensor(expected), got, atol=1e-4, rtol=1e-4)
+        return compare_arrays(expected, got, atol=1e-4, rtol=1e-4)
 
     def run(fn: Callable):
         with torch.no_grad():
@@ -201,24 +181,35 @@ def _window_case(name: str, image: torch.Tensor, predictor: Callable, roi: tuple
     return Case(name, run, judge)
 
 
+#: name, predictor (classes of the position network, or 0 for the 1x1 convolution), roi, overlap of each input.
+_WINDOW_INPUTS = [
+    ("3-D volume 20x18x12, window 8x8x4, overlap 0.5", 2, (8, 8, 4), 0.5),
+    ("an axis exactly one window long", 3, (6, 6, 4), 0.5),
+    ("overlap 0.25", 2, (8, 6, 5), 0.25),
+    ("a 1x1 convolution network, 2 input channels", 0, (6, 6, 4), 0.5),
+    ("the image is exactly one window", 2, (8, 8, 4), 0.5),
+]
+
+
 def check_sliding_window(fn: Callable[..., torch.Tensor]) -> CheckResult:
     """Check ``fn(image, predictor, roi_size, overlap) -> prediction``, Gaussian-blended sliding-window inference.
 
     ``image`` is ``(1, C, *spatial)``, at least ``roi_size`` along every axis; ``predictor`` maps a window
     ``(1, C, *roi_size)`` to ``(1, K, *roi_size)``; the answer is ``(1, K, *spatial)``: every window's
-    prediction weighted by :func:`gaussian_weights`, summed, and divided by the summed weights. Compared with
-    MONAI's ``sliding_window_inference(image, roi_size, 1, predictor, overlap, mode="gaussian")``. Inputs:
-    a 3-D volume with a predictor that depends on the position in the window, an axis exactly one window
-    long, overlap 0.25, a 1x1 convolution network, and an image of exactly one window.
+    prediction weighted by :func:`gaussian_weights`, summed, and divided by the summed weights, with the
+    windows where :func:`window_starts` puts them. Inputs: a 3-D volume with a predictor that depends on the
+    position in the window, an axis exactly one window long, overlap 0.25, a 1x1 convolution network, and an
+    image of exactly one window; the expected predictions are stored.
     """
-    g = torch.Generator().manual_seed(_SEED)
-    torch.manual_seed(_SEED)
+    data = load_fixture("sliding_window")
     conv = torch.nn.Conv3d(2, 3, 1).eval()
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(data["conv_weight"]))
+        conv.bias.copy_(torch.from_numpy(data["conv_bias"]))
     cases = [
-        _window_case("3-D volume 20x18x12, window 8x8x4, overlap 0.5", torch.randn(1, 1, 20, 18, 12, generator=g), _PositionNet(2), (8, 8, 4), 0.5),
-        _window_case("an axis exactly one window long", torch.randn(1, 1, 9, 16, 4, generator=g), _PositionNet(3), (6, 6, 4), 0.5),
-        _window_case("overlap 0.25", torch.randn(1, 1, 17, 11, 9, generator=g), _PositionNet(2), (8, 6, 5), 0.25),
-        _window_case("a 1x1 convolution network, 2 input channels", torch.randn(1, 2, 12, 12, 6, generator=g), conv, (6, 6, 4), 0.5),
-        _window_case("the image is exactly one window", torch.randn(1, 1, 8, 8, 4, generator=g), _PositionNet(2), (8, 8, 4), 0.5),
+        _window_case(
+            name, torch.from_numpy(data[f"c{i}_image"]), data[f"c{i}_expected"], _PositionNet(classes) if classes else conv, roi, overlap
+        )
+        for i, (name, classes, roi, overlap) in enumerate(_WINDOW_INPUTS)
     ]
-    return run_cases("sliding-window inference", fn, cases)
+    return run_cases("sliding-window inference", fn, cases, given=(gaussian_weights, window_starts))

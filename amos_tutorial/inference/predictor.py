@@ -50,10 +50,12 @@ import pandas as pd
 import torch
 
 __all__ = [
+    "BLEND_MODES",
     "INFERENCE_PATHS",
     "ModalityMismatchWarning",
     "STAGES",
     "Prediction",
+    "check_blend",
     "check_ensemble",
     "ensemble_probabilities",
     "flip_combinations",
@@ -169,6 +171,7 @@ def sliding_window_probabilities(
     sw_batch_size: int = 2,
     amp: str = "auto",
     tta_flips: Sequence[Sequence[int]] = ((),),
+    blend: str | Callable[..., torch.Tensor] = "gaussian",
 ) -> torch.Tensor:
     """Class probabilities of a whole volume with MONAI's sliding window, optionally averaged over flips.
 
@@ -185,6 +188,10 @@ def sliding_window_probabilities(
         amp: ``"auto"`` (bf16 on recent GPUs, fp16 on older ones, fp32 on CPU), ``"bf16"``, ``"fp16"`` or ``"off"``.
         tta_flips: Spatial axes to flip per pass (see :func:`flip_combinations`); probabilities of the
             passes are averaged after flipping back.
+        blend: How overlapping windows are averaged: ``"gaussian"`` (centre voxels count more, nnU-Net's
+            and the book's default) or ``"constant"`` (a plain mean), both MONAI's; or a function
+            ``blend(image, predictor, roi_size, overlap) -> logits`` that does the whole sliding window
+            (the student's ``my_sliding_window`` of chapter *Evaluating segmentations*).
 
     Returns:
         ``(1, C, X, Y, Z)`` float32 softmax probabilities on the image's device.
@@ -206,6 +213,7 @@ def sliding_window_probabilities(
         raise ValueError(f"sw_batch_size must be >= 1, got {sw_batch_size}")
     if image.ndim != 5 or image.shape[:2] != (1, 1):
         raise ValueError(f"image must be (1, 1, X, Y, Z), got {tuple(image.shape)}")
+    check_blend(blend)
     policy = amp_policy(image.device, amp)
     flips = [tuple(int(a) + 2 for a in f) for f in tta_flips] or [()]
 
@@ -216,14 +224,13 @@ def sliding_window_probabilities(
     with torch.no_grad(), policy.autocast():
         for dims in flips:
             x = torch.flip(image, dims) if dims else image
-            logits = sliding_window_inference(
-                x,
-                roi_size=tuple(int(r) for r in roi_size),
-                sw_batch_size=sw_batch_size,
-                predictor=predictor,
-                overlap=overlap,
-                mode="gaussian",
-            )
+            roi = tuple(int(r) for r in roi_size)
+            if callable(blend):
+                logits = blend(x, predictor, roi, overlap)
+            else:
+                logits = sliding_window_inference(
+                    x, roi_size=roi, sw_batch_size=sw_batch_size, predictor=predictor, overlap=overlap, mode=blend
+                )
             probs = _softmax_(logits.float())
             if dims:
                 probs = torch.flip(probs, dims)
@@ -235,6 +242,16 @@ def _softmax_(logits: torch.Tensor) -> torch.Tensor:
     """Softmax over the channels in place: no second 16-channel volume beside the logits."""
     logits.sub_(logits.amax(dim=1, keepdim=True)).exp_()
     return logits.div_(logits.sum(dim=1, keepdim=True))
+
+
+#: The blending modes of :func:`sliding_window_probabilities` given by name (MONAI's ``mode``).
+BLEND_MODES = ("gaussian", "constant")
+
+
+def check_blend(blend: Any) -> None:
+    """Raise a one-line ValueError unless ``blend`` is one of :data:`BLEND_MODES` or a function."""
+    if not callable(blend) and blend not in BLEND_MODES:
+        raise ValueError(f"blend must be one of {BLEND_MODES} or a function (image, predictor, roi_size, overlap), got {blend!r}")
 
 
 def _check_sw_batch_size(sw_batch_size: int | None) -> None:
@@ -313,13 +330,14 @@ class _Member:
     overlap: float
     sw_batch_size: int
     amp: str
+    blend: Any = "gaussian"
 
 
 def _as_list(value: Any, kind: type | tuple[type, ...]) -> list:
     return [value] if isinstance(value, kind) or not isinstance(value, Sequence) else list(value)
 
 
-def _ensemble_members(models, configs, roi_size, overlap, sw_batch_size, amp) -> tuple[list[_Member], Any]:
+def _ensemble_members(models, configs, roi_size, overlap, sw_batch_size, amp, blend="gaussian") -> tuple[list[_Member], Any]:
     """Pair each model with its config's window settings; check that they share one preprocessing."""
     if not models:
         raise ValueError("model: give at least one network")
@@ -331,7 +349,7 @@ def _ensemble_members(models, configs, roi_size, overlap, sw_batch_size, amp) ->
     for model, config in zip(models, configs):
         pre, roi, ovl, swb, amp_mode = _settings_from(config, roi_size, overlap, sw_batch_size, amp)
         pre_configs.append(pre)
-        members.append(_Member(model, tuple(int(r) for r in roi), float(ovl), int(swb), amp_mode))
+        members.append(_Member(model, tuple(int(r) for r in roi), float(ovl), int(swb), amp_mode, blend))
     for i, pre in enumerate(pre_configs[1:], start=1):
         if pre.to_dict() != pre_configs[0].to_dict():
             raise ValueError(
@@ -364,7 +382,8 @@ def ensemble_probabilities(
     """
     total = None
     for i, m in enumerate(members):
-        probs = sliding_window_probabilities(m.model, image, m.roi, m.overlap, m.sw_batch_size, m.amp, tta_flips)
+        blend = getattr(m, "blend", "gaussian")
+        probs = sliding_window_probabilities(m.model, image, m.roi, m.overlap, m.sw_batch_size, m.amp, tta_flips, blend)
         if total is not None and probs.shape != total.shape:
             raise ValueError(
                 f"ensemble member {i} predicts {probs.shape[1]} classes, the first one {total.shape[1]}"
@@ -389,6 +408,7 @@ def predict_case(
     path: str = "fast",
     modality_rule: str = "readme",
     keep_probabilities: bool = False,
+    blend: str | Callable[..., torch.Tensor] = "gaussian",
 ) -> Prediction:
     """Predict one NIfTI image with one network or an ensemble and return uint8 labels on its original grid.
 
@@ -418,6 +438,8 @@ def predict_case(
         modality_rule: Id rule when ``modality`` is None (``"readme"`` or ``"organisers"``).
         keep_probabilities: Also return the ``(C, X, Y, Z)`` probabilities on the original grid
             (:attr:`Prediction.probabilities`, float32 on the CPU: memory of 16 volumes).
+        blend: ``"gaussian"``, ``"constant"`` or a sliding-window function (see
+            :func:`sliding_window_probabilities`).
 
     Returns:
         A :class:`Prediction` (labels, affine, stage timings).
@@ -440,10 +462,11 @@ def predict_case(
     if not image_path.is_file():
         raise FileNotFoundError(f"{image_path}: image does not exist")
     _check_sw_batch_size(sw_batch_size)
+    check_blend(blend)
     device = resolve_device(device)
     models = _as_list(model, torch.nn.Module)
     configs = list(config) if isinstance(config, (list, tuple)) else [config]
-    members, pre_config = _ensemble_members(models, configs, roi_size, overlap, sw_batch_size, amp)
+    members, pre_config = _ensemble_members(models, configs, roi_size, overlap, sw_batch_size, amp, blend)
     modality = _modality_for(image_path, modality, modality_rule)
     for cfg in {id(c): c for c in configs}.values():
         _check_task_modality(cfg, modality, image_path)
@@ -716,6 +739,10 @@ def _weights_stamp(run: Path, which: str) -> dict[str, Any] | None:
         return None
 
 
+def _function_name(fn: Any) -> str:
+    return f"function {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
 def _prediction_settings(run_dirs, configs, options: dict, dev, images_dir, data_root, plan_name) -> dict:
     """What ``predict.json`` records: a resumed folder must have been made with the same settings."""
     per_run = [
@@ -733,6 +760,7 @@ def _prediction_settings(run_dirs, configs, options: dict, dev, images_dir, data
     ]
     single = len(per_run) == 1
     settings = {key: per_run[0][key] if single else [r[key] for r in per_run] for key in _PER_RUN_SETTINGS}
+    blend = options.get("blend", "gaussian")
     return {
         **settings,
         "checkpoint": options["which"],
@@ -744,6 +772,8 @@ def _prediction_settings(run_dirs, configs, options: dict, dev, images_dir, data
         "modality_rule": options["modality_rule"],
         "modality_source": "metadata of " + str(data_root) if data_root is not None else "id rule",
         "postprocess": plan_name,
+        # Gaussian blending, the default, is not recorded: folders predicted before ``blend`` existed stay valid.
+        **({} if blend == "gaussian" else {"blend": blend if isinstance(blend, str) else _function_name(blend)}),
     }
 
 
@@ -782,6 +812,7 @@ def _predict_one(models, configs, cid, image_path, target, modality, dev, option
         tta=options["tta"],
         path=options["path"],
         modality_rule=options["modality_rule"],
+        blend=options.get("blend", "gaussian"),
     )
     labels = pred.labels
     start = time.perf_counter()
@@ -852,6 +883,7 @@ def predict_folder(
     overwrite: bool = False,
     progress: bool = True,
     postprocess: str | os.PathLike | Any | None = None,
+    blend: str | Callable[..., torch.Tensor] = "gaussian",
 ) -> pd.DataFrame:
     """Predict every ``amos_XXXX.nii.gz`` of a folder with a trained run or an ensemble of runs; resumable.
 
@@ -881,6 +913,8 @@ def predict_folder(
         progress: Show a progress bar.
         postprocess: A post-processing plan (JSON file written by ``amos postprocess`` or a
             :class:`~amos_tutorial.evaluation.postprocess.PostprocessPlan`) applied before saving.
+        blend: ``"gaussian"`` (default), ``"constant"`` or a sliding-window function (see
+            :func:`sliding_window_probabilities`); recorded in ``predict.json`` unless Gaussian.
 
     Returns:
         One row per image: ``case, modality, status`` (``"written"``, ``"skipped"`` or ``"failed"``),
@@ -905,6 +939,7 @@ def predict_folder(
     if path not in INFERENCE_PATHS:
         raise ValueError(f"path must be one of {INFERENCE_PATHS}, got {path!r}")
     _check_sw_batch_size(sw_batch_size)
+    check_blend(blend)
     runs = _run_list(run_dir)
     plan, plan_name = _load_plan(postprocess)
     images = _check_images(images_dir)
@@ -915,7 +950,7 @@ def predict_folder(
         torch.backends.cudnn.benchmark = True  # fixed window shape: let cuDNN pick its fastest kernels
     modalities = _modalities_from(data_root, modality_rule)
     options = {"which": which, "overlap": overlap, "sw_batch_size": sw_batch_size, "amp": amp, "tta": tta,
-               "path": path, "modality_rule": modality_rule}
+               "path": path, "modality_rule": modality_rule, "blend": blend}
     settings = _prediction_settings(runs, configs, options, dev, images_dir, data_root, plan_name)
     from amos_tutorial.utils.lock import locked_output_folder
 

@@ -21,6 +21,8 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -88,6 +90,8 @@ class SegmentationLoss(nn.Module):
         include_background: Include the background in the Dice term (nnU-Net: no).
         batch_dice: Compute Dice over the whole batch rather than per sample (nnU-Net 3d_fullres: yes),
             which is stable when an organ is missing from one patch.
+        base: A loss ``(logits (B, C, ...), target (B, 1, ...)) -> scalar`` used instead of Dice + CE (the
+            student's ``my_dice_ce``, or cross-entropy alone); deep supervision still weights its outputs.
 
     Examples:
         >>> loss = SegmentationLoss(deep_supervision=True)
@@ -97,12 +101,21 @@ class SegmentationLoss(nn.Module):
     """
 
     def __init__(
-        self, deep_supervision: bool = True, include_background: bool = False, batch_dice: bool = True
+        self,
+        deep_supervision: bool = True,
+        include_background: bool = False,
+        batch_dice: bool = True,
+        base: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         from monai.losses import DiceCELoss
 
         self.deep_supervision = deep_supervision
+        if base is not None:
+            if not callable(base):
+                raise ValueError(f"loss must be a function (logits, target) -> scalar tensor, got {type(base).__name__}")
+            self.base = base
+            return
         self.base = DiceCELoss(
             include_background=include_background,
             to_onehot_y=True,

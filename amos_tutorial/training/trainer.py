@@ -76,6 +76,7 @@ from amos_tutorial.utils.lock import FolderLock
 __all__ = [
     "CASES_FILE",
     "CHECKPOINT_DIR",
+    "LOSS_FILE",
     "RunResult",
     "build_optimizer",
     "build_scheduler",
@@ -88,6 +89,8 @@ __all__ = [
     "validate",
 ]
 
+#: Written into a run folder trained with its own loss (``train(..., loss=fn)``): the function's name.
+LOSS_FILE = "loss.json"
 # Exit code of a run stopped by Ctrl-C (128 + SIGINT), the shell convention.
 INTERRUPTED_EXIT_CODE = 130
 
@@ -525,6 +528,7 @@ def run_training(
     resume: bool = False,
     progress: bool = True,
     stop_after: int | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> RunResult:
     """Train according to ``config`` into ``run_dir`` (see the module docstring).
 
@@ -540,13 +544,14 @@ def run_training(
         progress: Show tqdm progress bars (rank 0 only).
         stop_after: Stop (with a checkpoint, as after Ctrl-C) after this many steps of this session;
             useful on time-limited machines such as Colab.
+        loss: A loss ``(logits, target) -> scalar`` instead of Dice + cross-entropy (see :func:`train`).
 
     Returns:
         The :class:`RunResult` (on every rank; only rank 0 has written files).
     """
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be >= 1, got {stop_after}")
-    run = _TrainingRun(config, Path(run_dir), resume, progress, stop_after)
+    run = _TrainingRun(config, Path(run_dir), resume, progress, stop_after, loss)
     try:
         run.set_up()
         run.restore()
@@ -573,11 +578,18 @@ class _TrainingRun:
     """
 
     def __init__(
-        self, config: TrainConfig, run_dir: Path, resume: bool, progress: bool, stop_after: int | None
+        self,
+        config: TrainConfig,
+        run_dir: Path,
+        resume: bool,
+        progress: bool,
+        stop_after: int | None,
+        loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.config, self.run_dir, self.resume, self.stop_after = config, run_dir, resume, stop_after
         self.last_path, self.best_path = RunDir(run_dir).checkpoint("last"), RunDir(run_dir).checkpoint("best")
         self.metrics_path = RunDir(run_dir).metrics_path
+        self.custom_loss = loss
         self.info, self.device = init_distributed(resolve_device(config.device))
         self.progress = progress and self.info.is_main
         self.log: Callable[[str], None] = print if self.info.is_main else (lambda msg: None)
@@ -625,7 +637,21 @@ class _TrainingRun:
             self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=device_ids)
         self.optimizer = build_optimizer(self.net.parameters(), config.optimizer)
         self.scaler = self.policy.make_scaler()
-        self.loss_fn = SegmentationLoss(deep_supervision=config.deep_supervision)
+        self.loss_fn = SegmentationLoss(deep_supervision=config.deep_supervision, base=self.custom_loss)
+        self._record_loss()
+
+    def _record_loss(self) -> None:
+        """A run trained with its own loss says so in ``loss.json``; resuming it without that loss is refused."""
+        path = self.run_dir / LOSS_FILE
+        if self.custom_loss is None:
+            if self.resume and path.is_file():
+                name = json.loads(path.read_text(encoding="utf-8")).get("loss")
+                raise ValueError(f"{path}: this run was trained with the loss {name}; pass it again (loss=...) to resume")
+            return
+        if self.info.is_main:
+            fn = self.custom_loss
+            name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+            atomic_write_text(path, json.dumps({"loss": name}) + "\n")
 
     def _claim_folder(self) -> None:
         if self.lock is None:
@@ -863,6 +889,7 @@ def train(
     iterations: int | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Train a registered model on AMOS (or the synthetic set) and return the run's results.
@@ -882,6 +909,10 @@ def train(
         iterations: Total steps (default: the preset's).
         progress: Show progress bars.
         stop_after: Stop with a checkpoint after this many steps of this session.
+        loss: A function ``(logits (B, C, X, Y, Z), target (B, 1, X, Y, Z)) -> scalar tensor`` trained instead
+            of Dice + cross-entropy: the student's ``my_dice_ce`` of chapter *Training the baselines*, or
+            cross-entropy alone. Deep supervision still weights each output. Its name is kept in the run's
+            ``loss.json`` (the function itself is not saved): pass it again when resuming.
         **overrides: Any other :class:`TrainConfig` field (``patch_size``, ``batch_size``, ``lr``, ``seed``...).
 
     Returns:
@@ -921,7 +952,7 @@ def train(
         if RunDir(run_dir).has_run():
             raise ValueError(f"{run_dir}: already holds a run; resume it (--resume) or choose another folder")
         config = make_config(model, preset=preset, data=data, device=device, iterations=iterations, **overrides)
-    return run_training(config, run_dir, resume=resume, progress=progress, stop_after=stop_after)
+    return run_training(config, run_dir, resume=resume, progress=progress, stop_after=stop_after, loss=loss)
 
 
 def load_run(
