@@ -44,6 +44,8 @@ def test_release_script_makes_tag_wheel_and_colab_branch(tmp_path, tmp_path_fact
     assert sorted(f for f in files if f.endswith(".ipynb")) == sorted(f"{p}.ipynb" for p in toc_notebooks())
     intro = nbformat.reads(_git("show", f"{_meta.COLAB_BRANCH}:book/intro.ipynb", cwd=clone), as_version=4)
     assert not [c for c in intro.cells if c.cell_type == "markdown" and leftover_myst(c.source)]
+    student = _git("ls-tree", "-r", "--name-only", _meta.STUDENT_BRANCH, cwd=clone).split()
+    assert "book/intro.ipynb" in student
     # A second release of the same version is refused in one line.
     again = subprocess.run(["bash", "scripts/release.sh"], cwd=clone, env=env, capture_output=True, text=True)
     assert again.returncode == 1

@@ -45,7 +45,7 @@ def _sync_command(args: argparse.Namespace) -> int:
 def _colab_command(args: argparse.Namespace) -> int:
     from amos_tutorial.publish.colab import write_colab_edition
 
-    written = write_colab_edition(args.out, executed=args.executed, book=args.book)
+    written = write_colab_edition(args.out, executed=args.executed, book=args.book, branch=args.branch)
     print(f"amos book colab: {len(written)} chapter(s) in plain Markdown in {args.out}")
     return 0
 
@@ -162,4 +162,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     colab.add_argument("out", type=Path, metavar="OUT", help="output folder (the chapters land in OUT/book)")
     colab.add_argument("--executed", type=Path, required=True, help="folder of the executed chapters")
     colab.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    colab.add_argument(
+        "--branch", default=None,
+        help="branch the edition is published on, for links between chapters (default: _meta.COLAB_BRANCH; "
+        "the student edition: _meta.STUDENT_BRANCH)",
+    )
     colab.set_defaults(func=_colab_command)

@@ -265,14 +265,19 @@ def to_commonmark(markdown: str, chapter: str = "chapter", glue: dict | None = N
     return converter.convert(markdown)
 
 
-def write_colab_edition(out: str | Path, executed: str | Path, book: str | Path | None = None) -> list[Path]:
+def write_colab_edition(
+    out: str | Path, executed: str | Path, book: str | Path | None = None, branch: str | None = None
+) -> list[Path]:
     """Write the Colab edition of every chapter into ``out/book`` (and ``out/book/_static`` for the badges).
 
     Args:
         out: Output folder; the chapters land in ``out/book/<chapter>.ipynb``, where the badges expect them.
         executed: Folder of the executed chapters (``<chapter>.ipynb``, directly or under ``book/``), whose glued
             values replace the ``{glue}`` roles.
-        book: The book folder (default: this checkout's ``book/``).
+        book: The book folder (default: this checkout's ``book/``), or a student edition's.
+        branch: The branch this edition is published on, which links between chapters open (default: the
+            Colab edition's, :data:`amos_tutorial._meta.COLAB_BRANCH`; the student edition's is
+            :data:`amos_tutorial._meta.STUDENT_BRANCH`).
 
     Returns:
         The written notebooks.
@@ -312,7 +317,7 @@ def write_colab_edition(out: str | Path, executed: str | Path, book: str | Path 
             path = page.with_suffix(suffix)
             if path.is_file():
                 if suffix == ".ipynb":
-                    return colab_url(path.stem), _title(path)
+                    return colab_url(path.stem, branch=branch), _title(path)
                 rel = path.relative_to(book.resolve().parent)
                 return f"{REPOSITORY_URL}/blob/{BRANCH}/{rel.as_posix()}", _title(path)
         raise FileNotFoundError(f"{book}: no page {target!r} (from a {{doc}} role)")
