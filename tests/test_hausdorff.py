@@ -55,8 +55,8 @@ def test_hd95_equals_monai(seed):
     ref, pred, spacing = blob_pair(seed)
     ours = hausdorff_distance_95(ref, pred, spacing)
     assert ours == pytest.approx(monai_hd95_float64(ref, pred, spacing), rel=1e-6, abs=1e-6)
-    # MONAI's metric computes the quantile in float32: equal up to that rounding.
-    assert ours == pytest.approx(monai_hd95(ref, pred, spacing), rel=1e-5)
+    # MONAI's metric itself (its quantile is float32: on other masks the rounding can reach a few 1e-6).
+    assert ours == pytest.approx(monai_hd95(ref, pred, spacing), rel=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(6))
