@@ -55,8 +55,8 @@ def test_hd95_equals_monai(seed):
     ref, pred, spacing = blob_pair(seed)
     ours = hausdorff_distance_95(ref, pred, spacing)
     assert ours == pytest.approx(monai_hd95_float64(ref, pred, spacing), rel=1e-6, abs=1e-6)
-    # MONAI's metric computes the quantile in float32: equal up to that rounding.
-    assert ours == pytest.approx(monai_hd95(ref, pred, spacing), rel=1e-5)
+    # MONAI's metric itself (its quantile is float32: on other masks the rounding can reach a few 1e-6).
+    assert ours == pytest.approx(monai_hd95(ref, pred, spacing), rel=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -116,3 +116,12 @@ def test_bad_inputs_raise_clear_errors():
         hausdorff_distance_95(ref, ref, 1.0, absent="zero")
     with pytest.raises(ValueError, match="2-D or 3-D"):
         hausdorff_distance_95(ref[0, 0], ref[0, 0], 1.0)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_edges_equal_scipy_erosion(ndim):
+    from amos_tutorial.evaluation.hausdorff import _edges
+
+    mask = ndimage.gaussian_filter(np.random.default_rng(ndim).random((20,) * ndim), 2) > 0.5
+    mask[0] = True  # a face on the border of the array
+    np.testing.assert_array_equal(_edges(mask), mask ^ ndimage.binary_erosion(mask))

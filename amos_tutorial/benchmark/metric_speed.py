@@ -192,9 +192,10 @@ def metric_timings(
         for method, what in (("auto", "score_case, DSC+NSD+volumes (default)"), ("lookup", "NSD by ball lookup"),
                              ("edt", "NSD by distance transform")):  # fmt: skip
             runs = int(repeats) if method == "auto" else max(1, int(repeats) // 2)
-            times, df = _times(
-                lambda m=method: score_case(reference, prediction, spacing, tolerance, method=m, metrics=challenge), runs
-            )
+            def score(m: str = method) -> pd.DataFrame:
+                return score_case(reference, prediction, spacing, tolerance, method=m, metrics=challenge)
+
+            times, df = _times(score, runs)
             ours = df["nsd"].to_numpy() if ours is None else ours
             rows.append((f"ours ({method})", what, times, df["nsd"].to_numpy()))
             if method == "auto":

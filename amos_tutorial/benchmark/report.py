@@ -319,7 +319,7 @@ def plot_organ_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] | None = No
         values = ok.set_index("model")[[f"{metric}_{o.name}" for o in organs]].astype(float)
         values.columns = [o.name for o in organs]
         if values.isna().all().all():
-            raise ValueError(f"the results hold no {entry.label} score (a table written before {metric} was registered?)")
+            raise ValueError(f"the results hold no {entry.label} score (written before {metric} was registered?)")
         low, high = entry.value_range or (None, None)
         label = f"{entry.label}{f' ({entry.unit})' if entry.unit else ''}"
         sns.heatmap(

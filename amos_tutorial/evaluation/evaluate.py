@@ -1,8 +1,8 @@
 """Score a folder of predictions against reference labels: tidy per-case, per-organ scores and summaries.
 
 Introduced in chapter *Evaluating segmentations*. Builds on nibabel (reading), :mod:`.scoring` (one column
-per metric of :mod:`.metric_table`: DSC, NSD, HD95, ...) and pandas (tables). ``amos evaluate`` is a thin wrapper around :func:`evaluate_folder` and
-:func:`format_report`.
+per metric of :mod:`.metric_table`: DSC, NSD, HD95, ...) and pandas (tables). ``amos evaluate`` is a thin
+wrapper around :func:`evaluate_folder` and :func:`format_report`.
 
 Before any score is computed, every (reference, prediction) pair is checked from the NIfTI headers alone:
 a missing prediction, a different shape or a different affine is a :class:`~amos_tutorial.data.validate.Problem`
@@ -568,7 +568,8 @@ def format_report(df: pd.DataFrame, title: str | None = None) -> str:
     lines += ["", "Per task (as the challenge scores it: Task 1 on the CT cases, Task 2 on all cases):"]
     lines.append(task_summary(df).to_string(float_format=lambda v: f"{v:.4f}"))
     overall = overall_scores(df)
-    lines += ["", "Overall: " + "  ".join(f"{get_metric(m).label} {get_metric(m).format(v)}" for m, v in overall.items())]
+    overall_text = "  ".join(f"{get_metric(m).label} {get_metric(m).format(v)}" for m, v in overall.items())
+    lines += ["", f"Overall: {overall_text}"]
     return "\n".join(lines)
 
 

@@ -30,7 +30,9 @@ __all__ = ["CROSSVAL_FILE", "crossval_predictions", "fold_validation_cases"]
 CROSSVAL_FILE = "crossval.json"
 
 
-def fold_validation_cases(config: Any, data: str | os.PathLike | None = None) -> list:
+def fold_validation_cases(
+    config: Any, data: str | os.PathLike | None = None, run: str | os.PathLike | None = None
+) -> list:
     """The validation cases of a fold run, as ``amos train --fold K`` chose them.
 
     Introduced in chapter *How AMOS 2022 was won*. The labelled training and validation cases of the run's
@@ -39,6 +41,9 @@ def fold_validation_cases(config: Any, data: str | os.PathLike | None = None) ->
     Args:
         config: The run's :class:`~amos_tutorial.training.TrainConfig` (its ``fold`` must be set).
         data: Data folder (default: the run's ``config.data``).
+        run: The run folder: when it recorded its cases (``cases.json``), those are the validation cases, as
+            the run really validated on them; otherwise they are chosen again by
+            :func:`amos_tutorial.data.splits.run_cases`.
 
     Returns:
         The fold's validation :class:`~amos_tutorial.data.layout.AmosCase` objects, by case number.
@@ -48,10 +53,20 @@ def fold_validation_cases(config: Any, data: str | os.PathLike | None = None) ->
     """
     from amos_tutorial.data.layout import load_amos
     from amos_tutorial.data.splits import run_cases
+    from amos_tutorial.training.rundir import RunDir
 
     if config.fold is None:
         raise ValueError("config has no fold: train with `amos train --fold K` for cross-validation predictions")
     dataset = load_amos(data if data is not None else config.data, modality_rule=config.modality_rule)
+    record = RunDir(run) if run is not None else None
+    if record is not None and record.cases_path.is_file():
+        recorded = list(record.cases().get("validation", {}))
+        by_id = {c.case_id: c for c in dataset.cases}
+        missing = [cid for cid in recorded if cid not in by_id]
+        if missing:
+            shown = ", ".join(missing[:3])
+            raise FileNotFoundError(f"{record.cases_path}: validation case(s) {shown} not in {dataset.root}")
+        return sorted((by_id[cid] for cid in recorded), key=lambda c: c.number)
     return run_cases(dataset, config.task, config.val_cases, config.fold).val
 
 
@@ -148,7 +163,7 @@ def crossval_predictions(
         _record_crossval(out / CROSSVAL_FILE, settings, {str(c.fold): str(r) for r, c in zip(runs, configs)},
                          overwrite, configs[0].task)
         for run, config in zip(runs, configs):
-            cases = fold_validation_cases(config, data)
+            cases = fold_validation_cases(config, data, run)
             model, config = load_run(run, which=which, device=dev)
             images = {c.case_id: Path(c.image) for c in cases}
             modalities = {c.case_id: c.modality for c in cases}
