@@ -261,8 +261,9 @@ def full_plan_commands(
     Raises:
         ValueError: For a task other than 1 or 2, or a fold count out of range.
     """
-    if task not in (1, 2) or isinstance(task, bool):
-        raise ValueError(f"task must be 1 or 2, got {task!r}")
+    from amos_tutorial.data.tasks import get_task
+
+    get_task(task)
     if not isinstance(folds, int) or isinstance(folds, bool) or not 1 <= folds <= FULL_FOLDS:
         raise ValueError(f"folds must be an integer from 1 to {FULL_FOLDS}, got {folds!r}")
 
