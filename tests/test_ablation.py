@@ -82,7 +82,7 @@ def test_full_plan_commands_parse_with_the_cli():
         assert sum("--augment default" in c for c in trains) == 5 * (n_da5 < len(configurations))
     assert sum(t.endswith("_DA5") for t, _ in W.WINNERS_CONFIGURATIONS["Task 1 (CT)"]) == 1
     assert not any(t.endswith("_DA5") for t, _ in W.WINNERS_CONFIGURATIONS["Task 2 (CT+MRI)"])
-    with pytest.raises(ValueError, match="task must be 1 or 2"):
+    with pytest.raises(ValueError, match="task must be 1 \\(CT only\\) or 2"):
         W.full_plan_commands(task=3)
 
 
