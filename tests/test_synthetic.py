@@ -383,3 +383,19 @@ def test_generated_set_is_unchanged(root):
         img = nib.load(path)
         parts += [str(path.relative_to(root)), np.asanyarray(img.dataobj), img.affine]
     assert _digest(*parts) == PINNED_SET
+
+
+def test_cli_synth_max_shape_has_an_upper_bound(tmp_path, capsys):
+    from amos_tutorial.cli import main
+    from amos_tutorial.data.synthetic.case import MAX_SIDE
+
+    out = tmp_path / "huge"
+    code = main(["data", "synth", str(out), "--cases", "1", "--max-shape", "100000", "100000", "100000",
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"max_shape must be three integers from 16 to {MAX_SIDE}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    with pytest.raises(ValueError, match="more than the"):
+        synthesize_case(1, "CT", max_shape=(MAX_SIDE, MAX_SIDE, MAX_SIDE))
