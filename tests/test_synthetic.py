@@ -399,3 +399,26 @@ def test_cli_synth_max_shape_has_an_upper_bound(tmp_path, capsys):
     assert not out.exists()
     with pytest.raises(ValueError, match="more than the"):
         synthesize_case(1, "CT", max_shape=(MAX_SIDE, MAX_SIDE, MAX_SIDE))
+
+
+def test_a_killed_generation_leaves_nothing_for_the_next_one(tmp_path, capsys):
+    import socket
+    import subprocess
+    import sys
+
+    from amos_tutorial.utils.lock import LOCK_NAME, FolderLock
+
+    out = tmp_path / "amos"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = tmp_path / ".amos.tmp-0123456789ab"
+    (killed / "imagesTr").mkdir(parents=True)
+    holder = {"pid": int(dead.stdout), "host": socket.gethostname(), "started": "earlier", "what": "synthetic set"}
+    (killed / LOCK_NAME).write_text(json.dumps(holder))  # kill -9 during generation: folder and lock stay
+    running = tmp_path / ".amos.tmp-ba9876543210"
+    with FolderLock(running, what="synthetic set being written"):  # another generation under way
+        generate_synthetic_dataset(out, n_cases=1, max_shape=(32, 32, 16))
+        assert running.is_dir()
+    assert not killed.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".amos.tmp-ba9876543210", "amos"]
+    assert not (out / LOCK_NAME).exists()
+    assert "taking over a stale lock" in capsys.readouterr().err
