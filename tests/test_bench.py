@@ -450,3 +450,21 @@ def test_a_wall_clock_budget_becomes_measured_iterations(synthetic_root, cache, 
     assert row["status"] == "ok"
     assert row["iterations"] == state["iterations"]
     assert json.loads((tmp_path / "clock" / "bench.json").read_text())["minutes"] == minutes
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".hidden", "x..y"])
+def test_external_row_names_are_plain_names(tmp_path, name):
+    from amos_tutorial.benchmark.bench import _check_external
+
+    with pytest.raises(ValueError, match="must be a plain name"):
+        _check_external({name: tmp_path}, ["unet"])
+    assert _check_external({"nnunetv2": tmp_path}, ["unet"]) == {"nnunetv2": tmp_path}
+
+
+def test_a_repeated_external_name_is_refused(tmp_path, capsys):
+    code = amos_main(["bench", "--models", "unet", "--out", str(tmp_path / "b"), "--external", f"nn={tmp_path}",
+                      "--external", f"nn={tmp_path / 'other'}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--external nn: given twice" in err
+    assert not (tmp_path / "b").exists()

@@ -389,3 +389,28 @@ def test_fullres_target_spacing_is_nnunets_rule(seed):
         self = SimpleNamespace(overwrite_target_spacing=None, dataset_fingerprint=fp, anisotropy_threshold=3)
         theirs = planner.ExperimentPlanner.determine_fullres_target_spacing(self)
         assert fullres_target_spacing(fp)["spacing"] == pytest.approx(tuple(theirs))
+
+
+def test_resume_reads_nnunet_checkpoints_safely(tmp_path):
+    import torch
+
+    from amos_tutorial.nnunet.trainer import _resume_safely
+
+    class _Trainer:
+        output_folder = str(tmp_path)
+        loaded = None
+
+        def load_checkpoint(self, checkpoint):
+            self.loaded = checkpoint
+
+    marker = tmp_path / "code_was_run"
+    torch.save({"network_weights": {}, "payload": _MakesAFile(marker)}, tmp_path / "checkpoint_latest.pth")
+    with pytest.raises(ValueError, match="checkpoint_latest.pth: refused for safety"):
+        _resume_safely(_Trainer())
+    assert not marker.exists()
+    state = {"network_weights": {"w": torch.ones(1)}, "init_args": {"configuration": "3d_smoke"}, "trainer_name": "T"}
+    torch.save(state, tmp_path / "checkpoint_final.pth")  # nnU-Net's order: final, then latest, then best
+    trainer = _Trainer()
+    _resume_safely(trainer)
+    assert isinstance(trainer.loaded, dict)
+    assert trainer.loaded["trainer_name"] == "T"

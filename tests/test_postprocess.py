@@ -204,3 +204,77 @@ def test_predict_with_a_plan_equals_predict_then_postprocess(synthetic_root, tmp
         np.testing.assert_array_equal(direct, np.asarray(nib.load(str(tmp_path / "raw_pp" / path.name)).dataobj))
         changed += int((direct != np.asarray(nib.load(str(tmp_path / "raw" / path.name)).dataobj)).sum())
     assert changed > 0  # the plan did something to these (untrained, noisy) predictions
+
+
+def test_postprocess_redoes_a_case_whose_prediction_changed(cv_folders, tmp_path):
+    _, preds = cv_folders
+    plan = PostprocessPlan((Rule("largest_component", (LIVER,)),))
+    postprocess_folder(preds, tmp_path / "pp", plan, progress=False)
+    fixed = body()
+    fixed[0:3, 0:2, 0:2] = SPLEEN  # the prediction of case 1 was corrected since
+    save_nifti(fixed, RAS, preds / "amos_0001.nii.gz", dtype=np.uint8)
+    again = postprocess_folder(preds, tmp_path / "pp", plan, progress=False).set_index("case")["status"]
+    assert again["amos_0001"] == "written"
+    assert (again.drop("amos_0001") == "skipped").all()
+    out = np.asarray(nib.load(str(tmp_path / "pp" / "amos_0001.nii.gz")).dataobj)
+    assert int((out == SPLEEN).sum()) > int((body() == SPLEEN).sum())  # made from the corrected prediction
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [(np.nan, "NaN"), (2.5, "not whole label ids (e.g. 2.5)"), (20, "label(s) 20, 200 outside"), (-1, "-1 outside")],
+)
+def test_postprocess_refuses_values_that_are_no_label_and_goes_on(cv_folders, tmp_path, capsys, value, words):
+    _, preds = cv_folders
+    bad = body().astype(np.float32)
+    bad[0, 0, 0] = value
+    if value == 20:
+        bad[0, 0, 1] = 200
+    save_nifti(bad, RAS, preds / "amos_0004.nii.gz", dtype=np.float32)
+    (preds / "amos_0005.nii.gz").write_bytes(b"not a NIfTI file")
+    out = tmp_path / "pp"
+    plan = PostprocessPlan((Rule("largest_component", (LIVER,)),)).save(tmp_path / "plan.json")
+    code = main(["postprocess", "--pred", str(preds), "--plan", str(plan), "--out", str(out), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert f"failed: amos_0004: {preds / 'amos_0004.nii.gz'}: holds" in printed
+    assert words in printed
+    assert f"failed: amos_0005: {preds / 'amos_0005.nii.gz'}" in printed
+    assert sorted(p.name for p in out.glob("amos_*.nii.gz")) == ["amos_0001.nii.gz", "amos_0002.nii.gz",
+                                                                "amos_0003.nii.gz"]
+
+
+def test_choose_names_the_cases_that_predictions_and_labels_do_not_share(cv_folders, tmp_path, capsys):
+    labels, preds = cv_folders
+    (labels / "amos_0002.nii.gz").unlink()
+    save_nifti(body(), RAS, labels / "amos_0009.nii.gz", dtype=np.uint8)
+    code = main(["postprocess", "--pred", str(preds), "--labels", str(labels), "--choose", "--out",
+                 str(tmp_path / "pp"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "do not cover the same cases" in err
+    assert "1 without a label (amos_0002)" in err
+    assert "1 without a prediction (amos_0009)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_choose_overwrite_replaces_the_plan_atomically(cv_folders, tmp_path):
+    labels, preds = cv_folders
+    out = tmp_path / "pp"
+    args = ["postprocess", "--pred", str(preds), "--labels", str(labels), "--choose", "--out", str(out),
+            "--no-progress"]
+    assert main(args) == 0
+    before = (out / PLAN_FILE).stat().st_ino
+    assert main([*args, "--min-ml", "0.05", "--overwrite"]) == 0
+    assert (out / PLAN_FILE).stat().st_ino != before  # a new file renamed over the old one, never cut in place
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_second_postprocess_into_a_folder_in_use_is_refused(cv_folders, tmp_path):
+    from amos_tutorial.utils.lock import FolderLock, LockedError
+
+    _, preds = cv_folders
+    with FolderLock(tmp_path / "pp", what="post-processing folder"):
+        with pytest.raises(LockedError, match="post-processing folder is in use"):
+            postprocess_folder(preds, tmp_path / "pp", PostprocessPlan(()), progress=False)
+    assert list((tmp_path / "pp").glob("amos_*.nii.gz")) == []

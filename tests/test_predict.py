@@ -179,3 +179,84 @@ def test_cli_predict(run_dir, synthetic_root, tmp_path, capsys):
     assert err.startswith("amos: error: ")
     assert "best.pt" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _copy_images(synthetic_root, folder, n=2):
+    folder.mkdir()
+    for image in images_of(synthetic_root)[:n]:
+        (folder / image.name).write_bytes(image.read_bytes())
+    return folder
+
+
+def test_predict_redoes_a_case_whose_image_changed(run_dir, synthetic_root, tmp_path, capsys):
+    from amos_tutorial.utils.io import load_nifti, save_nifti
+
+    images = _copy_images(synthetic_root, tmp_path / "images")
+    out = tmp_path / "pred"
+    predict_folder(run_dir, images, out, device="cpu", progress=False)
+    changed = sorted(images.iterdir())[0]
+    data, affine = load_nifti(changed)
+    save_nifti(data[::-1].copy(), affine, changed)  # same shape, other voxels: a re-exported scan
+    again = predict_folder(run_dir, images, out, device="cpu", progress=False).set_index("case")["status"]
+    assert again[changed.name[:9]] == "written"
+    assert (again.drop(changed.name[:9]) == "skipped").all()
+    assert "its image or the run's checkpoint changed" in capsys.readouterr().out
+
+
+def test_predict_refuses_a_plan_whose_contents_changed(run_dir, synthetic_root, tmp_path, capsys):
+    from amos_tutorial.evaluation.postprocess import PostprocessPlan, Rule
+
+    images = _copy_images(synthetic_root, tmp_path / "images")
+    plan = PostprocessPlan((Rule("largest_component", (6,)),)).save(tmp_path / "plan.json")
+    args = ["predict", "--run", str(run_dir), "--images", str(images), "--out", str(tmp_path / "pred"),
+            "--postprocess", str(plan), "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    PostprocessPlan((Rule("largest_component", (1,)),)).save(plan)  # same path, other rules
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "predict.json" in err
+    assert "postprocess" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_predict_refuses_another_run_and_redoes_a_retrained_one(run_dir, synthetic_root, tmp_path, capsys):
+    images = _copy_images(synthetic_root, tmp_path / "images", n=1)
+    args = ["predict", "--images", str(images), "--out", str(tmp_path / "pred"), "--device", "cpu", "--no-progress"]
+    assert main([*args, "--run", str(run_dir)]) == 0
+    other = write_untrained_run(tmp_path / "other", tuple(CONFIG.spacing), seed=1)
+    capsys.readouterr()
+    assert main([*args, "--run", str(other)]) == 2
+    assert "run_dir" in capsys.readouterr().err
+    write_untrained_run(run_dir, tuple(CONFIG.spacing), seed=2)  # trained again: other weights, same folder
+    assert main([*args, "--run", str(run_dir)]) == 0
+    assert "1 image(s): 1 written, 0 skipped" in capsys.readouterr().out
+
+
+def test_a_second_predict_into_a_folder_in_use_is_refused(run_dir, synthetic_root, tmp_path, capsys):
+    from amos_tutorial.utils.lock import FolderLock
+
+    images = _copy_images(synthetic_root, tmp_path / "images", n=1)
+    out = tmp_path / "pred"
+    args = ["predict", "--run", str(run_dir), "--images", str(images), "--out", str(out), "--device", "cpu",
+            "--no-progress"]
+    with FolderLock(out, what="prediction folder"):  # another amos predict writing there now
+        code = main(args)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{out}: this prediction folder is in use" in err
+    assert len(err.strip().splitlines()) == 1
+    assert list(out.glob("amos_*.nii.gz")) == []
+
+
+def test_predict_removes_the_temporary_files_of_a_killed_run(run_dir, synthetic_root, tmp_path):
+    images = _copy_images(synthetic_root, tmp_path / "images", n=1)
+    out = tmp_path / "pred"
+    out.mkdir()
+    leftover = out / ".amos_0001.nii.gz.x1y2z3_4.nii.gz"
+    leftover.write_bytes(b"half a file")
+    unrelated = out / ".notes.txt"
+    unrelated.write_text("mine")
+    predict_folder(run_dir, images, out, device="cpu", progress=False)
+    assert not leftover.exists()
+    assert unrelated.exists()

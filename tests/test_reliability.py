@@ -461,3 +461,39 @@ def test_full_disk_during_download_names_the_file(server, tmp_path, monkeypatch,
     assert len(err.splitlines()) == 1
     assert str(tmp_path / "amos22.zip.part") in err
     assert "No space left" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# Argument checks and leftovers of killed writes
+# ------------------------------------------------------------------------------------------------
+
+
+def test_window_helpers_check_their_arguments():
+    from amos_tutorial.exercises.evaluation import gaussian_weights, window_starts
+
+    with pytest.raises(ValueError, match="size must be at most 100000 voxels .* got 1000000000"):
+        window_starts(10**9, 1, 0)
+    with pytest.raises(ValueError, match=r"roi_size must be .* got \(0, 8, 8\)"):
+        gaussian_weights((0, 8, 8))
+    assert window_starts(9, 4, 0.5) == [0, 2, 4, 5]
+    assert tuple(gaussian_weights((4, 4, 2)).shape) == (4, 4, 2)
+
+
+def test_killed_writes_leave_no_temporary_file_for_the_next_run(tmp_path, small_cases):
+    from amos_tutorial.utils.io import atomic_path, remove_partial_files
+
+    out = tmp_path / "cache"
+    out.mkdir()
+    with pytest.raises(KeyboardInterrupt), atomic_path(out / "seen.pt") as tmp:
+        partial = tmp
+        tmp.write_bytes(b"half")
+        os.link(tmp, out / ".amos_0001.pt.k1ll3d_9.pt")  # what a kill -9 leaves: the unlink never ran
+        raise KeyboardInterrupt
+    assert not partial.exists()
+    kept = [out / ".amos.lock.json", out / "amos_0002.pt", out / ".amos_0001.pt.toolong99.pt"]
+    for path in kept:
+        path.write_text("not a temporary file of atomic_path")
+    preprocess_dataset(small_cases, out, CONFIG, progress=False)
+    assert not (out / ".amos_0001.pt.k1ll3d_9.pt").exists()
+    assert all(p.exists() for p in kept)
+    assert remove_partial_files(tmp_path / "absent") == []

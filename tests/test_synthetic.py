@@ -380,3 +380,42 @@ def test_generated_set_is_unchanged(root):
         img = nib.load(path)
         parts += [str(path.relative_to(root)), np.asanyarray(img.dataobj), img.affine]
     assert _digest(*parts) == PINNED_SET
+
+
+def test_cli_synth_max_shape_has_an_upper_bound(tmp_path, capsys):
+    from amos_tutorial.cli import main
+    from amos_tutorial.data.synthetic.case import MAX_SIDE
+
+    out = tmp_path / "huge"
+    code = main(["data", "synth", str(out), "--cases", "1", "--max-shape", "100000", "100000", "100000",
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"max_shape must be three integers from 16 to {MAX_SIDE}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    with pytest.raises(ValueError, match="more than the"):
+        synthesize_case(1, "CT", max_shape=(MAX_SIDE, MAX_SIDE, MAX_SIDE))
+
+
+def test_a_killed_generation_leaves_nothing_for_the_next_one(tmp_path, capsys):
+    import socket
+    import subprocess
+    import sys
+
+    from amos_tutorial.utils.lock import LOCK_NAME, FolderLock
+
+    out = tmp_path / "amos"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = tmp_path / ".amos.tmp-0123456789ab"
+    (killed / "imagesTr").mkdir(parents=True)
+    holder = {"pid": int(dead.stdout), "host": socket.gethostname(), "started": "earlier", "what": "synthetic set"}
+    (killed / LOCK_NAME).write_text(json.dumps(holder))  # kill -9 during generation: folder and lock stay
+    running = tmp_path / ".amos.tmp-ba9876543210"
+    with FolderLock(running, what="synthetic set being written"):  # another generation under way
+        generate_synthetic_dataset(out, n_cases=1, max_shape=(32, 32, 16))
+        assert running.is_dir()
+    assert not killed.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".amos.tmp-ba9876543210", "amos"]
+    assert not (out / LOCK_NAME).exists()
+    assert "taking over a stale lock" in capsys.readouterr().err

@@ -103,6 +103,9 @@ def link_cases(cases: Sequence[Any], out_dir: str | os.PathLike) -> tuple[Path, 
                 target.unlink()
             try:
                 target.symlink_to(source.resolve())
-            except OSError:  # no symbolic links (some Windows setups): copy instead
-                shutil.copyfile(source, target)
+            except OSError:  # no symbolic links (some Windows setups): copy instead, atomically
+                from amos_tutorial.utils.io import atomic_path
+
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(source, tmp)
     return image_dir, label_dir

@@ -167,8 +167,8 @@ def crossval_predictions(
             model, config = load_run(run, which=which, device=dev)
             images = {c.case_id: Path(c.image) for c in cases}
             modalities = {c.case_id: c.modality for c in cases}
-            rows = _predict_images([model], [config], images, out, dev, options, modalities, None, overwrite,
-                                   progress, desc=f"fold {config.fold}")
+            rows = _predict_images([model], [config], images, out, dev, {**options, "which": which}, modalities,
+                                   None, overwrite, progress, desc=f"fold {config.fold}", runs=[run])
             frame = pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS))
             tables.append(frame.assign(fold=config.fold, run=str(run)))
             del model

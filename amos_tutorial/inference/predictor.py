@@ -722,7 +722,7 @@ def _modalities_from(data_root: str | os.PathLike | None, modality_rule: str) ->
 
 
 #: Settings of ``predict.json`` that belong to each run (a value for one run, a list for an ensemble).
-_PER_RUN_SETTINGS = ("run_dir", "weights", "model", "variant", "overlap", "sw_batch_size", "amp", "roi_size")
+_PER_RUN_SETTINGS = ("run_dir", "model", "variant", "overlap", "sw_batch_size", "amp", "roi_size")
 
 
 def _weights_stamp(run: Path, which: str) -> dict[str, Any] | None:
@@ -748,7 +748,6 @@ def _prediction_settings(run_dirs, configs, options: dict, dev, images_dir, data
     per_run = [
         {
             "run_dir": str(run),
-            "weights": _weights_stamp(run, options["which"]),
             "model": config.model,
             "variant": config.variant,
             "overlap": options["overlap"] if options["overlap"] is not None else config.sw_overlap,
@@ -825,19 +824,25 @@ def _predict_one(models, configs, cid, image_path, target, modality, dev, option
 
 
 def _predict_images(models, configs, images: dict[str, Path], out_dir: Path, dev, options, modalities, plan,
-                    overwrite: bool, progress: bool, desc: str = "predict") -> list[dict[str, Any]]:
-    """The resumable loop over cases: skip finished outputs, predict the others, report failures as rows."""
+                    overwrite: bool, progress: bool, desc: str = "predict",
+                    runs: Sequence[Path] = ()) -> list[dict[str, Any]]:
+    """The resumable loop over cases: skip finished outputs, predict the others, report failures as rows.
+
+    An output counts as finished only while its image and the runs' checkpoint files are those recorded
+    for it in ``inputs.json`` (a retrained run or a re-exported scan makes it stale).
+    """
     from tqdm.auto import tqdm
 
     from amos_tutorial.utils.stamps import INPUTS_FILE, InputRecord, file_stamp
 
     record = InputRecord(out_dir / INPUTS_FILE)
+    weights = [_weights_stamp(run, options["which"]) for run in runs]
     rows = []
     for cid, image_path in tqdm(images.items(), desc=desc, unit="case", disable=not progress):
         target = out_dir / f"{cid}.nii.gz"
         row: dict[str, Any] = {"case": cid, "modality": modalities.get(cid), "output": str(target), "error": ""}
         try:
-            inputs = {"image": file_stamp(image_path)}
+            inputs = {"image": file_stamp(image_path), "weights": weights}
         except OSError:
             inputs = None  # predicting reports the missing or unreadable image
         if target.exists() and not overwrite:
@@ -847,7 +852,7 @@ def _predict_images(models, configs, images: dict[str, Path], out_dir: Path, dev
                 continue
             # A 0-byte or truncated file (a copy cut short, a full disk) is not a finished case, nor is the
             # prediction of an image that changed since (the rerun rule of amos_tutorial.utils.stamps).
-            problem = problem or "its image changed since it was predicted (or was never recorded)"
+            problem = problem or "its image or the run's checkpoint changed since it was predicted (or unrecorded)"
             tqdm.write(f"{target}: {problem}; predicting it again")
         try:
             done = _predict_one(models, configs, cid, image_path, target, modalities.get(cid), dev, options, plan)
@@ -909,7 +914,8 @@ def predict_folder(
         overwrite: Predict cases whose output exists already (default: skip them, which resumes a run;
             resuming with other settings than ``predict.json`` records is refused). An existing output
             that is not a readable NIfTI file of its image's shape (0 bytes, truncated), or whose image
-            changed since (path, size, modification time recorded in ``inputs.json``), is predicted again.
+            or run checkpoint changed since (path, size, modification time recorded in ``inputs.json``),
+            is predicted again.
         progress: Show a progress bar.
         postprocess: A post-processing plan (JSON file written by ``amos postprocess`` or a
             :class:`~amos_tutorial.evaluation.postprocess.PostprocessPlan`) applied before saving.
@@ -926,7 +932,7 @@ def predict_folder(
         ValueError: For a corrupted checkpoint, runs that cannot be averaged, bad settings
             (``sw_batch_size`` < 1), an image folder without any ``amos_XXXX.nii.gz``, or settings that
             differ from those of the predictions already in ``out_dir`` (one line naming the file; the
-            runs' checkpoint files and the plan's contents count as settings).
+            plan's contents count as settings).
         amos_tutorial.utils.lock.LockedError: If another process writes into ``out_dir``.
 
     Examples:
@@ -957,7 +963,8 @@ def predict_folder(
     with locked_output_folder(out_dir, "prediction folder"):
         # The runs' task is a property of run_dir (compared above): recorded for `amos evaluate`, not compared.
         _record_settings(out_dir / "predict.json", settings, overwrite, {"task": configs[0].task})
-        rows = _predict_images(models, configs, images, out_dir, dev, options, modalities, plan, overwrite, progress)
+        rows = _predict_images(models, configs, images, out_dir, dev, options, modalities, plan, overwrite, progress,
+                               runs=runs)
     return pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS))
 
 

@@ -9,6 +9,7 @@ not import it; each step does, and raises an ImportError naming the extra when i
 * :mod:`~amos_tutorial.nnunet.plans`: fingerprint, plans, preprocessing, plus a small CPU configuration.
 * :mod:`~amos_tutorial.nnunet.trainer`: nnU-Net's trainer with a short schedule.
 * :mod:`~amos_tutorial.nnunet.predict`: nnU-Net's predictor, writing ``amos_XXXX.nii.gz``.
+* :mod:`~amos_tutorial.nnunet.checkpoint`: nnU-Net's checkpoints read with ``weights_only=True``.
 """
 
 from amos_tutorial.nnunet.env import NNUNET_EXTRA, NNUNET_VARIABLES, nnunet_folders, require_nnunet

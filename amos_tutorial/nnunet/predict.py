@@ -181,6 +181,7 @@ def predict_fold_validation(
     import shutil
 
     from amos_tutorial.nnunet.plans import dataset_folder
+    from amos_tutorial.utils.io import atomic_path
 
     folder = Path(model_folder)
     dataset_id = _dataset_id_of(folder)
@@ -195,6 +196,7 @@ def predict_fold_validation(
         shutil.rmtree(labels)
     labels.mkdir(parents=True)
     for case in cases:
-        shutil.copy2(raw / "labelsTr" / f"{case}.nii.gz", labels / f"{case}.nii.gz")
+        with atomic_path(labels / f"{case}.nii.gz") as tmp:
+            shutil.copy2(raw / "labelsTr" / f"{case}.nii.gz", tmp)
     predict_folder(folder, raw / "imagesTr", out / "pred", folds=(fold,), device=device, cases=cases)
     return out / "pred", labels

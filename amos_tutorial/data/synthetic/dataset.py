@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import sys
-import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +18,15 @@ import numpy as np
 from amos_tutorial.data.release import METADATA_CSV_NAME
 from amos_tutorial.data.synthetic.case import DEFAULT_MAX_SHAPE, MIN_SIDE, check_shape3, synthesize_case
 from amos_tutorial.data.synthetic.plan import CASE_FOLDERS, CT_IDS, MAX_CASES, MODALITIES, MRI_IDS, SPLITS, plan_cases
-from amos_tutorial.data.synthetic.writer import check_target, dataset_json, metadata_csv, move_into_place, readme
+from amos_tutorial.data.synthetic.writer import (
+    check_target,
+    dataset_json,
+    metadata_csv,
+    move_into_place,
+    partial_folder,
+    readme,
+    remove_leftovers,
+)
 
 __all__ = ["check_subset", "generate_synthetic_dataset"]
 
@@ -98,9 +105,8 @@ def generate_synthetic_dataset(
     plans = plan_cases(n_cases, seed, modalities, splits)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    # mkdir (not mkdtemp) so that the folder gets the user's umask permissions, not 0700.
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
+    remove_leftovers(out)  # what a killed generation of this set left beside it
+    tmp, lock = partial_folder(out)
     try:
         for img_dir, lab_dir in (CASE_FOLDERS[s] for s in splits):
             (tmp / img_dir).mkdir()
@@ -130,8 +136,10 @@ def generate_synthetic_dataset(
         if metadata:
             atomic_write_text(tmp / METADATA_CSV_NAME, metadata_csv(plans))
         atomic_write_text(tmp / "readme.md", readme(plans, seed, max_shape, splits, metadata, modalities))
+        lock.release()
         move_into_place(tmp, out, overwrite)
     except BaseException:
+        lock.release()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out

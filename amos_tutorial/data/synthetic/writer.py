@@ -17,7 +17,9 @@ from amos_tutorial.data.release import METADATA_COLUMNS, METADATA_CSV_NAME
 from amos_tutorial.data.synthetic.plan import CASE_FOLDERS, MODALITIES, SPLITS, CasePlan
 from amos_tutorial.labels import dataset_json_labels
 
-__all__ = ["check_target", "dataset_json", "metadata_csv", "move_into_place", "readme"]
+__all__ = [
+    "check_target", "dataset_json", "metadata_csv", "move_into_place", "partial_folder", "readme", "remove_leftovers",
+]
 
 
 def dataset_json(plans: list[CasePlan], seed: int) -> dict[str, Any]:
@@ -107,6 +109,52 @@ def check_target(out: Path, overwrite: bool) -> None:
         raise ValueError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ValueError(f"{out}: folder exists and is not empty; use overwrite=True (--overwrite) to replace it")
+
+
+def partial_folder(out: Path) -> tuple[Path, Any]:
+    """A new temporary folder beside ``out`` and the held lock that marks it as being written.
+
+    Returns:
+        ``(folder, lock)``: release the lock (:meth:`~amos_tutorial.utils.lock.FolderLock.release`) just before
+        moving the folder into place.
+    """
+    from amos_tutorial.utils.lock import FolderLock
+
+    # mkdir (not mkdtemp) so that the folder gets the user's umask permissions, not 0700.
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    return tmp, FolderLock(tmp, what="synthetic set being written").acquire()
+
+
+def remove_leftovers(out: Path) -> list[Path]:
+    """Remove the temporary folders that a killed generation of ``out`` left beside it.
+
+    A folder of :func:`partial_folder` whose lock is held by a living process is another generation under
+    way and is left alone; a dead holder's folder is taken over and removed. An ``.old-`` folder of
+    :func:`move_into_place` is removed once ``out`` is in place.
+
+    Returns:
+        The folders removed.
+    """
+    import glob
+
+    from amos_tutorial.utils.lock import FolderLock, LockedError
+
+    removed = []
+    for path in sorted(out.parent.glob(f".{glob.escape(out.name)}.tmp-*")):
+        if not path.is_dir():
+            continue
+        try:
+            FolderLock(path, what="synthetic set being written").acquire()
+        except LockedError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    if out.is_dir() and any(out.iterdir()):
+        for path in sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
