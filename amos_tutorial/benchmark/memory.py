@@ -188,7 +188,8 @@ def memory_table(
                 "step": step,
                 "cases": cases,
                 "seconds": None if seconds is None else round(seconds, 1),
-                "s_per_case": None if seconds is None else round(seconds / cases, 1),
+                # Training's time is a number of steps, not of cases: no time per case.
+                "s_per_case": None if seconds is None or step == "train" else round(seconds / cases, 1),
                 "peak_rss_gb": None if row.get("peak_rss_gb") is None else round(row["peak_rss_gb"], 2),
                 "memory": _SCALING[step],
                 "error": row.get("error"),
@@ -236,10 +237,8 @@ def project_memory(
                 held_then = min(measured_cases * per_case_gb, budget)
                 peak = peak - held_then + min(n * per_case_gb, budget)
             peaks.append(None if pd.isna(peak) else round(float(peak), 2))
-            per_case = row["s_per_case"]
-            hours.append(
-                None if pd.isna(per_case) else round((row["seconds"] if row["step"] == "train" else per_case * n) / 3600, 2)
-            )
+            seconds = row["seconds"] if row["step"] == "train" else row["s_per_case"] * n
+            hours.append(None if pd.isna(seconds) else round(seconds / 3600, 2))
         out[f"peak_rss_gb_{n}"] = peaks
         out[f"hours_{n}"] = hours
         out[f"fits_{n}"] = [None if p is None else p <= ram_gb for p in peaks]
