@@ -249,6 +249,7 @@ def project_memory(
 def format_memory_table(table: pd.DataFrame) -> str:
     """The projected table as Markdown, with a line on what was measured and what is projected."""
     shown = table.drop(columns=[c for c in ("case_bytes",) if c in table.columns])
+    shown = shown.astype(object).where(shown.notna(), "")  # a blank cell, not "nan"
     attrs = table.attrs
     head = (
         f"Measured on {attrs.get('n_cases')} synthetic cases up to {attrs.get('max_shape')} voxels (real AMOS sizes, "
