@@ -303,8 +303,13 @@ def download_cases(
         ValueError: On a bad argument or a case id not in the release.
         FileExistsError: If ``dest/amos22`` exists but was not written by this function.
     """
-    import requests
-    from remotezip import RemoteZipError
+    try:
+        import requests
+        from remotezip import RemoteZipError
+    except ImportError as exc:
+        raise DownloadError(
+            f"single cases need the remotezip package ({exc.name} is missing): pip install remotezip"
+        ) from None
 
     if isinstance(cases, bool) or (isinstance(cases, int) and cases < 1):
         raise ValueError(f"cases must be a positive number or case ids, got {cases!r}")
