@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,8 +64,20 @@ MEMORY_COLUMNS: tuple[str, ...] = ("step", "cases", "seconds", "s_per_case", "pe
 
 
 def _rss_gb() -> float:
+    """This process's peak resident set size in GB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this program's own memory. Not
+    ``ru_maxrss``: Linux carries the parent's resident size at ``fork`` over ``exec`` into it, so a child of
+    a large parent would report the parent's peak. Elsewhere ``ru_maxrss`` (bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # ru_maxrss: KiB on Linux, bytes on macOS.
     return usage / 1e9 if sys.platform == "darwin" else usage * 1024 / 1e9
 
 
@@ -79,11 +92,19 @@ def _run_step(job: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(int(job.get("threads") or 1))
     step = job["step"]
-    if step not in MEMORY_STEPS:
+    if step not in (*MEMORY_STEPS, "synth"):
         raise ValueError(f"unknown step {step!r}; choose one of {MEMORY_STEPS}")
     start = time.perf_counter()
     extra: dict[str, Any] = {}
-    if step == "preprocess":
+    if step == "synth":
+        from amos_tutorial.data.synthetic import generate_synthetic_dataset
+
+        generate_synthetic_dataset(
+            job["data"], n_cases=job["cases"], seed=job["seed"], max_shape=tuple(job["max_shape"]),
+            splits=("training", "validation"), progress=False, overwrite=True,
+        )  # fmt: skip
+        extra["cases"] = job["cases"]
+    elif step == "preprocess":
         paths = preprocess_dataset(job["data"], job["cache"], splits=("training", "validation"), progress=False)
         extra["cases"] = len(paths)
         extra["case_bytes"] = sum(Path(p).stat().st_size for p in paths)
@@ -144,7 +165,8 @@ def memory_table(
             :func:`~amos_tutorial.transforms.cache.suggest_memory_budget_gb` gives a :data:`COLAB_RAM_GB` machine).
         device: Where training and prediction run.
         threads: torch threads of each step.
-        work_dir: Folder for the data, cache, pack and run (None: a temporary one, deleted at the end).
+        work_dir: Folder for the data, cache, pack and run (None: a temporary one, deleted at the end). Cases
+            generated there by an earlier call are reused; the cache, pack, run and predictions are made again.
         seed: Seed of the synthetic cases.
         timeout: Seconds allowed per step.
         in_process: Run the steps in this process (fast, for tests; the peak RSS then accumulates).
@@ -153,7 +175,6 @@ def memory_table(
     Returns:
         One row per step with :data:`MEMORY_COLUMNS`, plus ``case_bytes`` (the preprocessed cache's bytes).
     """
-    from amos_tutorial.data.synthetic import generate_synthetic_dataset
     from amos_tutorial.transforms.cache import suggest_memory_budget_gb
 
     if isinstance(n_cases, bool) or not isinstance(n_cases, int) or n_cases < 2:
@@ -163,14 +184,19 @@ def memory_table(
     base = Path(work_dir or holder.name)
     try:
         data = base / "amos22"
-        if not (data / "dataset.json").is_file():
-            start = time.perf_counter()
-            generate_synthetic_dataset(
-                data, n_cases=n_cases, seed=seed, max_shape=tuple(max_shape), splits=("training", "validation"),
-                progress=False, overwrite=True,
-            )  # fmt: skip
+        if not (data / "dataset.json").is_file():  # made in a child too: this process stays small
+            job = {"step": "synth", "data": str(data), "cases": n_cases, "seed": seed, "max_shape": list(max_shape)}
+            made = _run_step(job) if in_process else _in_child(job, timeout)
+            if made.get("error"):
+                raise RuntimeError(f"{data}: could not generate the synthetic cases: {made['error']}")
             if log is not None:
-                log(f"synth: {n_cases} cases up to {tuple(max_shape)} in {time.perf_counter() - start:.0f} s")
+                log(f"synth: {n_cases} cases up to {tuple(max_shape)} in {made['seconds']:.0f} s")
+        for stale in ("cache", "pack", "pack.zip", "run", "pred"):  # measured again, never reused
+            path = base / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
         common = {"data": str(data), "cache": str(base / "cache"), "device": device, "threads": threads}
         jobs = {
             "preprocess": {},
