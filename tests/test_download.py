@@ -699,3 +699,13 @@ def test_partial_download_killed_for_real_resumes(release_server, tmp_path):
     result = download_cases(dest, 3, base_url=release_server.base_url, progress=False)
     assert result.members_kept == 2
     assert result.members_fetched == 4
+
+
+def test_partial_download_goes_on_without_the_metadata_csv(release_server, tmp_path, capsys):
+    from amos_tutorial.data.partial import download_cases
+
+    release_server.files = {dl.AMOS_ZIP_NAME: release_server.files[dl.AMOS_ZIP_NAME]}
+    result = download_cases(tmp_path, 2, base_url=release_server.base_url, progress=False)
+    assert len(result.cases) == 2
+    assert "modalities come from the case ids" in capsys.readouterr().out
+    assert not (tmp_path / dl.METADATA_CSV_NAME).exists()

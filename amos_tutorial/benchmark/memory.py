@@ -140,6 +140,15 @@ def _in_child(job: dict[str, Any], timeout: float) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def _largest_case_mvoxels(root: Path) -> float:
+    """Voxels (millions) of the largest image of a release folder, read from the NIfTI headers only."""
+    import nibabel as nib
+    import numpy as np
+
+    sizes = [float(np.prod(nib.load(p).shape[:3])) for p in root.glob("images*/*.nii.gz")]
+    return max(sizes, default=0.0) / 1e6
+
+
 def memory_table(
     n_cases: int = 4,
     max_shape: Sequence[int] = (512, 512, 300),
@@ -173,7 +182,8 @@ def memory_table(
         log: Called with one line per step (None: silent).
 
     Returns:
-        One row per step with :data:`MEMORY_COLUMNS`, plus ``case_bytes`` (the preprocessed cache's bytes).
+        One row per step with :data:`MEMORY_COLUMNS`, plus ``case_bytes`` (the preprocessed cache's bytes);
+        ``attrs`` hold the settings and ``largest_case_mvoxels``: a step's peak follows the largest case.
     """
     from amos_tutorial.transforms.cache import suggest_memory_budget_gb
 
@@ -191,6 +201,9 @@ def memory_table(
                 raise RuntimeError(f"{data}: could not generate the synthetic cases: {made['error']}")
             if log is not None:
                 log(f"synth: {n_cases} cases up to {tuple(max_shape)} in {made['seconds']:.0f} s")
+        largest = _largest_case_mvoxels(data)
+        if log is not None:
+            log(f"largest case: {largest:.1f} M voxels (a step's peak follows the largest case, not the count)")
         for stale in ("cache", "pack", "pack.zip", "run", "pred"):  # measured again, never reused
             path = base / stale
             if path.is_dir():
@@ -228,7 +241,8 @@ def memory_table(
             holder.cleanup()
     table = pd.DataFrame(rows)
     table.attrs.update(
-        budget_gb=budget, max_shape=list(max_shape), n_cases=n_cases, device=device, in_process=in_process
+        budget_gb=budget, max_shape=list(max_shape), n_cases=n_cases, device=device, in_process=in_process,
+        largest_case_mvoxels=round(largest, 1),
     )
     return table
 
@@ -279,7 +293,7 @@ def format_memory_table(table: pd.DataFrame) -> str:
     attrs = table.attrs
     head = (
         f"Measured on {attrs.get('n_cases')} synthetic cases up to {attrs.get('max_shape')} voxels (real AMOS sizes, "
-        f"synthetic anatomy), device {attrs.get('device')}; train with a {attrs.get('budget_gb')} GB memory budget. "
+        f"synthetic anatomy; the largest {attrs.get('largest_case_mvoxels')} M voxels), device {attrs.get('device')}; train with a {attrs.get('budget_gb')} GB memory budget. "
         f"Columns *_<N> are PROJECTIONS to N cases for a {attrs.get('ram_gb', COLAB_RAM_GB)} GB machine; "
         f"preprocessed cache: {attrs.get('per_case_cache_gb', 0.0):.3f} GB per case."
     )
