@@ -94,6 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
         if name not in srv.files:
             self.send_error(404)
             return
+        if srv.hang_from.get(name) is not None and index >= srv.hang_from[name]:
+            time.sleep(20)  # a transfer that never comes: the client is killed meanwhile
+            return
         data = srv.files[name]
         start, end = 0, len(data)
         if rng and not srv.ignore_range:
@@ -161,6 +164,7 @@ def server():
     httpd.stall = 0.0
     httpd.ignore_range = False
     httpd.etag = {}
+    httpd.hang_from = {}  # file name -> index of the first GET that hangs
     httpd.sent = {}  # body bytes written per file name
     zip_bytes = make_release_zip()
     httpd.files = {dl.AMOS_ZIP_NAME: zip_bytes, dl.METADATA_CSV_NAME: CSV}
@@ -667,3 +671,41 @@ def test_broken_deflate_stream_in_the_full_zip_names_the_member(tmp_path):
         dl.extract_release(zip_path, tmp_path / "out", progress=False)
     assert "\n" not in str(exc.value)
     assert not (tmp_path / "out" / "amos22").exists()
+
+
+@pytest.mark.slow  # a child process: its imports alone take several seconds on a busy 2-core machine
+def test_partial_download_killed_for_real_resumes(release_server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from amos_tutorial.data.partial import PARTIAL_MARKER, download_cases
+
+    dest = tmp_path / "dest"
+    release_server.hang_from = {dl.AMOS_ZIP_NAME: 5}  # probe, tail, dataset.json, two members, then it hangs
+    cmd = [sys.executable, "-m", "amos_tutorial.cli", "data", "download", str(dest), "--cases", "3",
+           "--base-url", release_server.base_url, "--timeout", "60", "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    state = dest / "amos22" / PARTIAL_MARKER
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if state.is_file() and len(json.loads(state.read_text())["members"]) == 2:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    assert len(json.loads(state.read_text())["members"]) == 2
+    release_server.hang_from = {}
+    result = download_cases(dest, 3, base_url=release_server.base_url, progress=False)
+    assert result.members_kept == 2
+    assert result.members_fetched == 4
+
+
+def test_partial_download_goes_on_without_the_metadata_csv(release_server, tmp_path, capsys):
+    from amos_tutorial.data.partial import download_cases
+
+    release_server.files = {dl.AMOS_ZIP_NAME: release_server.files[dl.AMOS_ZIP_NAME]}
+    result = download_cases(tmp_path, 2, base_url=release_server.base_url, progress=False)
+    assert len(result.cases) == 2
+    assert "modalities come from the case ids" in capsys.readouterr().out
+    assert not (tmp_path / dl.METADATA_CSV_NAME).exists()

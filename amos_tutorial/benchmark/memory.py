@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,8 +64,20 @@ MEMORY_COLUMNS: tuple[str, ...] = ("step", "cases", "seconds", "s_per_case", "pe
 
 
 def _rss_gb() -> float:
+    """This process's peak resident set size in GB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this program's own memory. Not
+    ``ru_maxrss``: Linux carries the parent's resident size at ``fork`` over ``exec`` into it, so a child of
+    a large parent would report the parent's peak. Elsewhere ``ru_maxrss`` (bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # ru_maxrss: KiB on Linux, bytes on macOS.
     return usage / 1e9 if sys.platform == "darwin" else usage * 1024 / 1e9
 
 
@@ -79,11 +92,19 @@ def _run_step(job: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(int(job.get("threads") or 1))
     step = job["step"]
-    if step not in MEMORY_STEPS:
+    if step not in (*MEMORY_STEPS, "synth"):
         raise ValueError(f"unknown step {step!r}; choose one of {MEMORY_STEPS}")
     start = time.perf_counter()
     extra: dict[str, Any] = {}
-    if step == "preprocess":
+    if step == "synth":
+        from amos_tutorial.data.synthetic import generate_synthetic_dataset
+
+        generate_synthetic_dataset(
+            job["data"], n_cases=job["cases"], seed=job["seed"], max_shape=tuple(job["max_shape"]),
+            splits=("training", "validation"), progress=False, overwrite=True,
+        )  # fmt: skip
+        extra["cases"] = job["cases"]
+    elif step == "preprocess":
         paths = preprocess_dataset(job["data"], job["cache"], splits=("training", "validation"), progress=False)
         extra["cases"] = len(paths)
         extra["case_bytes"] = sum(Path(p).stat().st_size for p in paths)
@@ -119,6 +140,15 @@ def _in_child(job: dict[str, Any], timeout: float) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def _largest_case_mvoxels(root: Path) -> float:
+    """Voxels (millions) of the largest image of a release folder, read from the NIfTI headers only."""
+    import nibabel as nib
+    import numpy as np
+
+    sizes = [float(np.prod(nib.load(p).shape[:3])) for p in root.glob("images*/*.nii.gz")]
+    return max(sizes, default=0.0) / 1e6
+
+
 def memory_table(
     n_cases: int = 4,
     max_shape: Sequence[int] = (512, 512, 300),
@@ -144,16 +174,17 @@ def memory_table(
             :func:`~amos_tutorial.transforms.cache.suggest_memory_budget_gb` gives a :data:`COLAB_RAM_GB` machine).
         device: Where training and prediction run.
         threads: torch threads of each step.
-        work_dir: Folder for the data, cache, pack and run (None: a temporary one, deleted at the end).
+        work_dir: Folder for the data, cache, pack and run (None: a temporary one, deleted at the end). Cases
+            generated there by an earlier call are reused; the cache, pack, run and predictions are made again.
         seed: Seed of the synthetic cases.
         timeout: Seconds allowed per step.
         in_process: Run the steps in this process (fast, for tests; the peak RSS then accumulates).
         log: Called with one line per step (None: silent).
 
     Returns:
-        One row per step with :data:`MEMORY_COLUMNS`, plus ``case_bytes`` (the preprocessed cache's bytes).
+        One row per step with :data:`MEMORY_COLUMNS`, plus ``case_bytes`` (the preprocessed cache's bytes);
+        ``attrs`` hold the settings and ``largest_case_mvoxels``: a step's peak follows the largest case.
     """
-    from amos_tutorial.data.synthetic import generate_synthetic_dataset
     from amos_tutorial.transforms.cache import suggest_memory_budget_gb
 
     if isinstance(n_cases, bool) or not isinstance(n_cases, int) or n_cases < 2:
@@ -163,14 +194,22 @@ def memory_table(
     base = Path(work_dir or holder.name)
     try:
         data = base / "amos22"
-        if not (data / "dataset.json").is_file():
-            start = time.perf_counter()
-            generate_synthetic_dataset(
-                data, n_cases=n_cases, seed=seed, max_shape=tuple(max_shape), splits=("training", "validation"),
-                progress=False, overwrite=True,
-            )  # fmt: skip
+        if not (data / "dataset.json").is_file():  # made in a child too: this process stays small
+            job = {"step": "synth", "data": str(data), "cases": n_cases, "seed": seed, "max_shape": list(max_shape)}
+            made = _run_step(job) if in_process else _in_child(job, timeout)
+            if made.get("error"):
+                raise RuntimeError(f"{data}: could not generate the synthetic cases: {made['error']}")
             if log is not None:
-                log(f"synth: {n_cases} cases up to {tuple(max_shape)} in {time.perf_counter() - start:.0f} s")
+                log(f"synth: {n_cases} cases up to {tuple(max_shape)} in {made['seconds']:.0f} s")
+        largest = _largest_case_mvoxels(data)
+        if log is not None:
+            log(f"largest case: {largest:.1f} M voxels (a step's peak follows the largest case, not the count)")
+        for stale in ("cache", "pack", "pack.zip", "run", "pred"):  # measured again, never reused
+            path = base / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
         common = {"data": str(data), "cache": str(base / "cache"), "device": device, "threads": threads}
         jobs = {
             "preprocess": {},
@@ -188,7 +227,8 @@ def memory_table(
                 "step": step,
                 "cases": cases,
                 "seconds": None if seconds is None else round(seconds, 1),
-                "s_per_case": None if seconds is None else round(seconds / cases, 1),
+                # Training's time is a number of steps, not of cases: no time per case.
+                "s_per_case": None if seconds is None or step == "train" else round(seconds / cases, 1),
                 "peak_rss_gb": None if row.get("peak_rss_gb") is None else round(row["peak_rss_gb"], 2),
                 "memory": _SCALING[step],
                 "error": row.get("error"),
@@ -201,7 +241,8 @@ def memory_table(
             holder.cleanup()
     table = pd.DataFrame(rows)
     table.attrs.update(
-        budget_gb=budget, max_shape=list(max_shape), n_cases=n_cases, device=device, in_process=in_process
+        budget_gb=budget, max_shape=list(max_shape), n_cases=n_cases, device=device, in_process=in_process,
+        largest_case_mvoxels=round(largest, 1),
     )
     return table
 
@@ -236,10 +277,8 @@ def project_memory(
                 held_then = min(measured_cases * per_case_gb, budget)
                 peak = peak - held_then + min(n * per_case_gb, budget)
             peaks.append(None if pd.isna(peak) else round(float(peak), 2))
-            per_case = row["s_per_case"]
-            hours.append(
-                None if pd.isna(per_case) else round((row["seconds"] if row["step"] == "train" else per_case * n) / 3600, 2)
-            )
+            seconds = row["seconds"] if row["step"] == "train" else row["s_per_case"] * n
+            hours.append(None if pd.isna(seconds) else round(seconds / 3600, 2))
         out[f"peak_rss_gb_{n}"] = peaks
         out[f"hours_{n}"] = hours
         out[f"fits_{n}"] = [None if p is None else p <= ram_gb for p in peaks]
@@ -250,10 +289,11 @@ def project_memory(
 def format_memory_table(table: pd.DataFrame) -> str:
     """The projected table as Markdown, with a line on what was measured and what is projected."""
     shown = table.drop(columns=[c for c in ("case_bytes",) if c in table.columns])
+    shown = shown.astype(object).where(shown.notna(), "")  # a blank cell, not "nan"
     attrs = table.attrs
     head = (
         f"Measured on {attrs.get('n_cases')} synthetic cases up to {attrs.get('max_shape')} voxels (real AMOS sizes, "
-        f"synthetic anatomy), device {attrs.get('device')}; train with a {attrs.get('budget_gb')} GB memory budget. "
+        f"synthetic anatomy; the largest {attrs.get('largest_case_mvoxels')} M voxels), device {attrs.get('device')}; train with a {attrs.get('budget_gb')} GB memory budget. "
         f"Columns *_<N> are PROJECTIONS to N cases for a {attrs.get('ram_gb', COLAB_RAM_GB)} GB machine; "
         f"preprocessed cache: {attrs.get('per_case_cache_gb', 0.0):.3f} GB per case."
     )

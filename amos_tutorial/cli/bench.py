@@ -21,6 +21,7 @@ same command again to resume), 2 on bad input.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from amos_tutorial.cli._args import (
     add_memory_budget_arg,
@@ -552,6 +553,10 @@ def _add_memory(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="run the steps in this process (quick check; the peaks accumulate)"
     )
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, metavar="DIR",
+        help="keep the synthetic cases here and reuse them in the next run (default: a temporary folder)",
+    )  # fmt: skip
     add_out_arg(parser, "also write the table to a .csv file")
     parser.set_defaults(func=_run_memory)
 
@@ -570,7 +575,7 @@ def _run_memory(args: argparse.Namespace) -> int:
     table = project_memory(memory_table(
         n_cases=args.cases, max_shape=args.max_shape, train_iterations=args.iterations, budget_gb=args.memory_budget,
         device=str(resolve_device(args.device)), threads=args.threads, timeout=args.timeout, in_process=args.in_process,
-        log=lambda line: print(line, file=sys.stderr),
+        work_dir=None if args.work_dir is None else str(args.work_dir), log=lambda line: print(line, file=sys.stderr),
     ))  # fmt: skip
     print(format_memory_table(table))
     if args.out is not None:

@@ -303,8 +303,13 @@ def download_cases(
         ValueError: On a bad argument or a case id not in the release.
         FileExistsError: If ``dest/amos22`` exists but was not written by this function.
     """
-    import requests
-    from remotezip import RemoteZipError
+    try:
+        import requests
+        from remotezip import RemoteZipError
+    except ImportError as exc:
+        raise DownloadError(
+            f"single cases need the remotezip package ({exc.name} is missing): pip install remotezip"
+        ) from None
 
     if isinstance(cases, bool) or (isinstance(cases, int) and cases < 1):
         raise ValueError(f"cases must be a positive number or case ids, got {cases!r}")
@@ -336,7 +341,10 @@ def download_cases(
     dest.mkdir(parents=True, exist_ok=True)
     csv_path = dest / METADATA_CSV_NAME
     if metadata and not csv_path.is_file():
-        download_file(file_url(METADATA_CSV_NAME, base_url), csv_path, md5=None, timeout=timeout, progress=False)
+        try:
+            download_file(file_url(METADATA_CSV_NAME, base_url), csv_path, md5=None, timeout=timeout, progress=False)
+        except DownloadError as exc:  # the cases are still usable: the modality then comes from the id rule
+            _say(f"{csv_path}: not downloaded ({exc}); modalities come from the case ids, scanners are unknown")
 
     counter = [1]  # the probe's byte
     kept = fetched = 0

@@ -64,7 +64,8 @@ COURSE_ITERATIONS = 1500
 #: Patch of the ``course`` preset, in voxels of the pack's grid (:data:`~amos_tutorial.data.manifest.PACK_SPACING`,
 #: 2 x 2 x 3 mm): 192 x 192 x 192 mm of a body, about half an abdomen's width.
 COURSE_PATCH_SIZE: tuple[int, int, int] = (96, 96, 64)
-#: Validation cases of the ``course`` preset (a pack of 24 cases holds about 6 validation cases).
+#: Validation cases of the ``course`` preset: a pack's validation split holds more (its choice balances the splits);
+#: a few keep each validation short on a T4.
 COURSE_VAL_CASES = 4
 
 #: What each preset sets on top of the model's registry recipe.
