@@ -91,15 +91,3 @@ def test_winners_chapter_scopes_da5_and_shows_the_per_organ_results():
     assert "precision=1" not in code  # published Dice keeps the source's two decimals
     assert "one of their three Task 1 configurations" in _prose("intro")
 
-
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_glued_role_has_a_glue_call(chapter):
-    from amos_tutorial.evaluation.reference import published_glue
-    from amos_tutorial.notebook import GLUE_MACHINE, GLUE_RUNTIME
-
-    code = "\n".join(_cells(chapter, "code"))
-    glued = set(re.findall(r"""glue\(\s*["']([A-Za-z_0-9]+)["']""", code)) | {GLUE_RUNTIME, GLUE_MACHINE}
-    if "published_glue()" in code:
-        glued |= set(published_glue())
-    roles = set(re.findall(r"\{glue:(?:text|md)\}`([A-Za-z_0-9]+)", "\n".join(_cells(chapter))))
-    assert roles <= glued, f"{chapter}: roles without a glue call: {sorted(roles - glued)}"
