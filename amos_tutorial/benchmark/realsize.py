@@ -9,7 +9,7 @@ the book's preprocessing (:func:`~amos_tutorial.transforms.preprocessing.preproc
 ``nnUNetDataLoader`` with ``nnUNetTrainer.get_training_transforms``, ``nnUNetPredictor``), after nnU-Net's own
 export, fingerprint and planning of the same cases.
 
-Every measurement runs in its own child process, so its **peak RSS** (``getrusage``) is that step's alone;
+Every measurement runs in its own child process, so its **peak RSS** (``VmHWM``) is that step's alone;
 ``baseline_GB`` is the resident memory right after the imports. Three stages, each as seconds and peak RSS
 per case and as a ratio (``speedup`` = nnU-Net seconds / book seconds: above 1 the book is faster;
 ``rss_ratio`` = book peak / nnU-Net peak):
@@ -81,11 +81,29 @@ def _rss_now_gb() -> float:
         return float("nan")
 
 
+def _high_water_bytes() -> int | None:
+    """This process's own peak resident memory (Linux ``VmHWM``), or None where /proc is missing.
+
+    ``ru_maxrss`` is not used for the process itself: Linux carries it over ``exec`` from the parent that
+    forked it, so a child of a large parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _peak_gb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return max(own, kids) * scale / _GB
+    """Peak resident memory of this process, or of its largest finished child process (workers), in GB."""
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    own = _high_water_bytes()
+    if own is None:
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale
+    return max(own, kids) / _GB
 
 
 def _run_child(task: dict[str, Any], work: Path, timeout: float) -> dict[str, Any]:
