@@ -1,14 +1,15 @@
 """``amos bench realsize``: preprocessing, data loading and prediction at real AMOS size, the book beside nnU-Net v2.
 
 Introduced in chapter *Benchmarking the baselines*. Builds on the synthetic set
-(:func:`amos_tutorial.data.synthetic.generate_synthetic_dataset`: 0.6-0.9 mm in-plane, 1.25-5 mm slices),
+(CTs of exactly ``max_shape`` voxels by :func:`amos_tutorial.data.synthetic.synthesize_case`: 0.6-0.9 mm
+in-plane, 1.25-5 mm slices),
 the book's preprocessing (:func:`~amos_tutorial.transforms.preprocessing.preprocess_case`), sampler
 (:class:`~amos_tutorial.transforms.sampler.PatchSampler`) and prediction
 (:func:`~amos_tutorial.inference.predictor.predict_case`), and on nnU-Net v2 (``DefaultPreprocessor``,
 ``nnUNetDataLoader`` with ``nnUNetTrainer.get_training_transforms``, ``nnUNetPredictor``), after nnU-Net's own
 export, fingerprint and planning of the same cases.
 
-Every measurement runs in its own child process, so its **peak RSS** (``getrusage``) is that step's alone;
+Every measurement runs in its own child process, so its **peak RSS** (``VmHWM``) is that step's alone;
 ``baseline_GB`` is the resident memory right after the imports. Three stages, each as seconds and peak RSS
 per case and as a ratio (``speedup`` = nnU-Net seconds / book seconds: above 1 the book is faster;
 ``rss_ratio`` = book peak / nnU-Net peak):
@@ -80,11 +81,29 @@ def _rss_now_gb() -> float:
         return float("nan")
 
 
+def _high_water_bytes() -> int | None:
+    """This process's own peak resident memory (Linux ``VmHWM``), or None where /proc is missing.
+
+    ``ru_maxrss`` is not used for the process itself: Linux carries it over ``exec`` from the parent that
+    forked it, so a child of a large parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _peak_gb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return max(own, kids) * scale / _GB
+    """Peak resident memory of this process, or of its largest finished child process (workers), in GB."""
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    own = _high_water_bytes()
+    if own is None:
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale
+    return max(own, kids) / _GB
 
 
 def _run_child(task: dict[str, Any], work: Path, timeout: float) -> dict[str, Any]:
@@ -416,18 +435,43 @@ def memory_bound(peak_gb: float, baseline_gb: float, voxels: int, limit_gb: floa
     return {"bytes_per_voxel": round(per_voxel, 1), "predicted_GB": round(predicted, 2), "max_slices": max_slices}
 
 
-def _ensure_data(root: Path, cases: int, max_shape: Sequence[int], seed: int) -> Path:
+def _slice_spacing(slices: int) -> float:
+    """A CT slice thickness (1.25-5 mm) for ``slices`` slices over an abdomen of about 450 mm."""
+    from amos_tutorial.data.synthetic.scanner import CT_SLICES
+
+    return float(min(CT_SLICES, key=lambda s: abs(s - 450.0 / slices)))
+
+
+def _ensure_data(root: Path, cases: int, shape: Sequence[int], seed: int) -> Path:
+    """``cases`` labelled synthetic CTs of exactly ``shape`` voxels (0.6-0.9 mm in-plane), in the release layout.
+
+    The set is written small by :func:`~amos_tutorial.data.synthetic.generate_synthetic_dataset` (layout,
+    ``dataset.json``), then each case is synthesized again at the full shape with ``synthesize_case``.
+    Kept and reused when ``realsize.json`` says the same cases, shape and seed.
+    """
+    from amos_tutorial.data.synthetic.case import synthesize_case
     from amos_tutorial.data.synthetic.dataset import generate_synthetic_dataset
+    from amos_tutorial.utils.io import save_nifti
 
     marker = root / "realsize.json"
-    wanted = {"cases": cases, "max_shape": [int(s) for s in max_shape], "seed": seed}
+    wanted = {"cases": cases, "shape": [int(s) for s in shape], "seed": seed}
     if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
         return root / "amos22"
-    # Every case labelled (training split only) and CT only: the sizes and spacings of AMOS CTs.
-    generate_synthetic_dataset(root / "amos22", n_cases=cases, seed=seed, max_shape=tuple(max_shape),
-                               overwrite=True, modalities=("CT",), splits=("training",))  # fmt: skip
+    marker.unlink(missing_ok=True)
+    release = generate_synthetic_dataset(root / "amos22", n_cases=cases, seed=seed, max_shape=(32, 32, 16),
+                                         overwrite=True, modalities=("CT",), splits=("training",))  # fmt: skip
+    rng = np.random.default_rng(seed)
+    for image in sorted((Path(release) / "imagesTr").glob("amos_*.nii.gz")):
+        number = int(image.name.removeprefix("amos_").removesuffix(".nii.gz"))
+        in_plane = round(float(rng.uniform(0.6, 0.9)), 4)
+        spacing = (in_plane, in_plane, _slice_spacing(int(shape[2])))
+        case = synthesize_case(number, "CT", "F" if number % 2 else "M", seed=seed, max_shape=shape, shape=shape,
+                               spacing=spacing)  # fmt: skip
+        save_nifti(case.image, case.affine, image)
+        save_nifti(case.label, case.affine, Path(release) / "labelsTr" / image.name, dtype=np.uint8)
+        del case
     atomic_write_text(marker, json.dumps(wanted))
-    return root / "amos22"
+    return Path(release)
 
 
 def realsize_report(
@@ -451,7 +495,8 @@ def realsize_report(
     """Measure the three stages side by side (see the module docstring) and write ``OUT/realsize.csv``.
 
     Args:
-        max_shape: Largest synthetic CT (x, y, z voxels); cases are drawn up to it.
+        max_shape: Shape of every synthetic CT (x, y, z voxels); in-plane spacing drawn in 0.6-0.9 mm, slices
+            1.25-5 mm (the thickness that makes the z axis about 450 mm long).
         cases: Number of synthetic CTs (at least 2: nnU-Net's planner needs a dataset).
         out: Folder of the table and of the work files (``data/``, ``nnunet/``, ``work/``); the synthetic
             cases are kept and reused by a second run with the same ``max_shape``, ``cases`` and ``seed``.
@@ -492,7 +537,7 @@ def realsize_report(
     work, nnunet_dir = out_dir / "work", out_dir / "nnunet"
     started = time.perf_counter()
     root = _ensure_data(out_dir / "data", cases, shape, seed)
-    log(f"{cases} synthetic CT(s) up to {'x'.join(map(str, shape))} in {root} ({time.perf_counter() - started:.0f} s)")
+    log(f"{cases} synthetic CT(s) of {'x'.join(map(str, shape))} voxels in {root} ({time.perf_counter() - started:.0f} s)")
     common = {"threads": threads, "nnunet_dir": str(nnunet_dir.resolve())}
     xyz = [float(s) for s in spacing]
     patch_xyz = [int(p) for p in patch_size]
