@@ -520,6 +520,8 @@ def realsize_report(
         ValueError: On a bad size or option (one line).
         RuntimeError: When a measurement fails in its process (its last line).
     """
+    import nibabel as nib
+
     shape = [int(s) for s in max_shape]
     if len(shape) != 3 or min(shape) < 16:
         raise ValueError(f"max_shape must be three sizes of at least 16 voxels, got {max_shape!r}")
@@ -557,8 +559,6 @@ def realsize_report(
         book = _run_child({**common, "kind": "pre_book", "case": cid, "image": str(image), "label": label,
                            "spacing_xyz": xyz, "save": str(book_file)}, work, timeout)  # fmt: skip
         book_cases.append(str(book_file))
-        import nibabel as nib
-
         raw_shape = nib.load(str(image)).shape
         for setting, configuration in ((f"own (nnU-Net {'x'.join(f'{s:.2f}' for s in own_xyz)} mm)", "3d_fullres"),
                                        (f"common {'x'.join(f'{s:g}' for s in xyz)} mm", _COMMON)):  # fmt: skip
