@@ -25,7 +25,9 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -n
   fi
   echo "setup: installing requirements.txt and the amos_tutorial package (editable)"
   python -m pip install -q -r requirements.txt
-  python -m pip install -q --no-deps -e .
+  # setuptools warns on every editable install that a folder named like the package could shadow it: here that
+  # folder is the package itself, so the warning only teaches users to ignore warnings.
+  PYTHONWARNINGS="ignore:Editable installation" python -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
 

@@ -10,7 +10,14 @@ cd "$repo"
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test: installing Debian chromium and chromium-driver for the rendered-book test"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    # apt's chatter (debconf notes) goes to a log that is shown only if the install fails.
+    apt_log="$(mktemp)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >"$apt_log" 2>&1; then
+      cat "$apt_log" >&2
+      echo "test: installing chromium failed (see above)" >&2
+      exit 1
+    fi
+    rm -f "$apt_log"
   else
     echo "test: chromium/chromedriver not found and not root: the browser test will be skipped (install Debian's chromium chromium-driver)"
   fi
