@@ -53,17 +53,7 @@ SMALL_MACHINE_GB = 16.0
 
 def total_memory_gb() -> float | None:
     """The machine's RAM in GB (``MemTotal`` on Linux); None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024 / 1e9
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
-    except (AttributeError, ValueError, OSError):
-        return None
+    return _memory_gb("MemTotal", "SC_PHYS_PAGES")
 
 
 def default_memory_budget_gb(total_gb: float | None = None, available_gb: float | None = None) -> float | None:
@@ -98,15 +88,20 @@ def available_memory_gb() -> float | None:
     Introduced in the course kit's *Colab* page: free Colab has about 12.7 GB in total, of which less is
     available once the notebook runs, so budgets follow this number instead of assuming 16 GB.
     """
+    return _memory_gb("MemAvailable", "SC_AVPHYS_PAGES")
+
+
+def _memory_gb(meminfo_key: str, sysconf_pages: str) -> float | None:
+    """A ``/proc/meminfo`` field in GB, else the ``os.sysconf`` page count times the page size; None where unknown."""
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(f"{meminfo_key}:"):
                     return int(line.split()[1]) * 1024 / 1e9
     except OSError:
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
+        return os.sysconf(sysconf_pages) * os.sysconf("SC_PAGE_SIZE") / 1e9
     except (AttributeError, ValueError, OSError):
         return None
 
