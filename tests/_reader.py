@@ -80,10 +80,15 @@ def make_reader(root: Path, source: Path, blocked: tuple[str, ...] = ()) -> Read
     kernels = root / "kernels"
     spec = kernels / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
+    # The metadata of the spec that the installed ipykernel ships (it says whether the kernel accepts
+    # CurveZMQ keys, so that the client encrypts the channel only when the kernel can).
+    shipped = venv / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
+    metadata = json.loads(shipped.read_text(encoding="utf-8")).get("metadata", {}) if shipped.is_file() else {}
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "reader (fresh venv, torch only)",
         "language": "python",
+        "metadata": metadata,
     }), encoding="utf-8")
     constraints = None
     if blocked:
@@ -128,12 +133,13 @@ def execute_as_reader(path: Path, reader: Reader, workdir: Path, install_lock: s
     """
     from filelock import FileLock
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
+
+    from amos_tutorial.publish.kernel import kernel_manager
 
     nb = reader_notebook(path, reader)
     workdir.mkdir(parents=True, exist_ok=True)
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(reader.kernels)]))
+    km = kernel_manager(KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(reader.kernels)]))
     client = NotebookClient(nb, km=km, timeout=timeout_s, resources={"metadata": {"path": str(workdir)}})
     setup_s, error = 0.0, None
     with client.setup_kernel(env=reader_env(reader, env)):

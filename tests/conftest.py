@@ -18,9 +18,15 @@ import matplotlib
 import numpy as np
 import pytest
 
+from amos_tutorial.publish.kernel import encrypt_kernels
+
 # Figures are rendered off-screen in this process. Not via $MPLBACKEND: the variable would be
 # inherited by the notebook kernels that the book tests start, and they must render inline.
 matplotlib.use("Agg")
+
+# Every kernel a test starts gets CurveZMQ keys, as in the book build (no "running over TCP without
+# encryption" warning per kernel).
+encrypt_kernels()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -107,6 +107,8 @@ def execute_chapter(
     import nbformat
     from nbclient import NotebookClient
 
+    from amos_tutorial.publish.kernel import kernel_manager
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: chapter notebook not found")
@@ -115,8 +117,8 @@ def execute_chapter(
     kernel_env.pop("MPLBACKEND", None)  # chapters draw inline, as in the book
     client = NotebookClient(
         notebook,
+        km=kernel_manager(notebook.metadata.get("kernelspec", {}).get("name", "python3")),
         timeout=cell_timeout,
-        kernel_name=notebook.metadata.get("kernelspec", {}).get("name", "python3"),
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     start = time.perf_counter()
