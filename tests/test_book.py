@@ -21,9 +21,9 @@ from urllib.parse import urlparse
 
 import pytest
 from amos_tutorial import _meta
-from conftest import REPO_ROOT, chapter_executions, executed_chapter, session_shared_dir, toc_files, toc_notebooks
+from conftest import CHAPTERS_GROUP, REPO_ROOT, chapter_executions, executed_chapter, session_shared_dir, toc_files, toc_notebooks
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(CHAPTERS_GROUP)]
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_book.sh"
 CHROMIUM = "/usr/bin/chromium"
@@ -85,9 +85,8 @@ def book_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = shared / "book"
     with FileLock(f"{out}.lock"):
         if not (out / "html" / "index.html").is_file():
-            # Chapters not executed yet by the chapter tests are executed here, in reverse order, so that
-            # a worker running the chapter tests meanwhile rarely waits for the same chapter.
-            executed = {page: executed_chapter(REPO_ROOT / f"{page}.ipynb", shared)[1] for page in reversed(NOTEBOOKS)}
+            # Chapters not executed yet by the chapter tests are executed here, in the book's order.
+            executed = {page: executed_chapter(REPO_ROOT / f"{page}.ipynb", shared)[1] for page in NOTEBOOKS}
             _checked_build(stage_executed_book(executed, shared / "book-source"), out)
     return out / "html"
 

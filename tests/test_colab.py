@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from conftest import REPO_ROOT, executed_chapter, session_shared_dir, toc_notebooks
+from conftest import CHAPTERS_GROUP, REPO_ROOT, executed_chapter, session_shared_dir, toc_notebooks
 
 from amos_tutorial.publish.colab import COLAB_NOTE, glue_values, leftover_myst, to_commonmark, write_colab_edition
 
@@ -57,6 +57,7 @@ def _render(markdown: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.notebook
+@pytest.mark.xdist_group(CHAPTERS_GROUP)
 def test_the_colab_edition_is_plain_markdown(tmp_path, tmp_path_factory):
     shared = session_shared_dir(tmp_path_factory)
     chapters = [REPO_ROOT / f"{page}.ipynb" for page in toc_notebooks()]

@@ -14,12 +14,14 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import (
+    CHAPTERS_GROUP,
     REPO_ROOT,
     chapter_executor,
     execute_chapter_as_reader,
     executed_chapter,
     session_shared_dir,
     toc_files,
+    toc_notebooks,
 )
 
 from amos_tutorial import _meta
@@ -28,6 +30,8 @@ from amos_tutorial import notebook as nbh
 BOOK = REPO_ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 CHAPTER_IDS = [p.stem for p in CHAPTERS]
+#: The chapters in the order of _toc.yml: the order in which they are executed (see CHAPTERS_GROUP).
+BOOK_ORDER = [REPO_ROOT / f"{page}.ipynb" for page in toc_notebooks()]
 
 
 def _read(path: Path) -> nbformat.NotebookNode:
@@ -200,7 +204,8 @@ def synthetic_cache():
 
 @pytest.mark.slow
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
+@pytest.mark.xdist_group(CHAPTERS_GROUP)
+@pytest.mark.parametrize("path", BOOK_ORDER, ids=[p.stem for p in BOOK_ORDER])
 def test_chapter_runs_in_smoke_mode(path, synthetic_cache, tmp_path_factory):
     nb_final, _ = executed_chapter(path, session_shared_dir(tmp_path_factory))
     errors = [o for c in nb_final.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]

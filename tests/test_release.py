@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO_ROOT, executed_chapter, session_shared_dir, toc_notebooks
+from conftest import CHAPTERS_GROUP, REPO_ROOT, executed_chapter, session_shared_dir, toc_notebooks
 
 from amos_tutorial import _meta
 from amos_tutorial.publish.colab import leftover_myst
@@ -22,6 +22,7 @@ def _git(*args: str, cwd: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.notebook
+@pytest.mark.xdist_group(CHAPTERS_GROUP)
 def test_release_script_makes_tag_wheel_and_colab_branch(tmp_path, tmp_path_factory):
     shared = session_shared_dir(tmp_path_factory)
     for page in toc_notebooks():

@@ -83,7 +83,7 @@ DELTA_COLUMNS: tuple[str, ...] = ("organ_id", "organ", "before", "after", "delta
 #: rises steeply here (measured 0.08 after 300 steps, 0.13 after 400, 0.18 after 600, constant schedule), and
 #: 400 steps keep the five trainings of the page at about 2 of its 3 minutes.
 SMOKE_ITERATIONS: int = 400
-#: Training patch (x, y, z) of every smoke run (the ``quick`` preset's is 32^3).
+#: Training patch (x, y, z) of every smoke run (the ``quick`` preset's for the DynUNet and ResEnc too).
 SMOKE_PATCH_SIZE: tuple[int, int, int] = (24, 24, 24)
 #: Learning rate of every smoke run (Adam, the ``quick`` preset's optimiser; its own rate is 1e-2).
 SMOKE_LR: float = 1e-2

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from amos_tutorial.models.registry import ModelSpec, register_model
+from amos_tutorial.models.registry import QUICK_PATCH_SIZE, ModelSpec, register_model
 from amos_tutorial.utils.geometry import check_patch_size
 
 __all__ = [
@@ -517,6 +517,7 @@ def _register_all() -> None:
             patch_size=_CNN_PATCH,
             batch_size=2,
             tiny_patch_size=_TINY_PATCH,
+            quick_patch_size=QUICK_PATCH_SIZE,
             tiny_batch_size=2,
             deep_supervision=True,
             divisible_by=32,
@@ -531,6 +532,7 @@ def _register_all() -> None:
             patch_size=_CNN_PATCH,
             batch_size=2,
             tiny_patch_size=_TINY_PATCH,
+            quick_patch_size=QUICK_PATCH_SIZE,
             divisible_by=16,
             paper="Ronneberger et al., MICCAI 2015; Kerfoot et al., STACOM 2018 (residual units)",
             description="MONAI residual U-Net, 16..256 channels",
@@ -543,6 +545,7 @@ def _register_all() -> None:
             patch_size=_CNN_PATCH,
             batch_size=2,
             tiny_patch_size=_TINY_PATCH,
+            quick_patch_size=QUICK_PATCH_SIZE,
             divisible_by=16,
             paper="Milletari et al., V-Net, 3DV 2016",
             description="V-Net: residual stages, 5x5x5 convolutions, strided-convolution down-sampling",
@@ -579,6 +582,7 @@ def _register_all() -> None:
             patch_size=_CNN_PATCH,
             batch_size=2,
             tiny_patch_size=_TINY_PATCH,
+            quick_patch_size=QUICK_PATCH_SIZE,
             divisible_by=8,
             paper="Myronenko, 3D MRI brain tumor segmentation using autoencoder regularization, BrainLes 2018",
             description="Residual encoder-decoder with group norm (without the VAE branch)",

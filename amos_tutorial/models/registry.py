@@ -20,6 +20,7 @@ import torch.nn as nn
 __all__ = [
     "DEFAULT_VARIANTS",
     "ModelSpec",
+    "QUICK_PATCH_SIZE",
     "all_variants",
     "available_models",
     "build_model",
@@ -47,6 +48,8 @@ class ModelSpec:
         schedule: Learning-rate schedule, e.g. ``{"name": "poly", "power": 0.9}``.
         tiny_patch_size: Patch for the CPU smoke ``tiny`` variant.
         tiny_batch_size: Batch size for the ``tiny`` variant.
+        quick_patch_size: Patch of the tiny variant in the ``quick`` preset (``None``: ``tiny_patch_size``).
+            :data:`QUICK_PATCH_SIZE` where the tiny network accepts it.
         deep_supervision: Whether the model returns several outputs in training mode.
         divisible_by: Every patch dimension must be a multiple of this.
         paper: Citation key / short reference of the architecture's paper.
@@ -70,6 +73,7 @@ class ModelSpec:
     schedule: dict[str, Any]
     tiny_patch_size: tuple[int, int, int] = (32, 32, 32)
     tiny_batch_size: int = 2
+    quick_patch_size: tuple[int, int, int] | None = None
     deep_supervision: bool = False
     divisible_by: int = 16
     paper: str = ""
@@ -115,6 +119,13 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+
+#: Patch of the ``quick`` preset for the tiny networks that accept it. The synthetic volumes measure about
+#: 27 x 25 x 21 voxels on the quick preset's 3 x 3 x 4 mm grid, so a 24^3 patch still holds most of one,
+#: where a 32^3 patch is mostly padding; each step costs 0.4x as much (DynUNet tiny, batch 2, one thread,
+#: measured on the 2-core machine: 0.145 s against 0.365 s), and the quick DynUNet's validation Dice after
+#: 600 steps rose from 0.09 to 0.17.
+QUICK_PATCH_SIZE: tuple[int, int, int] = (24, 24, 24)
 
 
 def register_model(spec: ModelSpec, overwrite: bool = False) -> ModelSpec:

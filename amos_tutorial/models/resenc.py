@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from amos_tutorial.models.monai_nets import DEFAULT_SPACING, NnUNetTopology
-from amos_tutorial.models.registry import ModelSpec, register_model
+from amos_tutorial.models.registry import QUICK_PATCH_SIZE, ModelSpec, register_model
 
 __all__ = [
     "RESENC_BLOCKS",
@@ -347,6 +347,7 @@ def _register() -> None:
             optimizer=RESENC_RECIPE["optimizer"],
             schedule=RESENC_RECIPE["schedule"],
             tiny_patch_size=_TINY_PATCH,
+            quick_patch_size=QUICK_PATCH_SIZE,
             tiny_batch_size=2,
             deep_supervision=True,
             divisible_by=32,
