@@ -11,10 +11,12 @@ seed... :func:`make_config` fills it from the model's registry recipe and a pres
   accepts one (:data:`~amos_tutorial.models.registry.QUICK_PATCH_SIZE`; the transformers keep their
   32^3 tiny patch), Adam at 1e-2 for 600 steps, validated every 100 steps: one to six minutes per model
   on one CPU core, and long enough for the fastest learners to find the large organs of the synthetic
-  data. Mean validation Dice over liver, spleen
-  and kidneys after the 600 steps (2 synthetic validation cases; over all 15 organs in brackets): CoTr 0.81 (0.40), UNet 0.65
-  (0.37), DynUNet/nnU-Net 0.61 (0.30), Swin UNETR 0.56 (0.15), UNETR 0.19 (0.05), SegResNet 0.19 (0.13),
-  VNet 0.18 (0.10), nnFormer 0.02 (0.03). A ranking of how fast tiny networks learn, not of the
+  data. Mean validation Dice over liver, spleen and kidneys after the 600 steps (2 synthetic validation
+  cases; over all 15 organs in brackets), measured on 2026-12-06 with the 24^3 patch (one thread of a busy
+  2-core CPU, seconds per run): UNet 0.68 (0.35, 92 s), DynUNet/nnU-Net 0.19 (0.17, 98 s), VNet 0.31
+  (0.10, 409 s), SegResNet 0.19 (0.05, 169 s). The transformers on their 32^3 patch, measured by an
+  earlier version of the package and not re-measured: CoTr 0.81 (0.40), Swin UNETR 0.56 (0.15), UNETR
+  0.19 (0.05), nnFormer 0.02 (0.03). A ranking of how fast tiny networks learn, not of the
   architectures. Meant for the chapters' demonstrations and a first check that a pipeline learns; far
   from an AMOS result (a coarse grid, a tiny network, 0.24 % of the recipe's steps).
 * ``course``: for a course pack (``amos data pack``) on a free Colab T4: the full network on the pack's
