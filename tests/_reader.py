@@ -135,7 +135,7 @@ def execute_as_reader(path: Path, reader: Reader, workdir: Path, install_lock: s
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
 
-    from amos_tutorial.publish.kernel import kernel_manager
+    from amos_tutorial.utils.kernels import kernel_manager
 
     nb = reader_notebook(path, reader)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from amos_tutorial.publish.kernel import encrypt_kernels
+from amos_tutorial.utils.kernels import encrypt_kernels
 
 # Figures are rendered off-screen in this process. Not via $MPLBACKEND: the variable would be
 # inherited by the notebook kernels that the book tests start, and they must render inline.

@@ -44,9 +44,7 @@ LAYERS = {
 # Modules that sit lower than their package (they import nothing above that layer; checked below too).
 # evaluation.postprocess: label-map rules that `amos predict --postprocess` applies before saving.
 # evaluation.hausdorff, metric_table and scoring: the metric table and score_case, beside the kernels they use.
-# publish.kernel: the Jupyter kernel manager settings that benchmark.chapters also uses (imports no package module).
 MODULE_LAYERS = {
-    "amos_tutorial.publish.kernel": 0,
     "amos_tutorial.evaluation.metrics": 3,
     "amos_tutorial.evaluation.hausdorff": 3,
     "amos_tutorial.evaluation.metric_table": 3,

@@ -107,7 +107,7 @@ def execute_chapter(
     import nbformat
     from nbclient import NotebookClient
 
-    from amos_tutorial.publish.kernel import kernel_manager
+    from amos_tutorial.utils.kernels import kernel_manager
 
     path = Path(path)
     if not path.is_file():

@@ -1,4 +1,4 @@
-"""Tests of amos_tutorial.publish.kernel: the kernels that execute chapters run on an encrypted channel."""
+"""Tests of amos_tutorial.utils.kernels: the kernels that execute chapters run on an encrypted channel."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from amos_tutorial.publish import kernel
+from amos_tutorial.utils import kernels as kernel
 
 
 def _run_one_cell(capfd, km=None):
@@ -42,7 +42,7 @@ def test_the_book_build_loads_the_extension():
     from conftest import REPO_ROOT
 
     config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text(encoding="utf-8"))
-    assert "amos_tutorial.publish.kernel" in config["sphinx"]["extra_extensions"]
+    assert "amos_tutorial.utils.kernels" in config["sphinx"]["extra_extensions"]
     assert kernel.setup(None)["parallel_read_safe"] is True
 
 

@@ -12,7 +12,7 @@ chapters inside the Sphinx process with a kernel manager it creates itself, so t
 class default before any chapter runs.
 
 Examples:
-    >>> from amos_tutorial.publish.kernel import kernel_manager
+    >>> from amos_tutorial.utils.kernels import kernel_manager
     >>> kernel_manager("python3").kernel_name
     'python3'
 """
