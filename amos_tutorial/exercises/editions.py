@@ -24,7 +24,7 @@ import ast
 import copy
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,7 @@ def write_student_edition(
     book: str | Path | None = None,
     chapters: Iterable[str] | None = None,
     overwrite: bool = False,
+    prepared: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write the student edition into ``out``: a book of its own, laid out like this repository.
 
@@ -195,6 +196,8 @@ def write_student_edition(
         book: The book folder (default: :func:`default_book_dir`).
         chapters: Chapter names (``"exploring_the_data"``) to write; None writes all.
         overwrite: Replace chapters that already exist in ``out`` (a student's edits there are lost).
+        prepared: Student notebooks made elsewhere, by chapter name (``amos book assign`` passes otter's);
+            the other chapters are :func:`student_notebook` of the book's.
 
     Returns:
         The written notebook paths.
@@ -226,7 +229,10 @@ def write_student_edition(
     target = out / "book"
     texts = {}
     for path in paths:
-        nb = student_notebook(nbformat.read(path, as_version=4))
+        if prepared is not None and path.stem in prepared:
+            nb = copy.deepcopy(prepared[path.stem])
+        else:
+            nb = student_notebook(nbformat.read(path, as_version=4))
         for cell in nb["cells"]:
             if cell["cell_type"] == "markdown":
                 cell["source"] = _BADGE.sub(f"]({colab_url(path.stem, branch=STUDENT_BRANCH)})", cell["source"])
@@ -261,42 +267,77 @@ def write_student_edition(
     return written
 
 
-def write_assignment(out: str | Path, book: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Write a course's hand-out: ``out/student`` (:func:`write_student_edition`) and ``out/autograder``.
+def write_assignment(
+    out: str | Path,
+    book: str | Path | None = None,
+    chapters: Iterable[str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a course's hand-out with otter-grader: ``out/student`` and ``out/autograder``.
 
-    ``out/autograder/exercises.json`` lists the graded exercises of each chapter (the check calls), and
-    ``out/autograder/README.md`` the command that grades a folder of submitted notebooks
-    (:func:`amos_tutorial.exercises.grading.grade_folder`). The tests themselves are the package's checkers
-    and their stored fixtures; students never see the grader's folder.
+    Every chapter with build-it exercises goes through ``otter assign``
+    (:func:`amos_tutorial.exercises.autograder.assign_chapter`, which also runs the hidden tests against
+    the solutions): its student notebook becomes the chapter of ``out/student`` (the student edition, a book,
+    :func:`write_student_edition`), its autograder ``out/autograder/<chapter>.zip`` (hidden tests that call
+    the package's checkers) and its master notebook ``out/autograder/master/<chapter>.ipynb``.
+    ``out/autograder/exercises.json`` lists the graded exercises of each chapter, ``out/autograder/README.md``
+    the grading command (:func:`amos_tutorial.exercises.grading.grade_folder`). Students never see
+    ``out/autograder``.
+
+    Args:
+        out: Output folder (created).
+        book: The book folder (default: :func:`default_book_dir`).
+        chapters: Chapter names to hand out; None hands out all.
+        overwrite: Replace chapters already in ``out/student`` (a student's edits there are lost).
 
     Returns:
         The autograder folder.
+
+    Raises:
+        ImportError: If otter-grader is not installed (one line naming the install command).
     """
     import json
+    import tempfile
 
     import nbformat
 
-    from amos_tutorial.exercises.grading import CHECK_CALL
+    from amos_tutorial.exercises.autograder import assign_chapter, graded_exercises, require_otter
     from amos_tutorial.utils.io import atomic_write_text
 
+    require_otter()
     book = Path(book) if book is not None else default_book_dir()
-    written = write_student_edition(Path(out) / "student", book=book, overwrite=overwrite)
-    graded = {}
-    for path in written:
-        nb = nbformat.read(path, as_version=4)
-        calls = [CHECK_CALL.match(c.source.strip()) for c in nb.cells if CHECK_TAG in c.metadata.get("tags", [])]
-        if calls := [m.group(2).removeprefix("my_") for m in calls if m]:
-            graded[path.stem] = calls
+    if not book.is_dir():
+        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
+    names = [str(c).removesuffix(".ipynb") for c in chapters] if chapters is not None else sorted(p.stem for p in book.glob("*.ipynb"))
+    missing = [c for c in names if not (book / f"{c}.ipynb").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)}")
+    _refuse_overlap(Path(out) / "student", book)
     grader = Path(out) / "autograder"
-    grader.mkdir(parents=True, exist_ok=True)
+    (grader / "master").mkdir(parents=True, exist_ok=True)
+    graded, prepared = {}, {}
+    for name in names:
+        exercises = graded_exercises(nbformat.read(book / f"{name}.ipynb", as_version=4))
+        if not exercises:
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"otter-{name}-") as work:
+            student, zip_path = assign_chapter(book / f"{name}.ipynb", work)
+            prepared[name] = nbformat.read(student, as_version=4)
+            shutil.copyfile(zip_path, grader / f"{name}.zip")
+            shutil.copyfile(Path(work) / "master" / f"{name}.ipynb", grader / "master" / f"{name}.ipynb")
+        graded[name] = [function.removeprefix("my_") for _, function in exercises]
+    write_student_edition(Path(out) / "student", book=book, chapters=names, overwrite=overwrite, prepared=prepared)
     atomic_write_text(grader / "exercises.json", json.dumps(graded, indent=1) + "\n")
     atomic_write_text(
         grader / "README.md",
-        "# Grading\n\nCollect the students' notebooks (one file each, e.g. `alice.ipynb`) in a folder, then run\n\n"
-        "    amos book grade SUBMISSIONS --out scores.csv\n\n"
+        "# Grading (otter-grader)\n\n"
+        "Each `<chapter>.zip` is the otter autograder of a chapter (hidden tests that call the book's checkers);\n"
+        "`master/` holds the master notebooks `otter assign` made them from. Collect the students' notebooks\n"
+        "(one file each, e.g. `alice-evaluation.ipynb`) in a folder, then run\n\n"
+        f"    amos book grade SUBMISSIONS --autograder {grader} --out scores.csv\n\n"
         "`scores.csv` has one row per submission and one column per exercise (1 = the checker passed);\n"
-        "`feedback.csv` has each checker's one-line verdict. Only the cells tagged `exercise-skeleton` run,\n"
-        "each submission in its own process.\n",
+        "`feedback.csv` has each checker's one-line verdict. Each submission runs in its own Jupyter kernel,\n"
+        "its exercise cells only, without Docker (otter's `otter run`). The same zip grades on Gradescope\n"
+        "(`otter grade` with Docker works too, once the zip's requirements name this package).\n",
     )
     return grader
-

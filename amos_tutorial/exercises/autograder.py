@@ -1,0 +1,263 @@
+"""A chapter as an otter-grader assignment: the master notebook, the student notebook and the hidden tests.
+
+Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit, instructor
+notes). otter-grader (https://otter-grader.readthedocs.io) makes a student notebook and an autograder
+(hidden tests) from one *master notebook*. :func:`master_notebook` writes that master from a chapter of the
+book, whose build-it exercises are cells tagged ``exercise-skeleton`` (the student writes here),
+``exercise-check`` (the one-line check) and ``solution`` (hidden, after the check):
+
+* each skeleton and its solutions become one otter response cell: the skeleton is the ``BEGIN PROMPT``
+  block (what the student gets, unchanged), the solution (``solution_dice`` renamed ``my_dice``) the
+  ``BEGIN SOLUTION NO PROMPT`` block (what the autograder notebook runs);
+* each check call ``check_dice(my_dice)`` becomes a question ``dice`` (1 point) with one hidden test that
+  calls the same checker and fails with its one-line verdict, so the grader's feedback is the line the
+  student sees in the notebook;
+* markdown solutions and instructor-only cells are ``# IGNORE`` d (in neither output); every other code
+  cell is tagged ``otter_ignore``: grading runs only the exercise cells, not the chapter's training.
+
+:func:`assign_chapter` runs ``otter assign`` on it (which also runs the hidden tests against the solutions),
+:func:`grade_submission` grades one submitted notebook with ``otter run``'s Python API
+(``otter.api.grade_submission``: no Docker, the submission runs in its own Jupyter kernel).
+Needs the optional dependency ``otter-grader`` (``pip install "amos_tutorial[grading]"``).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CHECK_CALL",
+    "OTTER_REQUIREMENT",
+    "assign_chapter",
+    "autograder_zip",
+    "graded_exercises",
+    "grade_submission",
+    "master_notebook",
+    "require_otter",
+]
+
+#: The optional dependency (the ``grading`` extra).
+OTTER_REQUIREMENT = "otter-grader>=7,<8"
+#: A check cell: ``check_dice(my_dice)``.
+CHECK_CALL = re.compile(r"^(check_\w+)\((my_\w+)\)\s*$")
+#: otter's grading skips code cells with this tag.
+OTTER_IGNORE_TAG = "otter_ignore"
+
+_SKELETON, _CHECK, _SOLUTION, _INSTRUCTOR = "exercise-skeleton", "exercise-check", "solution", "instructor-only"
+_TITLE = "# @title"
+
+
+def require_otter() -> Any:
+    """Import otter-grader, or fail in one line that says how to install it.
+
+    Raises:
+        ImportError: If otter-grader is not installed.
+    """
+    try:
+        import otter  # noqa: F401
+        import otter.api
+        import otter.assign
+    except ImportError:
+        raise ImportError(
+            f"grading needs otter-grader, which is not installed: pip install '{OTTER_REQUIREMENT}' "
+            "(or pip install 'amos_tutorial[grading]')"
+        ) from None
+    return otter
+
+
+def _source(cell: Any) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _tags(cell: Any) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def graded_exercises(nb: Any) -> list[tuple[str, str]]:
+    """The ``(checker, function)`` pairs of a chapter's check cells, in chapter order."""
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and _CHECK in _tags(cell):
+            match = CHECK_CALL.match(_source(cell).strip())
+            if match:
+                found.append(match.groups())
+    return found
+
+
+def _raw(text: str) -> dict:
+    import nbformat
+
+    return nbformat.v4.new_raw_cell(text)
+
+
+def _imports(source: str) -> str:
+    """The top-level import statements of a skeleton (the solution block needs them too)."""
+    tree = ast.parse(source)
+    return "\n".join(ast.get_source_segment(source, node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def _solution_code(source: str, names: list[str]) -> str:
+    """A solution cell as the autograder runs it: no Colab title, no printed check, ``solution_x`` named ``my_x``."""
+    lines = [line for line in source.splitlines() if not line.startswith(_TITLE)]
+    lines = [line for line in lines if not re.match(r"^print\(check_\w+\(solution_\w+\)\)\s*$", line)]
+    code = "\n".join(lines).strip("\n")
+    for name in names:
+        code = re.sub(rf"\bsolution_{name}\b", f"my_{name}", code)
+    return code
+
+
+def _test_cell(checker: str, function: str) -> dict:
+    import nbformat
+
+    name = function.removeprefix("my_")
+    source = (
+        '""" # BEGIN TEST CONFIG\nhidden: true\npoints: 1\n""" # END TEST CONFIG\n'
+        f"def test_{name}({function}):\n"
+        f"    from amos_tutorial.exercises import {checker}\n"
+        f"    result = {checker}({function})\n"
+        "    assert result.passed, str(result)\n"
+    )
+    return nbformat.v4.new_code_cell(source)
+
+
+def _question(checker: str, function: str, response: list | None) -> list:
+    name = function.removeprefix("my_")
+    cells = [_raw(f"# BEGIN QUESTION\nname: {name}\npoints: 1\ncheck_cell: false")]
+    if response:
+        cells += [_raw("# BEGIN SOLUTION"), *response, _raw("# END SOLUTION")]
+    return [*cells, _raw("# BEGIN TESTS"), _test_cell(checker, function), _raw("# END TESTS"), _raw("# END QUESTION")]
+
+
+def master_notebook(nb: Any, name: str) -> Any:
+    """otter's master notebook of one chapter (see the module docstring).
+
+    Args:
+        nb: The chapter (``nbformat`` node), in the book's order skeleton -> check -> solution.
+        name: The assignment name (the chapter's file name without ``.ipynb``); otter writes it into the
+            student notebook, and grading uses it to find the chapter's autograder.
+
+    Returns:
+        A new notebook; ``nb`` is not changed.
+
+    Raises:
+        ValueError: If a skeleton has no solution after its checks, or a skeleton holds ``'''``.
+    """
+    import json
+
+    import nbformat
+
+    from amos_tutorial._meta import install_spec
+
+    cells = list(copy.deepcopy(nb)["cells"])
+    config = (
+        f"# ASSIGNMENT CONFIG\nname: {name}\ninit_cell: false\ncheck_all_cell: false\nexport_cell: false\n"
+        f"requirements:\n  - {json.dumps(install_spec())}\n"
+        "run_tests: true\nsolutions_pdf: false\ntemplate_pdf: false\ntests:\n  ok_format: false\n"
+        "generate:\n  pdf: false\n  show_stdout: false\n"
+    )
+    out = [_raw(config)]
+    index = 0
+    while index < len(cells):
+        cell = cells[index]
+        tags = _tags(cell)
+        if cell["cell_type"] == "markdown" and (_SOLUTION in tags or _INSTRUCTOR in tags):
+            cell["source"] = "# IGNORE\n" + _source(cell)
+            out.append(cell)
+            index += 1
+            continue
+        if cell["cell_type"] != "code" or _SKELETON not in tags:
+            if cell["cell_type"] == "code":
+                cell.setdefault("metadata", {})["tags"] = [*tags, OTTER_IGNORE_TAG]
+            out.append(cell)
+            index += 1
+            continue
+        skeleton = _source(cell)
+        checks, solutions, index = [], [], index + 1
+        while index < len(cells) and cells[index]["cell_type"] == "code" and _CHECK in _tags(cells[index]):
+            checks.append(cells[index])
+            index += 1
+        while index < len(cells) and cells[index]["cell_type"] == "code" and _SOLUTION in _tags(cells[index]):
+            solutions.append(_source(cells[index]))
+            index += 1
+        pairs = [CHECK_CALL.match(_source(c).strip()) for c in checks]
+        pairs = [m.groups() for m in pairs if m]
+        if not solutions:
+            raise ValueError(f"{name}: the exercise cell defining {', '.join(f for _, f in pairs) or '?'} has no solution cell after its checks")
+        if "'''" in skeleton:
+            raise ValueError(f"{name}: an exercise cell holds ''' (otter's prompt block is a '''-string)")
+        names = [function.removeprefix("my_") for _, function in pairs]
+        solution = "\n\n".join([_imports(skeleton), *(_solution_code(s, names) for s in solutions)])
+        response = nbformat.v4.new_code_cell(
+            f"''' # BEGIN PROMPT\n{skeleton}\n'''; # END PROMPT\n# BEGIN SOLUTION NO PROMPT\n{solution}\n# END SOLUTION"
+        )
+        response["metadata"] = copy.deepcopy(cell.get("metadata", {}))
+        for number, ((checker, function), check) in enumerate(zip(pairs, checks)):
+            out += _question(checker, function, [response] if number == 0 else None)
+            check.setdefault("metadata", {})["tags"] = [*_tags(check), OTTER_IGNORE_TAG]
+            out.append(check)
+    master = copy.deepcopy(nb)
+    master["cells"] = out
+    return master
+
+
+def autograder_zip(folder: str | Path) -> Path:
+    """The autograder zip file that ``otter assign`` wrote into ``folder`` (its ``autograder`` folder).
+
+    Raises:
+        FileNotFoundError: If there is none, or more than one.
+    """
+    found = sorted(Path(folder).glob("*autograder*.zip"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"{folder}: expected one otter autograder zip here, found {len(found)}")
+    return found[0]
+
+
+def assign_chapter(chapter: str | Path, out: str | Path, run_tests: bool = True) -> tuple[Path, Path]:
+    """Run ``otter assign`` on a chapter's master notebook.
+
+    Writes ``out/master/<chapter>.ipynb`` and otter's ``out/autograder`` (the solutions notebook, the hidden
+    tests and the autograder zip) and ``out/student`` (the student notebook).
+
+    Args:
+        chapter: A chapter notebook of the book.
+        out: Output folder for this chapter.
+        run_tests: Let otter run the hidden tests against the solutions (a failing solution stops it).
+
+    Returns:
+        The student notebook and the autograder zip.
+    """
+    import nbformat
+
+    otter = require_otter()
+    chapter, out = Path(chapter), Path(out)
+    master = master_notebook(nbformat.read(chapter, as_version=4), chapter.stem)
+    (out / "master").mkdir(parents=True, exist_ok=True)
+    master_path = out / "master" / chapter.name
+    nbformat.write(master, master_path)
+    otter.assign.main(str(master_path), str(out), no_pdfs=True, no_run_tests=not run_tests)
+    return out / "student" / chapter.name, autograder_zip(out / "autograder")
+
+
+def grade_submission(submission: str | Path, autograder: str | Path) -> dict[str, dict[str, Any]]:
+    """Grade one notebook with otter (``otter.api.grade_submission``): ``{exercise: {"score", "message"}}``.
+
+    The message is the checker's one-line verdict (``✓ ...`` or ``✗ ...``).
+    """
+    otter = require_otter()
+    results = otter.api.grade_submission(str(submission), str(autograder), quiet=True)
+    graded = {}
+    for name in results.test_files:
+        test = results.get_result(name)
+        lines = []
+        for case in test.test_case_results:
+            if case.passed:
+                lines.append("✓ passed")
+            else:
+                last = case.message.strip().splitlines()[-1]
+                lines.append(last.split(": ", 1)[1] if last.startswith("AssertionError: ") else last)
+        graded[name] = {"score": float(results.get_score(name)), "message": "; ".join(lines)}
+    return graded
