@@ -38,6 +38,8 @@ __all__ = [
     "grade_submission",
     "master_notebook",
     "require_otter",
+    "solved_cell_source",
+    "solved_notebook",
 ]
 
 #: The optional dependency (the ``grading`` extra).
@@ -110,6 +112,56 @@ def _solution_code(source: str, names: list[str]) -> str:
     return code
 
 
+def solved_cell_source(skeleton: str, solutions: list[str], functions: list[str]) -> str:
+    """An exercise cell as a student who solved it would write it: what the autograder notebook runs.
+
+    Args:
+        skeleton: The source of the cell tagged ``exercise-skeleton``.
+        solutions: The sources of its solution cells.
+        functions: The student's functions (``my_dice``), each defined by a solution as ``solution_dice``.
+
+    Returns:
+        The skeleton's imports, then the solutions without their Colab title and printed check, with
+        ``solution_dice`` renamed ``my_dice``.
+    """
+    names = [function.removeprefix("my_") for function in functions]
+    return "\n\n".join([_imports(skeleton), *(_solution_code(s, names) for s in solutions)]).strip("\n")
+
+
+def _exercises(cells: list) -> list[tuple[int, list[int], list[int]]]:
+    """``(skeleton, checks, solutions)`` cell indices of each exercise, in the book's order."""
+    found, index = [], 0
+    while index < len(cells):
+        if cells[index]["cell_type"] != "code" or _SKELETON not in _tags(cells[index]):
+            index += 1
+            continue
+        skeleton, checks, solutions, index = index, [], [], index + 1
+        while index < len(cells) and cells[index]["cell_type"] == "code" and _CHECK in _tags(cells[index]):
+            checks.append(index)
+            index += 1
+        while index < len(cells) and cells[index]["cell_type"] == "code" and _SOLUTION in _tags(cells[index]):
+            solutions.append(index)
+            index += 1
+        found.append((skeleton, checks, solutions))
+    return found
+
+
+def solved_notebook(nb: Any) -> Any:
+    """A copy of a chapter whose exercise cells are solved (:func:`solved_cell_source`), the rest unchanged.
+
+    Runs the chapter as a student who finished every exercise would: the checks pass, and the cells that
+    reuse the student's functions (``train(..., loss=my_dice_ce)``) run them.
+    """
+    out = copy.deepcopy(nb)
+    cells = out["cells"]
+    for skeleton, checks, solutions in _exercises(cells):
+        functions = [m.group(2) for m in (CHECK_CALL.match(_source(cells[i]).strip()) for i in checks) if m]
+        cells[skeleton]["source"] = solved_cell_source(
+            _source(cells[skeleton]), [_source(cells[i]) for i in solutions], functions
+        )
+    return out
+
+
 def _test_cell(checker: str, function: str) -> dict:
     import nbformat
 
@@ -160,45 +212,37 @@ def master_notebook(nb: Any, name: str) -> Any:
         "generate:\n  pdf: false\n  show_stdout: false\n"
     )
     out = [_raw(config)]
-    index = 0
-    while index < len(cells):
-        cell = cells[index]
+    exercises = {skeleton: (checks, solutions) for skeleton, checks, solutions in _exercises(cells)}
+    taken = {i for checks, solutions in exercises.values() for i in (*checks, *solutions)}
+    for index, cell in enumerate(cells):
         tags = _tags(cell)
+        if index in taken:
+            continue
         if cell["cell_type"] == "markdown" and (_SOLUTION in tags or _INSTRUCTOR in tags):
             cell["source"] = "# IGNORE\n" + _source(cell)
+        elif cell["cell_type"] == "code" and index not in exercises:
+            cell.setdefault("metadata", {})["tags"] = [*tags, OTTER_IGNORE_TAG]
+        if index not in exercises:
             out.append(cell)
-            index += 1
             continue
-        if cell["cell_type"] != "code" or _SKELETON not in tags:
-            if cell["cell_type"] == "code":
-                cell.setdefault("metadata", {})["tags"] = [*tags, OTTER_IGNORE_TAG]
-            out.append(cell)
-            index += 1
-            continue
+        checks, solutions = exercises[index]
         skeleton = _source(cell)
-        checks, solutions, index = [], [], index + 1
-        while index < len(cells) and cells[index]["cell_type"] == "code" and _CHECK in _tags(cells[index]):
-            checks.append(cells[index])
-            index += 1
-        while index < len(cells) and cells[index]["cell_type"] == "code" and _SOLUTION in _tags(cells[index]):
-            solutions.append(_source(cells[index]))
-            index += 1
-        pairs = [CHECK_CALL.match(_source(c).strip()) for c in checks]
-        pairs = [m.groups() for m in pairs if m]
+        pairs = [m.groups() for m in (CHECK_CALL.match(_source(cells[i]).strip()) for i in checks) if m]
         if not solutions:
-            raise ValueError(f"{name}: the exercise cell defining {', '.join(f for _, f in pairs) or '?'} has no solution cell after its checks")
+            raise ValueError(
+                f"{name}: the exercise cell defining {', '.join(f for _, f in pairs) or '?'} has no solution cell after its checks"
+            )
         if "'''" in skeleton:
             raise ValueError(f"{name}: an exercise cell holds ''' (otter's prompt block is a '''-string)")
-        names = [function.removeprefix("my_") for _, function in pairs]
-        solution = "\n\n".join([_imports(skeleton), *(_solution_code(s, names) for s in solutions)])
+        solution = solved_cell_source(skeleton, [_source(cells[i]) for i in solutions], [f for _, f in pairs])
         response = nbformat.v4.new_code_cell(
             f"''' # BEGIN PROMPT\n{skeleton}\n'''; # END PROMPT\n# BEGIN SOLUTION NO PROMPT\n{solution}\n# END SOLUTION"
         )
         response["metadata"] = copy.deepcopy(cell.get("metadata", {}))
         for number, ((checker, function), check) in enumerate(zip(pairs, checks)):
             out += _question(checker, function, [response] if number == 0 else None)
-            check.setdefault("metadata", {})["tags"] = [*_tags(check), OTTER_IGNORE_TAG]
-            out.append(check)
+            cells[check].setdefault("metadata", {})["tags"] = [*_tags(cells[check]), OTTER_IGNORE_TAG]
+            out.append(cells[check])
     master = copy.deepcopy(nb)
     master["cells"] = out
     return master
