@@ -299,7 +299,7 @@ def grade_submission(submission: str | Path, autograder: str | Path) -> dict[str
         lines = []
         for case in test.test_case_results:
             if case.passed:
-                lines.append("✓ passed")
+                lines.append("✓ passed the hidden test (the same check as in the notebook)")
             else:
                 last = case.message.strip().splitlines()[-1]
                 lines.append(last.split(": ", 1)[1] if last.startswith("AssertionError: ") else last)
