@@ -57,7 +57,7 @@ def _repository_root() -> Path:
 
 
 def _assign_command(args: argparse.Namespace) -> int:
-    from amos_tutorial.exercises.editions import write_assignment
+    from amos_tutorial.exercises.autograder import write_assignment
 
     chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
     grader = write_assignment(args.out, book=args.book, chapters=chapters, overwrite=args.overwrite)

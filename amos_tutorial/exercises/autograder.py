@@ -26,8 +26,15 @@ from __future__ import annotations
 import ast
 import copy
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from amos_tutorial.exercises.editions import CHECK_TAG as _CHECK
+from amos_tutorial.exercises.editions import INSTRUCTOR_TAG as _INSTRUCTOR
+from amos_tutorial.exercises.editions import SKELETON_TAG as _SKELETON
+from amos_tutorial.exercises.editions import SOLUTION_TAG as _SOLUTION
+from amos_tutorial.exercises.editions import SOLUTION_TITLE
 
 __all__ = [
     "CHECK_CALL",
@@ -40,6 +47,7 @@ __all__ = [
     "require_otter",
     "solved_cell_source",
     "solved_notebook",
+    "write_assignment",
 ]
 
 #: The optional dependency (the ``grading`` extra).
@@ -49,8 +57,6 @@ CHECK_CALL = re.compile(r"^(check_\w+)\((my_\w+)\)\s*$")
 #: otter's grading skips code cells with this tag.
 OTTER_IGNORE_TAG = "otter_ignore"
 
-_SKELETON, _CHECK, _SOLUTION, _INSTRUCTOR = "exercise-skeleton", "exercise-check", "solution", "instructor-only"
-_TITLE = "# @title"
 
 
 def require_otter() -> Any:
@@ -104,7 +110,7 @@ def _imports(source: str) -> str:
 
 def _solution_code(source: str, names: list[str]) -> str:
     """A solution cell as the autograder runs it: no Colab title, no printed check, ``solution_x`` named ``my_x``."""
-    lines = [line for line in source.splitlines() if not line.startswith(_TITLE)]
+    lines = [line for line in source.splitlines() if not line.startswith(SOLUTION_TITLE)]
     lines = [line for line in lines if not re.match(r"^print\(check_\w+\(solution_\w+\)\)\s*$", line)]
     code = "\n".join(lines).strip("\n")
     for name in names:
@@ -305,3 +311,80 @@ def grade_submission(submission: str | Path, autograder: str | Path) -> dict[str
                 lines.append(last.split(": ", 1)[1] if last.startswith("AssertionError: ") else last)
         graded[name] = {"score": float(results.get_score(name)), "message": "; ".join(lines)}
     return graded
+
+
+def write_assignment(
+    out: str | Path,
+    book: str | Path | None = None,
+    chapters: Iterable[str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a course's hand-out with otter-grader: ``out/student`` and ``out/autograder``.
+
+    Every chapter with build-it exercises goes through ``otter assign``
+    (:func:`assign_chapter`, which also runs the hidden tests against
+    the solutions): its student notebook becomes the chapter of ``out/student`` (the student edition, a book,
+    :func:`amos_tutorial.exercises.editions.write_student_edition`), its autograder ``out/autograder/<chapter>.zip`` (hidden tests that call
+    the package's checkers) and its master notebook ``out/autograder/master/<chapter>.ipynb``.
+    ``out/autograder/exercises.json`` lists the graded exercises of each chapter, ``out/autograder/README.md``
+    the grading command (:func:`amos_tutorial.exercises.grading.grade_folder`). Students never see
+    ``out/autograder``.
+
+    Args:
+        out: Output folder (created).
+        book: The book folder (default: the checkout's ``book/``).
+        chapters: Chapter names to hand out; None hands out all.
+        overwrite: Replace chapters already in ``out/student`` (a student's edits there are lost).
+
+    Returns:
+        The autograder folder.
+
+    Raises:
+        ImportError: If otter-grader is not installed (one line naming the install command).
+    """
+    import json
+    import shutil
+    import tempfile
+
+    import nbformat
+
+    from amos_tutorial.exercises.editions import refuse_overlap, default_book_dir, write_student_edition
+    from amos_tutorial.utils.io import atomic_write_text
+
+    require_otter()
+    book = Path(book) if book is not None else default_book_dir()
+    if not book.is_dir():
+        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
+    names = [str(c).removesuffix(".ipynb") for c in chapters] if chapters is not None else sorted(p.stem for p in book.glob("*.ipynb"))
+    missing = [c for c in names if not (book / f"{c}.ipynb").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)}")
+    refuse_overlap(Path(out) / "student", book)
+    grader = Path(out) / "autograder"
+    (grader / "master").mkdir(parents=True, exist_ok=True)
+    graded, prepared = {}, {}
+    for name in names:
+        exercises = graded_exercises(nbformat.read(book / f"{name}.ipynb", as_version=4))
+        if not exercises:
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"otter-{name}-") as work:
+            student, zip_path = assign_chapter(book / f"{name}.ipynb", work)
+            prepared[name] = nbformat.read(student, as_version=4)
+            shutil.copyfile(zip_path, grader / f"{name}.zip")
+            shutil.copyfile(Path(work) / "master" / f"{name}.ipynb", grader / "master" / f"{name}.ipynb")
+        graded[name] = [function.removeprefix("my_") for _, function in exercises]
+    write_student_edition(Path(out) / "student", book=book, chapters=names, overwrite=overwrite, prepared=prepared)
+    atomic_write_text(grader / "exercises.json", json.dumps(graded, indent=1) + "\n")
+    atomic_write_text(
+        grader / "README.md",
+        "# Grading (otter-grader)\n\n"
+        "Each `<chapter>.zip` is the otter autograder of a chapter (hidden tests that call the book's checkers);\n"
+        "`master/` holds the master notebooks `otter assign` made them from. Collect the students' notebooks\n"
+        "(one file each, e.g. `alice-evaluation.ipynb`) in a folder, then run\n\n"
+        f"    amos book grade SUBMISSIONS --autograder {grader} --out scores.csv\n\n"
+        "`scores.csv` has one row per submission and one column per exercise (1 = the checker passed);\n"
+        "`feedback.csv` has each checker's one-line verdict. Each submission runs in its own Jupyter kernel,\n"
+        "its exercise cells only, without Docker (otter's `otter run`). The same zip grades on Gradescope\n"
+        "(`otter grade` with Docker works too, once the zip's requirements name this package).\n",
+    )
+    return grader

@@ -35,9 +35,9 @@ __all__ = [
     "SOLUTION_TAG",
     "default_book_dir",
     "hidden_solution_metadata",
+    "refuse_overlap",
     "solution_problems",
     "student_notebook",
-    "write_assignment",
     "write_student_edition",
 ]
 
@@ -171,7 +171,8 @@ def _student_toc(source: dict, pages: set[str]) -> dict:
 INSTRUCTOR_PAGES = ("instructor_notes",)
 
 
-def _refuse_overlap(out: Path, book: Path) -> None:
+def refuse_overlap(out: Path, book: Path) -> None:
+    """Raise a one-line ValueError if an edition in ``out`` would be written into or over ``book``."""
     out, book = out.resolve(), book.resolve()
     if out == book or book in out.parents or (out / "book") == book:
         raise ValueError(f"{out}: the student edition must not be written into or over the book it comes from ({book})")
@@ -225,7 +226,7 @@ def write_student_edition(
             raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)} (have {', '.join(p.stem for p in paths)})")
         paths = [book / f"{c}.ipynb" for c in wanted]
     out = Path(out)
-    _refuse_overlap(out, book)
+    refuse_overlap(out, book)
     target = out / "book"
     texts = {}
     for path in paths:
@@ -265,79 +266,3 @@ def write_student_edition(
         atomic_write_text(out / "_config.yml", "# The student edition of the book, written by `amos book student`.\n" + yaml.safe_dump(config, sort_keys=False))
         atomic_write_text(out / "_toc.yml", yaml.safe_dump(toc, sort_keys=False))
     return written
-
-
-def write_assignment(
-    out: str | Path,
-    book: str | Path | None = None,
-    chapters: Iterable[str] | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write a course's hand-out with otter-grader: ``out/student`` and ``out/autograder``.
-
-    Every chapter with build-it exercises goes through ``otter assign``
-    (:func:`amos_tutorial.exercises.autograder.assign_chapter`, which also runs the hidden tests against
-    the solutions): its student notebook becomes the chapter of ``out/student`` (the student edition, a book,
-    :func:`write_student_edition`), its autograder ``out/autograder/<chapter>.zip`` (hidden tests that call
-    the package's checkers) and its master notebook ``out/autograder/master/<chapter>.ipynb``.
-    ``out/autograder/exercises.json`` lists the graded exercises of each chapter, ``out/autograder/README.md``
-    the grading command (:func:`amos_tutorial.exercises.grading.grade_folder`). Students never see
-    ``out/autograder``.
-
-    Args:
-        out: Output folder (created).
-        book: The book folder (default: :func:`default_book_dir`).
-        chapters: Chapter names to hand out; None hands out all.
-        overwrite: Replace chapters already in ``out/student`` (a student's edits there are lost).
-
-    Returns:
-        The autograder folder.
-
-    Raises:
-        ImportError: If otter-grader is not installed (one line naming the install command).
-    """
-    import json
-    import tempfile
-
-    import nbformat
-
-    from amos_tutorial.exercises.autograder import assign_chapter, graded_exercises, require_otter
-    from amos_tutorial.utils.io import atomic_write_text
-
-    require_otter()
-    book = Path(book) if book is not None else default_book_dir()
-    if not book.is_dir():
-        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
-    names = [str(c).removesuffix(".ipynb") for c in chapters] if chapters is not None else sorted(p.stem for p in book.glob("*.ipynb"))
-    missing = [c for c in names if not (book / f"{c}.ipynb").is_file()]
-    if missing:
-        raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)}")
-    _refuse_overlap(Path(out) / "student", book)
-    grader = Path(out) / "autograder"
-    (grader / "master").mkdir(parents=True, exist_ok=True)
-    graded, prepared = {}, {}
-    for name in names:
-        exercises = graded_exercises(nbformat.read(book / f"{name}.ipynb", as_version=4))
-        if not exercises:
-            continue
-        with tempfile.TemporaryDirectory(prefix=f"otter-{name}-") as work:
-            student, zip_path = assign_chapter(book / f"{name}.ipynb", work)
-            prepared[name] = nbformat.read(student, as_version=4)
-            shutil.copyfile(zip_path, grader / f"{name}.zip")
-            shutil.copyfile(Path(work) / "master" / f"{name}.ipynb", grader / "master" / f"{name}.ipynb")
-        graded[name] = [function.removeprefix("my_") for _, function in exercises]
-    write_student_edition(Path(out) / "student", book=book, chapters=names, overwrite=overwrite, prepared=prepared)
-    atomic_write_text(grader / "exercises.json", json.dumps(graded, indent=1) + "\n")
-    atomic_write_text(
-        grader / "README.md",
-        "# Grading (otter-grader)\n\n"
-        "Each `<chapter>.zip` is the otter autograder of a chapter (hidden tests that call the book's checkers);\n"
-        "`master/` holds the master notebooks `otter assign` made them from. Collect the students' notebooks\n"
-        "(one file each, e.g. `alice-evaluation.ipynb`) in a folder, then run\n\n"
-        f"    amos book grade SUBMISSIONS --autograder {grader} --out scores.csv\n\n"
-        "`scores.csv` has one row per submission and one column per exercise (1 = the checker passed);\n"
-        "`feedback.csv` has each checker's one-line verdict. Each submission runs in its own Jupyter kernel,\n"
-        "its exercise cells only, without Docker (otter's `otter run`). The same zip grades on Gradescope\n"
-        "(`otter grade` with Docker works too, once the zip's requirements name this package).\n",
-    )
-    return grader
