@@ -50,13 +50,13 @@ def _exercise_chapters() -> list[Path]:
     return [p for p in sorted(BOOK.glob("*.ipynb")) if _tagged(nbformat.read(p, as_version=4), "exercise-skeleton")]
 
 
-def _run_chapter_exercises(path: Path) -> tuple[list, list[str]]:
-    """Execute a chapter's exercise cells in the chapter's order, skeletons unchanged.
+def _run_chapter_exercises(path: Path, nb=None) -> tuple[list, list[str]]:
+    """Execute a chapter's exercise cells in the chapter's order (of ``nb`` when given), skeletons unchanged.
 
     Returns:
         The results of the check cells, and the lines the solution cells print (their own checks).
     """
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4) if nb is None else nb
     namespace: dict = {"__name__": "__main__"}
     results, printed = [], []
     for cell in nb.cells:
@@ -646,3 +646,61 @@ def test_the_packages_normalisation_is_delegation():
         return _normalise(torch.as_tensor(np.asarray(image, float)), "MRI", PreprocessConfig()).numpy()
 
     assert "not your own code" in str(check_mri_normalisation(through_package))
+
+
+def test_a_solved_chapter_passes_every_check():
+    from amos_tutorial.exercises.autograder import solved_notebook
+
+    for path in EXERCISE_CHAPTERS:
+        solved = solved_notebook(nbformat.read(path, as_version=4))
+        solved.cells = [c for c in solved.cells if "solution" not in c.metadata.get("tags", [])]
+        results, _ = _run_chapter_exercises(path, solved)
+        assert results, path.name
+        for result in results:
+            assert result.passed, f"{path.name}: {result}"
+
+
+#: Chapters whose reuse cell runs the student's function in the package's pipeline, and the column it shows.
+REUSE_CELLS = {"training": "your my_dice_ce", "evaluation": "your my_sliding_window"}
+
+
+def _table(output) -> list[list[str]]:
+    return [line.split() for line in output["data"]["text/plain"].splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.parametrize("chapter", sorted(REUSE_CELLS))
+def test_the_reuse_cell_runs_in_its_chapter_once_the_exercise_is_solved(chapter, tmp_path):
+    """The chapter up to its reuse cell, every exercise cell solved: the student's function runs in the pipeline."""
+    from conftest import chapter_executor
+
+    from amos_tutorial.exercises.autograder import solved_notebook
+
+    nb = solved_notebook(nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4))
+    reuse = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "not_done_line(" in c.source]
+    assert len(reuse) == 1, chapter
+    nb.cells = nb.cells[: reuse[0] + 1]
+    path = tmp_path / f"{chapter}.ipynb"
+    nbformat.write(nb, path)
+    executor = chapter_executor()
+    executor.exec_cwd = str(BOOK)
+    final = executor.check(str(path)).nb_final
+    errors = [o for c in final.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors[0]["evalue"] if errors else ""
+    outputs = final.cells[-1].outputs
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "Not reused yet" not in text
+    tables = [o for o in outputs if o.output_type in ("display_data", "execute_result") and "text/plain" in o.get("data", {})]
+    assert len(tables) == 1, text
+    header, *rows = _table(tables[0])
+    assert REUSE_CELLS[chapter].split()[-1] in header
+    values = {" ".join(row[:-2]): [float(v) for v in row[-2:]] for row in rows}
+    if chapter == "training":  # the student's loss trained the whole quick schedule
+        assert values["steps"][0] == values["steps"][1] > 0
+        assert 0.0 <= values["best validation Dice"][1] <= 1.0
+    else:  # the solved window is the Gaussian one: the same scores as the package's
+        assert set(values) == {"dsc", "nsd"}
+        for package, yours in values.values():
+            assert 0.0 <= yours <= 1.0
+            assert yours == pytest.approx(package, abs=1e-3)

@@ -1,8 +1,9 @@
-"""The student edition as a book of its own, its safety rules, and grading a folder of submissions.
+"""The student edition as a book of its own, its safety rules, and grading a folder of submissions with otter.
 
-Three submissions of the evaluation chapter (right, delegating to the package, wrong) are graded by
-``amos book grade``: the scores CSV must give each exercise the score its checker's verdict implies, and the
-feedback CSV the checkers' one-line messages.
+``amos book assign`` runs otter-grader's ``otter assign`` on the evaluation chapter's master notebook; three
+submissions of its student notebook (right, delegating to the package, wrong) are graded by ``amos book
+grade`` with otter's autograder: the scores CSV must give each exercise the score its checker's verdict
+implies, and the feedback CSV the checkers' one-line messages.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -18,7 +20,8 @@ import yaml
 from conftest import REPO_ROOT
 
 from amos_tutorial import _meta
-from amos_tutorial.exercises.editions import SKELETON_TAG, write_assignment, write_student_edition
+from amos_tutorial.exercises.autograder import OTTER_IGNORE_TAG, graded_exercises, master_notebook
+from amos_tutorial.exercises.editions import SKELETON_TAG, student_notebook, write_student_edition
 from amos_tutorial.notebook import amos
 
 BOOK = REPO_ROOT / "book"
@@ -79,12 +82,9 @@ def test_student_edition_builds_with_jupyter_book(tmp_path):
     assert "solution_window_level" not in html
 
 
-def _submission(folder: Path, name: str, answers: dict[str, str]) -> None:
-    """The student edition of the evaluation chapter with the skeletons' bodies replaced by ``answers``."""
-    nb = nbformat.read(REPO_ROOT / "book" / "evaluation.ipynb", as_version=4)
-    from amos_tutorial.exercises.editions import student_notebook
-
-    nb = student_notebook(nb)
+def _submission(student: Path, folder: Path, name: str, answers: dict[str, str]) -> None:
+    """The student notebook ``student`` with the skeletons' bodies replaced by ``answers``."""
+    nb = nbformat.read(student, as_version=4)
     for cell in nb.cells:
         if SKELETON_TAG in cell.metadata.get("tags", []):
             for function, body in answers.items():
@@ -122,14 +122,67 @@ def my_nsd(reference, prediction, spacing, tolerance_mm):
 '''
 
 
+@pytest.mark.parametrize("chapter", sorted(p.stem for p in BOOK.glob("*.ipynb") if graded_exercises(nbformat.read(p, as_version=4))))
+def test_the_master_notebook_gives_the_skeleton_to_the_student_and_the_solution_to_the_grader(chapter):
+    from otter.assign.solutions import replace_solutions
+
+    nb = nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4)
+    master = master_notebook(nb, chapter)
+    raws = [c.source for c in master.cells if c.cell_type == "raw"]
+    assert raws[0].startswith("# ASSIGNMENT CONFIG")
+    assert f"name: {chapter}" in raws[0]
+    questions = [r.split("name: ")[1].split()[0] for r in raws if r.startswith("# BEGIN QUESTION")]
+    assert questions == [function.removeprefix("my_") for _, function in graded_exercises(nb)]
+    skeletons = [c.source for c in nb.cells if SKELETON_TAG in c.metadata.get("tags", [])]
+    responses = [c.source for c in master.cells if c.cell_type == "code" and "# BEGIN PROMPT" in c.source]
+    assert len(responses) == len(skeletons)
+    for skeleton, response in zip(skeletons, responses):
+        student = "\n".join(replace_solutions(response.split("\n"), "python"))
+        assert student.strip("\n") == skeleton.strip("\n")  # the student's cell is the book's skeleton
+        solution = response.split("# BEGIN SOLUTION NO PROMPT\n")[1]
+        assert "solution_" not in solution
+        assert "print(check_" not in solution
+        compile(solution.replace("# END SOLUTION", ""), chapter, "exec")
+    for cell in master.cells:
+        if cell.cell_type == "code" and "# BEGIN PROMPT" not in cell.source and "# BEGIN TEST CONFIG" not in cell.source:
+            assert OTTER_IGNORE_TAG in cell.metadata.get("tags", []), cell.source[:60]
+    hidden = [c.source for c in master.cells if "# BEGIN TEST CONFIG" in c.source]
+    assert len(hidden) == len(questions)
+    assert all("hidden: true" in h for h in hidden)
+    assert not [c for c in master.cells if "@title Solution" in c.source]
+
+
+def test_a_master_needs_a_solution_after_each_exercise():
+    nb = nbformat.read(BOOK / "evaluation.ipynb", as_version=4)
+    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
+    with pytest.raises(ValueError, match="has no solution cell after its checks"):
+        master_notebook(nb, "evaluation")
+
+
 @pytest.mark.slow
-def test_grading_a_folder_gives_the_expected_scores(tmp_path, capsys):
+def test_grading_a_folder_with_otter_gives_the_expected_scores(tmp_path, capsys):
+    course = tmp_path / "course"
+    assert amos(["book", "assign", course, "--chapters", "evaluation"]) == 0
+    grader = course / "autograder"
+    assert __import__("json").loads((grader / "exercises.json").read_text()) == {"evaluation": ["dice", "nsd", "sliding_window"]}
+    assert "amos book grade" in (grader / "README.md").read_text()
+    assert (course / "student" / "_toc.yml").is_file()
+    student = course / "student" / "book" / "evaluation.ipynb"
+    ours = student_notebook(nbformat.read(BOOK / "evaluation.ipynb", as_version=4))
+    theirs = nbformat.read(student, as_version=4)
+    assert [c.source for c in theirs.cells[1:]] == [c.source for c in ours.cells[1:]]  # cell 0: the badge
+    assert theirs.metadata["otter"]["assignment_name"] == "evaluation"
+    with zipfile.ZipFile(grader / "evaluation.zip") as packed:
+        tests = {n: packed.read(n).decode() for n in packed.namelist() if n.startswith("tests/")}
+    assert sorted(tests) == ["tests/dice.py", "tests/nsd.py", "tests/sliding_window.py"]
+    assert all("hidden=True" in t and "count_nonzero" not in t for t in tests.values())  # hidden, no solution
     folder = tmp_path / "submitted"
     folder.mkdir()
-    _submission(folder, "right", {"my_dice": RIGHT_DICE})
-    _submission(folder, "delegating", {"my_dice": DELEGATING_DICE})
-    _submission(folder, "wrong", {"my_dice": WRONG_DICE})
-    assert amos(["book", "grade", folder, "--out", tmp_path / "scores.csv"]) == 0
+    _submission(student, folder, "right", {"my_dice": RIGHT_DICE})
+    _submission(student, folder, "delegating", {"my_dice": DELEGATING_DICE})
+    _submission(student, folder, "wrong", {"my_dice": WRONG_DICE})
+    capsys.readouterr()
+    assert amos(["book", "grade", folder, "--autograder", grader, "--out", tmp_path / "scores.csv"]) == 0
     rows = {row["submission"]: row for row in csv.DictReader((tmp_path / "scores.csv").open())}
     assert sorted(rows) == ["delegating", "right", "wrong"]
     assert [rows[n]["dice"] for n in ("right", "delegating", "wrong")] == ["1.0", "0.0", "0.0"]
@@ -138,17 +191,24 @@ def test_grading_a_folder_gives_the_expected_scores(tmp_path, capsys):
     assert [rows[n]["total"] for n in ("right", "delegating", "wrong")] == ["1.0", "0.0", "0.0"]
     feedback = {(r["submission"], r["exercise"]): r["feedback"] for r in csv.DictReader((tmp_path / "feedback.csv").open())}
     assert feedback[("right", "dice")].startswith("✓")
-    assert "not your own code" in feedback[("delegating", "dice")]
-    assert "expected" in feedback[("wrong", "dice")]
+    assert feedback[("delegating", "dice")].startswith("✗ Dice (DSC): not your own code")
+    assert "\n" not in feedback[("delegating", "dice")]
+    assert feedback[("wrong", "dice")].startswith("✗ Dice (DSC): on input")
     assert "not implemented yet" in feedback[("right", "nsd")]
 
 
-def test_assign_writes_the_student_edition_and_the_grading_notes(tmp_path):
-    grader = write_assignment(tmp_path / "course", book=BOOK)
-    graded = __import__("json").loads((grader / "exercises.json").read_text())
-    assert graded["evaluation"] == ["dice", "nsd", "sliding_window"]
-    assert "amos book grade" in (grader / "README.md").read_text()
-    assert (tmp_path / "course" / "student" / "_toc.yml").is_file()
+def test_grading_refuses_a_notebook_without_its_chapter(tmp_path):
+    from amos_tutorial.exercises.grading import grade_notebook
+
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "alice.ipynb")
+    (tmp_path / "grader").mkdir()
+    result = grade_notebook(tmp_path / "alice.ipynb", tmp_path / "grader")
+    assert list(result) == ["*"]
+    assert result["*"]["score"] == 0.0
+    assert "not a notebook of the student edition" in result["*"]["message"]
+    nb = nbformat.v4.new_notebook(metadata={"otter": {"assignment_name": "winners"}})
+    nbformat.write(nb, tmp_path / "bob.ipynb")
+    assert "has no autograder in" in grade_notebook(tmp_path / "bob.ipynb", tmp_path / "grader")["*"]["message"]
 
 
 def test_slides_open_a_slide_per_heading_and_leave_out_solutions(tmp_path, capsys):

@@ -46,6 +46,17 @@ def test_the_students_sliding_window_predicts_like_monais_gaussian():
     assert (constant - gaussian).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("shape", [(20, 6, 10), (5, 7, 3)])
+def test_the_students_window_predicts_a_case_smaller_than_the_window(shape):
+    # A resampled case can be shorter than the training patch along an axis; MONAI pads it, and so must the
+    # predictor before it hands the image to the student's function (whose window_starts needs roi <= axis).
+    image = torch.randn(1, 1, *shape, generator=torch.Generator().manual_seed(1))
+    gaussian = sliding_window_probabilities(_Ramp(), image, (8, 8, 4), overlap=0.5)
+    student = sliding_window_probabilities(_Ramp(), image, (8, 8, 4), overlap=0.5, blend=_student_window)
+    assert tuple(student.shape) == (1, 3, *shape)
+    torch.testing.assert_close(student, gaussian, atol=1e-4, rtol=1e-4)
+
+
 def test_a_bad_blend_is_one_line():
     with pytest.raises(ValueError, match="blend must be one of .*'mean'"):
         check_blend("mean")

@@ -57,18 +57,19 @@ def _repository_root() -> Path:
 
 
 def _assign_command(args: argparse.Namespace) -> int:
-    from amos_tutorial.exercises.editions import write_assignment
+    from amos_tutorial.exercises.autograder import write_assignment
 
-    grader = write_assignment(args.out, book=args.book, overwrite=args.overwrite)
-    print(f"amos book assign: student edition in {args.out / 'student'}, grading notes in {grader}")
-    print(f"  grade with: amos book grade SUBMISSIONS_FOLDER --out {args.out / 'scores.csv'}")
+    chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
+    grader = write_assignment(args.out, book=args.book, chapters=chapters, overwrite=args.overwrite)
+    print(f"amos book assign: student edition in {args.out / 'student'}, otter autograders in {grader}")
+    print(f"  grade with: amos book grade SUBMISSIONS_FOLDER --autograder {grader} --out {args.out / 'scores.csv'}")
     return 0
 
 
 def _grade_command(args: argparse.Namespace) -> int:
     from amos_tutorial.exercises.grading import grade_folder
 
-    out = grade_folder(args.submissions, args.out)
+    out = grade_folder(args.submissions, args.out, autograder=args.autograder)
     print(f"amos book grade: scores in {out}, one-line feedback in {out.with_name('feedback.csv')}")
     return 0
 
@@ -102,14 +103,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     assign = add_command(
         sub,
         "assign",
-        help="write the student edition and the grading notes of a course",
+        help="write the student edition and the otter-grader autograders of a course",
         description=(
-            "Write OUT/student (the student edition, a book of its own) and OUT/autograder (which exercises "
-            "are graded, and the command that grades a folder of submitted notebooks)."
+            "Run otter assign on every chapter with build-it exercises (needs otter-grader: pip install "
+            "'amos_tutorial[grading]'): write OUT/student (the student edition, a book of its own, whose "
+            "exercise cells come from otter) and OUT/autograder (one otter autograder zip per chapter, with "
+            "hidden tests that call the book's checkers, and the command that grades a folder of submissions)."
         ),
     )
     assign.add_argument("out", type=Path, metavar="OUT", help="output folder")
     assign.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
+    assign.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
     add_overwrite_arg(assign, help="replace chapters already in OUT (a student's edits are lost)")
     assign.set_defaults(func=_assign_command)
     grade = add_command(
@@ -117,11 +121,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "grade",
         help="grade a folder of submitted notebooks: one CSV of scores per exercise",
         description=(
-            "Run the exercise cells of every submitted notebook (each in its own process) and its checks; "
-            "write the scores (one row per submission, one column per exercise) and feedback.csv beside them."
+            "Grade every submitted notebook with otter-grader and its chapter's autograder, without Docker "
+            "(otter run: each notebook in its own process and Jupyter kernel, its exercise cells only, then the "
+            "hidden tests); write the scores (one row per submission, one column per exercise) and feedback.csv "
+            "(the checkers' one-line verdicts) beside them."
         ),
     )
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS", help="folder of submitted .ipynb files")
+    grade.add_argument(
+        "--autograder", type=Path, required=True,
+        help="folder of the chapters' otter autograders (OUT/autograder of amos book assign)",
+    )
     add_out_arg(grade, help="the scores CSV (feedback.csv is written beside it)", type=Path, default=Path("scores.csv"))
     grade.set_defaults(func=_grade_command)
     slides = add_command(

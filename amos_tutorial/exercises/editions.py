@@ -24,7 +24,7 @@ import ast
 import copy
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,9 @@ __all__ = [
     "SOLUTION_TAG",
     "default_book_dir",
     "hidden_solution_metadata",
+    "refuse_overlap",
     "solution_problems",
     "student_notebook",
-    "write_assignment",
     "write_student_edition",
 ]
 
@@ -171,7 +171,8 @@ def _student_toc(source: dict, pages: set[str]) -> dict:
 INSTRUCTOR_PAGES = ("instructor_notes",)
 
 
-def _refuse_overlap(out: Path, book: Path) -> None:
+def refuse_overlap(out: Path, book: Path) -> None:
+    """Raise a one-line ValueError if an edition in ``out`` would be written into or over ``book``."""
     out, book = out.resolve(), book.resolve()
     if out == book or book in out.parents or (out / "book") == book:
         raise ValueError(f"{out}: the student edition must not be written into or over the book it comes from ({book})")
@@ -182,6 +183,7 @@ def write_student_edition(
     book: str | Path | None = None,
     chapters: Iterable[str] | None = None,
     overwrite: bool = False,
+    prepared: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write the student edition into ``out``: a book of its own, laid out like this repository.
 
@@ -195,6 +197,8 @@ def write_student_edition(
         book: The book folder (default: :func:`default_book_dir`).
         chapters: Chapter names (``"exploring_the_data"``) to write; None writes all.
         overwrite: Replace chapters that already exist in ``out`` (a student's edits there are lost).
+        prepared: Student notebooks made elsewhere, by chapter name (``amos book assign`` passes otter's);
+            the other chapters are :func:`student_notebook` of the book's.
 
     Returns:
         The written notebook paths.
@@ -222,11 +226,14 @@ def write_student_edition(
             raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)} (have {', '.join(p.stem for p in paths)})")
         paths = [book / f"{c}.ipynb" for c in wanted]
     out = Path(out)
-    _refuse_overlap(out, book)
+    refuse_overlap(out, book)
     target = out / "book"
     texts = {}
     for path in paths:
-        nb = student_notebook(nbformat.read(path, as_version=4))
+        if prepared is not None and path.stem in prepared:
+            nb = copy.deepcopy(prepared[path.stem])
+        else:
+            nb = student_notebook(nbformat.read(path, as_version=4))
         for cell in nb["cells"]:
             if cell["cell_type"] == "markdown":
                 cell["source"] = _BADGE.sub(f"]({colab_url(path.stem, branch=STUDENT_BRANCH)})", cell["source"])
@@ -259,44 +266,3 @@ def write_student_edition(
         atomic_write_text(out / "_config.yml", "# The student edition of the book, written by `amos book student`.\n" + yaml.safe_dump(config, sort_keys=False))
         atomic_write_text(out / "_toc.yml", yaml.safe_dump(toc, sort_keys=False))
     return written
-
-
-def write_assignment(out: str | Path, book: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Write a course's hand-out: ``out/student`` (:func:`write_student_edition`) and ``out/autograder``.
-
-    ``out/autograder/exercises.json`` lists the graded exercises of each chapter (the check calls), and
-    ``out/autograder/README.md`` the command that grades a folder of submitted notebooks
-    (:func:`amos_tutorial.exercises.grading.grade_folder`). The tests themselves are the package's checkers
-    and their stored fixtures; students never see the grader's folder.
-
-    Returns:
-        The autograder folder.
-    """
-    import json
-
-    import nbformat
-
-    from amos_tutorial.exercises.grading import CHECK_CALL
-    from amos_tutorial.utils.io import atomic_write_text
-
-    book = Path(book) if book is not None else default_book_dir()
-    written = write_student_edition(Path(out) / "student", book=book, overwrite=overwrite)
-    graded = {}
-    for path in written:
-        nb = nbformat.read(path, as_version=4)
-        calls = [CHECK_CALL.match(c.source.strip()) for c in nb.cells if CHECK_TAG in c.metadata.get("tags", [])]
-        if calls := [m.group(2).removeprefix("my_") for m in calls if m]:
-            graded[path.stem] = calls
-    grader = Path(out) / "autograder"
-    grader.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(grader / "exercises.json", json.dumps(graded, indent=1) + "\n")
-    atomic_write_text(
-        grader / "README.md",
-        "# Grading\n\nCollect the students' notebooks (one file each, e.g. `alice.ipynb`) in a folder, then run\n\n"
-        "    amos book grade SUBMISSIONS --out scores.csv\n\n"
-        "`scores.csv` has one row per submission and one column per exercise (1 = the checker passed);\n"
-        "`feedback.csv` has each checker's one-line verdict. Only the cells tagged `exercise-skeleton` run,\n"
-        "each submission in its own process.\n",
-    )
-    return grader
-

@@ -1,11 +1,14 @@
-"""Grade submitted notebooks with the exercise checkers: one CSV of scores per exercise, one line of feedback each.
+"""Grade a folder of submitted notebooks with otter-grader: one CSV of scores per exercise, one line of feedback each.
 
 Introduced in chapter *Segmenting 15 abdominal organs: a hands-on AMOS 2022 book* (course kit, instructor
-notes). ``amos book grade SUBMISSIONS --out scores.csv`` runs every submitted notebook in its own Python
-process (with a time limit): only the cells tagged ``exercise-skeleton`` (where the student writes) are
-executed, then every check call of a cell tagged ``exercise-check``. An exercise scores 1 when its checker
-passes, else 0; the checker's one-line verdict is the feedback (``feedback.csv`` beside the scores).
-Solution cells, if a submission still has them, are never run.
+notes). ``amos book assign OUT`` writes one otter autograder per chapter (``OUT/autograder/<chapter>.zip``,
+:mod:`amos_tutorial.exercises.autograder`); ``amos book grade SUBMISSIONS --autograder OUT/autograder``
+grades every submitted notebook with the autograder of its chapter (the assignment name otter wrote into
+the notebook), each in its own Python process with a time limit. Grading is otter's, without Docker
+(``otter.api.grade_submission``, what ``otter run`` does): the notebook runs in a fresh Jupyter kernel,
+with its exercise cells only (every other code cell is tagged ``otter_ignore``), then the hidden tests. An
+exercise scores 1 when its checker passes, else 0; the checker's one-line verdict is the feedback
+(``feedback.csv`` beside the scores).
 """
 
 from __future__ import annotations
@@ -13,107 +16,131 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["grade_folder", "grade_notebook", "run_submission"]
+__all__ = ["assignment_name", "default_jobs", "grade_folder", "grade_notebook"]
 
-CHECK_CALL = re.compile(r"^(check_\w+)\((my_\w+)\)\s*$")
 #: Seconds one submission may run before it scores 0 everywhere.
 TIME_LIMIT_S = 300
 
 
-def _source(cell: dict) -> str:
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+def assignment_name(path: str | Path) -> str | None:
+    """The chapter a submitted notebook belongs to (otter's ``metadata.otter.assignment_name``), or None."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = nb.get("metadata", {}).get("otter", {}).get("assignment_name") if isinstance(nb, dict) else None
+    return name if isinstance(name, str) else None
 
 
-def run_submission(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Run one notebook's exercise cells in this process and return ``{exercise: {"score", "message"}}``.
-
-    The exercise is the student's function without ``my_`` (``dice`` for ``check_dice(my_dice)``). A skeleton
-    cell that raises gives every check of the notebook its one-line error.
-    """
-    import amos_tutorial.exercises as exercises
-
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    namespace: dict[str, Any] = {"__name__": "__main__"}
-    results: dict[str, dict[str, Any]] = {}
-    broken = None
-    for cell in nb.get("cells", []):
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell.get("cell_type") != "code":
-            continue
-        if "exercise-skeleton" in tags and broken is None:
-            try:
-                exec(compile(_source(cell), f"{Path(path).name}:skeleton", "exec"), namespace)  # noqa: S102 - the submission
-            except Exception as exc:  # noqa: BLE001 - a student's bug, reported as one line
-                broken = f"✗ the exercise cell raised {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        elif "exercise-check" in tags:
-            match = CHECK_CALL.match(_source(cell).strip())
-            if not match:
-                continue
-            checker, function = match.groups()
-            name = function.removeprefix("my_")
-            if broken is not None or function not in namespace:
-                message = broken or f"✗ {name}: {function} is not defined (write it in the exercise cell)"
-                results[name] = {"score": 0.0, "message": message}
-                continue
-            result = getattr(exercises, checker)(namespace[function])
-            results[name] = {"score": 1.0 if result.passed else 0.0, "message": str(result)}
-    return results
+def _failed(message: str) -> dict[str, dict[str, Any]]:
+    return {"*": {"score": 0.0, "message": f"✗ {message}"}}
 
 
-def grade_notebook(path: str | Path, time_limit_s: float = TIME_LIMIT_S) -> dict[str, dict[str, Any]]:
-    """:func:`run_submission` in a separate Python process, so a submission cannot touch the grader's state.
+def grade_notebook(path: str | Path, autograder: str | Path, time_limit_s: float = TIME_LIMIT_S) -> dict[str, dict[str, Any]]:
+    """Grade one notebook with its chapter's otter autograder, in a separate Python process.
+
+    Args:
+        path: The submitted notebook.
+        autograder: The folder of the autograders (``OUT/autograder`` of ``amos book assign``).
+        time_limit_s: Seconds before the submission (and its kernel) is stopped and scores 0.
+
+    Returns:
+        ``{exercise: {"score", "message"}}``; a submission that cannot be graded gives ``{"*": ...}`` with
+        the reason in one line.
 
     Raises:
         FileNotFoundError: If ``path`` is not a file.
     """
-    path = Path(path)
+    path, autograder = Path(path), Path(autograder)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no submitted notebook here")
-    command = [sys.executable, "-m", "amos_tutorial.exercises.grading", str(path)]
+    name = assignment_name(path)
+    if name is None:
+        return _failed(f"{path.name} is not a notebook of the student edition (no otter assignment name in its metadata)")
+    zip_path = autograder / f"{name}.zip"
+    if not zip_path.is_file():
+        return _failed(f"{path.name} belongs to chapter {name!r}, which has no autograder in {autograder}")
+    command = [sys.executable, "-m", "amos_tutorial.exercises.grading", str(path), str(zip_path)]
+    process = subprocess.Popen(  # noqa: S603 - fixed interpreter and module, paths as arguments
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=time_limit_s, check=False)  # noqa: S603
+        stdout, stderr = process.communicate(timeout=time_limit_s)
     except subprocess.TimeoutExpired:
-        return {"*": {"score": 0.0, "message": f"✗ the submission ran longer than {time_limit_s:.0f} s"}}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"*": {"score": 0.0, "message": f"✗ the submission could not be graded: {last}"}}
+        os.killpg(process.pid, signal.SIGKILL)  # the grader and the submission's kernel
+        process.communicate()
+        return _failed(f"the submission ran longer than {time_limit_s:.0f} s")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if process.returncode != 0 or not lines:
+        last = (stderr.strip().splitlines() or ["no output"])[-1]
+        return _failed(f"the submission could not be graded: {last}")
     return json.loads(lines[-1])
 
 
-def grade_folder(submissions: str | Path, out: str | Path, time_limit_s: float = TIME_LIMIT_S) -> Path:
+def default_jobs() -> int:
+    """Submissions graded at once: half the CPU cores (each runs a Jupyter kernel), 1 to 4."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def grade_folder(
+    submissions: str | Path,
+    out: str | Path,
+    autograder: str | Path,
+    time_limit_s: float = TIME_LIMIT_S,
+    jobs: int | None = None,
+) -> Path:
     """Grade every ``*.ipynb`` of a folder; write ``out`` (scores) and ``feedback.csv`` beside it.
 
     The scores CSV has one row per submission (the file name without ``.ipynb``), one column per exercise
     and a ``total``; the feedback CSV has one row per submission and exercise, with the checker's line.
 
+    Args:
+        submissions: Folder of submitted notebooks (one chapter each).
+        out: The scores CSV.
+        autograder: The folder of the chapters' otter autograders (``OUT/autograder`` of ``amos book assign``).
+        time_limit_s: Seconds one submission may run.
+        jobs: Submissions graded at once (default :func:`default_jobs`).
+
     Returns:
         The path of the scores CSV.
 
     Raises:
-        FileNotFoundError: If the folder holds no notebook.
+        FileNotFoundError: If the folder holds no notebook, or the autograder folder does not exist.
+        ValueError: If ``jobs`` is below 1.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from amos_tutorial.exercises.autograder import require_otter
     from amos_tutorial.utils.io import atomic_write_text
 
-    folder, out = Path(submissions), Path(out)
+    require_otter()
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    folder, out, autograder = Path(submissions), Path(out), Path(autograder)
     paths = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
     if not paths:
         raise FileNotFoundError(f"{folder}: no submitted notebooks (*.ipynb) here")
-    graded = {p.stem: grade_notebook(p, time_limit_s) for p in paths}
+    if not autograder.is_dir() or not any(autograder.glob("*.zip")):
+        raise FileNotFoundError(f"{autograder}: no autograders (*.zip) here; write them with amos book assign OUT")
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each submission is a process of its own
+        results = list(pool.map(lambda p: grade_notebook(p, autograder, time_limit_s), paths))
+    graded = {p.stem: result for p, result in zip(paths, results)}
     exercises = sorted({name for result in graded.values() for name in result if name != "*"})
     scores, feedback = io.StringIO(), io.StringIO()
     score_rows, feedback_rows = csv.writer(scores, lineterminator="\n"), csv.writer(feedback, lineterminator="\n")
     score_rows.writerow(["submission", *exercises, "total"])
     feedback_rows.writerow(["submission", "exercise", "score", "feedback"])
     for name, result in graded.items():
-        row = [result.get(ex, {"score": 0.0})["score"] for ex in exercises]
-        score_rows.writerow([name, *row, sum(row)])
+        row = [result.get(ex, {"score": ""})["score"] for ex in exercises]
+        score_rows.writerow([name, *row, sum(s for s in row if s != "")])
         for exercise, entry in result.items():
             feedback_rows.writerow([name, exercise, entry["score"], entry["message"]])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,4 +150,6 @@ def grade_folder(submissions: str | Path, out: str | Path, time_limit_s: float =
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_submission(sys.argv[1]), ensure_ascii=False))
+    from amos_tutorial.exercises.autograder import grade_submission
+
+    print(json.dumps(grade_submission(sys.argv[1], sys.argv[2]), ensure_ascii=False))

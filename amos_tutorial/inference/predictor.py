@@ -226,7 +226,7 @@ def sliding_window_probabilities(
             x = torch.flip(image, dims) if dims else image
             roi = tuple(int(r) for r in roi_size)
             if callable(blend):
-                logits = blend(x, predictor, roi, overlap)
+                logits = _blend_padded(blend, x, predictor, roi, overlap)
             else:
                 logits = sliding_window_inference(
                     x, roi_size=roi, sw_batch_size=sw_batch_size, predictor=predictor, overlap=overlap, mode=blend
@@ -236,6 +236,22 @@ def sliding_window_probabilities(
                 probs = torch.flip(probs, dims)
             total = probs if total is None else total.add_(probs)
     return total / len(flips)
+
+
+def _blend_padded(blend: Callable[..., torch.Tensor], image: torch.Tensor, predictor, roi: tuple[int, ...], overlap: float) -> torch.Tensor:
+    """``blend(image, ...)`` on the image padded up to the window where it is smaller, as MONAI's window pads it.
+
+    A sliding-window function may assume that every axis is at least one window long; a resampled case can
+    be smaller than the training patch. Zeros are added on both sides (MONAI's ``constant`` padding, half
+    before) and the logits are cropped back to the image.
+    """
+    diffs = [max(r - n, 0) for r, n in zip(roi, image.shape[2:])]
+    if not any(diffs):
+        return blend(image, predictor, roi, overlap)
+    pad = [p for d in reversed(diffs) for p in (d // 2, d - d // 2)]
+    logits = blend(torch.nn.functional.pad(image, pad), predictor, roi, overlap)
+    crop = tuple(slice(d // 2, d // 2 + n) for d, n in zip(diffs, image.shape[2:]))
+    return logits[(..., *crop)]
 
 
 def _softmax_(logits: torch.Tensor) -> torch.Tensor:
