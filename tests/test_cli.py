@@ -53,7 +53,7 @@ RETIRED = RETIRED_OPTIONS
 #: A new spelling that two commands use belongs either here (with its reason) or in ``_args`` as a helper.
 OWN_MEANING = {
     "--book": "bench chapters: the folder of _toc.yml; book: the book/ folder",
-    "--chapters": "book student/slides: comma-separated chapter names of the book/ folder",
+    "--chapters": "book student/slides/assign: comma-separated chapter names of the book/ folder",
     "--configuration": "nnU-Net plans configuration (nnunet train/predict)",
     "--dataset-id": "nnU-Net dataset id (nnunet sub-commands)",
     "--nnunet-dir": "nnU-Net's three folders (nnunet sub-commands)",
