@@ -1,7 +1,7 @@
 """Parameters, seconds per step and peak memory of the registered models at their recommended patch.
 
 Introduced in chapter *Training the baselines*; builds on the model registry (:mod:`amos_tutorial.models`),
-the trainer's optimiser builder (:func:`~amos_tutorial.training.trainer.build_optimizer`), MONAI's
+the trainer's optimiser builder (:func:`~amos_tutorial.training.optim.build_optimizer`), MONAI's
 ``DiceCELoss`` and :mod:`amos_tutorial.utils.timing`. ``amos bench models`` prints the table; it lets a
 reader check, before a long run, whether a model fits their machine.
 
@@ -72,7 +72,7 @@ def _make_step(net: Any, spec: Any, mode: str, batch: int, patch: tuple[int, ...
 
     dtype = amp_policy(dev, amp).dtype  # None: full precision
 
-    from amos_tutorial.training.trainer import build_optimizer
+    from amos_tutorial.training.optim import build_optimizer
 
     x = torch.randn(batch, 1, *patch, device=dev)
     if mode == "train":

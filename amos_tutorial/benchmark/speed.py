@@ -1,7 +1,7 @@
 """``amos bench speed``: is the GPU fed? The whole training loop against the raw step, side by side.
 
 Introduced in chapter *Training the baselines* (section *Where does the time go?*). Builds on the
-trainer's own :func:`~amos_tutorial.training.trainer.train_step` and the ``PatchSampler``.
+trainer's own :func:`~amos_tutorial.training.step.train_step` and the ``PatchSampler``.
 
 For each model, on synthetic data and in one run:
 
@@ -87,7 +87,7 @@ def speed_benchmark(
     """Time the raw training step and the whole training loop of several models, side by side.
 
     Introduced in chapter *Training the baselines*. Builds on the trainer
-    (:func:`~amos_tutorial.training.trainer.train_step`, the same optimiser, loss and mixed
+    (:func:`~amos_tutorial.training.step.train_step`, the same optimiser, loss and mixed
     precision as ``amos train``) and ``PatchSampler``. A model that fails (out of memory, a patch
     it cannot take) gets a row with its ``error`` and the others still run.
 
@@ -182,7 +182,7 @@ def _check_models(models: Sequence[str]) -> list[str]:
 def _speed_row(name, data, overrides, volumes_cache, dev, policy, iterations, warmup, seed) -> dict[str, Any]:
     """Config, patch and timings of one model; volumes are shared by models with the same preprocessing."""
     from amos_tutorial.training.config import make_config
-    from amos_tutorial.training.trainer import prepare_volumes
+    from amos_tutorial.training.volumes import prepare_volumes
 
     variant = overrides["variant"]
     config = make_config(name, preset="smoke" if variant == "tiny" else "full", data=data, **overrides)

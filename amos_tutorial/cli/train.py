@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     from amos_tutorial.models import list_models
     from amos_tutorial.training import train
     from amos_tutorial.training.distributed import distributed_env
-    from amos_tutorial.training.trainer import INTERRUPTED_EXIT_CODE
+    from amos_tutorial.training.interrupt import INTERRUPTED_EXIT_CODE
 
     check_output_folder(args.out, "--out")  # before the data is read, not after
     check_output_folder(args.cache_dir, "--cache-dir")

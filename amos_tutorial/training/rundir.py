@@ -28,6 +28,8 @@ from typing import Any
 
 import pandas as pd
 
+from amos_tutorial.utils.io import atomic_path
+
 __all__ = [
     "CASES_FILE",
     "CHECKPOINTS",
@@ -147,6 +149,29 @@ class RunDir:
             return pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
+
+    def metrics_upto(self, iteration: int) -> list[dict[str, Any]]:
+        """The metrics rows up to ``iteration`` (the resume point), as dicts; none when the table is missing.
+
+        Rows written after the checkpoint (a crash between the table and the checkpoint) are dropped.
+
+        Raises:
+            ValueError: ``"PATH: ..."`` if the table cannot be read or has no ``iteration`` column.
+        """
+        try:
+            frame = self.metrics()
+        except FileNotFoundError:
+            return []
+        if "iteration" not in frame.columns:
+            raise ValueError(f"{self.metrics_path}: not a metrics table of `amos train` (no 'iteration' column)")
+        return frame[frame["iteration"] <= iteration].to_dict("records")
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """Write ``metrics.csv`` atomically from one dict per epoch and return it as a table."""
+        frame = pd.DataFrame(rows)
+        with atomic_path(self.metrics_path) as tmp:
+            frame.to_csv(tmp, index=False)
+        return frame
 
     def cases(self) -> dict[str, Any]:
         """The ``cases.json`` record: the run's training and validation cases and their source.
