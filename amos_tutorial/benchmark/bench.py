@@ -357,7 +357,7 @@ def _predict_model(
         model_dir,
         split["images_dir"],
         model_dir / "pred",
-        which=settings["checkpoint"],
+        checkpoint=settings["checkpoint"],
         device=device,
         tta=settings["tta"],
         data_root=split["data_root"],

@@ -34,6 +34,7 @@ __all__ = [
     "add_command",
     "add_data_arg",
     "add_device_arg",
+    "add_engine_arg",
     "add_modality_rule_arg",
     "add_out_arg",
     "add_overwrite_arg",
@@ -279,6 +280,14 @@ def add_workers_arg(parser: argparse.ArgumentParser, help: str, default: int = 0
 def add_overwrite_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Action:
     """``--overwrite``: replace what ``--out`` already holds (said by ``help``)."""
     return _add(parser, "--overwrite", action="store_true", help=help)
+
+
+def add_engine_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--engine fast|plain``: the inference engine (:data:`amos_tutorial.inference.options.ENGINES`)."""
+    return _add(
+        parser, "--engine", choices=("fast", "plain"), default="fast",
+        help="inference engine: fast (inversion on the device) or plain (MONAI Invertd on the CPU, as the tutorials)",
+    )
 
 
 def add_tta_arg(parser: argparse.ArgumentParser) -> argparse.Action:

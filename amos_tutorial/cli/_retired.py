@@ -38,6 +38,7 @@ RETIRED_OPTIONS: dict[str, str] = {
 RETIRED_COMMAND_OPTIONS: dict[tuple[str, ...], dict[str, str]] = {
     ("nnunet", "commands"): {"--preset": "--planner"},
     ("bench", "chapters"): {"--budget": "--seconds"},
+    ("predict",): {"--path": "--engine"},
 }
 
 #: Sub-commands that once took positional arguments and now take none: what the positionals became.

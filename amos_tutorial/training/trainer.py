@@ -34,7 +34,7 @@ Run folder::
 Examples:
     >>> result = train(model="unet", data="synthetic", out="runs/unet_smoke", preset="smoke")  # doctest: +SKIP
     >>> result.metrics[["epoch", "train_loss", "val_dice"]]                                   # doctest: +SKIP
-    >>> model, config = load_run("runs/unet_smoke", which="best")                             # doctest: +SKIP
+    >>> model, config = load_run("runs/unet_smoke", checkpoint="best")                             # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -610,7 +610,7 @@ def train(
 
 
 def load_run(
-    run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"
+    run_dir: str | os.PathLike, checkpoint: str = "best", device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, TrainConfig]:
     """Rebuild a trained model from its run folder, in eval mode.
 
@@ -619,7 +619,7 @@ def load_run(
 
     Args:
         run_dir: A folder written by ``amos train``.
-        which: ``"best"`` (highest validation Dice; falls back to ``"last"`` with a warning when the
+        checkpoint: ``"best"`` (highest validation Dice; falls back to ``"last"`` with a warning when the
             run has not validated yet) or ``"last"``.
         device: Where to put the model.
 
@@ -631,16 +631,16 @@ def load_run(
         ValueError: ``"PATH: ..."`` if the checkpoint is corrupted or does not fit the model.
 
     Examples:
-        >>> model, cfg = load_run("runs/unet_smoke", which="best", device="cpu")  # doctest: +SKIP
+        >>> model, cfg = load_run("runs/unet_smoke", checkpoint="best", device="cpu")  # doctest: +SKIP
     """
     from amos_tutorial.models import build_model_for_patch
 
-    if which not in ("best", "last"):
-        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    if checkpoint not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
     run_dir = Path(run_dir)
     config = load_config(RunDir(run_dir).config_path)
-    path = RunDir(run_dir).checkpoint(which)
-    if which == "best" and not path.is_file() and RunDir(run_dir).checkpoint("last").is_file():
+    path = RunDir(run_dir).checkpoint(checkpoint)
+    if checkpoint == "best" and not path.is_file() and RunDir(run_dir).checkpoint("last").is_file():
         warnings.warn(f"{path}: not written yet (no validation so far); loading last.pt instead", stacklevel=2)
         path = RunDir(run_dir).checkpoint("last")
     dev = resolve_device(device)
