@@ -18,11 +18,12 @@ Examples:
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from amos_tutorial.utils.options import with_settings
 
 __all__ = ["BLEND_MODES", "ENGINES", "PredictOptions", "check_blend", "check_sw_batch_size"]
 
@@ -106,13 +107,4 @@ class PredictOptions:
         Raises:
             TypeError: One line naming an unknown or retired keyword.
         """
-        if options is not None and not isinstance(options, cls):
-            raise TypeError(f"options must be a PredictOptions, got {type(options).__name__}")
-        for key in settings:
-            if key in _RETIRED:
-                raise TypeError(_RETIRED[key])
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(settings) - fields)
-        if unknown:
-            raise TypeError(f"unknown prediction setting(s) {unknown}; choose among {sorted(fields)}")
-        return dataclasses.replace(options or cls(), **settings)
+        return with_settings(cls, options, settings, _RETIRED)
