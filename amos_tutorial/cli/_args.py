@@ -50,7 +50,10 @@ __all__ = [
     "check_output_folder",
     "patch_size_arg",
     "positive_int",
+    "shape_arg",
     "shared_option",
+    "spacing_arg",
+    "TRIPLET_OPTIONS",
 ]
 
 #: ``--data`` of every command that reads a dataset: the built-in synthetic mini-AMOS set.
@@ -310,6 +313,45 @@ def patch_size_arg(text: str) -> tuple[int, int, int]:
     if len(values) != 3 or min(values) < 1:
         raise argparse.ArgumentTypeError(f"patch size needs 3 positive sizes (x, y, z), got {text!r}")
     return values  # type: ignore[return-value]
+
+
+#: Options that take three numbers (x, y, z): always one word, ``X,Y,Z`` (``0.7,0.7,5``, ``512,512,300``).
+TRIPLET_OPTIONS = ("--patch-size", "--shape", "--max-shape", "--spacing")
+
+
+def _triplet(text: str, kind: type, what: str) -> tuple:
+    words = text.replace("x", ",").split(",") if kind is int else text.split(",")
+    try:
+        values = tuple(kind(w) for w in words)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be X,Y,Z in one word (e.g. {'0.7,0.7,5' if kind is float else '96,96,96'}), got {text!r}") from None
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{what} needs one or three positive numbers X,Y,Z, got {text!r}")
+    return values
+
+
+def spacing_arg(text: str) -> tuple[float, float, float]:
+    """Parse a voxel size in mm given as ``0.7,0.7,5`` (x, y, z) or one number for all axes (argparse type).
+
+    Examples:
+        >>> spacing_arg("0.7,0.7,5")
+        (0.7, 0.7, 5.0)
+        >>> spacing_arg("2")
+        (2.0, 2.0, 2.0)
+    """
+    return _triplet(text, float, "spacing")  # type: ignore[return-value]
+
+
+def shape_arg(text: str) -> tuple[int, int, int]:
+    """Parse an image shape in voxels given as ``512,512,300`` or ``512x512x300`` (argparse type).
+
+    Examples:
+        >>> shape_arg("64,64,16")
+        (64, 64, 16)
+    """
+    return _triplet(text, int, "shape")  # type: ignore[return-value]
 
 
 def positive_int(text: str) -> int:
