@@ -68,6 +68,7 @@ import pandas as pd
 from amos_tutorial.benchmark.budgets import BUDGETS, Budget
 from amos_tutorial.benchmark.options import BenchOptions
 from amos_tutorial.benchmark.report import write_report
+from amos_tutorial.benchmark.split import link_eval_cases, prepare_split
 from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 from amos_tutorial.training.rundir import RunDir
@@ -140,78 +141,6 @@ def _parse_models(models: Sequence[str] | str) -> list[str]:
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; registered models: {', '.join(known)}")
     return names
-
-
-# --------------------------------------------------------------------------------------------
-# The split and the evaluation folder
-# --------------------------------------------------------------------------------------------
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    if target.is_symlink() or target.exists():
-        if target.is_symlink() and Path(os.readlink(target)) == source:
-            return
-        target.unlink()
-    try:
-        target.symlink_to(source)
-    except OSError:  # no symlinks (some Windows setups): copy instead
-        with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
-
-
-def _prepare_split(
-    data: str, val_cases: int, eval_cases: int | None, seed: int, modality_rule: str, out_dir: Path,
-    fold: int | None = None,
-) -> dict[str, Any]:
-    """Choose the training and evaluation cases by the trainer's rule (nothing is written yet).
-
-    The benchmark trains Task 2 runs (the trainer's default): :func:`~amos_tutorial.data.splits.run_cases`
-    gives their training cases; they are scored on the whole labelled validation split, or, without one, on
-    the cases the runs hold out. With ``fold``, the trainer's cross-validation rule instead: nnU-Net's fold of
-    every labelled case, trained on its training cases and evaluated on (a selection of) its validation cases.
-    """
-    from amos_tutorial.data.layout import load_amos
-    from amos_tutorial.data.splits import labelled_cases, run_cases
-    from amos_tutorial.data.stats import select_cases
-
-    dataset = load_amos(data, modality_rule=modality_rule)
-    cases = run_cases(dataset, task=2, fold=fold, val_cases=val_cases)
-    train_cases = cases.train
-    if fold is not None:
-        pool, source = cases.val, f"nnU-Net's fold {fold}"
-    elif cases.from_split:
-        pool, source = labelled_cases(dataset, "validation", task=2), "AMOS validation split (labelsVa)"
-    elif {c.case_id for c in cases.val} & {c.case_id for c in cases.train}:
-        raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
-    else:
-        pool, source = cases.val, "held out of the training split (no validation labels)"
-    chosen = sorted(select_cases(pool, eval_cases, seed=seed), key=lambda c: c.number)
-    missing = [str(p) for c in chosen for p in (c.image, c.label) if not Path(p).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]}: evaluation file does not exist ({len(missing)} missing)")
-    return {
-        "data_root": str(Path(dataset.root).resolve()),
-        "eval_source": source,
-        "eval_cases": [c.case_id for c in chosen],
-        "eval_modalities": {c.case_id: c.modality for c in chosen},
-        "eval_files": {c.case_id: [str(Path(c.image).resolve()), str(Path(c.label).resolve())] for c in chosen},
-        "train_cases": [c.case_id for c in train_cases],
-        "images_dir": str(out_dir / "eval" / "images"),
-        "labels_dir": str(out_dir / "eval" / "labels"),
-    }
-
-
-def _link_eval_cases(split: dict[str, Any]) -> None:
-    """Make ``eval/images`` and ``eval/labels`` hold exactly the evaluation cases (links, or copies)."""
-    for index, key in enumerate(("images_dir", "labels_dir")):
-        folder = Path(split[key])
-        folder.mkdir(parents=True, exist_ok=True)
-        wanted = {Path(files[index]).name: Path(files[index]) for files in split["eval_files"].values()}
-        for stale in folder.iterdir():
-            if stale.name not in wanted:
-                stale.unlink()
-        for name, source in wanted.items():
-            _link_or_copy(source, folder / name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,12 +472,12 @@ def run_benchmark(
     out_dir = Path(out) if out is not None else Path("bench") / budget
     out_dir.mkdir(parents=True, exist_ok=True)
     with thread_limit(o.threads):
-        split = _prepare_split(data, spec.val_cases, n_eval, o.seed, o.modality_rule, out_dir, fold)
+        split = prepare_split(data, spec.val_cases, n_eval, o.seed, o.modality_rule, out_dir, fold)
         recorded = _settings(data, spec, o, split)
         _check_settings(out_dir / SETTINGS_FILE, recorded)
         _write_json(out_dir / SETTINGS_FILE, recorded)
         _write_json(out_dir / SPLIT_FILE, split)
-        _link_eval_cases(split)
+        link_eval_cases(split)
         run = _Run(
             names, out_dir, split, recorded, machine_info(device, o.amp or "auto"), device,
             str(o.cache_dir) if o.cache_dir is not None else None, o.stop_after, o.eval_workers, progress, log,
