@@ -19,7 +19,7 @@ from amos_tutorial.cli._retired import RETIRED_ARGUMENTS, RETIRED_COMMAND_OPTION
 from amos_tutorial.data.layout import MODALITY_RULES
 from amos_tutorial.models import all_variants
 from amos_tutorial.data.tasks import TASKS
-from amos_tutorial.inference.options import ENGINES
+from amos_tutorial.inference.options import BLEND_MODES, ENGINES
 from amos_tutorial.training.config import AMP_MODES
 from amos_tutorial.utils.geometry import AFFINE_ATOL
 
@@ -45,6 +45,8 @@ SHARED = {
     "--overwrite": {"defaults": {False}},
     "--tta": {"defaults": {False}},
     "--engine": {"defaults": {ENGINES[0]}, "choices": ENGINES},
+    "--loss": {"defaults": {"dice_ce"}},
+    "--blend": {"defaults": {BLEND_MODES[0]}},
     "--memory-budget": {"defaults": {None}},
 }
 

@@ -27,6 +27,7 @@ __all__ = [
     "RawHelpFormatter",
     "add_affine_atol_arg",
     "add_amp_arg",
+    "add_blend_arg",
     "add_batch_size_arg",
     "add_cache_dir_arg",
     "add_memory_budget_arg",
@@ -35,6 +36,7 @@ __all__ = [
     "add_data_arg",
     "add_device_arg",
     "add_engine_arg",
+    "add_loss_arg",
     "add_modality_rule_arg",
     "add_out_arg",
     "add_overwrite_arg",
@@ -47,7 +49,9 @@ __all__ = [
     "add_variant_arg",
     "add_workers_arg",
     "check_output_file",
+    "blend_arg",
     "check_output_folder",
+    "loss_arg",
     "patch_size_arg",
     "positive_int",
     "shape_arg",
@@ -290,6 +294,53 @@ def add_engine_arg(parser: argparse.ArgumentParser) -> argparse.Action:
     return _add(
         parser, "--engine", choices=("fast", "plain"), default="fast",
         help="inference engine: fast (inversion on the device) or plain (MONAI Invertd on the CPU, as the tutorials)",
+    )
+
+
+def _named_or_function(text: str, names: tuple[str, ...], what: str) -> Any:
+    from amos_tutorial.utils.plugins import is_function_spec, load_function
+
+    if is_function_spec(text):
+        try:
+            return load_function(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    if text not in names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: choose a {what} among {', '.join(names)}, or give your own as FILE.py:FUNCTION or MODULE:FUNCTION"
+        )
+    return text
+
+
+def loss_arg(text: str) -> Any:
+    """A loss of the package by name (``dice_ce``, ``dice``, ``ce``) or a function ``FILE.py:NAME``/``MODULE:NAME``."""
+    from amos_tutorial.training.losses import LOSSES
+
+    return _named_or_function(text, tuple(LOSSES), "loss")
+
+
+def blend_arg(text: str) -> Any:
+    """A blending mode (``gaussian``, ``constant``) or a sliding-window function ``FILE.py:NAME``/``MODULE:NAME``."""
+    from amos_tutorial.inference.options import BLEND_MODES
+
+    return _named_or_function(text, BLEND_MODES, "blending mode")
+
+
+def add_loss_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--loss NAME|FILE.py:FUNCTION``: the training loss (default: Dice + cross-entropy)."""
+    return _add(
+        parser, "--loss", type=loss_arg, default="dice_ce", metavar="NAME|FILE.py:FUNCTION",
+        help="training loss: dice_ce (Dice + cross-entropy), dice or ce, or your own function (logits, target) -> "
+        "scalar given as FILE.py:FUNCTION or MODULE:FUNCTION (pass it again with --resume)",
+    )
+
+
+def add_blend_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--blend gaussian|constant|FILE.py:FUNCTION``: how overlapping windows are averaged."""
+    return _add(
+        parser, "--blend", type=blend_arg, default="gaussian", metavar="MODE|FILE.py:FUNCTION",
+        help="how overlapping windows are averaged: gaussian or constant (MONAI's modes), or your own sliding "
+        "window (image, predictor, roi_size, overlap) -> logits given as FILE.py:FUNCTION or MODULE:FUNCTION",
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from amos_tutorial.cli._args import (
     add_amp_arg,
+    add_blend_arg,
     add_checkpoint_arg,
     add_command,
     add_data_arg,
@@ -44,6 +45,7 @@ def _predict_command(args: argparse.Namespace) -> int:
         amp=args.amp,
         tta=args.tta,
         engine=args.engine,
+        blend=args.blend,
         data_root=args.data,
         modality_rule=args.modality_rule,
         overwrite=args.overwrite,
@@ -119,6 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_amp_arg(parser, inherit="the run's")
     add_tta_arg(parser)
     add_engine_arg(parser)
+    add_blend_arg(parser)
     add_data_arg(parser, metadata_only=True)
     add_modality_rule_arg(parser)
     parser.add_argument(
