@@ -137,7 +137,7 @@ def test_run_summary_from_results_and_folders(tmp_path):
     assert table.loc["vnet", "best_dice"] == pytest.approx(0.4)
     assert table.loc["vnet", "params_full_M"] == 45.7
     assert table.loc["unet", "params_tiny_M"] == 0.05
-    assert table.loc["unet", "s_per_iteration"] == pytest.approx(4.4 / 8)
+    assert table.loc["unet", "s_per_step"] == pytest.approx(4.4 / 8)
     assert table.loc["unet", "iterations"] == 12
     assert table.loc["vnet", "variant"] == "tiny"
     no_overview = tr.run_summary([_run("unet")])
@@ -253,7 +253,7 @@ def test_tables_of_a_real_smoke_run(synthetic_root, tmp_path):
     cols = ["final_loss", "val_dice", "best_dice", "iterations"]
     pd.testing.assert_frame_equal(from_result[cols], from_folder[cols])
     assert from_result.loc[0, "iterations"] == 4
-    assert from_result.loc[0, "s_per_iteration"] > 0
+    assert from_result.loc[0, "s_per_step"] > 0
     curves = tr.training_curves({"unet": result})
     loss = curves[curves.metric == "train loss"]
     assert len(loss) == 4

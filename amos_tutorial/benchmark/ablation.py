@@ -474,7 +474,7 @@ def _peak_gib(model: str, variant: str, device: str, root: Path) -> float:
 
     frame = speed_benchmark([model], iterations=2, variant=variant, device=device, data=root, warmup=1)
     torch.cuda.empty_cache()
-    return float(frame["step_peak_GiB"].iloc[0])
+    return float(frame["peak_gib"].iloc[0])
 
 
 def score_ladder(

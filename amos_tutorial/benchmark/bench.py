@@ -197,10 +197,10 @@ def _calibrate(name: str, settings: dict[str, Any], device: str, cache_dir: str 
     row = frame.iloc[0]
     if row["error"]:
         raise RuntimeError(f"{name}: calibration of the wall-clock budget failed ({row['error']})")
-    loop_s = float(row["loop_s"])
+    loop_s = float(row["loop_s_per_step"])
     iterations = max(1, int(settings["minutes"] * 60 / loop_s))
     log(f"{name}: {loop_s:.3f} s per iteration measured: {settings['minutes']:g} min = {iterations} iterations")
-    return {"iterations": iterations, "loop_s": loop_s}
+    return {"iterations": iterations, "loop_s_per_step": loop_s}
 
 
 def _train_model(
@@ -247,13 +247,13 @@ def _train_model(
             **{k: v for k, v in overrides.items() if v is not None},
         )
     peak = peak_memory_gib(dev)
-    previous_peak = state.get("peak_gpu_mem_GiB")
+    previous_peak = state.get("peak_gib", state.get("peak_gpu_mem_GiB"))
     if previous_peak is not None and not math.isnan(previous_peak):
         peak = max(peak, previous_peak) if not math.isnan(peak) else previous_peak
     sessions = list(state.get("sessions", []))
     first = min(result.losses) if result.losses else result.iteration
     sessions.append({"start": int(first), "end": int(result.iteration), "wall_s": time.perf_counter() - start})
-    state.update(peak_gpu_mem_GiB=peak, sessions=sessions, trained=bool(result.completed))
+    state.update(peak_gib=peak, sessions=sessions, trained=bool(result.completed))
     return result
 
 
@@ -672,9 +672,9 @@ class _Run:
         train_s = _training_time(model_dir, starts, row["iterations"])
         row.update(
             train_time_s=train_s,
-            s_per_iteration=train_s / row["iterations"],
+            s_per_step=train_s / row["iterations"],
             patches_per_s=row["iterations"] * row["batch_size"] / train_s if train_s > 0 else np.nan,
-            peak_gpu_mem_GiB=state.get("peak_gpu_mem_GiB", np.nan),
+            peak_gib=state.get("peak_gib", state.get("peak_gpu_mem_GiB", np.nan)),
             train_sessions=len(state.get("sessions", [])),
         )
         row.update(_predict_model(model_dir, self.split, self.settings, self.device, self.progress))

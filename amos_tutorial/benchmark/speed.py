@@ -5,8 +5,9 @@ trainer's own :func:`~amos_tutorial.training.step.train_step` and the ``PatchSam
 
 For each model, on synthetic data and in one run:
 
-* **raw step**: forward + Dice/CE loss + backward + optimiser step on random tensors already on the
-  device; the fastest the GPU can train this model;
+* **raw step** (``s_per_step``): forward + Dice/CE loss + backward + optimiser step on random tensors
+  already on the device (:func:`~amos_tutorial.benchmark.probe.training_step`, also used by ``amos bench
+  models``); the fastest the GPU can train this model;
 * **whole loop**: the same step fed by the training data path (``PatchSampler.batch(k)``: organ-weighted
   crops and augmentation of cached, preprocessed volumes);
 * **data**: ``PatchSampler.batch(k)`` alone.
@@ -22,7 +23,7 @@ that measured them; compare ratios measured in the same run.
 
 Examples:
     >>> frame = speed_benchmark(["unet"], iterations=2, variant="tiny", device="cpu", data="synthetic")  # doctest: +SKIP
-    >>> frame[["model", "step_s", "loop_s", "ratio"]]                                                  # doctest: +SKIP
+    >>> frame[["model", "s_per_step", "loop_s_per_step", "ratio"]]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ SPEED_COLUMNS: tuple[str, ...] = (
     "patch",
     "batch",
     "params_M",
-    "step_s",
-    "loop_s",
-    "data_s",
+    "s_per_step",
+    "loop_s_per_step",
+    "data_s_per_step",
     "ratio",
-    "step_patches_per_s",
+    "patches_per_s",
     "loop_patches_per_s",
-    "step_peak_GiB",
-    "loop_peak_GiB",
+    "peak_gib",
+    "loop_peak_gib",
     "iterations",
     "error",
 )
@@ -139,8 +140,8 @@ def speed_benchmark(
         try:
             row.update(_speed_row(name, data, overrides, volumes_cache, dev, policy, iterations, warmup, seed))
             say(
-                f"{name}: step {row['step_s']:.4f} s, loop {row['loop_s']:.4f} s, data {row['data_s']:.4f} s, "
-                f"ratio {row['ratio']:.2f}"
+                f"{name}: step {row['s_per_step']:.4f} s, loop {row['loop_s_per_step']:.4f} s, "
+                f"data {row['data_s_per_step']:.4f} s, ratio {row['ratio']:.2f}"
             )
         except (RuntimeError, ValueError) as exc:  # includes torch.cuda.OutOfMemoryError
             row["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
@@ -208,43 +209,30 @@ def _measure(
     seed: int,
 ) -> dict[str, float]:
     """Timings of one model: raw step, whole loop, data alone (see the module docstring)."""
+    from amos_tutorial.benchmark.probe import random_batch, training_step
     from amos_tutorial.models import build_model_for_patch, count_parameters
-    from amos_tutorial.training.losses import SegmentationLoss
-    from amos_tutorial.training.trainer import build_optimizer, seed_everything, train_step
+    from amos_tutorial.training.trainer import seed_everything
     from amos_tutorial.transforms.sampler import PatchSampler
 
     seed_everything(seed)
     net = build_model_for_patch(name, config.variant, config.patch_size, config.preprocess.get("spacing")).to(dev)
-    net.train()
-    optimizer = build_optimizer(net.parameters(), config.optimizer)
-    scaler = policy.make_scaler()
-    loss_fn = SegmentationLoss(deep_supervision=config.deep_supervision)
-
-    def step(batch: dict[str, torch.Tensor]) -> float:
-        # float() synchronises once per step, exactly as the trainer does.
-        return float(train_step(net, batch, loss_fn, optimizer, scaler, policy, config.grad_clip))
-
-    gen = torch.Generator().manual_seed(seed)
-    shape = (config.batch_size, 1, *config.patch_size)
-    fixed = {
-        "image": torch.randn(shape, generator=gen).to(dev),
-        "label": torch.randint(0, 16, shape, generator=gen).to(dev),
-    }
+    step = training_step(net, config.optimizer, policy, config.deep_supervision, config.grad_clip)
+    fixed = random_batch(config.batch_size, config.patch_size, dev, seed)
     sampler = PatchSampler(volumes, config.patch_size, config.batch_size, device=dev, seed=seed)
     for k in range(warmup):
         step(fixed)
         step(sampler.batch(k))
     out: dict[str, float] = {"params_M": count_parameters(net) / 1e6}
     reset_peak_memory(dev)
-    out["step_s"] = timed_calls(lambda k: step(fixed), iterations, device=dev)
-    out["step_peak_GiB"] = peak_memory_gib(dev)
+    out["s_per_step"] = timed_calls(lambda k: step(fixed), iterations, device=dev)
+    out["peak_gib"] = peak_memory_gib(dev)
     reset_peak_memory(dev)
-    out["loop_s"] = timed_calls(lambda k: step(sampler.batch(k)), iterations, first=warmup, device=dev)
-    out["loop_peak_GiB"] = peak_memory_gib(dev)
-    out["data_s"] = timed_calls(sampler.batch, iterations, first=warmup + iterations, device=dev)
-    out["ratio"] = out["step_s"] / out["loop_s"]
-    out["step_patches_per_s"] = config.batch_size / out["step_s"]
-    out["loop_patches_per_s"] = config.batch_size / out["loop_s"]
+    out["loop_s_per_step"] = timed_calls(lambda k: step(sampler.batch(k)), iterations, first=warmup, device=dev)
+    out["loop_peak_gib"] = peak_memory_gib(dev)
+    out["data_s_per_step"] = timed_calls(sampler.batch, iterations, first=warmup + iterations, device=dev)
+    out["ratio"] = out["s_per_step"] / out["loop_s_per_step"]
+    out["patches_per_s"] = config.batch_size / out["s_per_step"]
+    out["loop_patches_per_s"] = config.batch_size / out["loop_s_per_step"]
     return out
 
 
@@ -382,7 +370,8 @@ def format_speed_report(frame: pd.DataFrame) -> str:
     Raises:
         ValueError: If ``frame`` lacks the columns of :func:`speed_report`.
     """
-    missing = [c for c in ("model", "step_s", "loop_s", "ratio", "inference_s_per_case") if c not in frame.columns]
+    needed = ("model", "s_per_step", "loop_s_per_step", "ratio", "inference_s_per_case")
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"speed table lacks the columns {missing}; expected the output of speed_report")
 
@@ -395,10 +384,10 @@ def format_speed_report(frame: pd.DataFrame) -> str:
             "variant": frame["variant"].fillna("-"),
             "patch": frame["patch"].fillna("-"),
             "batch": frame["batch"].map(lambda v: f"{int(v)}" if pd.notna(v) else "-"),
-            "raw step ms": fmt(frame["step_s"], ".1f", 1e3),
-            "whole loop ms": fmt(frame["loop_s"], ".1f", 1e3),
+            "raw step ms": fmt(frame["s_per_step"], ".1f", 1e3),
+            "whole loop ms": fmt(frame["loop_s_per_step"], ".1f", 1e3),
             "ratio": fmt(frame["ratio"], ".2f"),
-            "raw patches/s": fmt(frame["step_patches_per_s"], ".1f"),
+            "raw patches/s": fmt(frame["patches_per_s"], ".1f"),
             "loop patches/s": fmt(frame["loop_patches_per_s"], ".1f"),
             "inference s/case": fmt(frame["inference_s_per_case"], ".2f"),
             "error": frame["error"].fillna(""),
