@@ -61,15 +61,8 @@ def fold_validation_cases(
     if config.fold is None:
         raise ValueError("config has no fold: train with `amos train --fold K` for cross-validation predictions")
     dataset = load_amos(data if data is not None else config.data, modality_rule=config.modality_rule)
-    record = RunDir(run) if run is not None else None
-    if record is not None and record.cases_path.is_file():
-        recorded = list(record.cases().get("validation", {}))
-        by_id = {c.case_id: c for c in dataset.cases}
-        missing = [cid for cid in recorded if cid not in by_id]
-        if missing:
-            shown = ", ".join(missing[:3])
-            raise FileNotFoundError(f"{record.cases_path}: validation case(s) {shown} not in {dataset.root}")
-        return sorted((by_id[cid] for cid in recorded), key=lambda c: c.number)
+    if run is not None and RunDir(run).cases_path.is_file():
+        return RunDir(run).recorded_cases(dataset, "validation")
     return run_cases(dataset, config.task, config.val_cases, config.fold).val
 
 

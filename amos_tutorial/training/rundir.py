@@ -188,6 +188,35 @@ class RunDir:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: not a cases record ({exc})") from exc
 
+    def recorded_cases(self, dataset: Any, which: str = "validation") -> list[Any]:
+        """The cases the run recorded in ``cases.json`` (``"training"`` or ``"validation"``), as cases of ``dataset``.
+
+        Later steps (predicting or showing a run's validation cases) read this record instead of choosing the
+        cases again: it holds what the run really used (cases that failed to preprocess are not in it).
+
+        Args:
+            dataset: An :class:`~amos_tutorial.data.layout.AmosDataset` holding the run's cases.
+            which: ``"training"`` or ``"validation"``.
+
+        Returns:
+            The cases, by case number.
+
+        Raises:
+            FileNotFoundError: If the run has no record, or a recorded case is not in ``dataset`` (one line
+                naming the record and the data folder).
+            ValueError: For another ``which``, or a record that is not JSON.
+        """
+        if which not in ("training", "validation"):
+            raise ValueError(f"which must be 'training' or 'validation', got {which!r}")
+        recorded = list(self.cases().get(which, {}))
+        by_id = {c.case_id: c for c in dataset.cases}
+        missing = [cid for cid in recorded if cid not in by_id]
+        if missing:
+            raise FileNotFoundError(
+                f"{self.cases_path}: {which} case(s) {', '.join(missing[:3])} not in {dataset.root}"
+            )
+        return sorted((by_id[cid] for cid in recorded), key=lambda c: c.number)
+
     def seconds_per_step(self, session_starts: Sequence[int] = (), skip_first: bool = True) -> float:
         """Seconds per training step of this run (:func:`seconds_per_step` of its metrics; NaN without any)."""
         try:
