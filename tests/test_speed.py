@@ -62,8 +62,10 @@ def test_bad_arguments_are_reported():
         speed_benchmark(["no_such_net"], device="cpu")
     with pytest.raises(ValueError, match="variant"):
         speed_benchmark(["unet"], variant="medium", device="cpu")
-    with pytest.warns(DeprecationWarning, match="variant="), pytest.raises(ValueError, match="variant"):
-        speed_benchmark(["unet"], preset="medium", device="cpu")
+    with pytest.raises(TypeError, match="preset= is now variant="):
+        speed_benchmark(["unet"], preset="tiny", device="cpu")
+    with pytest.raises(TypeError, match="iteration"):
+        speed_benchmark(["unet"], iteration=2, device="cpu")
 
 
 @pytest.mark.slow

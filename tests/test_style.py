@@ -24,8 +24,6 @@ STILL_TOO_LARGE = {
     "benchmark/memory.py:memory_table",
     "benchmark/predict_speed.py:predict_timings",
     "benchmark/realsize.py:realsize_report",
-    "benchmark/speed.py:speed_benchmark",
-    "benchmark/speed.py:speed_report",
     "data/download.py:download_amos",
     "data/partial.py:download_cases",
     "data/synthetic/case.py:synthesize_case",

@@ -28,10 +28,10 @@ Examples:
 
 from __future__ import annotations
 
-import warnings
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,12 +40,16 @@ import torch
 
 from amos_tutorial.benchmark.results import error_line
 from amos_tutorial.utils.io import atomic_path
+from amos_tutorial.utils.options import with_settings
 from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, timed_calls
 
 VARIANTS = ("tiny", "full")
 """Model variants ``amos bench speed`` measures: tiny (CPU) or the recipes (GPU)."""
 
-__all__ = ["SPEED_COLUMNS", "SPEED_REPORT_COLUMNS", "VARIANTS", "format_speed_report", "speed_benchmark", "speed_report"]
+__all__ = [
+    "SPEED_COLUMNS", "SPEED_REPORT_COLUMNS", "VARIANTS", "SpeedOptions", "format_speed_report", "speed_benchmark",
+    "speed_report",
+]  # fmt: skip
 
 #: Columns of the result table / CSV, in order.
 SPEED_COLUMNS: tuple[str, ...] = (
@@ -69,21 +73,53 @@ SPEED_COLUMNS: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class SpeedOptions:
+    """What ``amos bench speed`` runs and how long (the settings of :func:`speed_benchmark` and :func:`speed_report`).
+
+    Introduced in chapter *Training the baselines*.
+
+    Attributes:
+        iterations: Timed steps per phase (after ``warmup`` untimed ones).
+        variant: ``"tiny"`` (tiny variants, tiny patches: CPU) or ``"full"`` (the recipes: GPU).
+        warmup: Untimed steps first (cuDNN autotuning, allocator warm-up).
+        batch_size: Override the recipe's batch size.
+        patch_size: Override the recipe's patch (x, y, z).
+        amp: ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"off"``.
+        seed: Seed of weights, random tensors and patches.
+        cache_dir: Preprocessed cache folder (default: the trainer's).
+
+    Raises:
+        ValueError: For a bad variant or iteration count (one line naming the value).
+    """
+
+    iterations: int = 20
+    variant: str = "tiny"
+    warmup: int = 3
+    batch_size: int | None = None
+    patch_size: Sequence[int] | None = None
+    amp: str = "auto"
+    seed: int = 0
+    cache_dir: str | os.PathLike | None = None
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be 'tiny' or 'full', got {self.variant!r}")
+        if self.iterations < 1 or self.warmup < 0:
+            raise ValueError(f"need iterations >= 1 and warmup >= 0, got {self.iterations} and {self.warmup}")
+
+
+_RETIRED = {"preset": "preset= is now variant= ('tiny' or 'full')"}
+
+
 def speed_benchmark(
     models: Sequence[str] = ("unet", "nnunet"),
-    iterations: int = 20,
-    variant: str = "tiny",
     device: str = "auto",
-    warmup: int = 3,
     data: str | os.PathLike = "synthetic",
-    batch_size: int | None = None,
-    patch_size: Sequence[int] | None = None,
-    amp: str = "auto",
-    seed: int = 0,
-    cache_dir: str | os.PathLike | None = None,
     out_csv: str | os.PathLike | None = None,
     progress: bool = True,
-    preset: str | None = None,
+    options: SpeedOptions | None = None,
+    **settings: Any,
 ) -> pd.DataFrame:
     """Time the raw training step and the whole training loop of several models, side by side.
 
@@ -94,19 +130,12 @@ def speed_benchmark(
 
     Args:
         models: Registry names.
-        iterations: Timed steps per phase (after ``warmup`` untimed ones).
-        variant: ``"tiny"`` (tiny variants, tiny patches: CPU) or ``"full"`` (the recipes: GPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        warmup: Untimed steps first (cuDNN autotuning, allocator warm-up).
         data: Data for the whole loop: ``"synthetic"`` or a folder.
-        batch_size: Override the recipe's batch size.
-        patch_size: Override the recipe's patch (x, y, z).
-        amp: ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"off"``.
-        seed: Seed of weights, random tensors and patches.
-        cache_dir: Preprocessed cache folder (default: the trainer's).
         out_csv: Also write the table here (atomically).
         progress: Print one line per model as it is measured.
-        preset: Deprecated spelling of ``variant``.
+        options: A :class:`SpeedOptions` (iterations, variant, warmup, batch and patch size, amp, seed, cache).
+        **settings: Fields of :class:`SpeedOptions` as keywords (``iterations=2``); they override ``options``.
 
     Returns:
         One row per model with the columns :data:`SPEED_COLUMNS` (times in seconds per step).
@@ -119,20 +148,19 @@ def speed_benchmark(
     """
     from amos_tutorial.training.amp import amp_policy, resolve_device
 
-    variant = _variant(variant, preset)
-    if iterations < 1 or warmup < 0:
-        raise ValueError(f"need iterations >= 1 and warmup >= 0, got {iterations} and {warmup}")
+    o = with_settings(SpeedOptions, options, settings, _RETIRED)
+    iterations, warmup, seed, amp = o.iterations, o.warmup, o.seed, o.amp
     models = _check_models(models)
     dev = resolve_device(device)
     policy = amp_policy(dev, amp)
     say = print if progress else (lambda *a, **k: None)
-    overrides: dict[str, Any] = {"variant": variant, "device": str(dev), "amp": amp, "seed": seed, "val_cases": 1}
-    if batch_size is not None:
-        overrides["batch_size"] = int(batch_size)
-    if patch_size is not None:
-        overrides["patch_size"] = tuple(int(p) for p in patch_size)
-    if cache_dir is not None:
-        overrides["cache_dir"] = str(cache_dir)
+    overrides: dict[str, Any] = {"variant": o.variant, "device": str(dev), "amp": amp, "seed": seed, "val_cases": 1}
+    if o.batch_size is not None:
+        overrides["batch_size"] = int(o.batch_size)
+    if o.patch_size is not None:
+        overrides["patch_size"] = tuple(int(p) for p in o.patch_size)
+    if o.cache_dir is not None:
+        overrides["cache_dir"] = str(o.cache_dir)
     volumes_cache: dict[Any, list[Any]] = {}
     rows = []
     for name in models:
@@ -154,16 +182,6 @@ def speed_benchmark(
         with atomic_path(out_csv) as tmp:
             frame.to_csv(tmp, index=False)
     return frame
-
-
-def _variant(variant: str, preset: str | None) -> str:
-    """The model variant, accepting the deprecated ``preset=`` spelling."""
-    if preset is not None:
-        warnings.warn("preset= is deprecated, use variant= ('tiny' or 'full')", DeprecationWarning, stacklevel=3)
-        variant = preset
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be 'tiny' or 'full', got {variant!r}")
-    return variant
 
 
 def _check_models(models: Sequence[str]) -> list[str]:
@@ -275,19 +293,13 @@ def _inference_seconds(
 
 def speed_report(
     models: Sequence[str] | str = ("unet", "nnunet"),
-    iterations: int = 20,
-    variant: str = "tiny",
     device: str = "auto",
-    warmup: int = 3,
     data: str | os.PathLike = "synthetic",
-    batch_size: int | None = None,
-    amp: str = "auto",
-    seed: int = 0,
-    cache_dir: str | os.PathLike | None = None,
     inference_cases: int = 1,
     out_csv: str | os.PathLike | None = None,
     progress: bool = True,
-    preset: str | None = None,
+    options: SpeedOptions | None = None,
+    **settings: Any,
 ) -> pd.DataFrame:
     """``amos bench speed``: raw step vs whole training loop, side by side, plus inference seconds per case.
 
@@ -299,19 +311,13 @@ def speed_report(
 
     Args:
         models: Registry names (list or comma-separated).
-        iterations: Timed training steps per phase.
-        variant: ``"tiny"`` (CPU) or ``"full"`` (GPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        warmup: Untimed steps first.
         data: ``"synthetic"`` or an AMOS folder.
-        batch_size: Override the recipe's batch size.
-        amp: Mixed precision.
-        seed: Seed of weights and patches.
-        cache_dir: Preprocessed cache folder.
         inference_cases: Images predicted to time the inference (validation split first); 0 skips it.
         out_csv: Also write the table here (atomically).
         progress: Print one line per model.
-        preset: Deprecated spelling of ``variant``.
+        options: A :class:`SpeedOptions`.
+        **settings: Fields of :class:`SpeedOptions` as keywords; they override ``options``.
 
     Returns:
         One row per model: the columns of ``speed_benchmark`` plus ``inference_s_per_case`` and ``inference_cases``.
@@ -323,14 +329,12 @@ def speed_report(
         >>> frame = speed_report(["unet"], iterations=2, warmup=1, device="cpu")  # doctest: +SKIP
         >>> print(format_speed_report(frame))                                       # doctest: +SKIP
     """
-    variant = _variant(variant, preset)
+    o = with_settings(SpeedOptions, options, settings, _RETIRED)
+    variant, amp, seed = o.variant, o.amp, o.seed
     if inference_cases < 0:
         raise ValueError(f"inference_cases must be >= 0, got {inference_cases}")
     names = models.split(",") if isinstance(models, str) else list(models)
-    frame = speed_benchmark(
-        names, iterations=iterations, variant=variant, device=device, warmup=warmup, data=data,
-        batch_size=batch_size, amp=amp, seed=seed, cache_dir=cache_dir, progress=progress,
-    )  # fmt: skip
+    frame = speed_benchmark(names, device=device, data=data, progress=progress, options=o)
     frame["inference_s_per_case"] = np.nan
     frame["inference_cases"] = 0
     if inference_cases:
