@@ -20,7 +20,6 @@ STILL_TOO_LARGE = {
     "evaluation/reference.py",
     "notebook.py",
     "transforms/preprocessing.py",
-    "benchmark/grid.py:run_grid",
     "benchmark/memory.py:memory_table",
     "benchmark/predict_speed.py:predict_timings",
     "benchmark/realsize.py:realsize_report",
