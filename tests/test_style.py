@@ -26,7 +26,6 @@ STILL_TOO_LARGE = {
     "data/download.py:download_amos",
     "data/partial.py:download_cases",
     "data/synthetic/case.py:synthesize_case",
-    "evaluation/evaluate.py:evaluate_folder",
     "models/cotr.py:CoTr.__init__",
     "models/nnformer.py:NnFormer.__init__",
     "transforms/sampler.py:PatchSampler.__init__",
