@@ -16,6 +16,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
 from amos_tutorial.utils.kernels import encrypt_kernels
@@ -301,3 +302,121 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for chapter, count in frame["chapter"].value_counts().items():
         if count > 1:
             terminalreporter.write_line(f"WARNING: {chapter} was executed {count} times")
+
+
+# --- shared by the tests of a module and of its figures ---------------------------------------------
+
+
+def score_table(scores: dict[tuple[str, int], float], modality: dict[str, str] | None = None) -> pd.DataFrame:
+    """A small evaluate_folder-like table: (case, organ_id) -> DSC (NSD = DSC / 2)."""
+    from amos_tutorial.labels import label_by_id
+
+    modality = modality or {}
+    rows = [
+        {
+            "case": case,
+            "organ_id": organ,
+            "organ": label_by_id(organ).name,
+            "modality": modality.get(case, "CT"),
+            "dsc": value,
+            "nsd": value / 2,
+            "ref_ml": 0.0 if np.isnan(value) else 10.0 * organ,
+            "pred_ml": 1.0,
+            "tolerance_mm": 1.0,
+        }
+        for (case, organ), value in scores.items()
+    ]
+    df = pd.DataFrame(rows)
+    df.attrs["conventions"] = "NSD tolerance 1 mm"
+    return df
+
+
+@pytest.fixture
+def stacked() -> pd.DataFrame:
+    a = score_table(
+        {("amos_0001", 1): 0.9, ("amos_0001", 6): 0.5, ("amos_0600", 1): 0.2, ("amos_0600", 6): 0.4},
+        {"amos_0600": "MRI"},
+    )
+    b = score_table(
+        {("amos_0001", 1): 0.8, ("amos_0001", 6): np.nan, ("amos_0600", 1): 0.9, ("amos_0600", 6): 0.7},
+        {"amos_0600": "MRI"},
+    )
+    from amos_tutorial.evaluation import compare
+
+    return compare.stack_results({"zeta": a, "alpha": b})
+
+
+def metrics_table(iterations=(4, 8, 12), losses=(3.0, 2.0, 1.5), seconds=(9.0, 2.0, 2.4), dice=(np.nan, 0.1, 0.3)):
+    return pd.DataFrame(
+        {
+            "epoch": range(1, len(iterations) + 1),
+            "iteration": list(iterations),
+            "train_loss": list(losses),
+            "lr": [0.01] * len(iterations),
+            "seconds": list(seconds),
+            "val_dice": list(dice),
+        }
+    )
+
+
+def run_result(model="unet", metrics=None, losses=None, run_dir=Path("unused")):
+    from amos_tutorial.training import TrainConfig
+    from amos_tutorial.training.trainer import RunResult
+
+    metrics = metrics_table() if metrics is None else metrics
+    config = TrainConfig(model=model, iterations=int(metrics["iteration"].max()), iterations_per_epoch=4)
+    if losses is None:
+        losses = {k: 4.0 - 0.2 * k for k in range(config.iterations)}
+    return RunResult(
+        run_dir=run_dir,
+        config=config,
+        metrics=metrics,
+        iteration=config.iterations,
+        completed=True,
+        interrupted=False,
+        best_dice=float(np.nanmax(metrics["val_dice"])) if "val_dice" in metrics else None,
+        losses=losses,
+    )
+
+
+def run_folder(tmp_path: Path, model="unet", metrics=None) -> Path:
+    from amos_tutorial.training import TrainConfig, save_config
+
+    folder = tmp_path / model
+    metrics = metrics_table() if metrics is None else metrics
+    save_config(TrainConfig(model=model, iterations=int(metrics["iteration"].max()), iterations_per_epoch=4),
+                folder / "config.json")  # fmt: skip
+    metrics.to_csv(folder / "metrics.csv", index=False)
+    return folder
+
+
+LPS_SPACING = (0.7, 0.9, 3.3)
+
+
+def lps_case(tmp_path, case_id="amos_0002"):
+    """The hand-made case stored with its first two axes pointing Left and Posterior."""
+    from amos_tutorial.utils.io import save_nifti
+
+    image, label = tiny_arrays()
+    affine = np.diag([-LPS_SPACING[0], -LPS_SPACING[1], LPS_SPACING[2], 1.0])
+    img = save_nifti(image[::-1, ::-1].copy(), affine, tmp_path / "imagesTr" / f"{case_id}.nii.gz", dtype=np.float32)
+    lab = save_nifti(label[::-1, ::-1].copy(), affine, tmp_path / "labelsTr" / f"{case_id}.nii.gz", dtype=np.uint8)
+    return TinyCase(case_id, "training", "CT", img, lab, number=2)
+
+
+def preprocessed_volume(case_id="vol", shape=(40, 40, 24), tiny_organ=True, seed=0):
+    """A preprocessed-looking case: a big liver block and (optionally) a 2x2x2 adrenal gland in a corner."""
+    import torch
+
+    from amos_tutorial.transforms.preprocessing import PreprocessedCase, compute_class_indices
+
+    rng = np.random.default_rng(seed)
+    image = rng.normal(0.3, 0.05, shape).astype(np.float32)
+    label = np.zeros(shape, dtype=np.uint8)
+    label[5:30, 5:30, 4:20] = 6
+    if tiny_organ:
+        label[36:38, 36:38, 1:3] = 12
+    img = torch.from_numpy(image)[None]
+    lab = torch.from_numpy(label)[None]
+    meta = {"spacing": [1.5, 1.5, 2.0], "affine": np.diag([1.5, 1.5, 2.0, 1.0]).tolist()}
+    return PreprocessedCase(case_id, "CT", img, lab, meta, compute_class_indices(lab))

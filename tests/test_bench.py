@@ -82,8 +82,8 @@ def test_the_budgets_are_defined():
 def test_results_schema_has_every_column():
     assert len(set(bench_columns())) == len(bench_columns())
     for needed in (
-        "model", "status", "error", "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s",
-        "peak_gpu_mem_GiB", "inference_s_per_case", "mean_dsc", "mean_nsd", "budget", "data", "seed",
+        "model", "status", "error", "parameters", "iterations", "train_time_s", "s_per_step", "patches_per_s",
+        "peak_gib", "inference_s_per_case", "mean_dsc", "mean_nsd", "budget", "data", "seed",
         "device", "cpu", "gpu", "torch", "monai", "amos_tutorial", "python",
     ):  # fmt: skip
         assert needed in bench_columns(), needed
@@ -137,7 +137,7 @@ def _fake_results(budget: str = "short", data: str = "/data/amos22") -> pd.DataF
                    torch="2.11.0", monai="1.6.1", eval_cases=120)  # fmt: skip
         if status == "ok":
             row.update(mean_dsc=dsc, mean_nsd=dsc - 0.1, train_time_s=hours * 3600, parameters=5e6, iterations=2500,
-                       s_per_iteration=hours * 3600 / 2500, inference_s_per_case=4.0)  # fmt: skip
+                       s_per_step=hours * 3600 / 2500, inference_s_per_case=4.0)  # fmt: skip
             for i, organ in enumerate(ORGAN_IDS):
                 row[f"dsc_{label_by_id(organ).name}"] = dsc - 0.01 * i
                 row[f"nsd_{label_by_id(organ).name}"] = np.nan if organ == 15 else dsc - 0.1
@@ -229,8 +229,8 @@ def test_choose_results_prefers_committed_gpu_results(tmp_path):
 def test_format_speed_report():
     row = {
         "model": "unet", "variant": "full", "device": "cuda", "amp": "bf16", "patch": "96x96x96", "batch": 2,
-        "params_M": 4.8, "step_s": 0.017, "loop_s": 0.104, "data_s": 0.1, "ratio": 0.16, "step_patches_per_s": 117.0,
-        "loop_patches_per_s": 19.2, "step_peak_GiB": 0.9, "loop_peak_GiB": 1.2, "iterations": 20,
+        "params_M": 4.8, "s_per_step": 0.017, "loop_s_per_step": 0.104, "data_s_per_step": 0.1, "ratio": 0.16, "patches_per_s": 117.0,
+        "loop_patches_per_s": 19.2, "peak_gib": 0.9, "loop_peak_gib": 1.2, "iterations": 20,
         "inference_s_per_case": 4.0, "inference_cases": 1, "error": "",
     }  # fmt: skip
     frame = pd.DataFrame([row])
@@ -275,9 +275,9 @@ def test_smoke_bench_results_are_complete_and_sane(sessions, synthetic_root):
     assert frame["parameters"].nunique() == 2
     assert (frame["train_time_s"] > 0).all()
     assert (frame["inference_s_per_case"] > 0).all()
-    assert np.allclose(frame["s_per_iteration"], frame["train_time_s"] / frame["iterations"])
+    assert np.allclose(frame["s_per_step"], frame["train_time_s"] / frame["iterations"])
     assert np.allclose(frame["patches_per_s"], frame["iterations"] * frame["batch_size"] / frame["train_time_s"])
-    assert frame["peak_gpu_mem_GiB"].isna().all()  # CPU: no GPU memory
+    assert frame["peak_gib"].isna().all()  # CPU: no GPU memory
     for metric in list_metrics():
         low, high = metric.value_range or (0.0, np.inf)
         for column in (f"mean_{metric.name}", *(c for c in organ_columns() if c.startswith(f"{metric.name}_"))):
@@ -435,8 +435,8 @@ def test_cli_speed_adds_inference_seconds(synthetic_root, cache, tmp_path, capsy
     row = frame.iloc[0]
     assert row["inference_cases"] == 1
     assert row["inference_s_per_case"] > 0
-    assert row["step_s"] > 0
-    assert row["ratio"] == pytest.approx(row["step_s"] / row["loop_s"])
+    assert row["s_per_step"] > 0
+    assert row["ratio"] == pytest.approx(row["s_per_step"] / row["loop_s_per_step"])
 
 
 @pytest.mark.slow
@@ -444,8 +444,8 @@ def test_a_wall_clock_budget_becomes_measured_iterations(synthetic_root, cache, 
     minutes = 0.02  # 1.2 s of training
     bench = _bench(synthetic_root, tmp_path / "clock", cache, models=["unet"], iterations=None, minutes=minutes)
     state = json.loads((tmp_path / "clock" / "runs" / "unet" / "bench_state.json").read_text())
-    assert state["loop_s"] > 0
-    assert state["iterations"] == max(1, int(minutes * 60 / state["loop_s"]))
+    assert state["loop_s_per_step"] > 0
+    assert state["iterations"] == max(1, int(minutes * 60 / state["loop_s_per_step"]))
     row = bench.results.iloc[0]
     assert row["status"] == "ok"
     assert row["iterations"] == state["iterations"]

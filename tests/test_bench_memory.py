@@ -17,7 +17,7 @@ def test_bench_memory_tiny_run_has_every_step_and_projection(tmp_path, capsys):
     from amos_tutorial.cli import main
 
     out = tmp_path / "memory.csv"
-    rc = main(["bench", "memory", "--cases", "2", "--max-shape", "32", "32", "16", "--iterations", "1",
+    rc = main(["bench", "memory", "--cases", "2", "--max-shape", "32,32,16", "--iterations", "1",
                "--device", "cpu", "--in-process", "--out", str(out)])  # fmt: skip
     printed = capsys.readouterr().out
     assert rc == 0, printed

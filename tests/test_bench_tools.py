@@ -28,7 +28,7 @@ def test_metric_timings_agree_across_methods():
 
 
 def test_cli_bench_metrics_prints_the_table(capsys):
-    code = amos_main(["bench", "metrics", "--shape", "64,64,12", "--spacing", "5", "5", "30", "--repeats", "1",
+    code = amos_main(["bench", "metrics", "--shape", "64,64,12", "--spacing", "5,5,30", "--repeats", "1",
                       "--skip-monai", "--skip-deepmind"])  # fmt: skip
     assert code == 0
     assert "ours (auto)" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from amos_tutorial.cli._retired import RETIRED_ARGUMENTS, RETIRED_COMMAND_OPTION
 from amos_tutorial.data.layout import MODALITY_RULES
 from amos_tutorial.models import all_variants
 from amos_tutorial.data.tasks import TASKS
+from amos_tutorial.inference.options import BLEND_MODES, ENGINES
 from amos_tutorial.training.config import AMP_MODES
 from amos_tutorial.utils.geometry import AFFINE_ATOL
 
@@ -43,6 +44,9 @@ SHARED = {
     "--workers": {},
     "--overwrite": {"defaults": {False}},
     "--tta": {"defaults": {False}},
+    "--engine": {"defaults": {ENGINES[0]}, "choices": ENGINES},
+    "--loss": {"defaults": {"dice_ce"}},
+    "--blend": {"defaults": {BLEND_MODES[0]}},
     "--memory-budget": {"defaults": {None}},
 }
 
@@ -235,3 +239,24 @@ def test_a_current_spelling_is_not_taken_for_a_retired_one():
     assert retired_message(parser, ["bench", "--budget", "smoke"]) is None  # --budget is retired in chapters only
     assert retired_message(parser, ["train", "--model", "unet", "--out", "DIR"]) is None
     assert retired_message(parser, ["data", "synth", "OUT", "--no-progress"]) is None
+
+
+def test_every_triplet_is_one_word_x_y_z():
+    """Patch sizes, shapes and spacings are typed X,Y,Z in one word in every sub-command (no nargs=3)."""
+    for path, parser in COMMANDS.items():
+        for action in parser._actions:
+            assert action.nargs != 3, f"amos {' '.join(path)} {action.option_strings}: use a X,Y,Z helper of cli._args"
+            names = set(action.option_strings) & set(_args.TRIPLET_OPTIONS)
+            if names:
+                assert action.type in (_args.patch_size_arg, _args.shape_arg, _args.spacing_arg), f"amos {' '.join(path)} {names}"
+
+
+def test_a_triplet_in_three_words_names_the_one_word_spelling(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["preprocess", "--spacing", "2", "2", "4"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "amos preprocess: error: --spacing takes X,Y,Z in one word: --spacing 2,2,4"
+    )
+    assert _args.spacing_arg("0.7,0.7,5") == (0.7, 0.7, 5.0)
+    assert _args.shape_arg("512x512x300") == (512, 512, 300)

@@ -117,7 +117,7 @@ def commands(root: Path, run: Path, tmp: Path) -> dict[str, tuple[list[str], str
     """Sub-command -> (arguments before the output, kind of output: 'folder' or 'file')."""
     labels = str(root / "labelsTr")
     return {
-        "data synth": (["data", "synth", "--cases", "2", "--max-shape", "16", "16", "16", "--no-progress"], "folder"),
+        "data synth": (["data", "synth", "--cases", "2", "--max-shape", "16,16,16", "--no-progress"], "folder"),
         "data download": (
             ["data", "download", "--base-url", "http://127.0.0.1:9/records/1/files", "--retries", "0",
              "--timeout", "1", "--no-progress"],

@@ -49,7 +49,7 @@ def test_two_gloo_processes_train_one_run(synthetic_root: Path, tmp_path: Path):
     assert list(metrics["iteration"]) == [2, 4]
     assert metrics["val_dice"].notna().iloc[-1]
     assert load_checkpoint(run / "checkpoints" / "last.pt")["iteration"] == 4
-    model, _ = load_run(run, which="best")
+    model, _ = load_run(run, checkpoint="best")
     with torch.no_grad():
         out = model(torch.zeros(1, 1, *config.patch_size))
     assert torch.isfinite(out).all()

@@ -32,8 +32,8 @@ def two_runs(tmp_path):
 def test_ensemble_of_two_runs_is_the_mean_of_their_probabilities(two_runs, synthetic_root):
     (model_a, model_b), (cfg_a, cfg_b) = load_ensemble(two_runs, device="cpu")
     image = sorted((synthetic_root / "imagesTr").glob("amos_*.nii.gz"))[0]
-    for tta, path in ((False, "fast"), (True, "fast"), (False, "plain")):
-        kw = {"tta": tta, "path": path, "keep_probabilities": True}
+    for tta, engine in ((False, "fast"), (True, "fast"), (False, "plain")):
+        kw = {"tta": tta, "engine": engine, "keep_probabilities": True}
         p_a = predict_case(model_a, image, cfg_a, "cpu", **kw).probabilities
         p_b = predict_case(model_b, image, cfg_b, "cpu", **kw).probabilities
         both = predict_case([model_a, model_b], image, [cfg_a, cfg_b], "cpu", **kw)

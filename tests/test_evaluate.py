@@ -94,6 +94,12 @@ def test_summaries_and_report(folders):
     scored = evaluate_folder(preds, labels, absent="score")
     assert scored.loc[scored.organ == "pancreas", ["dsc", "nsd"]].eq(1.0).all().all()
     assert overall_scores(scored)["dsc"] > overall["dsc"]  # absent organs now count as perfect
+    from amos_tutorial.evaluation import ScoreOptions
+
+    as_object = evaluate_folder(preds, labels, options=ScoreOptions(absent="score"))
+    pd.testing.assert_frame_equal(as_object, scored)
+    with pytest.raises(TypeError, match="absnt"):
+        evaluate_folder(preds, labels, absnt="score")
 
 
 def test_modality_from_dataset_metadata(folders, tmp_path):

@@ -5,15 +5,16 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
     0  utils, labels
     1  paths, data          (paths generates the synthetic set: it belongs with data)
     2  transforms
-    3  models, evaluation.metrics   (array-level scores: the trainer validates with the book's Dice),
-       evaluation.hausdorff, evaluation.metric_table, evaluation.scoring   (the metric table and score_case),
-       evaluation.postprocess       (label-map rules: prediction applies them before saving)
+    3  models, evaluation   (scores need only labels and images: the trainer validates with the book's Dice,
+                             prediction applies the post-processing rules before saving)
     4  training
     5  inference
-    6  evaluation
-    7  benchmark            (every measurement of the package)
-    8  viz                  (draws only)
+    6  viz                  (draws only; below benchmark, so that a benchmark report can use its figures)
+    7  benchmark, nnunet    (every measurement of the package)
     9  cli, notebook        (entry points)
+
+evaluation and viz sit where their imports put them (measured): evaluation needs only data, labels, transforms and
+utils; viz imports nothing from training, inference or benchmark.
 
 Every import counts, function-local ones included: a lazy import hides a circle, it does not break it.
 """
@@ -33,24 +34,13 @@ LAYERS = {
     "utils": 0, "labels": 0, "_meta": 0,
     "paths": 1, "data": 1,
     "transforms": 2,
-    "models": 3,
+    "models": 3, "evaluation": 3,
     "training": 4,
     "inference": 5,
-    "evaluation": 6,
+    "viz": 6,
     "benchmark": 7, "nnunet": 7,
-    "viz": 8,
     "cli": 9, "notebook": 9, "exercises": 9, "publish": 9,
 }  # fmt: skip
-# Modules that sit lower than their package (they import nothing above that layer; checked below too).
-# evaluation.postprocess: label-map rules that `amos predict --postprocess` applies before saving.
-# evaluation.hausdorff, metric_table and scoring: the metric table and score_case, beside the kernels they use.
-MODULE_LAYERS = {
-    "amos_tutorial.evaluation.metrics": 3,
-    "amos_tutorial.evaluation.hausdorff": 3,
-    "amos_tutorial.evaluation.metric_table": 3,
-    "amos_tutorial.evaluation.scoring": 3,
-    "amos_tutorial.evaluation.postprocess": 3,
-}
 
 # What "writes files" and "times code" look like in source text.
 WRITES = re.compile(r"\b(open\(|write_text|write_bytes|to_csv|to_parquet|savefig|save_nifti|atomic_path|atomic_write_\w+|mkdir|np\.save)")
@@ -86,8 +76,6 @@ GRAPH = {_module_name(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def _layer(module: str) -> int | None:
-    if module in MODULE_LAYERS:
-        return MODULE_LAYERS[module]
     parts = module.split(".")
     return LAYERS.get(parts[1]) if len(parts) > 1 else None
 

@@ -116,7 +116,7 @@ def test_errors_are_one_line(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_book_training_takes_nnunet_folds(release, tmp_path, synthetic_root):
     from amos_tutorial.training.config import make_config
-    from amos_tutorial.training.trainer import prepare_volumes
+    from amos_tutorial.training.volumes import prepare_volumes
 
     config = make_config("unet", preset="quick", data=release, fold=1, cache_dir=str(tmp_path))
     train_vols, val_vols, _ = prepare_volumes(config, progress=False, log=lambda msg: None)

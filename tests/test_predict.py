@@ -45,7 +45,7 @@ def test_fast_path_matches_monai_plain_path_on_the_original_grid(synthetic_root)
     net = small_net()
     for image in images_of(synthetic_root):
         fast = predict_case(net, image, CONFIG, "cpu", roi_size=(16, 16, 8))
-        plain = predict_case(net, image, CONFIG, "cpu", roi_size=(16, 16, 8), path="plain")
+        plain = predict_case(net, image, CONFIG, "cpu", roi_size=(16, 16, 8), engine="plain")
         ref = nib.load(str(image))
         assert fast.labels.shape == plain.labels.shape == ref.shape
         assert fast.labels.dtype == np.uint8
@@ -96,8 +96,12 @@ def test_predict_case_bad_inputs(tmp_path, synthetic_root):
     image = images_of(synthetic_root)[0]
     with pytest.raises(ValueError, match="roi_size"):
         predict_case(net, image, CONFIG)
-    with pytest.raises(ValueError, match="path"):
-        predict_case(net, image, CONFIG, roi_size=(16, 16, 8), path="quick")
+    with pytest.raises(ValueError, match="engine"):
+        predict_case(net, image, CONFIG, roi_size=(16, 16, 8), engine="quick")
+    with pytest.raises(TypeError, match="path= is now engine="):
+        predict_case(net, image, CONFIG, roi_size=(16, 16, 8), path="plain")
+    with pytest.raises(TypeError, match="roi_sise"):
+        predict_case(net, image, CONFIG, roi_sise=(16, 16, 8))
     odd = tmp_path / "scan.nii.gz"
     odd.write_bytes(image.read_bytes())
     with pytest.raises(ValueError, match="CT from MRI"):
@@ -127,7 +131,7 @@ def test_predict_folder_writes_resumes_and_reports_failures(run_dir, synthetic_r
         np.testing.assert_array_equal(pred.affine, ref.affine)
     settings = json.loads((out / "predict.json").read_text())
     assert settings["model"] == "unet"
-    assert settings["path"] == "fast"
+    assert settings["engine"] == "fast"
     assert settings["roi_size"] == [16, 16, 16]
 
     # Resume: finished cases are skipped, a deleted one is predicted again.
@@ -162,17 +166,17 @@ def test_cli_predict(run_dir, synthetic_root, tmp_path, capsys):
         "cpu",
         "--no-progress",
     ]
-    assert main(args + ["--path", "plain", "--overlap", "0.5"]) == 0
+    assert main(args + ["--engine", "plain", "--overlap", "0.5"]) == 0
     assert "written" in capsys.readouterr().out
     assert json.loads((out / "predict.json").read_text())["overlap"] == 0.5
-    assert main(args + ["--path", "plain", "--overlap", "0.5"]) == 0
+    assert main(args + ["--engine", "plain", "--overlap", "0.5"]) == 0
     assert "0 written" in capsys.readouterr().out  # everything was done already
     # Resuming with other settings would mix two kinds of predictions: refused, one line naming the file.
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "predict.json" in err
     assert "overlap" in err
-    assert "path" in err
+    assert "engine" in err
     (run_dir / "checkpoints" / "best.pt").write_bytes(b"corrupt")
     assert main(args + ["--overwrite"]) == 2
     err = capsys.readouterr().err

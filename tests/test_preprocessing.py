@@ -326,14 +326,14 @@ def test_cli_preprocess(tmp_path, capsys):
     write_case(data, "amos_0001", "LPS")
     write_case(data, "amos_0002", "RAS")
     out = tmp_path / "cache"
-    rc = main(["preprocess", "--data", str(data), "--out", str(out), "--spacing", "2", "2", "4", "--no-progress"])
+    rc = main(["preprocess", "--data", str(data), "--out", str(out), "--spacing", "2,2,4", "--no-progress"])
     assert rc == 0
     assert sorted(p.name for p in out.glob("*.pt")) == ["amos_0001.pt", "amos_0002.pt"]
     assert cache_mod.read_cache_index(out)["config"]["spacing"] == [2.0, 2.0, 4.0]
     assert "2 cases preprocessed, 0 failed" in capsys.readouterr().out
 
     (data / "imagesTr" / "amos_0003.nii.gz").write_bytes(b"broken")
-    rc = main(["preprocess", "--data", str(data), "--out", str(out), "--spacing", "2", "2", "4", "--no-progress"])
+    rc = main(["preprocess", "--data", str(data), "--out", str(out), "--spacing", "2,2,4", "--no-progress"])
     captured = capsys.readouterr()
     assert rc == 1
     assert str(data / "imagesTr" / "amos_0003.nii.gz") in captured.err

@@ -205,7 +205,7 @@ def test_tiny_resenc_trains_through_the_package_trainer(synthetic_root, tmp_path
     assert all(math.isfinite(v) for v in result.losses.values())
     torch.manual_seed(config.seed)  # the trainer's initial weights
     initial = build_model_for_patch("resenc", "tiny", config.patch_size, config.preprocess["spacing"])
-    trained, _ = load_run(result.run_dir, which="last")
+    trained, _ = load_run(result.run_dir, checkpoint="last")
     before, after = initial.state_dict(), trained.state_dict()
     # Gradients reached the first convolution and moved the zero-initialised norms off zero.
     assert not torch.equal(before["encoder.stem.convs.0.conv.weight"], after["encoder.stem.convs.0.conv.weight"])

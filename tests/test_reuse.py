@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from amos_tutorial.exercises import gaussian_weights, window_starts
-from amos_tutorial.inference.predictor import check_blend, sliding_window_probabilities
+from amos_tutorial.inference.options import check_blend
+from amos_tutorial.inference.window import sliding_window_probabilities
 from amos_tutorial.training.losses import SegmentationLoss
 
 

@@ -66,3 +66,23 @@ def test_no_module_but_rundir_names_the_run_files():
         if any(name in line for name in names) and ">>>" not in line
     ]
     assert found == [], "name run-folder files through amos_tutorial.training.rundir.RunDir"
+
+
+def test_recorded_cases_are_the_runs_own_not_chosen_again(synthetic_root, tmp_path):
+    import json
+
+    from amos_tutorial.data.layout import load_amos
+
+    data = load_amos(synthetic_root)
+    labelled = sorted(c.case_id for c in data.cases if c.has_label)
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    # Whatever the rule would choose, the record is what the run used.
+    run.cases_path.write_text(json.dumps({"training": dict.fromkeys(labelled[:-1], "CT"), "validation": {labelled[-1]: "CT"}}))
+    assert [c.case_id for c in run.recorded_cases(data)] == [labelled[-1]]
+    assert [c.case_id for c in run.recorded_cases(data, "training")] == labelled[:-1]
+    with pytest.raises(ValueError, match="which"):
+        run.recorded_cases(data, "test")
+    run.cases_path.write_text(json.dumps({"validation": {"amos_9999": "CT"}}))
+    with pytest.raises(FileNotFoundError, match=r"cases.json: validation case\(s\) amos_9999 not in"):
+        run.recorded_cases(data)

@@ -32,15 +32,15 @@ def test_speed_table_and_csv(synthetic_root, cache, tmp_path):
     assert row["variant"] == "tiny"
     assert row["device"] == "cpu"
     assert row["amp"] == "fp32"
-    assert row["step_s"] > 0
-    assert row["loop_s"] > 0
-    assert row["data_s"] > 0
-    assert row["ratio"] == pytest.approx(row["step_s"] / row["loop_s"])
-    assert row["loop_patches_per_s"] == pytest.approx(row["batch"] / row["loop_s"])
-    assert pd.isna(row["loop_peak_GiB"])  # no GPU: no peak memory
+    assert row["s_per_step"] > 0
+    assert row["loop_s_per_step"] > 0
+    assert row["data_s_per_step"] > 0
+    assert row["ratio"] == pytest.approx(row["s_per_step"] / row["loop_s_per_step"])
+    assert row["loop_patches_per_s"] == pytest.approx(row["batch"] / row["loop_s_per_step"])
+    assert pd.isna(row["loop_peak_gib"])  # no GPU: no peak memory
     back = pd.read_csv(csv, keep_default_na=False, na_values=[""])
     assert list(back["model"]) == ["unet"]
-    assert back["loop_s"].iloc[0] == pytest.approx(row["loop_s"])
+    assert back["loop_s_per_step"].iloc[0] == pytest.approx(row["loop_s_per_step"])
 
 
 @pytest.mark.slow
@@ -54,7 +54,7 @@ def test_one_failing_model_does_not_stop_the_others(synthetic_root, cache):
     errors = dict(zip(frame["model"], frame["error"]))
     assert "unetr" in errors["unetr"]
     assert errors["unet"] == ""
-    assert frame.set_index("model").loc["unet", "loop_s"] > 0
+    assert frame.set_index("model").loc["unet", "loop_s_per_step"] > 0
 
 
 def test_bad_arguments_are_reported():
@@ -62,8 +62,10 @@ def test_bad_arguments_are_reported():
         speed_benchmark(["no_such_net"], device="cpu")
     with pytest.raises(ValueError, match="variant"):
         speed_benchmark(["unet"], variant="medium", device="cpu")
-    with pytest.warns(DeprecationWarning, match="variant="), pytest.raises(ValueError, match="variant"):
-        speed_benchmark(["unet"], preset="medium", device="cpu")
+    with pytest.raises(TypeError, match="preset= is now variant="):
+        speed_benchmark(["unet"], preset="tiny", device="cpu")
+    with pytest.raises(TypeError, match="iteration"):
+        speed_benchmark(["unet"], iteration=2, device="cpu")
 
 
 @pytest.mark.slow

@@ -99,10 +99,10 @@ def test_task_table():
 
 
 def test_the_bench_scores_the_whole_validation_split_and_trains_on_run_cases(synthetic_root, tmp_path):
-    from amos_tutorial.benchmark.bench import _prepare_split
+    from amos_tutorial.benchmark.split import prepare_split
     from amos_tutorial.data.layout import load_amos
 
-    split = _prepare_split(str(synthetic_root), 1, None, 0, "readme", tmp_path)
+    split = prepare_split(str(synthetic_root), 1, None, 0, "readme", tmp_path)
     data = load_amos(synthetic_root)
     assert split["train_cases"] == ids(run_cases(data, 2, 1).train)
     assert split["eval_cases"] == ids(labelled_cases(data, "validation"))  # the synthetic set has labelsVa

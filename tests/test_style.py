@@ -1,4 +1,4 @@
-"""House rules of the test suite itself, checked on its source."""
+"""House rules checked on source text: the test suite's own, and the size of the package's modules and signatures."""
 
 from __future__ import annotations
 
@@ -6,6 +6,31 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).parent
+PACKAGE = TESTS.parent / "amos_tutorial"
+
+MAX_MODULE_LINES = 700
+MAX_PARAMETERS = 10
+
+#: Offenders that remain, each named by path (a module) or ``path:function`` (a signature). The list may only
+#: shrink: a new offender fails, and so does an entry that no longer offends (delete it from here).
+STILL_TOO_LARGE = {
+    "data/download.py",
+    "data/layout.py",
+    "evaluation/postprocess.py",
+    "evaluation/reference.py",
+    "notebook.py",
+    "transforms/preprocessing.py",
+    "benchmark/memory.py:memory_table",
+    "benchmark/predict_speed.py:predict_timings",
+    "benchmark/realsize.py:realsize_report",
+    "data/download.py:download_amos",
+    "data/partial.py:download_cases",
+    "data/synthetic/case.py:synthesize_case",
+    "models/cotr.py:CoTr.__init__",
+    "models/nnformer.py:NnFormer.__init__",
+    "transforms/sampler.py:PatchSampler.__init__",
+    "viz/slices.py:show_slices",
+}
 
 
 def _compound_asserts(source: str) -> list[int]:
@@ -26,3 +51,51 @@ def test_the_check_finds_a_compound_assert():
 def test_no_compound_asserts():
     found = [f"{path.name}:{line}" for path in sorted(TESTS.glob("*.py")) for line in _compound_asserts(path.read_text())]
     assert not found, f"split these into one assert per condition: {found}"
+
+
+def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Parameters a caller can pass: positional-only, ordinary and keyword-only ones, plus one for ``*args`` and
+    one for ``**kwargs``; the ``self``/``cls`` of a method is not counted."""
+    a = node.args
+    count = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + (a.vararg is not None) + (a.kwarg is not None)
+    positional = a.posonlyargs + a.args
+    return count - (1 if positional and positional[0].arg in ("self", "cls") else 0)
+
+
+def _oversized(source: str, name: str) -> list[str]:
+    """``name`` when the module has more than MAX_MODULE_LINES lines, and ``name:Class.function`` for each
+    function with more than MAX_PARAMETERS parameters."""
+    found = [name] if len(source.splitlines()) > MAX_MODULE_LINES else []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if _parameters(child) > MAX_PARAMETERS:
+                    found.append(f"{name}:{prefix}{child.name}")
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+
+    visit(ast.parse(source), "")
+    return found
+
+
+def test_the_size_check_counts_lines_and_parameters():
+    wide = "def f(a, b, c, d, e, f, g, h, i, *args, **kwargs):\n    pass\n"
+    assert _oversized(wide, "m.py") == ["m.py:f"]
+    method = "class C:\n    def m(self, a, b, c, d, e, f, g, h, i, j):\n        pass\n"
+    assert _oversized(method, "m.py") == []
+    assert _oversized("x = 1\n" * (MAX_MODULE_LINES + 1), "m.py") == ["m.py"]
+
+
+def test_no_module_too_long_and_no_signature_too_wide():
+    found = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        found.update(_oversized(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix()))
+    new = sorted(found - STILL_TOO_LARGE)
+    assert not new, (
+        f"over {MAX_MODULE_LINES} lines or over {MAX_PARAMETERS} parameters: {new}; split the module along its "
+        "seams, or gather settings into an options object (amos_tutorial.utils.options)"
+    )
+    fixed = sorted(STILL_TOO_LARGE - found)
+    assert not fixed, f"no longer too large, delete from STILL_TOO_LARGE: {fixed}"

@@ -323,7 +323,7 @@ def test_cli_synth_and_refusal(tmp_path, capsys):
     from amos_tutorial import cli
 
     out = tmp_path / "cli_amos"
-    args = ["data", "synth", str(out), "--cases", "4", "--seed", "2", "--max-shape", "32", "32", "16", "--no-progress"]
+    args = ["data", "synth", str(out), "--cases", "4", "--seed", "2", "--max-shape", "32,32,16", "--no-progress"]
     assert cli.main(args) == 0
     ds = json.loads((out / "dataset.json").read_text())
     assert ds["numTraining"] + ds["numValidation"] + ds["numTest"] == 4
@@ -387,7 +387,7 @@ def test_cli_synth_max_shape_has_an_upper_bound(tmp_path, capsys):
     from amos_tutorial.data.synthetic.case import MAX_SIDE
 
     out = tmp_path / "huge"
-    code = main(["data", "synth", str(out), "--cases", "1", "--max-shape", "100000", "100000", "100000",
+    code = main(["data", "synth", str(out), "--cases", "1", "--max-shape", "100000,100000,100000",
                  "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2

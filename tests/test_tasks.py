@@ -114,7 +114,7 @@ def test_task1_run_warns_on_an_mri_input(task1_run, synthetic_root, tmp_path):
     from amos_tutorial.training import load_run
 
     result, _ = task1_run
-    model, config = load_run(result.run_dir, which="last")
+    model, config = load_run(result.run_dir, checkpoint="last")
     dataset = load_amos(synthetic_root)
     mri = next(c for c in dataset.cases if c.modality == "MRI")
     ct = next(c for c in dataset.cases if c.modality == "CT")
@@ -126,7 +126,7 @@ def test_task1_run_warns_on_an_mri_input(task1_run, synthetic_root, tmp_path):
         predict_case(model, mri.image, config.replace(task=2), "cpu", modality="MRI")
     # The folder prediction warns too, and records the run's task for `amos evaluate`.
     with pytest.warns(ModalityMismatchWarning):
-        predict_folder(result.run_dir, mri.image.parent, tmp_path / "pred", which="last",
+        predict_folder(result.run_dir, mri.image.parent, tmp_path / "pred", checkpoint="last",
                        device="cpu", data_root=synthetic_root, progress=False)  # fmt: skip
     assert json.loads((tmp_path / "pred" / "predict.json").read_text())["task"] == 1
 
@@ -157,7 +157,7 @@ def test_evaluate_reports_per_modality_and_task(task1_run, synthetic_root, tmp_p
     labels = synthetic_root / "labelsTr"
     pred = tmp_path / "pred"
     with pytest.warns(ModalityMismatchWarning):
-        predict_folder(result.run_dir, synthetic_root / "imagesTr", pred, which="last", device="cpu",
+        predict_folder(result.run_dir, synthetic_root / "imagesTr", pred, checkpoint="last", device="cpu",
                        data_root=synthetic_root, progress=False)  # fmt: skip
     df = evaluate_folder(pred, labels, data_root=synthetic_root)
     assert set(df["modality"]) == {"CT", "MRI"}
@@ -239,7 +239,7 @@ def test_fast_and_plain_prediction_paths_agree_on_mri(synthetic_root):
     config = PreprocessConfig(spacing=(2.0, 2.0, 3.0))
     for case in mri:
         fast = predict_case(net, case.image, config, "cpu", roi_size=(16, 16, 8), modality="MRI")
-        plain = predict_case(net, case.image, config, "cpu", roi_size=(16, 16, 8), modality="MRI", path="plain")
+        plain = predict_case(net, case.image, config, "cpu", roi_size=(16, 16, 8), modality="MRI", engine="plain")
         differ = fast.labels != plain.labels
         # Same tolerance as tests/test_predict.py: at most 0.1% of voxels, only at label borders.
         assert differ.mean() <= 1e-3
@@ -274,7 +274,7 @@ def test_bench_rows_carry_the_task_and_per_modality_dsc(task1_run, synthetic_roo
     result, _ = task1_run
     assert _model_facts(result.run_dir)["task"] == 1
     with pytest.warns(ModalityMismatchWarning):
-        predict_folder(result.run_dir, synthetic_root / "imagesTr", tmp_path / "pred", which="last",
+        predict_folder(result.run_dir, synthetic_root / "imagesTr", tmp_path / "pred", checkpoint="last",
                        device="cpu", data_root=synthetic_root, progress=False)  # fmt: skip
     split = {"labels_dir": str(synthetic_root / "labelsTr"), "data_root": str(synthetic_root)}
     row = _evaluate_model(tmp_path, split, {"tolerance_mm": None}, 0)

@@ -198,7 +198,7 @@ def test_run_folder_contents(unet_run):
 
 
 def test_load_run_rebuilds_the_trained_model(unet_run):
-    model, config = load_run(unet_run.run_dir, which="best")
+    model, config = load_run(unet_run.run_dir, checkpoint="best")
     assert config == unet_run.config
     assert not model.training
     state = load_checkpoint(unet_run.run_dir / "checkpoints" / "best.pt")
@@ -227,7 +227,7 @@ def test_corrupted_checkpoint_gives_one_line_error(unet_run, tmp_path, damage, c
     data = ckpt.read_bytes()
     ckpt.write_bytes(os.urandom(2048) if damage == "garbage" else data[: len(data) // 2])
     with pytest.raises(ValueError) as err:
-        load_run(run, which="last")
+        load_run(run, checkpoint="last")
     assert str(err.value).startswith(str(ckpt))
     assert "\n" not in str(err.value)
     # The CLI says the same in one line, without a traceback.
@@ -242,7 +242,7 @@ def test_missing_checkpoint_names_the_file(unet_run, tmp_path):
     shutil.copytree(unet_run.run_dir, run)
     (run / "checkpoints" / "last.pt").unlink()
     with pytest.raises(FileNotFoundError, match="last.pt"):
-        load_run(run, which="last")
+        load_run(run, checkpoint="last")
 
 
 def test_resume_gives_the_same_next_losses(synthetic_root, cache, tmp_path):
@@ -286,7 +286,7 @@ def test_every_model_learns_on_synthetic_data(name, synthetic_root, cache, tmp_p
     volumes, _, _ = prepare_volumes(config, progress=False, log=lambda m: None)
     torch.manual_seed(config.seed)  # the trainer's initial weights
     initial = build_model_for_patch(name, config.variant, config.patch_size, config.preprocess["spacing"])
-    trained, _ = load_run(result.run_dir, which="last")
+    trained, _ = load_run(result.run_dir, checkpoint="last")
     before, after = _fixed_set_loss(initial, volumes, config), _fixed_set_loss(trained, volumes, config)
     assert after < before, f"{name}: fixed-set loss {before:.4f} -> {after:.4f}"
     losses = [result.losses[k] for k in sorted(result.losses)]
@@ -334,7 +334,7 @@ def test_sigint_writes_a_checkpoint_and_exits_cleanly(synthetic_root, cache, tmp
     assert "SIGINT received" in out
     state = load_checkpoint(last)
     assert 2 <= state["iteration"] < 5000
-    model, config = load_run(run, which="last")
+    model, config = load_run(run, checkpoint="last")
     assert config.model == "unet"
     assert not model.training
     # The interrupted run resumes from that step.

@@ -95,7 +95,7 @@ def test_variant_arguments_are_checked(tmp_path):
 def test_cli_variant_options(tmp_path, capsys):
     out = tmp_path / "v" / "amos22"
     argv = ["data", "synth", str(out), "--cases", "3", "--modalities", "CT", "--splits", "training,validation",
-            "--no-metadata", "--max-shape", *map(str, SHAPE), "--no-progress"]
+            "--no-metadata", "--max-shape", ",".join(map(str, SHAPE)), "--no-progress"]
     assert main(argv) == 0
     assert "3 synthetic cases (2 training, 1 validation, 0 test)" in capsys.readouterr().out
     assert not (out / METADATA_CSV_NAME).exists()

@@ -1,118 +1,21 @@
-"""Tests of amos_tutorial.viz.pipeline: the figures and measurements of the preprocessing chapter."""
+"""The preprocessing chapter's figures (amos_tutorial.viz.pipeline)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from conftest import TINY_SPACING, tiny_arrays, write_tiny_case
+from conftest import lps_case, preprocessed_volume
 from matplotlib.figure import Figure
 
-from amos_tutorial.transforms import cache as cache_mod
-from amos_tutorial.transforms.preprocessing import (
-    PreprocessConfig,
-    PreprocessedCase,
-    compute_class_indices,
-    preprocess_case,
-)
-from amos_tutorial.utils.io import load_nifti, save_nifti
-from amos_tutorial.benchmark import throughput
 from amos_tutorial.transforms import inspection
+from amos_tutorial.transforms.preprocessing import preprocess_case
+from amos_tutorial.utils.io import load_nifti
 from amos_tutorial.viz import pipeline as vp
-
-# ------------------------------------------------------------------------------------------------
-# helpers
-
-
-# Spacing of the LPS case: no target voxel falls exactly half-way between two stored voxels, so
-# nearest-neighbour labels of MONAI and of the fast path are identical (see test_chains.py).
-LPS_SPACING = (0.7, 0.9, 3.3)
-
-
-def _lps_case(tmp_path, case_id="amos_0002"):
-    """The hand-made case stored with its first two axes pointing Left and Posterior."""
-    from conftest import TinyCase
-
-    image, label = tiny_arrays()
-    affine = np.diag([-LPS_SPACING[0], -LPS_SPACING[1], LPS_SPACING[2], 1.0])
-    img = save_nifti(image[::-1, ::-1].copy(), affine, tmp_path / "imagesTr" / f"{case_id}.nii.gz", dtype=np.float32)
-    lab = save_nifti(label[::-1, ::-1].copy(), affine, tmp_path / "labelsTr" / f"{case_id}.nii.gz", dtype=np.uint8)
-    return TinyCase(case_id, "training", "CT", img, lab, number=2)
-
-
-def _volume(case_id="vol", shape=(40, 40, 24), tiny_organ=True, seed=0):
-    """A preprocessed-looking case: a big liver block and (optionally) a 2x2x2 adrenal gland in a corner."""
-    rng = np.random.default_rng(seed)
-    image = rng.normal(0.3, 0.05, shape).astype(np.float32)
-    label = np.zeros(shape, dtype=np.uint8)
-    label[5:30, 5:30, 4:20] = 6
-    if tiny_organ:
-        label[36:38, 36:38, 1:3] = 12
-    img = torch.from_numpy(image)[None]
-    lab = torch.from_numpy(label)[None]
-    meta = {"spacing": [1.5, 1.5, 2.0], "affine": np.diag([1.5, 1.5, 2.0, 1.0]).tolist()}
-    return PreprocessedCase(case_id, "CT", img, lab, meta, compute_class_indices(lab))
-
-
-class _Dataset:
-    def __init__(self, cases):
-        self.cases = list(cases)
-
-    def split(self, name):
-        if name not in ("training", "validation", "test"):
-            raise ValueError(f"unknown split {name!r}")
-        return self.cases if name == "training" else []
-
-
-# ------------------------------------------------------------------------------------------------
-# preprocessing stages
-
-
-def test_stages_follow_the_monai_chain_and_match_the_fast_path(tmp_path):
-    case = _lps_case(tmp_path)
-    stages = inspection.preprocessing_stages(case)
-    assert [s.name for s in stages] == ["as stored", "RAS orientation", "resampled", "intensity", "foreground crop"]
-    assert stages[0].transforms == ("LoadImaged", "EnsureChannelFirstd")
-    assert stages[0].axcodes == "LPS"
-    assert stages[1].axcodes == "RAS"
-    # Orientation only flips: same values, mirrored array.
-    np.testing.assert_array_equal(stages[1].image, stages[0].image[::-1, ::-1])
-    assert stages[2].spacing == pytest.approx((1.5, 1.5, 2.0))
-    assert not stages[2].normalised
-    assert stages[3].normalised
-    assert stages[3].image.min() >= 0.0
-    assert stages[3].image.max() <= 1.0
-    fast = preprocess_case(case.image, case.label, "CT")
-    assert stages[-1].shape == fast.shape
-    np.testing.assert_allclose(stages[-1].image, fast.image[0].numpy(), atol=1e-4)
-    np.testing.assert_array_equal(stages[-1].label, fast.label[0].numpy())
-    row = stages[0].summary()
-    assert row["axcodes"] == "LPS"
-    assert row["shape"] == "20x18x10"
-    assert row["values"] == "-100..150"
-
-
-def test_stages_without_crop_and_without_label(tmp_path):
-    case = write_tiny_case(tmp_path, with_label=False)
-    stages = inspection.preprocessing_stages(case, PreprocessConfig(crop_foreground=False))
-    assert [s.name for s in stages][-1] == "intensity"
-    assert all(s.label is None for s in stages)
-
-
-def test_stages_reject_bad_cases(tmp_path):
-    case = write_tiny_case(tmp_path)
-    missing = type(case)("amos_0009", "training", "CT", tmp_path / "nope.nii.gz", None)
-    with pytest.raises(ValueError, match="nope.nii.gz"):
-        inspection.preprocessing_stages(missing)
-    with pytest.raises(ValueError, match="modality"):
-        inspection.preprocessing_stages(type(case)("amos_0001", "training", "PET", case.image, case.label))
-    with pytest.raises(ValueError, match="AmosCase"):
-        inspection.preprocessing_stages("imagesTr/amos_0001.nii.gz")
 
 
 def test_plot_preprocessing_stages(tmp_path):
-    stages = inspection.preprocessing_stages(_lps_case(tmp_path))
+    stages = inspection.preprocessing_stages(lps_case(tmp_path))
     fig = vp.plot_preprocessing_stages(stages, planes=("axial", "coronal"))
     assert isinstance(fig, Figure)
     images = [ax for ax in fig.axes if ax.images]
@@ -123,25 +26,6 @@ def test_plot_preprocessing_stages(tmp_path):
         vp.plot_preprocessing_stages([])
     with pytest.raises(ValueError, match="planes"):
         vp.plot_preprocessing_stages(stages, planes=("oblique",))
-
-
-# ------------------------------------------------------------------------------------------------
-# resampling table and intensities
-
-
-def test_resampling_table_of_the_amos_median():
-    table = inspection.resampling_table((512, 512, 103), (0.713, 0.713, 5.0), (1.5, 1.5, 2.0), name="median")
-    assert list(table.index) == ["median", "resampled"]
-    assert table.loc["resampled", "shape"] == "243x243x258"
-    assert table.loc["median", "voxels_M"] == pytest.approx(27.0, abs=0.01)
-    assert table.loc["resampled", "float32_MB"] == pytest.approx(243 * 243 * 258 * 4 / 1e6, abs=0.1)
-    assert table.loc["median", "anisotropy"] == pytest.approx(7.01, abs=0.01)
-    assert table.loc["resampled", "fov_mm"] == "364x364x516"
-    for bad in ((512, 512), (512, 512, 0), ("a", 1, 1)):
-        with pytest.raises(ValueError, match="shape"):
-            inspection.resampling_table(bad, (1, 1, 1))
-    with pytest.raises(ValueError, match="target_spacing"):
-        inspection.resampling_table((10, 10, 10), (1, 1, 1), (1, -1, 1))
 
 
 def test_plot_intensity_normalisation_marks_the_window(tiny_case):
@@ -161,67 +45,6 @@ def test_plot_intensity_normalisation_marks_the_window(tiny_case):
         vp.plot_intensity_normalisation([])
     with pytest.raises(ValueError, match="PreprocessedCase"):
         vp.plot_intensity_normalisation([(image, label, image)])
-
-
-# ------------------------------------------------------------------------------------------------
-# the cache
-
-
-def test_cache_table_follows_load_preprocessed(tmp_path, monkeypatch):
-    cases = [write_tiny_case(tmp_path / "data", f"amos_000{i}") for i in (1, 2, 3)]
-    out = tmp_path / "cache"
-    cache_mod.preprocess_dataset(_Dataset(cases), out, splits=("training",), progress=False)
-    table = inspection.cache_table(out)
-    assert list(table.case_id) == ["amos_0001", "amos_0002", "amos_0003"]
-    assert (table.storage == "RAM").all()
-    assert (table.split == "training").all()
-    assert (table.kept_pct > 0).all()
-    assert (table.kept_pct <= 100).all()
-    direct = preprocess_case(cases[0].image, cases[0].label, "CT")
-    assert table.cropped_shape[0] == "x".join(map(str, direct.shape))
-    assert table.stored_shape[0] == "20x18x10"
-
-    # A budget that holds one and a half files: the first case in RAM, the others memory-mapped,
-    # exactly as load_preprocessed decides.
-    size_gb = (out / "amos_0001.pt").stat().st_size / 1e9
-    flags = []
-    real = cache_mod.load_preprocessed_case
-    monkeypatch.setattr(cache_mod, "load_preprocessed_case", lambda p, mmap=False: flags.append(mmap) or real(p, mmap))
-    cache_mod.load_preprocessed(out, splits=["training"], memory_budget_gb=1.5 * size_gb)
-    monkeypatch.setattr(cache_mod, "load_preprocessed_case", real)
-    budget = inspection.cache_table(out, memory_budget_gb=1.5 * size_gb, splits=["training"])
-    assert list(budget.storage == "memory-mapped") == flags == [False, True, True]
-    assert inspection.cache_table(out, splits=["validation"]).empty
-
-    with pytest.raises(FileNotFoundError, match="preprocess.json"):
-        inspection.cache_table(tmp_path / "data")
-    with pytest.raises(ValueError, match="memory_budget_gb"):
-        inspection.cache_table(out, memory_budget_gb=0)
-
-
-# ------------------------------------------------------------------------------------------------
-# patch sampling and augmentation
-
-
-def test_organ_weighting_shows_the_tiny_organ_more_often():
-    volumes = [_volume("a", seed=0), _volume("b", seed=1)]
-    freq = inspection.compare_patch_sampling(volumes, (8, 8, 8), batch_size=8, n_batches=10, seed=0)
-    assert set(freq.sampler) == {"uniform", "organ-weighted"}
-    assert len(freq) == 2 * 16
-    share = freq.set_index(["sampler", "organ"])["patches"]
-    assert share["organ-weighted", "adrenal_gland_left"] > 2 * share["uniform", "adrenal_gland_left"]
-    assert share["organ-weighted", "adrenal_gland_left"] > 0.15
-    assert share["uniform", "spleen"] == 0.0  # absent organs never appear
-    for _, group in freq.groupby("sampler"):
-        assert group["voxels"].sum() == pytest.approx(1.0)
-        assert (group["n_patches"] == 80).all()
-    fig = vp.plot_patch_class_frequencies(freq)
-    assert isinstance(fig, Figure)
-    assert len(fig.axes) == 2
-    with pytest.raises(ValueError, match="n_batches"):
-        inspection.compare_patch_sampling(volumes, (8, 8, 8), n_batches=0)
-    with pytest.raises(ValueError, match="columns"):
-        vp.plot_patch_class_frequencies(freq.drop(columns="voxels"))
 
 
 def _params(**changes):
@@ -258,7 +81,7 @@ def test_describe_augmentation():
 def test_plot_augmented_batch_same_crops():
     from amos_tutorial.transforms.sampler import PatchSampler
 
-    volumes = [_volume("a"), _volume("b", seed=1)]
+    volumes = [preprocessed_volume("a"), preprocessed_volume("b", seed=1)]
     plain = PatchSampler(volumes, (16, 16, 8), 3, augment=False, seed=2)
     augmented = PatchSampler(volumes, (16, 16, 8), 3, augment=True, seed=2)
     fig = vp.plot_augmented_batch(plain.batch(0), augmented.batch(0), augmented.plan(0).params)
@@ -270,51 +93,6 @@ def test_plot_augmented_batch_same_crops():
         vp.plot_augmented_batch(plain.batch(0), PatchSampler(volumes, (8, 8, 8), 3, seed=2).batch(0))
     with pytest.raises(ValueError, match="batch dict"):
         vp.plot_augmented_batch({"image": plain.batch(0)["image"]}, augmented.batch(0))
-
-
-# ------------------------------------------------------------------------------------------------
-# round trip
-
-
-def test_round_trip_on_the_native_grid_is_exact(tiny_case):
-    label, _ = load_nifti(tiny_case.label)
-    pre = preprocess_case(tiny_case.image, tiny_case.label, "CT", PreprocessConfig(spacing=TINY_SPACING))
-    for mode in ("nearest", "one-hot"):
-        back = inspection.round_trip_label(pre, mode)
-        assert back.shape == label.shape
-        assert back.dtype == np.uint8
-        agreement = inspection.round_trip_agreement(label, back)
-        assert (agreement["dice"] == 1.0).all()
-        assert agreement.attrs["voxel_agreement"] == 1.0
-        assert sorted(agreement.index) == ["kidney_right", "liver", "spleen"]
-
-
-def test_round_trip_on_a_coarse_grid_loses_detail(tmp_path):
-    case = _lps_case(tmp_path)
-    label, _ = load_nifti(case.label)
-    pre = preprocess_case(case.image, case.label, "CT", PreprocessConfig(spacing=(3.0, 3.0, 6.0)))
-    agreement = inspection.round_trip_agreement(label, inspection.round_trip_label(pre))
-    assert 0.3 < agreement["dice"].min() < 1.0
-    assert agreement.loc["liver", "dice"] > agreement.loc["kidney_right", "dice"]  # the big organ fares best
-    with pytest.raises(ValueError, match="mode"):
-        inspection.round_trip_label(pre, "bicubic")
-    pre.label = None
-    with pytest.raises(ValueError, match="no label"):
-        inspection.round_trip_label(pre)
-
-
-def test_round_trip_agreement_counts():
-    a = np.zeros((4, 4, 4), np.uint8)
-    b = np.zeros((4, 4, 4), np.uint8)
-    a[0:2] = 6  # 32 voxels
-    b[1:3] = 6  # 32 voxels, 16 shared
-    b[3, 0, 0] = 12
-    frame = inspection.round_trip_agreement(a, b)
-    assert frame.loc["liver", "dice"] == 0.5
-    assert frame.loc["adrenal_gland_left"].tolist() == [0, 1, 0.0]
-    assert frame.attrs["voxel_agreement"] == pytest.approx(1 - 33 / 64)
-    with pytest.raises(ValueError, match="shape"):
-        inspection.round_trip_agreement(a, b[:2])
 
 
 def test_plot_round_trip(tiny_case):
@@ -329,45 +107,3 @@ def test_plot_round_trip(tiny_case):
     assert diff.count() > 0  # the lost liver shows up as differing voxels
     with pytest.raises(ValueError, match="one shape"):
         vp.plot_round_trip(image, label, back[:5], affine)
-
-
-# ------------------------------------------------------------------------------------------------
-# throughput
-
-
-def test_pipeline_throughput_measures_three_pipelines():
-    volumes = [_volume("a"), _volume("b", seed=1)]
-    threads = torch.get_num_threads()
-    frame = throughput.pipeline_throughput(volumes, (16, 16, 16), batch_size=2, n_batches=2, warmup=1, threads=1)
-    assert torch.get_num_threads() == threads  # restored
-    assert len(frame) == 3
-    assert frame["pipeline"].iloc[-1].startswith("PatchSampler")
-    assert (frame["patches_per_s"] > 0).all()
-    assert frame["vs_tutorial"].iloc[0] == 1.0
-    assert list(frame["where"]) == ["cpu", "cpu", "cpu"]
-    assert frame.attrs["patch_size"] == (16, 16, 16)
-    assert frame.attrs["threads"] == 1
-    assert isinstance(frame, pd.DataFrame)
-    with pytest.raises(ValueError, match="n_batches"):
-        throughput.pipeline_throughput(volumes, (16, 16, 16), n_batches=0)
-    with pytest.raises(ValueError, match="threads"):
-        throughput.pipeline_throughput(volumes, (16, 16, 16), threads=0)
-    with pytest.raises(ValueError, match="empty"):
-        throughput.pipeline_throughput([], (16, 16, 16))
-
-
-@pytest.mark.slow
-def test_amos_bench_pipeline_prints_and_writes_the_table(synthetic_root, tmp_path, capsys):
-    from amos_tutorial.cli import main as amos_main
-
-    out = tmp_path / "pipeline.csv"
-    code = amos_main([
-        "bench", "pipeline", "--data", str(synthetic_root), "--patch-size", "16,16,8", "--iterations", "1",
-        "--warmup", "0", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
-    ])  # fmt: skip
-    printed = capsys.readouterr().out
-    assert code == 0
-    assert "PatchSampler" in printed
-    table = pd.read_csv(out)
-    assert len(table) == 3
-    assert (table["patches_per_s"] > 0).all()

@@ -458,7 +458,7 @@ def _parameters(run: Path) -> int:
     from amos_tutorial.models import count_parameters
     from amos_tutorial.training import load_run
 
-    model, _ = load_run(run, which="last", device="cpu")
+    model, _ = load_run(run, checkpoint="last", device="cpu")
     return int(count_parameters(model))
 
 
@@ -474,7 +474,7 @@ def _peak_gib(model: str, variant: str, device: str, root: Path) -> float:
 
     frame = speed_benchmark([model], iterations=2, variant=variant, device=device, data=root, warmup=1)
     torch.cuda.empty_cache()
-    return float(frame["step_peak_GiB"].iloc[0])
+    return float(frame["peak_gib"].iloc[0])
 
 
 def score_ladder(
@@ -518,7 +518,7 @@ def score_ladder(
         if step == STEPS[4]:
             with warnings.catch_warnings():  # fewer than 5 fold runs: a warning names the folds missing
                 warnings.simplefilter("ignore", UserWarning)
-                cv = crossval_predictions(runs, work / "cv", data=ladder.pool_root, which="last", tta=setup.tta,
+                cv = crossval_predictions(runs, work / "cv", data=ladder.pool_root, checkpoint="last", tta=setup.tta,
                                           device=device, progress=False)  # fmt: skip
             cv_images, cv_labels = link_cases([dataset.case(c) for c in sorted(cv["case"])], work / "cv_reference")
             plan = choose_rules(work / "cv", cv_labels, images_dir=cv_images)
@@ -526,7 +526,7 @@ def score_ladder(
             postprocess_folder(previous_out, out, plan, images_dir=images, progress=False)
             predict_s[step] = predict_s[STEPS[3]] + time.perf_counter() - start
         else:
-            predict_folder(runs if len(runs) > 1 else runs[0], images, out, which="last", tta=setup.tta,
+            predict_folder(runs if len(runs) > 1 else runs[0], images, out, checkpoint="last", tta=setup.tta,
                            device=device, data_root=ladder.root, progress=False)  # fmt: skip
             predict_s[step] = time.perf_counter() - start
         previous_out = out
@@ -536,7 +536,7 @@ def score_ladder(
         ensemble = scores[STEPS[3]]
         for run in ladder.runs[STEPS[3]]:
             out = work / "pred" / f"member_{run.name}"
-            predict_folder(run, images, out, which="last", tta=setup.tta, device=device, data_root=ladder.root,
+            predict_folder(run, images, out, checkpoint="last", tta=setup.tta, device=device, data_root=ladder.root,
                            progress=False)  # fmt: skip
             member = evaluate_folder(out, labels, data_root=ladder.root)
             overall = paired_deltas(member, ensemble, setup.n_boot, setup.confidence).iloc[0]

@@ -66,14 +66,16 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.benchmark.budgets import BUDGETS, Budget
+from amos_tutorial.benchmark.options import BenchOptions
 from amos_tutorial.benchmark.report import write_report
+from amos_tutorial.benchmark.split import link_eval_cases, prepare_split
 from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 from amos_tutorial.training.rundir import RunDir
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
 from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, thread_limit
 
-__all__ = ["BenchResult", "run_benchmark"]
+__all__ = ["BenchOptions", "BenchResult", "run_benchmark"]
 
 SETTINGS_FILE = "bench.json"
 SPLIT_FILE = "split.json"
@@ -142,78 +144,6 @@ def _parse_models(models: Sequence[str] | str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# The split and the evaluation folder
-# --------------------------------------------------------------------------------------------
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    if target.is_symlink() or target.exists():
-        if target.is_symlink() and Path(os.readlink(target)) == source:
-            return
-        target.unlink()
-    try:
-        target.symlink_to(source)
-    except OSError:  # no symlinks (some Windows setups): copy instead
-        with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
-
-
-def _prepare_split(
-    data: str, val_cases: int, eval_cases: int | None, seed: int, modality_rule: str, out_dir: Path,
-    fold: int | None = None,
-) -> dict[str, Any]:
-    """Choose the training and evaluation cases by the trainer's rule (nothing is written yet).
-
-    The benchmark trains Task 2 runs (the trainer's default): :func:`~amos_tutorial.data.splits.run_cases`
-    gives their training cases; they are scored on the whole labelled validation split, or, without one, on
-    the cases the runs hold out. With ``fold``, the trainer's cross-validation rule instead: nnU-Net's fold of
-    every labelled case, trained on its training cases and evaluated on (a selection of) its validation cases.
-    """
-    from amos_tutorial.data.layout import load_amos
-    from amos_tutorial.data.splits import labelled_cases, run_cases
-    from amos_tutorial.data.stats import select_cases
-
-    dataset = load_amos(data, modality_rule=modality_rule)
-    cases = run_cases(dataset, task=2, fold=fold, val_cases=val_cases)
-    train_cases = cases.train
-    if fold is not None:
-        pool, source = cases.val, f"nnU-Net's fold {fold}"
-    elif cases.from_split:
-        pool, source = labelled_cases(dataset, "validation", task=2), "AMOS validation split (labelsVa)"
-    elif {c.case_id for c in cases.val} & {c.case_id for c in cases.train}:
-        raise ValueError(f"{dataset.root}: a benchmark needs at least 2 labelled cases (one to train, one to score)")
-    else:
-        pool, source = cases.val, "held out of the training split (no validation labels)"
-    chosen = sorted(select_cases(pool, eval_cases, seed=seed), key=lambda c: c.number)
-    missing = [str(p) for c in chosen for p in (c.image, c.label) if not Path(p).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]}: evaluation file does not exist ({len(missing)} missing)")
-    return {
-        "data_root": str(Path(dataset.root).resolve()),
-        "eval_source": source,
-        "eval_cases": [c.case_id for c in chosen],
-        "eval_modalities": {c.case_id: c.modality for c in chosen},
-        "eval_files": {c.case_id: [str(Path(c.image).resolve()), str(Path(c.label).resolve())] for c in chosen},
-        "train_cases": [c.case_id for c in train_cases],
-        "images_dir": str(out_dir / "eval" / "images"),
-        "labels_dir": str(out_dir / "eval" / "labels"),
-    }
-
-
-def _link_eval_cases(split: dict[str, Any]) -> None:
-    """Make ``eval/images`` and ``eval/labels`` hold exactly the evaluation cases (links, or copies)."""
-    for index, key in enumerate(("images_dir", "labels_dir")):
-        folder = Path(split[key])
-        folder.mkdir(parents=True, exist_ok=True)
-        wanted = {Path(files[index]).name: Path(files[index]) for files in split["eval_files"].values()}
-        for stale in folder.iterdir():
-            if stale.name not in wanted:
-                stale.unlink()
-        for name, source in wanted.items():
-            _link_or_copy(source, folder / name)
-
-
-# --------------------------------------------------------------------------------------------
 # One model
 # --------------------------------------------------------------------------------------------
 
@@ -267,10 +197,10 @@ def _calibrate(name: str, settings: dict[str, Any], device: str, cache_dir: str 
     row = frame.iloc[0]
     if row["error"]:
         raise RuntimeError(f"{name}: calibration of the wall-clock budget failed ({row['error']})")
-    loop_s = float(row["loop_s"])
+    loop_s = float(row["loop_s_per_step"])
     iterations = max(1, int(settings["minutes"] * 60 / loop_s))
     log(f"{name}: {loop_s:.3f} s per iteration measured: {settings['minutes']:g} min = {iterations} iterations")
-    return {"iterations": iterations, "loop_s": loop_s}
+    return {"iterations": iterations, "loop_s_per_step": loop_s}
 
 
 def _train_model(
@@ -317,13 +247,13 @@ def _train_model(
             **{k: v for k, v in overrides.items() if v is not None},
         )
     peak = peak_memory_gib(dev)
-    previous_peak = state.get("peak_gpu_mem_GiB")
+    previous_peak = state.get("peak_gib", state.get("peak_gpu_mem_GiB"))
     if previous_peak is not None and not math.isnan(previous_peak):
         peak = max(peak, previous_peak) if not math.isnan(peak) else previous_peak
     sessions = list(state.get("sessions", []))
     first = min(result.losses) if result.losses else result.iteration
     sessions.append({"start": int(first), "end": int(result.iteration), "wall_s": time.perf_counter() - start})
-    state.update(peak_gpu_mem_GiB=peak, sessions=sessions, trained=bool(result.completed))
+    state.update(peak_gib=peak, sessions=sessions, trained=bool(result.completed))
     return result
 
 
@@ -357,7 +287,7 @@ def _predict_model(
         model_dir,
         split["images_dir"],
         model_dir / "pred",
-        which=settings["checkpoint"],
+        checkpoint=settings["checkpoint"],
         device=device,
         tta=settings["tta"],
         data_root=split["data_root"],
@@ -435,40 +365,27 @@ def _model_facts(model_dir: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _settings(
-    data: str,
-    budget: Budget,
-    seed: int,
-    iterations: int | None,
-    minutes: float | None,
-    patch_size: Sequence[int] | None,
-    batch_size: int | None,
-    amp: str | None,
-    tta: bool,
-    checkpoint: str,
-    tolerance_mm: float | None,
-    split: dict[str, Any],
-    fold: int | None = None,
-) -> dict[str, Any]:
+def _settings(data: str, budget: Budget, options: BenchOptions, split: dict[str, Any]) -> dict[str, Any]:
+    o = options
     return {
         "format": 1,
         "data": data,
         "budget": budget.name,
-        "seed": int(seed),
-        "iterations": None if minutes is not None else (iterations if iterations is not None else budget.iterations),
-        "minutes": minutes,
+        "seed": int(o.seed),
+        "iterations": None if o.minutes is not None else (o.iterations if o.iterations is not None else budget.iterations),
+        "minutes": o.minutes,
         "calibration_iterations": 10 if budget.variant == "full" else 3,
-        "patch_size": list(patch_size) if patch_size else None,
-        "batch_size": batch_size,
-        "amp": amp,
-        "tta": bool(tta),
-        "checkpoint": checkpoint,
-        "tolerance_mm": tolerance_mm,
+        "patch_size": list(o.patch_size) if o.patch_size else None,
+        "batch_size": o.batch_size,
+        "amp": o.amp,
+        "tta": bool(o.tta),
+        "checkpoint": o.checkpoint,
+        "tolerance_mm": o.tolerance_mm,
         "absent": "nan",
         "val_cases": budget.val_cases,
         "eval_cases": split["eval_cases"],
         "eval_source": split["eval_source"],
-        "fold": fold,
+        "fold": o.fold,
     }
 
 
@@ -490,27 +407,12 @@ def run_benchmark(
     budget: str = "smoke",
     out: str | os.PathLike | None = None,
     *,
-    iterations: int | None = None,
-    minutes: float | None = None,
     device: str = "auto",
-    amp: str | None = None,
-    seed: int = 0,
-    eval_cases: int | None = -1,
-    patch_size: Sequence[int] | None = None,
-    batch_size: int | None = None,
-    tta: bool = False,
-    checkpoint: str = "last",
-    tolerance_mm: float | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    eval_workers: int = 0,
-    stop_after: int | None = None,
-    threads: int | None = None,
-    modality_rule: str = "readme",
     runs: dict[str, str | os.PathLike] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
-    external: dict[str, str | os.PathLike] | None = None,
-    fold: int | None = None,
+    options: BenchOptions | None = None,
+    **settings: Any,
 ) -> BenchResult:
     """Train, predict and evaluate every model under the same split, preprocessing, seed and budget.
 
@@ -524,25 +426,7 @@ def run_benchmark(
         data: ``"synthetic"`` or an AMOS folder.
         budget: ``"smoke"``, ``"quick"``, ``"short"`` or ``"full"`` (:data:`BUDGETS`).
         out: Benchmark folder (default ``bench/<budget>``).
-        iterations: Override the budget's iterations per model (same for every model).
-        minutes: Equal wall-clock instead: each model trains for the iterations that fit in this many
-            minutes at its whole-loop speed, measured first on this machine (``amos bench speed``'s loop).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
-        amp: Mixed precision (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``; None: the trainer's default).
-        seed: Seed of weights, patches and the choice of evaluation cases.
-        eval_cases: Number of evaluation cases (None: all; -1: the budget's).
-        patch_size: Override every model's recipe patch (x, y, z).
-        batch_size: Override every model's recipe batch size.
-        tta: Flip test-time augmentation in prediction (8 passes).
-        checkpoint: ``"last"`` (default, see the module docstring) or ``"best"``.
-        tolerance_mm: NSD tolerance (None: the evaluator's default).
-        cache_dir: Preprocessed cache folder (None: the trainer's, shared with ``amos train``).
-        eval_workers: Processes for the evaluation (0: in this process).
-        stop_after: Stop each training session after this many steps, with a checkpoint, and end the
-            benchmark there (for time-limited sessions such as Colab); run again to resume.
-        threads: torch CPU threads during the run (None: leave as is). On a busy 2-core machine, 1 avoids
-            oversubscription.
-        modality_rule: Id rule where the metadata do not decide CT or MRI.
         runs: Runs already trained under this budget's settings, by model (for example the shared runs of
             :func:`amos_tutorial.training.shared.shared_run`): copied into the benchmark folder when the model
             has no run there yet, then finished (resumed) if needed, predicted and evaluated as usual. Their
@@ -550,12 +434,12 @@ def run_benchmark(
             is refused.
         progress: Show the trainer's and predictor's progress bars.
         log: Where progress messages go.
-        external: Extra rows scored from existing prediction folders, ``{"nnunetv2": "PATH"}``: each folder
-            must hold ``amos_XXXX.nii.gz`` for every evaluation case (for example nnU-Net v2's output, see
-            chapter *nnU-Net v2*); it is scored by the same evaluator on the same cases, nothing is trained.
-        fold: nnU-Net's cross-validation fold (0-4): every model trains on the fold's training cases
-            (``train(fold=...)``) and is scored on its validation cases. None: the split described above.
-            :func:`amos_tutorial.benchmark.grid.run_grid` runs one job per (model, fold).
+        options: The settings every model shares (:class:`~amos_tutorial.benchmark.options.BenchOptions`:
+            iterations or minutes, amp, seed, eval_cases, patch and batch size, tta, checkpoint, NSD
+            tolerance, cache folder, evaluation workers, stop_after, threads, modality rule, fold, external
+            prediction folders). :func:`amos_tutorial.benchmark.grid.run_grid` runs one job per (model, fold).
+        **settings: Fields of :class:`~amos_tutorial.benchmark.options.BenchOptions` given as keywords
+            (``iterations=20``, ``seed=1``...); they override ``options``.
 
     Returns:
         A :class:`BenchResult`; ``results.csv``, ``leaderboard.md`` and the figures are in ``out``.
@@ -571,10 +455,12 @@ def run_benchmark(
     """
     from amos_tutorial.paths import SYNTHETIC, resolve_data_root
 
+    o = BenchOptions.build(options, settings)
     spec, names, n_eval = _check_arguments(
-        models, budget, iterations, minutes, checkpoint, stop_after, threads, eval_workers, eval_cases
+        models, budget, o.iterations, o.minutes, o.checkpoint, o.stop_after, o.threads, o.eval_workers, o.eval_cases
     )
-    external = _check_external(external, names)
+    external = _check_external(o.external, names)
+    fold = o.fold
     if fold is not None:
         from amos_tutorial.data.splits import DEFAULT_FOLDS
 
@@ -585,19 +471,16 @@ def run_benchmark(
     resolve_data_root(data)  # generates the synthetic set once, or fails on a missing folder
     out_dir = Path(out) if out is not None else Path("bench") / budget
     out_dir.mkdir(parents=True, exist_ok=True)
-    with thread_limit(threads):
-        split = _prepare_split(data, spec.val_cases, n_eval, seed, modality_rule, out_dir, fold)
-        settings = _settings(
-            data, spec, seed, iterations, minutes, patch_size, batch_size, amp, tta, checkpoint, tolerance_mm, split,
-            fold,
-        )
-        _check_settings(out_dir / SETTINGS_FILE, settings)
-        _write_json(out_dir / SETTINGS_FILE, settings)
+    with thread_limit(o.threads):
+        split = prepare_split(data, spec.val_cases, n_eval, o.seed, o.modality_rule, out_dir, fold)
+        recorded = _settings(data, spec, o, split)
+        _check_settings(out_dir / SETTINGS_FILE, recorded)
+        _write_json(out_dir / SETTINGS_FILE, recorded)
         _write_json(out_dir / SPLIT_FILE, split)
-        _link_eval_cases(split)
+        link_eval_cases(split)
         run = _Run(
-            names, out_dir, split, settings, machine_info(device, amp or "auto"), device,
-            str(cache_dir) if cache_dir is not None else None, stop_after, eval_workers, progress, log,
+            names, out_dir, split, recorded, machine_info(device, o.amp or "auto"), device,
+            str(o.cache_dir) if o.cache_dir is not None else None, o.stop_after, o.eval_workers, progress, log,
             spec=spec, runs=dict(runs or {}), external=external,
         )  # fmt: skip
         run.announce(budget, spec)
@@ -789,9 +672,9 @@ class _Run:
         train_s = _training_time(model_dir, starts, row["iterations"])
         row.update(
             train_time_s=train_s,
-            s_per_iteration=train_s / row["iterations"],
+            s_per_step=train_s / row["iterations"],
             patches_per_s=row["iterations"] * row["batch_size"] / train_s if train_s > 0 else np.nan,
-            peak_gpu_mem_GiB=state.get("peak_gpu_mem_GiB", np.nan),
+            peak_gib=state.get("peak_gib", state.get("peak_gpu_mem_GiB", np.nan)),
             train_sessions=len(state.get("sessions", [])),
         )
         row.update(_predict_model(model_dir, self.split, self.settings, self.device, self.progress))

@@ -32,10 +32,12 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,9 @@ import pandas as pd
 from amos_tutorial.benchmark.bench import STATE_FILE, BenchResult
 from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
+from amos_tutorial.utils.options import with_settings
 
-__all__ = ["EXECUTORS", "cell_dir", "grid_columns", "model_means", "run_grid", "run_grid_cell"]
+__all__ = ["EXECUTORS", "GridJobs", "cell_dir", "grid_columns", "model_means", "run_grid", "run_grid_cell"]
 
 
 def grid_columns() -> tuple[str, ...]:
@@ -173,6 +176,35 @@ def model_means(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=list(bench_columns()))
 
 
+@dataclass(frozen=True)
+class GridJobs:
+    """How the cells of a grid run as jobs (submitit's executor and its limits).
+
+    Introduced in chapter *Benchmarking the baselines*.
+
+    Attributes:
+        executor: ``"local"`` (submitit's LocalExecutor: child processes of this machine) or ``"slurm"``.
+        parallel: Jobs running at the same time (default: 1 locally, every cell on SLURM).
+        timeout_min: Time limit of each job in minutes (SLURM's ``--time``; a local job is stopped after it).
+        partition: SLURM partition.
+        gpus_per_job: GPUs per job (SLURM ``--gpus-per-node``; locally, the CUDA devices a job sees).
+        cpus_per_job: SLURM ``--cpus-per-task``.
+        mem_gb: SLURM memory per job in GB.
+        slurm_args: Further SLURM parameters of submitit (``{"account": "abc", "qos": "high"}``).
+        poll_s: Seconds between two looks at the jobs (default: 0.5 locally, 30 on SLURM).
+    """
+
+    executor: str = "local"
+    parallel: int | None = None
+    timeout_min: float = 24 * 60
+    partition: str | None = None
+    gpus_per_job: int = 0
+    cpus_per_job: int | None = None
+    mem_gb: float | None = None
+    slurm_args: dict[str, Any] | None = None
+    poll_s: float | None = None
+
+
 def run_grid(
     models: Sequence[str] | str,
     folds: Sequence[int | None] = (0,),
@@ -180,17 +212,9 @@ def run_grid(
     budget: str = "smoke",
     out: str | os.PathLike | None = None,
     *,
-    executor: str = "local",
-    parallel: int | None = None,
-    timeout_min: float = 24 * 60,
-    partition: str | None = None,
-    gpus_per_job: int = 0,
-    cpus_per_job: int | None = None,
-    mem_gb: float | None = None,
-    slurm_args: dict[str, Any] | None = None,
-    poll_s: float | None = None,
+    jobs: GridJobs | None = None,
     log: Callable[[str], None] = print,
-    **bench_kwargs: Any,
+    **settings: Any,
 ) -> BenchResult:
     """Run every (model, fold) cell of a benchmark as its own submitit job, wait, and merge the rows.
 
@@ -204,17 +228,10 @@ def run_grid(
         data: ``"synthetic"`` or an AMOS folder.
         budget: A budget of :data:`~amos_tutorial.benchmark.budgets.BUDGETS`.
         out: Grid folder (default ``bench/<budget>``).
-        executor: ``"local"`` (submitit's LocalExecutor: child processes of this machine) or ``"slurm"``.
-        parallel: Jobs running at the same time (default: 1 locally, every cell on SLURM).
-        timeout_min: Time limit of each job in minutes (SLURM's ``--time``; a local job is stopped after it).
-        partition: SLURM partition.
-        gpus_per_job: GPUs per job (SLURM ``--gpus-per-node``; locally, the CUDA devices a job sees).
-        cpus_per_job: SLURM ``--cpus-per-task``.
-        mem_gb: SLURM memory per job in GB.
-        slurm_args: Further SLURM parameters of submitit (``{"account": "abc", "qos": "high"}``).
-        poll_s: Seconds between two looks at the jobs (default: 0.5 locally, 30 on SLURM).
+        jobs: How the cells run (:class:`GridJobs`: executor, parallel jobs, limits, SLURM settings).
         log: Where progress messages go.
-        **bench_kwargs: Keyword arguments of :func:`~amos_tutorial.benchmark.bench.run_benchmark`
+        **settings: Fields of :class:`GridJobs` (``executor="slurm"``, ``parallel=2``...), which override
+            ``jobs``, and keyword arguments of :func:`~amos_tutorial.benchmark.bench.run_benchmark`
             (``iterations``, ``device``, ``cache_dir``, ``threads``, ``eval_cases``...), the same for every cell.
 
     Returns:
@@ -228,7 +245,10 @@ def run_grid(
     from amos_tutorial.benchmark.bench import _check_settings, _write_json
     from amos_tutorial.benchmark.report import write_report
 
-    names, folds = _check_grid(models, folds, executor, parallel, timeout_min, gpus_per_job)
+    job_fields = {f.name for f in dataclasses.fields(GridJobs)}
+    j = with_settings(GridJobs, jobs, {k: settings.pop(k) for k in list(settings) if k in job_fields})
+    bench_kwargs = settings
+    names, folds = _check_grid(models, folds, j.executor, j.parallel, j.timeout_min, j.gpus_per_job)
     for key in ("out", "fold", "progress", "log", "models"):
         if key in bench_kwargs:
             raise ValueError(f"{key!r} is set by the grid itself, not by a keyword argument")
@@ -249,12 +269,13 @@ def run_grid(
         else:
             todo.append((model, fold))
     if todo:
-        jobs = _make_executor(
-            executor, out_dir / "jobs", timeout_min, partition, gpus_per_job, cpus_per_job, mem_gb, slurm_args
-        )
-        limit = parallel or (1 if executor == "local" else len(todo))
-        wait = poll_s if poll_s is not None else (0.5 if executor == "local" else 30.0)
-        rows.update(_submit_and_wait(jobs, todo, out_dir, kwargs, limit, wait, log))
+        submitter = _make_executor(
+            j.executor, out_dir / "jobs", j.timeout_min, j.partition, j.gpus_per_job, j.cpus_per_job, j.mem_gb,
+            j.slurm_args,
+        )  # fmt: skip
+        limit = j.parallel or (1 if j.executor == "local" else len(todo))
+        wait = j.poll_s if j.poll_s is not None else (0.5 if j.executor == "local" else 30.0)
+        rows.update(_submit_and_wait(submitter, todo, out_dir, kwargs, limit, wait, log))
     frame = pd.DataFrame([_grid_row(rows[c], *c) for c in cells]).reindex(columns=list(grid_columns()))
     path = out_dir / RESULTS_FILE
     with atomic_path(path) as tmp:

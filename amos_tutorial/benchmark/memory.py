@@ -2,7 +2,7 @@
 
 Introduced in chapter *Getting the data* (``amos bench memory``). Builds on the steps themselves
 (:func:`~amos_tutorial.transforms.cache.preprocess_dataset`, :func:`~amos_tutorial.transforms.pack.make_pack`,
-:func:`~amos_tutorial.training.train` with the trainer's memory budget, :func:`~amos_tutorial.inference.predictor.predict_folder`), each run in a
+:func:`~amos_tutorial.training.train` with the trainer's memory budget, :func:`~amos_tutorial.inference.folder.predict_folder`), each run in a
 fresh child process (the job passed as one JSON argument, never through a shell), so that the peak
 resident set size (``resource.getrusage``) of each row is that step's alone.
 
@@ -85,7 +85,7 @@ def _run_step(job: dict[str, Any]) -> dict[str, Any]:
     """Run one step in this process; ``seconds`` (imports excluded) and ``peak_rss_gb`` are this process's."""
     import torch
 
-    from amos_tutorial.inference.predictor import predict_folder
+    from amos_tutorial.inference.folder import predict_folder
     from amos_tutorial.training import train
     from amos_tutorial.transforms.cache import preprocess_dataset
     from amos_tutorial.transforms.pack import make_pack

@@ -1,7 +1,7 @@
 """Parameters, seconds per step and peak memory of the registered models at their recommended patch.
 
 Introduced in chapter *Training the baselines*; builds on the model registry (:mod:`amos_tutorial.models`),
-the trainer's optimiser builder (:func:`~amos_tutorial.training.trainer.build_optimizer`), MONAI's
+the trainer's optimiser builder (:func:`~amos_tutorial.training.optim.build_optimizer`), MONAI's
 ``DiceCELoss`` and :mod:`amos_tutorial.utils.timing`. ``amos bench models`` prints the table; it lets a
 reader check, before a long run, whether a model fits their machine.
 
@@ -9,7 +9,8 @@ Modes:
     params   build each model and count its parameters (cheap; the default)
     forward  one inference forward pass (eval mode, no gradients)
     train    one training step: forward, Dice + cross-entropy, backward and the model's own
-             optimiser step (from its registry recipe)
+             optimiser step (from its registry recipe): the trainer's step, through
+             :func:`~amos_tutorial.benchmark.probe.training_step` as in ``amos bench speed``
 
 Memory: on a GPU, ``torch.cuda.max_memory_allocated`` (tensors only, not the CUDA context); on the
 CPU, the peak resident set size of a child process that builds and runs only that model (so the
@@ -57,45 +58,23 @@ def _rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def _first_output(out: Any) -> Any:
-    # Deep-supervised models return a list (highest resolution first) or a stacked (B, n, C, ...) tensor.
-    if isinstance(out, (list, tuple)):
-        return out[0]
-    return out[:, 0] if out.ndim == 6 else out
-
-
 def _make_step(net: Any, spec: Any, mode: str, batch: int, patch: tuple[int, ...], dev: Any, amp: str):
-    """A callable running one forward pass or one training step of ``net`` on random tensors."""
+    """A callable running one forward pass or one training step (the benchmarks' one probe) on random tensors."""
     import torch
 
+    from amos_tutorial.benchmark.probe import random_batch, training_step
     from amos_tutorial.training.amp import amp_policy
 
-    dtype = amp_policy(dev, amp).dtype  # None: full precision
-
-    from amos_tutorial.training.trainer import build_optimizer
-
-    x = torch.randn(batch, 1, *patch, device=dev)
+    policy = amp_policy(dev, amp)
+    data = random_batch(batch, patch, dev)
     if mode == "train":
-        from monai.losses import DiceCELoss
-
-        net.train()
-        y = torch.randint(0, 16, (batch, 1, *patch), device=dev)
-        loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-        opt = build_optimizer(net.parameters(), spec.optimizer)
-
-        def step(_k: int) -> None:
-            with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(_first_output(net(x)).float(), y)
-            loss.backward()
-            opt.step()
-
-        return step
+        step = training_step(net, spec.optimizer, policy, deep_supervision=bool(spec.deep_supervision))
+        return lambda _k: step(data)
     net.eval()
 
     def forward(_k: int) -> None:
-        with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None), torch.no_grad():
-            net(x)
+        with policy.autocast(), torch.no_grad():
+            net(data["image"])
 
     return forward
 
@@ -124,7 +103,7 @@ def measure_model(
         device: ``"cpu"`` or ``"cuda"``.
         repeats: Timed steps after one warm-up step.
         amp: Mixed precision as in training (:func:`amos_tutorial.training.amp.amp_policy`): ``"off"``,
-            ``"auto"``, ``"bf16"`` or ``"fp16"`` (a timing probe: fp16 runs without a gradient scaler).
+            ``"auto"``, ``"bf16"`` or ``"fp16"`` (with the trainer's gradient scaler).
         threads: Torch CPU threads (None leaves torch's default).
 
     Returns:

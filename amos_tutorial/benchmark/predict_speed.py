@@ -88,7 +88,7 @@ def _time_path(model, path, pre_config, device, which, repeats, kwargs, log) -> 
     runs = []
     for i in range(repeats + 1):  # the first run warms up (cuDNN autotuning, caches)
         reset_peak_memory(device)
-        pred = predict_case(model, path, pre_config, device, path=which, **kwargs)
+        pred = predict_case(model, path, pre_config, device, engine=which, **kwargs)
         if i > 0:
             runs.append(pred.timings)
         seconds = sum(v for k, v in pred.timings.items() if k != "load")

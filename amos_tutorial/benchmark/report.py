@@ -157,9 +157,9 @@ def leaderboard_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 lambda v: f"{int(v):,}" if pd.notna(v) else "-"
             ),
             "training (s)": num("train_time_s", ".1f"),
-            "s / iteration": num("s_per_iteration", ".3f"),
+            "s / iteration": num("s_per_step", ".3f"),
             "patches / s": num("patches_per_s", ".1f"),
-            "peak GPU (GiB)": num("peak_gpu_mem_GiB", ".2f"),
+            "peak GPU (GiB)": num("peak_gib", ".2f"),
             "inference (s / case)": num("inference_s_per_case", ".2f"),
             "status": [s if not e else f"{s}: {e}" for s, e in zip(ordered["status"], ordered["error"].fillna(""))],
         }

@@ -89,7 +89,7 @@ def bench_columns() -> tuple[str, ...]:
     """
     return (
         "model", "status", "error", "budget", "data", "task", "variant", "patch", "batch_size", "seed",
-        "parameters", "iterations", "train_time_s", "s_per_iteration", "patches_per_s", "peak_gpu_mem_GiB",
+        "parameters", "iterations", "train_time_s", "s_per_step", "patches_per_s", "peak_gib",
         "inference_s_per_case", "eval_cases", *mean_columns(),
         *organ_columns(), *MACHINE_COLUMNS, "train_sessions", "finished_at",
     )  # fmt: skip
@@ -154,6 +154,9 @@ def error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"[:300]
 
 
+#: Columns renamed since the first results tables (old -> new): one vocabulary with the speed and model tables
+#: (:data:`amos_tutorial.benchmark.probe.MEASURES`).
+_RENAMED_COLUMNS = {"s_per_iteration": "s_per_step", "peak_gpu_mem_GiB": "peak_gib"}
 #: Columns added after the first results tables, with the value an older table implies.
 _ADDED_COLUMNS = {"task": 2, "mean_dsc_ct": float("nan"), "mean_dsc_mri": float("nan")}
 
@@ -184,6 +187,7 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[0]})") from None
+    frame = frame.rename(columns={old: new for old, new in _RENAMED_COLUMNS.items() if new not in frame.columns})
     # Tables written before runs had a task trained on CT and MRI (Task 2) and had no per-modality means.
     for column, value in _ADDED_COLUMNS.items():
         if column not in frame.columns:

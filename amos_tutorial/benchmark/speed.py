@@ -1,12 +1,13 @@
 """``amos bench speed``: is the GPU fed? The whole training loop against the raw step, side by side.
 
 Introduced in chapter *Training the baselines* (section *Where does the time go?*). Builds on the
-trainer's own :func:`~amos_tutorial.training.trainer.train_step` and the ``PatchSampler``.
+trainer's own :func:`~amos_tutorial.training.step.train_step` and the ``PatchSampler``.
 
 For each model, on synthetic data and in one run:
 
-* **raw step**: forward + Dice/CE loss + backward + optimiser step on random tensors already on the
-  device; the fastest the GPU can train this model;
+* **raw step** (``s_per_step``): forward + Dice/CE loss + backward + optimiser step on random tensors
+  already on the device (:func:`~amos_tutorial.benchmark.probe.training_step`, also used by ``amos bench
+  models``); the fastest the GPU can train this model;
 * **whole loop**: the same step fed by the training data path (``PatchSampler.batch(k)``: organ-weighted
   crops and augmentation of cached, preprocessed volumes);
 * **data**: ``PatchSampler.batch(k)`` alone.
@@ -22,15 +23,15 @@ that measured them; compare ratios measured in the same run.
 
 Examples:
     >>> frame = speed_benchmark(["unet"], iterations=2, variant="tiny", device="cpu", data="synthetic")  # doctest: +SKIP
-    >>> frame[["model", "step_s", "loop_s", "ratio"]]                                                  # doctest: +SKIP
+    >>> frame[["model", "s_per_step", "loop_s_per_step", "ratio"]]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import warnings
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,12 +40,16 @@ import torch
 
 from amos_tutorial.benchmark.results import error_line
 from amos_tutorial.utils.io import atomic_path
+from amos_tutorial.utils.options import with_settings
 from amos_tutorial.utils.timing import free_gpu_memory, peak_memory_gib, reset_peak_memory, timed_calls
 
 VARIANTS = ("tiny", "full")
 """Model variants ``amos bench speed`` measures: tiny (CPU) or the recipes (GPU)."""
 
-__all__ = ["SPEED_COLUMNS", "SPEED_REPORT_COLUMNS", "VARIANTS", "format_speed_report", "speed_benchmark", "speed_report"]
+__all__ = [
+    "SPEED_COLUMNS", "SPEED_REPORT_COLUMNS", "VARIANTS", "SpeedOptions", "format_speed_report", "speed_benchmark",
+    "speed_report",
+]  # fmt: skip
 
 #: Columns of the result table / CSV, in order.
 SPEED_COLUMNS: tuple[str, ...] = (
@@ -55,57 +60,82 @@ SPEED_COLUMNS: tuple[str, ...] = (
     "patch",
     "batch",
     "params_M",
-    "step_s",
-    "loop_s",
-    "data_s",
+    "s_per_step",
+    "loop_s_per_step",
+    "data_s_per_step",
     "ratio",
-    "step_patches_per_s",
+    "patches_per_s",
     "loop_patches_per_s",
-    "step_peak_GiB",
-    "loop_peak_GiB",
+    "peak_gib",
+    "loop_peak_gib",
     "iterations",
     "error",
 )
 
 
-def speed_benchmark(
-    models: Sequence[str] = ("unet", "nnunet"),
-    iterations: int = 20,
-    variant: str = "tiny",
-    device: str = "auto",
-    warmup: int = 3,
-    data: str | os.PathLike = "synthetic",
-    batch_size: int | None = None,
-    patch_size: Sequence[int] | None = None,
-    amp: str = "auto",
-    seed: int = 0,
-    cache_dir: str | os.PathLike | None = None,
-    out_csv: str | os.PathLike | None = None,
-    progress: bool = True,
-    preset: str | None = None,
-) -> pd.DataFrame:
-    """Time the raw training step and the whole training loop of several models, side by side.
+@dataclass(frozen=True)
+class SpeedOptions:
+    """What ``amos bench speed`` runs and how long (the settings of :func:`speed_benchmark` and :func:`speed_report`).
 
-    Introduced in chapter *Training the baselines*. Builds on the trainer
-    (:func:`~amos_tutorial.training.trainer.train_step`, the same optimiser, loss and mixed
-    precision as ``amos train``) and ``PatchSampler``. A model that fails (out of memory, a patch
-    it cannot take) gets a row with its ``error`` and the others still run.
+    Introduced in chapter *Training the baselines*.
 
-    Args:
-        models: Registry names.
+    Attributes:
         iterations: Timed steps per phase (after ``warmup`` untimed ones).
         variant: ``"tiny"`` (tiny variants, tiny patches: CPU) or ``"full"`` (the recipes: GPU).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         warmup: Untimed steps first (cuDNN autotuning, allocator warm-up).
-        data: Data for the whole loop: ``"synthetic"`` or a folder.
         batch_size: Override the recipe's batch size.
         patch_size: Override the recipe's patch (x, y, z).
         amp: ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"off"``.
         seed: Seed of weights, random tensors and patches.
         cache_dir: Preprocessed cache folder (default: the trainer's).
+
+    Raises:
+        ValueError: For a bad variant or iteration count (one line naming the value).
+    """
+
+    iterations: int = 20
+    variant: str = "tiny"
+    warmup: int = 3
+    batch_size: int | None = None
+    patch_size: Sequence[int] | None = None
+    amp: str = "auto"
+    seed: int = 0
+    cache_dir: str | os.PathLike | None = None
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be 'tiny' or 'full', got {self.variant!r}")
+        if self.iterations < 1 or self.warmup < 0:
+            raise ValueError(f"need iterations >= 1 and warmup >= 0, got {self.iterations} and {self.warmup}")
+
+
+_RETIRED = {"preset": "preset= is now variant= ('tiny' or 'full')"}
+
+
+def speed_benchmark(
+    models: Sequence[str] = ("unet", "nnunet"),
+    device: str = "auto",
+    data: str | os.PathLike = "synthetic",
+    out_csv: str | os.PathLike | None = None,
+    progress: bool = True,
+    options: SpeedOptions | None = None,
+    **settings: Any,
+) -> pd.DataFrame:
+    """Time the raw training step and the whole training loop of several models, side by side.
+
+    Introduced in chapter *Training the baselines*. Builds on the trainer
+    (:func:`~amos_tutorial.training.step.train_step`, the same optimiser, loss and mixed
+    precision as ``amos train``) and ``PatchSampler``. A model that fails (out of memory, a patch
+    it cannot take) gets a row with its ``error`` and the others still run.
+
+    Args:
+        models: Registry names.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        data: Data for the whole loop: ``"synthetic"`` or a folder.
         out_csv: Also write the table here (atomically).
         progress: Print one line per model as it is measured.
-        preset: Deprecated spelling of ``variant``.
+        options: A :class:`SpeedOptions` (iterations, variant, warmup, batch and patch size, amp, seed, cache).
+        **settings: Fields of :class:`SpeedOptions` as keywords (``iterations=2``); they override ``options``.
 
     Returns:
         One row per model with the columns :data:`SPEED_COLUMNS` (times in seconds per step).
@@ -118,20 +148,19 @@ def speed_benchmark(
     """
     from amos_tutorial.training.amp import amp_policy, resolve_device
 
-    variant = _variant(variant, preset)
-    if iterations < 1 or warmup < 0:
-        raise ValueError(f"need iterations >= 1 and warmup >= 0, got {iterations} and {warmup}")
+    o = with_settings(SpeedOptions, options, settings, _RETIRED)
+    iterations, warmup, seed, amp = o.iterations, o.warmup, o.seed, o.amp
     models = _check_models(models)
     dev = resolve_device(device)
     policy = amp_policy(dev, amp)
     say = print if progress else (lambda *a, **k: None)
-    overrides: dict[str, Any] = {"variant": variant, "device": str(dev), "amp": amp, "seed": seed, "val_cases": 1}
-    if batch_size is not None:
-        overrides["batch_size"] = int(batch_size)
-    if patch_size is not None:
-        overrides["patch_size"] = tuple(int(p) for p in patch_size)
-    if cache_dir is not None:
-        overrides["cache_dir"] = str(cache_dir)
+    overrides: dict[str, Any] = {"variant": o.variant, "device": str(dev), "amp": amp, "seed": seed, "val_cases": 1}
+    if o.batch_size is not None:
+        overrides["batch_size"] = int(o.batch_size)
+    if o.patch_size is not None:
+        overrides["patch_size"] = tuple(int(p) for p in o.patch_size)
+    if o.cache_dir is not None:
+        overrides["cache_dir"] = str(o.cache_dir)
     volumes_cache: dict[Any, list[Any]] = {}
     rows = []
     for name in models:
@@ -139,8 +168,8 @@ def speed_benchmark(
         try:
             row.update(_speed_row(name, data, overrides, volumes_cache, dev, policy, iterations, warmup, seed))
             say(
-                f"{name}: step {row['step_s']:.4f} s, loop {row['loop_s']:.4f} s, data {row['data_s']:.4f} s, "
-                f"ratio {row['ratio']:.2f}"
+                f"{name}: step {row['s_per_step']:.4f} s, loop {row['loop_s_per_step']:.4f} s, "
+                f"data {row['data_s_per_step']:.4f} s, ratio {row['ratio']:.2f}"
             )
         except (RuntimeError, ValueError) as exc:  # includes torch.cuda.OutOfMemoryError
             row["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
@@ -153,16 +182,6 @@ def speed_benchmark(
         with atomic_path(out_csv) as tmp:
             frame.to_csv(tmp, index=False)
     return frame
-
-
-def _variant(variant: str, preset: str | None) -> str:
-    """The model variant, accepting the deprecated ``preset=`` spelling."""
-    if preset is not None:
-        warnings.warn("preset= is deprecated, use variant= ('tiny' or 'full')", DeprecationWarning, stacklevel=3)
-        variant = preset
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be 'tiny' or 'full', got {variant!r}")
-    return variant
 
 
 def _check_models(models: Sequence[str]) -> list[str]:
@@ -182,7 +201,7 @@ def _check_models(models: Sequence[str]) -> list[str]:
 def _speed_row(name, data, overrides, volumes_cache, dev, policy, iterations, warmup, seed) -> dict[str, Any]:
     """Config, patch and timings of one model; volumes are shared by models with the same preprocessing."""
     from amos_tutorial.training.config import make_config
-    from amos_tutorial.training.trainer import prepare_volumes
+    from amos_tutorial.training.volumes import prepare_volumes
 
     variant = overrides["variant"]
     config = make_config(name, preset="smoke" if variant == "tiny" else "full", data=data, **overrides)
@@ -208,43 +227,30 @@ def _measure(
     seed: int,
 ) -> dict[str, float]:
     """Timings of one model: raw step, whole loop, data alone (see the module docstring)."""
+    from amos_tutorial.benchmark.probe import random_batch, training_step
     from amos_tutorial.models import build_model_for_patch, count_parameters
-    from amos_tutorial.training.losses import SegmentationLoss
-    from amos_tutorial.training.trainer import build_optimizer, seed_everything, train_step
+    from amos_tutorial.training.trainer import seed_everything
     from amos_tutorial.transforms.sampler import PatchSampler
 
     seed_everything(seed)
     net = build_model_for_patch(name, config.variant, config.patch_size, config.preprocess.get("spacing")).to(dev)
-    net.train()
-    optimizer = build_optimizer(net.parameters(), config.optimizer)
-    scaler = policy.make_scaler()
-    loss_fn = SegmentationLoss(deep_supervision=config.deep_supervision)
-
-    def step(batch: dict[str, torch.Tensor]) -> float:
-        # float() synchronises once per step, exactly as the trainer does.
-        return float(train_step(net, batch, loss_fn, optimizer, scaler, policy, config.grad_clip))
-
-    gen = torch.Generator().manual_seed(seed)
-    shape = (config.batch_size, 1, *config.patch_size)
-    fixed = {
-        "image": torch.randn(shape, generator=gen).to(dev),
-        "label": torch.randint(0, 16, shape, generator=gen).to(dev),
-    }
+    step = training_step(net, config.optimizer, policy, config.deep_supervision, config.grad_clip)
+    fixed = random_batch(config.batch_size, config.patch_size, dev, seed)
     sampler = PatchSampler(volumes, config.patch_size, config.batch_size, device=dev, seed=seed)
     for k in range(warmup):
         step(fixed)
         step(sampler.batch(k))
     out: dict[str, float] = {"params_M": count_parameters(net) / 1e6}
     reset_peak_memory(dev)
-    out["step_s"] = timed_calls(lambda k: step(fixed), iterations, device=dev)
-    out["step_peak_GiB"] = peak_memory_gib(dev)
+    out["s_per_step"] = timed_calls(lambda k: step(fixed), iterations, device=dev)
+    out["peak_gib"] = peak_memory_gib(dev)
     reset_peak_memory(dev)
-    out["loop_s"] = timed_calls(lambda k: step(sampler.batch(k)), iterations, first=warmup, device=dev)
-    out["loop_peak_GiB"] = peak_memory_gib(dev)
-    out["data_s"] = timed_calls(sampler.batch, iterations, first=warmup + iterations, device=dev)
-    out["ratio"] = out["step_s"] / out["loop_s"]
-    out["step_patches_per_s"] = config.batch_size / out["step_s"]
-    out["loop_patches_per_s"] = config.batch_size / out["loop_s"]
+    out["loop_s_per_step"] = timed_calls(lambda k: step(sampler.batch(k)), iterations, first=warmup, device=dev)
+    out["loop_peak_gib"] = peak_memory_gib(dev)
+    out["data_s_per_step"] = timed_calls(sampler.batch, iterations, first=warmup + iterations, device=dev)
+    out["ratio"] = out["s_per_step"] / out["loop_s_per_step"]
+    out["patches_per_s"] = config.batch_size / out["s_per_step"]
+    out["loop_patches_per_s"] = config.batch_size / out["loop_s_per_step"]
     return out
 
 
@@ -287,19 +293,13 @@ def _inference_seconds(
 
 def speed_report(
     models: Sequence[str] | str = ("unet", "nnunet"),
-    iterations: int = 20,
-    variant: str = "tiny",
     device: str = "auto",
-    warmup: int = 3,
     data: str | os.PathLike = "synthetic",
-    batch_size: int | None = None,
-    amp: str = "auto",
-    seed: int = 0,
-    cache_dir: str | os.PathLike | None = None,
     inference_cases: int = 1,
     out_csv: str | os.PathLike | None = None,
     progress: bool = True,
-    preset: str | None = None,
+    options: SpeedOptions | None = None,
+    **settings: Any,
 ) -> pd.DataFrame:
     """``amos bench speed``: raw step vs whole training loop, side by side, plus inference seconds per case.
 
@@ -311,19 +311,13 @@ def speed_report(
 
     Args:
         models: Registry names (list or comma-separated).
-        iterations: Timed training steps per phase.
-        variant: ``"tiny"`` (CPU) or ``"full"`` (GPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        warmup: Untimed steps first.
         data: ``"synthetic"`` or an AMOS folder.
-        batch_size: Override the recipe's batch size.
-        amp: Mixed precision.
-        seed: Seed of weights and patches.
-        cache_dir: Preprocessed cache folder.
         inference_cases: Images predicted to time the inference (validation split first); 0 skips it.
         out_csv: Also write the table here (atomically).
         progress: Print one line per model.
-        preset: Deprecated spelling of ``variant``.
+        options: A :class:`SpeedOptions`.
+        **settings: Fields of :class:`SpeedOptions` as keywords; they override ``options``.
 
     Returns:
         One row per model: the columns of ``speed_benchmark`` plus ``inference_s_per_case`` and ``inference_cases``.
@@ -335,14 +329,12 @@ def speed_report(
         >>> frame = speed_report(["unet"], iterations=2, warmup=1, device="cpu")  # doctest: +SKIP
         >>> print(format_speed_report(frame))                                       # doctest: +SKIP
     """
-    variant = _variant(variant, preset)
+    o = with_settings(SpeedOptions, options, settings, _RETIRED)
+    variant, amp, seed = o.variant, o.amp, o.seed
     if inference_cases < 0:
         raise ValueError(f"inference_cases must be >= 0, got {inference_cases}")
     names = models.split(",") if isinstance(models, str) else list(models)
-    frame = speed_benchmark(
-        names, iterations=iterations, variant=variant, device=device, warmup=warmup, data=data,
-        batch_size=batch_size, amp=amp, seed=seed, cache_dir=cache_dir, progress=progress,
-    )  # fmt: skip
+    frame = speed_benchmark(names, device=device, data=data, progress=progress, options=o)
     frame["inference_s_per_case"] = np.nan
     frame["inference_cases"] = 0
     if inference_cases:
@@ -382,7 +374,8 @@ def format_speed_report(frame: pd.DataFrame) -> str:
     Raises:
         ValueError: If ``frame`` lacks the columns of :func:`speed_report`.
     """
-    missing = [c for c in ("model", "step_s", "loop_s", "ratio", "inference_s_per_case") if c not in frame.columns]
+    needed = ("model", "s_per_step", "loop_s_per_step", "ratio", "inference_s_per_case")
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"speed table lacks the columns {missing}; expected the output of speed_report")
 
@@ -395,10 +388,10 @@ def format_speed_report(frame: pd.DataFrame) -> str:
             "variant": frame["variant"].fillna("-"),
             "patch": frame["patch"].fillna("-"),
             "batch": frame["batch"].map(lambda v: f"{int(v)}" if pd.notna(v) else "-"),
-            "raw step ms": fmt(frame["step_s"], ".1f", 1e3),
-            "whole loop ms": fmt(frame["loop_s"], ".1f", 1e3),
+            "raw step ms": fmt(frame["s_per_step"], ".1f", 1e3),
+            "whole loop ms": fmt(frame["loop_s_per_step"], ".1f", 1e3),
             "ratio": fmt(frame["ratio"], ".2f"),
-            "raw patches/s": fmt(frame["step_patches_per_s"], ".1f"),
+            "raw patches/s": fmt(frame["patches_per_s"], ".1f"),
             "loop patches/s": fmt(frame["loop_patches_per_s"], ".1f"),
             "inference s/case": fmt(frame["inference_s_per_case"], ".2f"),
             "error": frame["error"].fillna(""),

@@ -141,7 +141,7 @@ def pipeline_report(
 ) -> pd.DataFrame:
     """``amos bench pipeline``: :func:`pipeline_throughput` on the training volumes of a data folder.
 
-    The volumes come from the trainer's preprocessed cache (:func:`~amos_tutorial.training.trainer.prepare_volumes`,
+    The volumes come from the trainer's preprocessed cache (:func:`~amos_tutorial.training.volumes.prepare_volumes`,
     preprocessing once when it is missing), with the preprocessing of the UNet recipe of ``variant``.
 
     Args:
@@ -163,7 +163,7 @@ def pipeline_report(
         ValueError: For a bad variant or the errors of :func:`pipeline_throughput`.
     """
     from amos_tutorial.training.config import make_config
-    from amos_tutorial.training.trainer import prepare_volumes
+    from amos_tutorial.training.volumes import prepare_volumes
 
     if variant not in ("tiny", "full"):
         raise ValueError(f"variant must be 'tiny' or 'full', got {variant!r}")

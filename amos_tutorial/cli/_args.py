@@ -27,6 +27,7 @@ __all__ = [
     "RawHelpFormatter",
     "add_affine_atol_arg",
     "add_amp_arg",
+    "add_blend_arg",
     "add_batch_size_arg",
     "add_cache_dir_arg",
     "add_memory_budget_arg",
@@ -34,6 +35,8 @@ __all__ = [
     "add_command",
     "add_data_arg",
     "add_device_arg",
+    "add_engine_arg",
+    "add_loss_arg",
     "add_modality_rule_arg",
     "add_out_arg",
     "add_overwrite_arg",
@@ -46,10 +49,15 @@ __all__ = [
     "add_variant_arg",
     "add_workers_arg",
     "check_output_file",
+    "blend_arg",
     "check_output_folder",
+    "loss_arg",
     "patch_size_arg",
     "positive_int",
+    "shape_arg",
     "shared_option",
+    "spacing_arg",
+    "TRIPLET_OPTIONS",
 ]
 
 #: ``--data`` of every command that reads a dataset: the built-in synthetic mini-AMOS set.
@@ -281,6 +289,61 @@ def add_overwrite_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Ac
     return _add(parser, "--overwrite", action="store_true", help=help)
 
 
+def add_engine_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--engine fast|plain``: the inference engine (:data:`amos_tutorial.inference.options.ENGINES`)."""
+    return _add(
+        parser, "--engine", choices=("fast", "plain"), default="fast",
+        help="inference engine: fast (inversion on the device) or plain (MONAI Invertd on the CPU, as the tutorials)",
+    )
+
+
+def _named_or_function(text: str, names: tuple[str, ...], what: str) -> Any:
+    from amos_tutorial.utils.plugins import is_function_spec, load_function
+
+    if is_function_spec(text):
+        try:
+            return load_function(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    if text not in names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: choose a {what} among {', '.join(names)}, or give your own as FILE.py:FUNCTION or MODULE:FUNCTION"
+        )
+    return text
+
+
+def loss_arg(text: str) -> Any:
+    """A loss of the package by name (``dice_ce``, ``dice``, ``ce``) or a function ``FILE.py:NAME``/``MODULE:NAME``."""
+    from amos_tutorial.training.losses import LOSSES
+
+    return _named_or_function(text, tuple(LOSSES), "loss")
+
+
+def blend_arg(text: str) -> Any:
+    """A blending mode (``gaussian``, ``constant``) or a sliding-window function ``FILE.py:NAME``/``MODULE:NAME``."""
+    from amos_tutorial.inference.options import BLEND_MODES
+
+    return _named_or_function(text, BLEND_MODES, "blending mode")
+
+
+def add_loss_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--loss NAME|FILE.py:FUNCTION``: the training loss (default: Dice + cross-entropy)."""
+    return _add(
+        parser, "--loss", type=loss_arg, default="dice_ce", metavar="NAME|FILE.py:FUNCTION",
+        help="training loss: dice_ce (Dice + cross-entropy), dice or ce, or your own function (logits, target) -> "
+        "scalar given as FILE.py:FUNCTION or MODULE:FUNCTION (pass it again with --resume)",
+    )
+
+
+def add_blend_arg(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--blend gaussian|constant|FILE.py:FUNCTION``: how overlapping windows are averaged."""
+    return _add(
+        parser, "--blend", type=blend_arg, default="gaussian", metavar="MODE|FILE.py:FUNCTION",
+        help="how overlapping windows are averaged: gaussian or constant (MONAI's modes), or your own sliding "
+        "window (image, predictor, roi_size, overlap) -> logits given as FILE.py:FUNCTION or MODULE:FUNCTION",
+    )
+
+
 def add_tta_arg(parser: argparse.ArgumentParser) -> argparse.Action:
     """``--tta``: flip test-time augmentation in prediction."""
     return _add(parser, "--tta", action="store_true", help="flip test-time augmentation (8 passes)")
@@ -301,6 +364,45 @@ def patch_size_arg(text: str) -> tuple[int, int, int]:
     if len(values) != 3 or min(values) < 1:
         raise argparse.ArgumentTypeError(f"patch size needs 3 positive sizes (x, y, z), got {text!r}")
     return values  # type: ignore[return-value]
+
+
+#: Options that take three numbers (x, y, z): always one word, ``X,Y,Z`` (``0.7,0.7,5``, ``512,512,300``).
+TRIPLET_OPTIONS = ("--patch-size", "--shape", "--max-shape", "--spacing")
+
+
+def _triplet(text: str, kind: type, what: str) -> tuple:
+    words = text.replace("x", ",").split(",") if kind is int else text.split(",")
+    try:
+        values = tuple(kind(w) for w in words)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be X,Y,Z in one word (e.g. {'0.7,0.7,5' if kind is float else '96,96,96'}), got {text!r}") from None
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{what} needs one or three positive numbers X,Y,Z, got {text!r}")
+    return values
+
+
+def spacing_arg(text: str) -> tuple[float, float, float]:
+    """Parse a voxel size in mm given as ``0.7,0.7,5`` (x, y, z) or one number for all axes (argparse type).
+
+    Examples:
+        >>> spacing_arg("0.7,0.7,5")
+        (0.7, 0.7, 5.0)
+        >>> spacing_arg("2")
+        (2.0, 2.0, 2.0)
+    """
+    return _triplet(text, float, "spacing")  # type: ignore[return-value]
+
+
+def shape_arg(text: str) -> tuple[int, int, int]:
+    """Parse an image shape in voxels given as ``512,512,300`` or ``512x512x300`` (argparse type).
+
+    Examples:
+        >>> shape_arg("64,64,16")
+        (64, 64, 16)
+    """
+    return _triplet(text, int, "shape")  # type: ignore[return-value]
 
 
 def positive_int(text: str) -> int:

@@ -1,7 +1,8 @@
 """Retired spellings of ``amos`` options and arguments, each answered by one line naming the new one.
 
 A leading underscore: this module is not a sub-command. Old documentation and scripts still type
-``--quiet``, ``--which`` or a positional data folder; argparse alone would print the top-level usage and
+``--quiet``, ``--which``, a positional data folder or a triplet in three words (``--spacing 0.7 0.7 5``, now
+``--spacing 0.7,0.7,5``); argparse alone would print the top-level usage and
 "unrecognized arguments". :func:`check_retired` runs before parsing and stops with the sub-command's own usage
 and, e.g., ``--quiet was renamed --no-progress`` (exit code 2). ``tests/test_cli.py`` checks that no
 sub-command spells a retired option again.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+
+from amos_tutorial.cli._args import TRIPLET_OPTIONS
 
 __all__ = ["RETIRED_ARGUMENTS", "RETIRED_COMMAND_OPTIONS", "RETIRED_OPTIONS", "check_retired", "retired_message"]
 
@@ -38,6 +41,7 @@ RETIRED_OPTIONS: dict[str, str] = {
 RETIRED_COMMAND_OPTIONS: dict[tuple[str, ...], dict[str, str]] = {
     ("nnunet", "commands"): {"--preset": "--planner"},
     ("bench", "chapters"): {"--budget": "--seconds"},
+    ("predict",): {"--path": "--engine"},
 }
 
 #: Sub-commands that once took positional arguments and now take none: what the positionals became.
@@ -100,6 +104,18 @@ def _stray_positionals(parser: argparse.ArgumentParser, rest: Sequence[str]) -> 
     return stray
 
 
+def _numbers(tokens: Sequence[str]) -> int:
+    """How many of ``tokens``, from the first, read as numbers (the old three-word spelling of a triplet)."""
+    count = 0
+    for token in tokens:
+        try:
+            float(token)
+        except ValueError:
+            break
+        count += 1
+    return count
+
+
 def retired_message(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str] | None:
     """``(sub-command parser, one line)`` for the first retired spelling in ``argv``, or None.
 
@@ -118,12 +134,14 @@ def retired_message(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tup
     """
     path, sub, rest = _command_path(parser, argv)
     retired = {**RETIRED_OPTIONS, **RETIRED_COMMAND_OPTIONS.get(path, {})}
-    for token in rest:
+    for i, token in enumerate(rest):
         if token == "--":
             break
         option = token.split("=", 1)[0]
         if option in retired and not _known(sub, option):
             return sub, f"{option} was renamed {retired[option]}"
+        if option in TRIPLET_OPTIONS and "=" not in token and _numbers(rest[i + 1 : i + 4]) == 3:
+            return sub, f"{option} takes X,Y,Z in one word: {option} {','.join(rest[i + 1 : i + 4])}"
     if path in RETIRED_ARGUMENTS and not any(not a.option_strings for a in sub._actions):
         stray = _stray_positionals(sub, rest)
         if stray:

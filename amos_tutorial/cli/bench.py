@@ -40,7 +40,8 @@ from amos_tutorial.cli._args import (
     add_tta_arg,
     add_variant_arg,
     add_workers_arg,
-    patch_size_arg,
+    shape_arg,
+    spacing_arg,
     positive_int,
 )
 
@@ -461,8 +462,8 @@ def _add_metrics(subparsers: argparse._SubParsersAction) -> None:
             "(when installed), side by side, with the largest NSD difference to ours."
         ),
     )
-    parser.add_argument("--shape", type=patch_size_arg, default=(512, 512, 100), help="voxels x,y,z of the case")
-    parser.add_argument("--spacing", type=float, nargs=3, default=(0.7, 0.7, 5.0), help="voxel size in mm")
+    parser.add_argument("--shape", type=shape_arg, default=(512, 512, 100), metavar="X,Y,Z", help="voxels of the case")
+    parser.add_argument("--spacing", type=spacing_arg, default=(0.7, 0.7, 5.0), metavar="X,Y,Z", help="voxel size in mm")
     parser.add_argument("--tolerance", type=float, default=1.0, help="NSD tolerance in mm")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of score_case")
     parser.add_argument("--shift", type=int, default=0, help="also shift the prediction by N voxels (a bad one)")
@@ -494,8 +495,8 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_device_arg(parser)
-    parser.add_argument("--shape", type=patch_size_arg, help="image shape (default: GPU 512,512,100; CPU 192,192,40)")
-    parser.add_argument("--spacing", type=float, nargs=3, default=(0.7, 0.7, 5.0), help="image spacing in mm")
+    parser.add_argument("--shape", type=shape_arg, metavar="X,Y,Z", help="image shape (default: GPU 512,512,100; CPU 192,192,40)")
+    parser.add_argument("--spacing", type=spacing_arg, default=(0.7, 0.7, 5.0), metavar="X,Y,Z", help="image spacing in mm")
     parser.add_argument("--model", default="nnunet", help="registry name (random weights)")
     add_variant_arg(parser, "model variant (default: full on a GPU, tiny on the CPU)")
     parser.add_argument("--run", help="a trained run folder instead of random weights")
@@ -540,7 +541,7 @@ def _add_memory(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--cases", type=positive_int, default=4, metavar="N", help="synthetic cases (at least 2)")
     parser.add_argument(
-        "--max-shape", type=int, nargs=3, default=[512, 512, 300], metavar=("X", "Y", "Z"),
+        "--max-shape", type=shape_arg, default=(512, 512, 300), metavar="X,Y,Z",
         help="largest image shape drawn",
     )  # fmt: skip
     parser.add_argument("--iterations", type=positive_int, default=2, help="training steps")
@@ -598,7 +599,7 @@ def _add_realsize(subparsers: argparse._SubParsersAction) -> None:
             "ratios and the prediction memory extrapolated to a 512x512x500 CT. Needs nnU-Net v2."
         ),
     )
-    parser.add_argument("--max-shape", type=int, nargs=3, default=[512, 512, 300], metavar=("X", "Y", "Z"),
+    parser.add_argument("--max-shape", type=shape_arg, default=(512, 512, 300), metavar="X,Y,Z",
                         help="largest synthetic CT in voxels")  # fmt: skip
     parser.add_argument("--cases", type=int, default=3, metavar="N", help="synthetic CTs (at least 2)")
     add_patch_size_arg(parser, "patch of data loading and prediction (default: 64,64,64)")

@@ -22,6 +22,8 @@ from amos_tutorial.cli._args import (
     add_progress_arg,
     add_seed_arg,
     positive_int,
+    shape_arg,
+    spacing_arg,
 )
 
 ORDER = 10
@@ -87,7 +89,7 @@ def _add_synth(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--cases", type=int, default=16, metavar="N", help="number of cases")
     add_seed_arg(parser, "random seed of the whole set")
     parser.add_argument(
-        "--max-shape", type=int, nargs=3, default=list(DEFAULT_MAX_SHAPE), metavar=("X", "Y", "Z"),
+        "--max-shape", type=shape_arg, default=tuple(DEFAULT_MAX_SHAPE), metavar="X,Y,Z",
         help="largest image shape",
     )  # fmt: skip
     parser.add_argument(
@@ -248,17 +250,6 @@ def _add_download(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
 # --------------------------------------------------------------------------------------------------
 # amos data pack OUT
 # --------------------------------------------------------------------------------------------------
-def _spacing_arg(text: str) -> tuple[float, float, float]:
-    """``--spacing 2`` (all axes) or ``--spacing 2,2,3`` (x, y, z) in mm."""
-    try:
-        values = [float(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give one number or three (x,y,z) in mm") from None
-    if len(values) not in (1, 3) or not all(v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: give one positive number or three (x,y,z) in mm")
-    return tuple(values * 3) if len(values) == 1 else tuple(values)  # type: ignore[return-value]
-
-
 def _pack_command(args: argparse.Namespace) -> int:
     from amos_tutorial.data.manifest import MANIFEST_NAME
     from amos_tutorial.data.selection import LABELLED_SPLITS
@@ -300,7 +291,7 @@ def _add_pack(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser
     add_data_arg(parser)
     parser.add_argument("--cases", type=positive_int, default=24, metavar="N", help="number of cases")
     parser.add_argument(
-        "--spacing", type=_spacing_arg, default=PACK_SPACING, metavar="MM",
+        "--spacing", type=spacing_arg, default=PACK_SPACING, metavar="X,Y,Z",
         help="voxel size of the pack in mm: one number or x,y,z",
     )  # fmt: skip
     parser.add_argument(

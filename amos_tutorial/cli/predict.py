@@ -11,10 +11,12 @@ from pathlib import Path
 
 from amos_tutorial.cli._args import (
     add_amp_arg,
+    add_blend_arg,
     add_checkpoint_arg,
     add_command,
     add_data_arg,
     add_device_arg,
+    add_engine_arg,
     add_modality_rule_arg,
     add_out_arg,
     add_overwrite_arg,
@@ -36,13 +38,14 @@ def _predict_command(args: argparse.Namespace) -> int:
         runs,
         args.images,
         args.out,
-        which=args.checkpoint,
+        checkpoint=args.checkpoint,
         device=args.device,
         overlap=args.overlap,
         sw_batch_size=args.sw_batch_size,
         amp=args.amp,
         tta=args.tta,
-        path=args.path,
+        engine=args.engine,
+        blend=args.blend,
         data_root=args.data,
         modality_rule=args.modality_rule,
         overwrite=args.overwrite,
@@ -117,12 +120,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_amp_arg(parser, inherit="the run's")
     add_tta_arg(parser)
-    parser.add_argument(
-        "--path",
-        choices=("fast", "plain"),
-        default="fast",
-        help="fast: inversion on the device; plain: MONAI Invertd on the CPU, as the tutorials",
-    )
+    add_engine_arg(parser)
+    add_blend_arg(parser)
     add_data_arg(parser, metadata_only=True)
     add_modality_rule_arg(parser)
     parser.add_argument(

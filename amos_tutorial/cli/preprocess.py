@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from amos_tutorial.cli._args import add_command, add_data_arg, add_device_arg, add_out_arg, add_progress_arg
+from amos_tutorial.cli._args import add_command, add_data_arg, add_device_arg, add_out_arg, add_progress_arg, spacing_arg
 
 ORDER = 20
 
@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_arg(parser)
     add_out_arg(parser, "cache folder to write", required=True)
     parser.add_argument(
-        "--spacing", nargs=3, type=float, default=list(config.spacing), metavar=("X", "Y", "Z"),
+        "--spacing", type=spacing_arg, default=tuple(config.spacing), metavar="X,Y,Z",
         help="target spacing in mm",
     )  # fmt: skip
     parser.add_argument(

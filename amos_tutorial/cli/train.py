@@ -7,6 +7,7 @@ Introduced in chapter *Training the baselines*. A thin layer over :func:`amos_tu
     amos train --model unet --data synthetic --out runs/unet_task1 --preset quick --task 1   # CT only
     amos train --model resenc --variant L --augment da5 --data $AMOS_DATA_DIR --out runs/resenc_l --preset full
     amos train --out runs/nnunet --resume                      # after Ctrl-C or a crash
+    amos train --model unet --data synthetic --out runs/unet_mine --loss my_losses.py:my_dice_ce   # own loss
     torchrun --standalone --nproc_per_node=4 -m amos_tutorial.cli train --model nnunet ...   # 4 GPUs
 
 Exit codes: 0 when the run finished (or stopped at ``--stop-after``), 130 after Ctrl-C/SIGTERM
@@ -26,6 +27,7 @@ from amos_tutorial.cli._args import (
     add_command,
     add_data_arg,
     add_device_arg,
+    add_loss_arg,
     add_out_arg,
     add_patch_size_arg,
     add_progress_arg,
@@ -46,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     from amos_tutorial.models import list_models
     from amos_tutorial.training import train
     from amos_tutorial.training.distributed import distributed_env
-    from amos_tutorial.training.trainer import INTERRUPTED_EXIT_CODE
+    from amos_tutorial.training.interrupt import INTERRUPTED_EXIT_CODE
 
     check_output_folder(args.out, "--out")  # before the data is read, not after
     check_output_folder(args.cache_dir, "--cache-dir")
@@ -82,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         progress=not args.no_progress,
         stop_after=args.stop_after,
+        loss=_loss_function(args.loss),
         **{k: v for k, v in overrides.items() if v is not None},
     )
     if distributed_env().is_main:
@@ -91,6 +94,13 @@ def _run(args: argparse.Namespace) -> int:
     if result.stop_reason in ("SIGINT", "SIGTERM"):
         return INTERRUPTED_EXIT_CODE
     return 0
+
+
+def _loss_function(loss):
+    """The function ``train(loss=...)`` takes: None for the default Dice + cross-entropy."""
+    from amos_tutorial.training.losses import LOSSES
+
+    return LOSSES[loss] if isinstance(loss, str) else loss
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -143,6 +153,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--lr", type=float, help="learning rate (default: the model's recipe)")
+    add_loss_arg(parser)
     add_seed_arg(parser, "seed of weights, patches and RNGs (default: the run's, else 0)", optional=True)
     parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower on GPU)")
     add_amp_arg(parser, inherit="the run's, else auto")

@@ -44,6 +44,7 @@ from amos_tutorial.evaluation.metric_table import (
     register_metric,
     unregister_metric,
 )
+from amos_tutorial.evaluation.options import ScoreOptions
 from amos_tutorial.evaluation.metrics import (
     ABSENT_CONVENTIONS,
     DEFAULT_TOLERANCE_MM,
@@ -72,6 +73,7 @@ __all__ = [
     "ABSENT_CONVENTIONS",
     "DEFAULT_TOLERANCE_MM",
     "GAP_COLUMNS",
+    "ScoreOptions",
     "METRICS",
     "EvaluationError",
     "Metric",

@@ -26,6 +26,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +36,11 @@ from amos_tutorial.data.tasks import TASKS
 from amos_tutorial.data.validate import Problem
 from amos_tutorial.evaluation.metric_table import get_metric, metric_names
 from amos_tutorial.evaluation.metrics import (
-    ABSENT_CONVENTIONS,
     Tolerance,
     resolve_tolerances,
     spacing_from_affine,
 )
+from amos_tutorial.evaluation.options import ScoreOptions
 from amos_tutorial.evaluation.scoring import metric_columns, score_case, scoring_conventions
 from amos_tutorial.labels import NUM_CLASSES, ORGAN_IDS
 from amos_tutorial.utils.geometry import AFFINE_ATOL, nifti_stem
@@ -326,14 +327,12 @@ def evaluate_folder(
     pred_dir: str | os.PathLike,
     labels_dir: str | os.PathLike,
     data_root: str | os.PathLike | None = None,
-    tolerance_mm: Tolerance = None,
-    absent: str = "nan",
     modality_rule: str = "readme",
     affine_atol: float = AFFINE_ATOL,
     num_workers: int = 0,
     progress: bool = False,
-    organ_ids: Sequence[int] = ORGAN_IDS,
-    method: str = "auto",
+    options: ScoreOptions | None = None,
+    **settings: Any,
 ) -> pd.DataFrame:
     """Score every reference in ``labels_dir`` against the prediction of the same name in ``pred_dir``.
 
@@ -345,14 +344,14 @@ def evaluate_folder(
         labels_dir: Folder of reference label maps (every one of them must have a prediction).
         data_root: An AMOS data folder (or ``"synthetic"``): modality from
             :func:`amos_tutorial.data.layout.load_amos` (scanner metadata first). None: the id rule.
-        tolerance_mm: NSD tolerance (see :func:`~amos_tutorial.evaluation.metrics.resolve_tolerances`).
-        absent: Absent-organ convention, ``"nan"`` (nnU-Net) or ``"score"``.
         modality_rule: ``"readme"`` or ``"organisers"``: the id rule used where metadata does not decide.
         affine_atol: Largest allowed absolute difference of the affines (mm).
         num_workers: Worker processes (0: score in this process).
         progress: Show a tqdm progress bar.
-        organ_ids: Organs to score.
-        method: NSD search strategy.
+        options: The scoring conventions (:class:`~amos_tutorial.evaluation.options.ScoreOptions`: NSD
+            tolerance, absent-organ convention, organs, NSD search strategy).
+        **settings: Fields of :class:`~amos_tutorial.evaluation.options.ScoreOptions` as keywords
+            (``tolerance_mm=2``, ``absent="score"``); they override ``options``.
 
     Returns:
         The tidy table (:func:`result_columns`), one row per case and organ. ``df.attrs`` holds
@@ -366,8 +365,8 @@ def evaluate_folder(
     Examples:
         >>> df = evaluate_folder("runs/unet/pred_va", "amos22/labelsVa", data_root="amos22")  # doctest: +SKIP
     """
-    if absent not in ABSENT_CONVENTIONS:
-        raise ValueError(f"absent must be one of {ABSENT_CONVENTIONS}, got {absent!r}")
+    o = ScoreOptions.build(options, settings)
+    tolerance_mm, absent, organ_ids, method = o.tolerance_mm, o.absent, o.organ_ids, o.method
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}")
     resolve_tolerances(tolerance_mm, organ_ids)  # fail on a bad tolerance before reading any file

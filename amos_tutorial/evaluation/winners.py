@@ -287,7 +287,7 @@ def full_plan_commands(
                                  "--fold", str(k), "--preset", "full", *task_args, "--data", data, "--out", run))
     commands.append(shlex.join([
         "python", "-c", "from amos_tutorial.inference import crossval_predictions; "
-        f'crossval_predictions({json.dumps(runs)}, {json.dumps(out + "/cv")}, which="last", tta=True)',
+        f'crossval_predictions({json.dumps(runs)}, {json.dumps(out + "/cv")}, checkpoint="last", tta=True)',
     ]))  # fmt: skip
     labels = shlex.quote(f"{out}/cv_labels")
     commands.append(f"mkdir -p {labels} && ln -sf {shlex.quote(data)}/labelsTr/*.nii.gz "

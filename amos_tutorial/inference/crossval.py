@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -23,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 import torch
+
+from amos_tutorial.inference.options import PredictOptions
 
 __all__ = ["CROSSVAL_FILE", "crossval_predictions", "fold_validation_cases"]
 
@@ -58,15 +61,8 @@ def fold_validation_cases(
     if config.fold is None:
         raise ValueError("config has no fold: train with `amos train --fold K` for cross-validation predictions")
     dataset = load_amos(data if data is not None else config.data, modality_rule=config.modality_rule)
-    record = RunDir(run) if run is not None else None
-    if record is not None and record.cases_path.is_file():
-        recorded = list(record.cases().get("validation", {}))
-        by_id = {c.case_id: c for c in dataset.cases}
-        missing = [cid for cid in recorded if cid not in by_id]
-        if missing:
-            shown = ", ".join(missing[:3])
-            raise FileNotFoundError(f"{record.cases_path}: validation case(s) {shown} not in {dataset.root}")
-        return sorted((by_id[cid] for cid in recorded), key=lambda c: c.number)
+    if run is not None and RunDir(run).cases_path.is_file():
+        return RunDir(run).recorded_cases(dataset, "validation")
     return run_cases(dataset, config.task, config.val_cases, config.fold).val
 
 
@@ -97,15 +93,12 @@ def crossval_predictions(
     fold_runs: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     data: str | os.PathLike | None = None,
-    which: str = "best",
+    checkpoint: str = "best",
     device: str | torch.device = "auto",
-    tta: bool = False,
-    path: str = "fast",
-    overlap: float | None = None,
-    sw_batch_size: int | None = None,
-    amp: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    options: PredictOptions | None = None,
+    **settings: Any,
 ) -> pd.DataFrame:
     """Predict each fold run's own validation cases into one folder; resumable.
 
@@ -118,15 +111,14 @@ def crossval_predictions(
         fold_runs: Run folders trained with ``--fold K`` (one per fold, any order).
         out: Output folder for ``amos_XXXX.nii.gz`` and :data:`CROSSVAL_FILE` (the settings).
         data: Data folder (default: the runs' ``config.data``).
-        which: Checkpoint, ``"best"`` or ``"last"``.
+        checkpoint: ``"best"`` or ``"last"``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        tta: Flip test-time augmentation.
-        path: ``"fast"`` or ``"plain"``.
-        overlap: Window overlap (default: each run's).
-        sw_batch_size: Windows per forward pass (default: each run's).
-        amp: Mixed precision (default: each run's).
         overwrite: Predict cases whose output exists already.
         progress: Show progress bars.
+        options: How to predict (:class:`~amos_tutorial.inference.options.PredictOptions`; overlap,
+            ``sw_batch_size`` and ``amp`` default to each run's, ``modality_rule`` is the runs').
+        **settings: Fields of :class:`~amos_tutorial.inference.options.PredictOptions` given as keywords
+            (``tta=True``, ``engine="plain"``...); they override ``options``.
 
     Returns:
         One row per validation case: ``case, fold, run, modality, status, output, error`` and stage seconds.
@@ -136,44 +128,44 @@ def crossval_predictions(
         ValueError: ``"RUN_DIR: ..."`` for a run without fold, a fold given twice, runs of other data or
             task; ``"OUT/crossval.json: ..."`` when resuming with other settings.
     """
-    from amos_tutorial.inference.predictor import (
-        _TABLE_COLUMNS,
-        INFERENCE_PATHS,
-        _check_sw_batch_size,
-        _predict_images,
-        _prepare_out_dir,
-        _run_list,
-    )
+    from amos_tutorial.inference.ensemble import run_list
+    from amos_tutorial.inference.folder import TABLE_COLUMNS, LoadedRuns, predict_images, prepare_out_dir
     from amos_tutorial.training import load_run
     from amos_tutorial.training.amp import resolve_device
     from amos_tutorial.utils.lock import locked_output_folder
 
-    if path not in INFERENCE_PATHS:
-        raise ValueError(f"path must be one of {INFERENCE_PATHS}, got {path!r}")
-    _check_sw_batch_size(sw_batch_size)
-    runs = _run_list(fold_runs)
+    options = PredictOptions.build(options, settings)
+    runs = run_list(fold_runs)
     configs = _fold_configs(runs, data)
-    out = _prepare_out_dir(out)
+    options = dataclasses.replace(options, modality_rule=configs[0].modality_rule)
+    out = prepare_out_dir(out)
     dev = resolve_device(device)
-    options = {"overlap": overlap, "sw_batch_size": sw_batch_size, "amp": amp, "tta": tta, "path": path,
-               "modality_rule": configs[0].modality_rule}
-    settings = {"checkpoint": which, "data": str(data if data is not None else configs[0].data), **options}
+    recorded = {
+        "checkpoint": checkpoint,
+        "data": str(data if data is not None else configs[0].data),
+        "overlap": options.overlap,
+        "sw_batch_size": options.sw_batch_size,
+        "amp": options.amp,
+        "tta": options.tta,
+        "engine": options.engine,
+        "modality_rule": options.modality_rule,
+    }
     tables = []
     with locked_output_folder(out, "cross-validation prediction folder"):
-        _record_crossval(out / CROSSVAL_FILE, settings, {str(c.fold): str(r) for r, c in zip(runs, configs)},
+        _record_crossval(out / CROSSVAL_FILE, recorded, {str(c.fold): str(r) for r, c in zip(runs, configs)},
                          overwrite, configs[0].task)
         for run, config in zip(runs, configs):
             cases = fold_validation_cases(config, data, run)
-            model, config = load_run(run, which=which, device=dev)
+            model, config = load_run(run, checkpoint=checkpoint, device=dev)
             images = {c.case_id: Path(c.image) for c in cases}
             modalities = {c.case_id: c.modality for c in cases}
-            rows = _predict_images([model], [config], images, out, dev, {**options, "which": which}, modalities,
-                                   None, overwrite, progress, desc=f"fold {config.fold}", runs=[run])
-            frame = pd.DataFrame(rows).reindex(columns=list(_TABLE_COLUMNS))
+            job = LoadedRuns([model], [config], dev, checkpoint, [run])
+            rows = predict_images(job, options, images, out, modalities, overwrite, progress, desc=f"fold {config.fold}")
+            frame = pd.DataFrame(rows).reindex(columns=list(TABLE_COLUMNS))
             tables.append(frame.assign(fold=config.fold, run=str(run)))
             del model
     _warn_missing_folds(configs, out)
-    columns = ["case", "fold", "run", *[c for c in _TABLE_COLUMNS if c != "case"]]
+    columns = ["case", "fold", "run", *[c for c in TABLE_COLUMNS if c != "case"]]
     return pd.concat(tables, ignore_index=True)[columns]
 
 
@@ -182,7 +174,7 @@ def _record_crossval(path: Path, settings: dict, fold_runs: dict[str, str], over
 
     Folds may be added one run at a time (each call predicts its runs' folds into the same folder).
     """
-    from amos_tutorial.inference.predictor import _record_settings
+    from amos_tutorial.inference.folder import record_settings
 
     folds = dict(fold_runs)
     if path.is_file() and not overwrite and any(path.parent.glob("amos_*.nii.gz")):
@@ -197,7 +189,7 @@ def _record_crossval(path: Path, settings: dict, fold_runs: dict[str, str], over
                 f"({', '.join(before[k] for k in other)}); pass overwrite=True (--overwrite) or choose another folder"
             )
         folds = {**before, **folds}
-    _record_settings(path, settings, overwrite, {"fold_runs": dict(sorted(folds.items())), "task": task})
+    record_settings(path, settings, overwrite, {"fold_runs": dict(sorted(folds.items())), "task": task})
 
 
 def _warn_missing_folds(configs: list, out: Path) -> None:

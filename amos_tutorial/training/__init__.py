@@ -6,7 +6,7 @@ Introduced in chapter *Training the baselines*. The chapters call :func:`train` 
 Examples:
     >>> from amos_tutorial.training import train, load_run
     >>> result = train(model="unet", data="synthetic", out="runs/unet_smoke", preset="smoke")  # doctest: +SKIP
-    >>> model, config = load_run("runs/unet_smoke", which="best", device="cpu")              # doctest: +SKIP
+    >>> model, config = load_run("runs/unet_smoke", checkpoint="best", device="cpu")              # doctest: +SKIP
 """
 
 from amos_tutorial.training.amp import AmpPolicy, amp_policy, resolve_device

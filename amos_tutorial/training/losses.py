@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SegmentationLoss", "as_output_list", "deep_supervision_weights", "main_output"]
+__all__ = ["LOSSES", "SegmentationLoss", "as_output_list", "cross_entropy", "deep_supervision_weights", "dice", "main_output"]
 
 
 def as_output_list(output: torch.Tensor | list[torch.Tensor] | tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
@@ -149,3 +149,38 @@ class SegmentationLoss(nn.Module):
                 t = F.interpolate(target.float(), size=out.shape[2:], mode="nearest-exact")
             total = total + w * self.base(out.float(), t)
         return total
+
+
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy alone over all classes, ``(logits (B, C, ...), target (B, 1, ...)) -> scalar``.
+
+    Introduced in chapter *Training the baselines*, as the loss to compare Dice + cross-entropy with.
+
+    Examples:
+        >>> bool(cross_entropy(torch.zeros(1, 3, 2, 2, 2), torch.zeros(1, 1, 2, 2, 2)) > 0)
+        True
+    """
+    return F.cross_entropy(logits, target[:, 0].long())
+
+
+def dice(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Soft Dice alone over the foreground classes, on the whole batch (nnU-Net's batch Dice, MONAI ``DiceLoss``).
+
+    Introduced in chapter *Training the baselines*.
+
+    Examples:
+        >>> 0 <= float(dice(torch.zeros(1, 3, 2, 2, 2), torch.zeros(1, 1, 2, 2, 2))) <= 1
+        True
+    """
+    from monai.losses import DiceLoss
+
+    return DiceLoss(include_background=False, to_onehot_y=True, softmax=True, batch=True,
+                    smooth_nr=1e-5, smooth_dr=1e-5)(logits, target)
+
+
+#: The package's losses by name (``amos train --loss NAME``); None is the default Dice + cross-entropy.
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None] = {
+    "dice_ce": None,
+    "dice": dice,
+    "ce": cross_entropy,
+}

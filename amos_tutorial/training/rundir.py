@@ -28,6 +28,8 @@ from typing import Any
 
 import pandas as pd
 
+from amos_tutorial.utils.io import atomic_path
+
 __all__ = [
     "CASES_FILE",
     "CHECKPOINTS",
@@ -148,6 +150,29 @@ class RunDir:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
 
+    def metrics_upto(self, iteration: int) -> list[dict[str, Any]]:
+        """The metrics rows up to ``iteration`` (the resume point), as dicts; none when the table is missing.
+
+        Rows written after the checkpoint (a crash between the table and the checkpoint) are dropped.
+
+        Raises:
+            ValueError: ``"PATH: ..."`` if the table cannot be read or has no ``iteration`` column.
+        """
+        try:
+            frame = self.metrics()
+        except FileNotFoundError:
+            return []
+        if "iteration" not in frame.columns:
+            raise ValueError(f"{self.metrics_path}: not a metrics table of `amos train` (no 'iteration' column)")
+        return frame[frame["iteration"] <= iteration].to_dict("records")
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """Write ``metrics.csv`` atomically from one dict per epoch and return it as a table."""
+        frame = pd.DataFrame(rows)
+        with atomic_path(self.metrics_path) as tmp:
+            frame.to_csv(tmp, index=False)
+        return frame
+
     def cases(self) -> dict[str, Any]:
         """The ``cases.json`` record: the run's training and validation cases and their source.
 
@@ -162,6 +187,35 @@ class RunDir:
             return json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: not a cases record ({exc})") from exc
+
+    def recorded_cases(self, dataset: Any, which: str = "validation") -> list[Any]:
+        """The cases the run recorded in ``cases.json`` (``"training"`` or ``"validation"``), as cases of ``dataset``.
+
+        Later steps (predicting or showing a run's validation cases) read this record instead of choosing the
+        cases again: it holds what the run really used (cases that failed to preprocess are not in it).
+
+        Args:
+            dataset: An :class:`~amos_tutorial.data.layout.AmosDataset` holding the run's cases.
+            which: ``"training"`` or ``"validation"``.
+
+        Returns:
+            The cases, by case number.
+
+        Raises:
+            FileNotFoundError: If the run has no record, or a recorded case is not in ``dataset`` (one line
+                naming the record and the data folder).
+            ValueError: For another ``which``, or a record that is not JSON.
+        """
+        if which not in ("training", "validation"):
+            raise ValueError(f"which must be 'training' or 'validation', got {which!r}")
+        recorded = list(self.cases().get(which, {}))
+        by_id = {c.case_id: c for c in dataset.cases}
+        missing = [cid for cid in recorded if cid not in by_id]
+        if missing:
+            raise FileNotFoundError(
+                f"{self.cases_path}: {which} case(s) {', '.join(missing[:3])} not in {dataset.root}"
+            )
+        return sorted((by_id[cid] for cid in recorded), key=lambda c: c.number)
 
     def seconds_per_step(self, session_starts: Sequence[int] = (), skip_first: bool = True) -> float:
         """Seconds per training step of this run (:func:`seconds_per_step` of its metrics; NaN without any)."""

@@ -86,7 +86,7 @@ def run_summary(runs: Mapping[str, Any] | Sequence[Any], overview: pd.DataFrame 
 
     Returns:
         Columns ``model, variant, preset, iterations, [params_full_M, params_tiny_M],
-        s_per_iteration, final_loss, val_dice, best_dice``. ``val_dice`` is the mean Dice of the
+        s_per_step, final_loss, val_dice, best_dice``. ``val_dice`` is the mean Dice of the
         last validation, ``best_dice`` the best one.
 
     Raises:
@@ -108,7 +108,7 @@ def run_summary(runs: Mapping[str, Any] | Sequence[Any], overview: pd.DataFrame 
             for col in ("params_full_M", "params_tiny_M"):
                 if col in overview.columns:
                     row[col] = float(match[col].iloc[0]) if len(match) else float("nan")
-        row["s_per_iteration"] = seconds_per_step(metrics)
+        row["s_per_step"] = seconds_per_step(metrics)
         row["final_loss"] = float(metrics["train_loss"].iloc[-1]) if len(metrics) else float("nan")
         dice = metrics["val_dice"].dropna() if "val_dice" in metrics.columns else pd.Series(dtype=float)
         row["val_dice"] = float(dice.iloc[-1]) if len(dice) else float("nan")

@@ -34,7 +34,7 @@ Run folder::
 Examples:
     >>> result = train(model="unet", data="synthetic", out="runs/unet_smoke", preset="smoke")  # doctest: +SKIP
     >>> result.metrics[["epoch", "train_loss", "val_dice"]]                                   # doctest: +SKIP
-    >>> model, config = load_run("runs/unet_smoke", which="best")                             # doctest: +SKIP
+    >>> model, config = load_run("runs/unet_smoke", checkpoint="best")                             # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ import json
 import math
 import os
 import random
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -57,20 +55,22 @@ import pandas as pd
 import torch
 from torch import nn
 
-from amos_tutorial.labels import ORGAN_IDS, label_by_id
-from amos_tutorial.training.amp import AmpPolicy, amp_policy, resolve_device
+from amos_tutorial.training.amp import amp_policy, resolve_device
 from amos_tutorial.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from amos_tutorial.training.config import TrainConfig, load_config, make_config, save_config
 from amos_tutorial.training.distributed import (
-    DistInfo,
     any_rank,
     barrier,
     cleanup_distributed,
     init_distributed,
 )
-from amos_tutorial.training.losses import SegmentationLoss, main_output
+from amos_tutorial.training.interrupt import StopFlag
+from amos_tutorial.training.losses import SegmentationLoss
+from amos_tutorial.training.optim import build_optimizer, build_scheduler
 from amos_tutorial.training.rundir import CASES_FILE, CHECKPOINT_DIR, RunDir
-from amos_tutorial.utils.io import atomic_path, atomic_write_text
+from amos_tutorial.training.step import train_step, validate
+from amos_tutorial.training.volumes import prepare_volumes
+from amos_tutorial.utils.io import atomic_write_text
 from amos_tutorial.utils.lock import FolderLock
 
 __all__ = [
@@ -91,8 +91,6 @@ __all__ = [
 
 #: Written into a run folder trained with its own loss (``train(..., loss=fn)``): the function's name.
 LOSS_FILE = "loss.json"
-# Exit code of a run stopped by Ctrl-C (128 + SIGINT), the shell convention.
-INTERRUPTED_EXIT_CODE = 130
 
 
 @dataclass
@@ -161,350 +159,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def build_optimizer(params: Any, recipe: dict[str, Any]) -> torch.optim.Optimizer:
-    """A torch optimiser from a recipe dict.
-
-    Introduced in chapter *Training the baselines*; builds on ``torch.optim``.
-
-    Args:
-        params: Model parameters.
-        recipe: ``{"name": "sgd"|"adamw"|"adam", "lr": ..., <keyword arguments of the optimiser>}``.
-
-    Returns:
-        The optimiser.
-
-    Raises:
-        ValueError: For an unknown name or keyword.
-
-    Examples:
-        >>> opt = build_optimizer(nn.Linear(2, 2).parameters(), {"name": "sgd", "lr": 0.01, "momentum": 0.99})
-        >>> type(opt).__name__
-        'SGD'
-    """
-    kinds = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
-    kwargs = {k: v for k, v in recipe.items() if k != "name"}
-    name = str(recipe.get("name", "")).lower()
-    if name not in kinds:
-        raise ValueError(f"unknown optimizer {recipe.get('name')!r}; choose one of {sorted(kinds)}")
-    try:
-        return kinds[name](params, **kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad optimizer settings {recipe!r}: {exc}") from exc
-
-
-class PolyLambda:
-    """``(1 - step / total) ** power``, nnU-Net's poly decay, as a picklable object.
-
-    Introduced in chapter *Training the baselines*; used with ``torch.optim.lr_scheduler.LambdaLR``.
-
-    A class rather than a lambda so that the scheduler's state dict holds plain numbers (loadable
-    with ``weights_only=True``).
-    """
-
-    def __init__(self, total: int, power: float = 0.9) -> None:
-        self.total = int(total)
-        self.power = float(power)
-
-    def __call__(self, step: int) -> float:
-        return max(0.0, 1.0 - min(step, self.total) / max(self.total, 1)) ** self.power
-
-
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, recipe: dict[str, Any], total_iterations: int, last_iteration: int = 0
-) -> torch.optim.lr_scheduler.LRScheduler:
-    """A per-iteration learning-rate schedule from a recipe dict.
-
-    Introduced in chapter *Training the baselines*. ``poly`` builds on ``torch.optim.lr_scheduler.LambdaLR``,
-    ``cosine`` on MONAI's ``WarmupCosineSchedule`` (linear warm-up, then cosine decay to 0),
-    ``constant`` on ``ConstantLR``. All are closed-form in the step, so a schedule can be rebuilt at
-    any position (used when a resumed run is given more iterations).
-
-    Args:
-        optimizer: The optimiser.
-        recipe: ``{"name": "poly", "power": 0.9}``, ``{"name": "cosine", "warmup_fraction": 0.02}``
-            (or ``"warmup_iterations"``) or ``{"name": "constant"}``.
-        total_iterations: Length of the run.
-        last_iteration: Steps already done (0 for a new run).
-
-    Returns:
-        The scheduler; call ``step()`` after every optimiser step.
-    """
-    from monai.optimizers import WarmupCosineSchedule
-
-    name = str(recipe.get("name", "")).lower()
-    if last_iteration > 0:
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-    last = last_iteration - 1 if last_iteration > 0 else -1
-    if name == "poly":
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, PolyLambda(total_iterations, float(recipe.get("power", 0.9))), last_epoch=last
-        )
-    if name == "cosine":
-        if "warmup_iterations" in recipe:
-            warmup = int(recipe["warmup_iterations"])
-        else:
-            warmup = round(float(recipe.get("warmup_fraction", 0.0)) * total_iterations)
-        return WarmupCosineSchedule(optimizer, warmup_steps=warmup, t_total=total_iterations, last_epoch=last)
-    if name == "constant":
-        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0, last_epoch=last)
-    raise ValueError(f"unknown schedule {recipe.get('name')!r}; choose poly, cosine or constant")
-
-
-def train_step(
-    model: nn.Module,
-    batch: dict[str, torch.Tensor],
-    loss_fn: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    policy: AmpPolicy,
-    grad_clip: float | None = None,
-) -> torch.Tensor:
-    """One optimiser step on a batch; returns the (detached) loss tensor.
-
-    Introduced in chapter *Training the baselines*. Builds on ``torch.autocast`` and ``GradScaler``.
-    The same function times the raw step in ``amos bench speed``.
-
-    Args:
-        model: The network (possibly DDP-wrapped), in training mode.
-        batch: ``{"image": (B, 1, X, Y, Z) float, "label": (B, 1, X, Y, Z) integer}`` on the model's device.
-        loss_fn: E.g. :class:`~amos_tutorial.training.losses.SegmentationLoss`.
-        optimizer: The optimiser.
-        scaler: A ``GradScaler`` (disabled unless fp16).
-        policy: The mixed-precision policy.
-        grad_clip: Clip the gradient norm to this (None: no clipping).
-
-    Returns:
-        The loss, detached (a non-finite loss skips the update).
-    """
-    optimizer.zero_grad(set_to_none=True)
-    with policy.autocast():
-        output = model(batch["image"])
-        loss = loss_fn(output, batch["label"])
-    if not torch.isfinite(loss):
-        # A NaN/inf step would poison the weights; skip it (the caller counts and stops if it repeats).
-        return loss.detach()
-    scaler.scale(loss).backward()
-    if grad_clip is not None:
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
-    scaler.step(optimizer)
-    scaler.update()
-    return loss.detach()
-
-
-@torch.no_grad()
-def validate(
-    model: nn.Module,
-    volumes: Sequence[Any],
-    patch_size: Sequence[int],
-    device: torch.device,
-    policy: AmpPolicy,
-    sw_batch_size: int = 2,
-    overlap: float = 0.5,
-) -> pd.DataFrame:
-    """Dice per organ and case of a model on preprocessed labelled volumes.
-
-    Introduced in chapter *Training the baselines*. Builds on MONAI's ``sliding_window_inference``
-    (windows of the training patch, Gaussian blending) and
-    :func:`amos_tutorial.evaluation.metrics.dice` (organ absent from both reference and prediction:
-    NaN, skipped in means, as nnU-Net). The Dice is measured on the preprocessed grid, which is
-    quick and good for model selection; the final scores of the book are measured on the original
-    grid by ``amos evaluate``.
-
-    Args:
-        model: The network (its eval mode must return ``(B, C, X, Y, Z)`` logits).
-        volumes: ``PreprocessedCase`` s with labels.
-        patch_size: Window size (the training patch).
-        device: Where the windows are run.
-        policy: Mixed-precision policy.
-        sw_batch_size: Windows per forward pass.
-        overlap: Window overlap.
-
-    Returns:
-        One row per case: ``case_id`` and one column per organ (canonical names).
-    """
-    from monai.inferers import sliding_window_inference
-
-    from amos_tutorial.evaluation.metrics import dice
-
-    was_training = model.training
-    model.eval()
-    rows = []
-    try:
-        for vol in volumes:
-            if vol.label is None:
-                raise ValueError(f"{vol.case_id}: validation needs a label")
-            image = vol.image.unsqueeze(0).to(device, torch.float32)
-            with policy.autocast():
-                logits = sliding_window_inference(
-                    image,
-                    roi_size=tuple(patch_size),
-                    sw_batch_size=sw_batch_size,
-                    predictor=model,
-                    overlap=overlap,
-                    mode="gaussian",
-                )
-            pred = main_output(logits).argmax(dim=1)[0].to("cpu", torch.uint8).numpy()
-            ref = vol.label[0].to("cpu", torch.uint8).numpy()
-            row: dict[str, Any] = {"case_id": vol.case_id}
-            for organ in ORGAN_IDS:
-                row[label_by_id(organ).name] = dice(ref == organ, pred == organ)
-            rows.append(row)
-    finally:
-        model.train(was_training)
-    return pd.DataFrame(rows)
-
-
-def _data_cache_dir(config: TrainConfig, root: Path) -> Path:
-    if config.cache_dir:
-        return Path(config.cache_dir).expanduser()
-    from amos_tutorial.transforms.cache import default_cache_dir
-
-    return default_cache_dir(root, config.preprocess)
-
-
-def prepare_volumes(
-    config: TrainConfig,
-    device: torch.device | str = "cpu",
-    info: DistInfo | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> tuple[list[Any], list[Any], Path]:
-    """Read the data folder, preprocess it once into a cache and load the training/validation volumes.
-
-    Introduced in chapter *Training the baselines*. Builds on :func:`amos_tutorial.data.layout.load_amos`,
-    :func:`amos_tutorial.transforms.cache.preprocess_dataset` and ``load_preprocessed``.
-
-    Args:
-        config: The run's config (``data``, ``preprocess``, ``val_cases``, ``cache_dir``...).
-        device: Device used for preprocessing.
-        info: Distributed info; only rank 0 preprocesses, the others wait.
-        progress: Show progress bars.
-        log: Where messages go.
-
-    Returns:
-        ``(training volumes, validation volumes, cache folder)``.
-
-    Raises:
-        ValueError: ``"ROOT: ..."`` when the folder has no labelled training case.
-    """
-    from amos_tutorial.data.layout import load_amos
-    from amos_tutorial.data.splits import run_cases
-    from amos_tutorial.transforms.cache import load_preprocessed, preprocess_dataset
-    from amos_tutorial.transforms.preprocessing import PreprocessConfig
-
-    info = info or DistInfo()
-    dataset = load_amos(config.data, modality_rule=config.modality_rule)
-    train_cases, val_cases, val_source, _ = run_cases(dataset, config.task, config.val_cases, config.fold)
-    out_dir = _data_cache_dir(config, Path(dataset.root))
-    if info.is_main:
-        log(
-            f"data: {dataset.root} - task {config.task} ({' and '.join(config.modalities)}): {len(train_cases)} "
-            f"training cases, {len(val_cases)} validation cases ({val_source}); preprocessed cache: {out_dir}"
-        )
-        preprocess_dataset(
-            _TaskView(dataset, config.modalities),
-            out_dir,
-            config=PreprocessConfig.from_dict(config.preprocess),
-            splits=("training", "validation"),
-            device=str(device),
-            progress=progress,
-        )
-    barrier(info)
-    # A case that failed to preprocess has no file (and was reported): train on the others.
-    ready = {c.case_id for c in (*train_cases, *val_cases) if (out_dir / f"{c.case_id}.pt").is_file()}
-    skipped = [c.case_id for c in (*train_cases, *val_cases) if c.case_id not in ready]
-    if skipped:
-        log(f"skipping {len(skipped)} case(s) that could not be preprocessed: {', '.join(skipped)}")
-    wanted_train = [c.case_id for c in train_cases if c.case_id in ready]
-    wanted_val = [c.case_id for c in val_cases if c.case_id in ready]
-    if not wanted_train:
-        raise ValueError(f"{out_dir}: no training case could be preprocessed (see the messages above)")
-    from amos_tutorial.transforms.cache import default_memory_budget_gb
-
-    # None: no limit on a large machine, a budget on a small one (free Colab), so that a run never loads more
-    # cases than fit in RAM; the cases beyond the budget are memory-mapped.
-    budget = config.memory_budget_gb if config.memory_budget_gb is not None else default_memory_budget_gb()
-    if info.world_size > 1:
-        # The sampler trains each rank on volumes[rank::world_size]: read this rank's shard, map the
-        # others from disk (they cost no memory unless touched) so N processes do not hold N copies.
-        from amos_tutorial.transforms.cache import load_preprocessed_case
-
-        mine = wanted_train[info.rank :: info.world_size]
-        loaded = {v.case_id: v for v in load_preprocessed(out_dir, mine, budget)}
-        train_vols = [
-            loaded[cid] if cid in loaded else load_preprocessed_case(out_dir / f"{cid}.pt", mmap=True)
-            for cid in wanted_train
-        ]
-    else:
-        train_vols = load_preprocessed(out_dir, case_ids=wanted_train, memory_budget_gb=budget)
-    val_vols = load_preprocessed(out_dir, case_ids=wanted_val) if info.is_main else []
-    return list(train_vols), list(val_vols), out_dir
-
-
-class _TaskView:
-    """The dataset seen through a task: ``split(name)`` keeps the cases of its modalities only.
-
-    Task 1 must not even preprocess an MRI case, so the cache is filled through this view.
-    """
-
-    def __init__(self, dataset: Any, modalities: Sequence[str]) -> None:
-        self.dataset, self.modalities = dataset, tuple(modalities)
-
-    def split(self, name: str) -> list[Any]:
-        return [c for c in self.dataset.split(name) if c.modality in self.modalities]
-
-
-class _StopFlag:
-    """Turns the first SIGINT/SIGTERM into a polite "stop after this step"; a second one aborts."""
-
-    def __init__(self, log: Callable[[str], None]) -> None:
-        self.requested = False
-        self.signal_name = ""
-        self._log = log
-        self._previous: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            # Second Ctrl-C: the user really wants out now.
-            raise KeyboardInterrupt
-        self.requested = True
-        self.signal_name = signal.Signals(signum).name
-        self._log(f"\n{self.signal_name} received: stopping after this step and writing a checkpoint (again to abort)")
-
-    def __enter__(self) -> _StopFlag:
-        # Signal handlers can only be installed from the main thread (not in a notebook's worker thread).
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _write_metrics(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-    return frame
-
-
-def _read_metrics(path: Path, upto_iteration: int) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the metrics table ({exc})") from exc
-    if "iteration" not in frame.columns:
-        raise ValueError(f"{path}: not a metrics table of `amos train` (no 'iteration' column)")
-    # Rows written after the checkpoint (a crash between the CSV and the checkpoint) are dropped.
-    frame = frame[frame["iteration"] <= upto_iteration]
-    return frame.to_dict("records")
-
 
 def _tensorboard_writer(run_dir: Path) -> Any:
     try:
@@ -556,7 +210,7 @@ def run_training(
         run.set_up()
         run.restore()
         run.begin()
-        with _StopFlag(run.log) as stop:
+        with StopFlag(run.log) as stop:
             while run.iteration < run.config.iterations:
                 run.train_one_step()
                 if run.at_epoch_end():
@@ -588,7 +242,7 @@ class _TrainingRun:
     ) -> None:
         self.config, self.run_dir, self.resume, self.stop_after = config, run_dir, resume, stop_after
         self.last_path, self.best_path = RunDir(run_dir).checkpoint("last"), RunDir(run_dir).checkpoint("best")
-        self.metrics_path = RunDir(run_dir).metrics_path
+        self.folder = RunDir(run_dir)
         self.custom_loss = loss
         self.info, self.device = init_distributed(resolve_device(config.device))
         self.progress = progress and self.info.is_main
@@ -697,7 +351,7 @@ class _TrainingRun:
         self.best_dice = state.get("best_dice")
         self.epoch_losses = [float(v) for v in state.get("epoch_losses", [])]
         set_rng_state(state["rng"])
-        self.rows = _read_metrics(self.metrics_path, self.start) if self.info.is_main else []
+        self.rows = self.folder.metrics_upto(self.start) if self.info.is_main else []
         self.log(f"resuming {self.run_dir} at step {self.start} of {self.config.iterations}")
         return state.get("scheduler")
 
@@ -776,7 +430,7 @@ class _TrainingRun:
         self.epoch_losses = []
         if self.info.is_main:
             self.rows.append(row)
-            _write_metrics(self.rows, self.metrics_path)
+            self.folder.write_metrics(self.rows)
             self.save(self.last_path, epoch)
             if improved:
                 self.save(self.best_path, epoch, {"val_dice": self.best_dice})
@@ -824,7 +478,7 @@ class _TrainingRun:
         state.update(extra or {})
         save_checkpoint(path, state)
 
-    def should_stop(self, stop: _StopFlag) -> bool:
+    def should_stop(self, stop: StopFlag) -> bool:
         """Stop early (Ctrl-C, SIGTERM, ``stop_after``) on every process at the same step, with a checkpoint."""
         it = self.iteration
         session_done = self.stop_after is not None and it - self.start >= self.stop_after
@@ -886,7 +540,6 @@ def train(
     preset: str = "smoke",
     resume: bool = False,
     device: str = "auto",
-    iterations: int | None = None,
     progress: bool = True,
     stop_after: int | None = None,
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
@@ -906,14 +559,14 @@ def train(
         resume: Continue the run in ``out`` from its last checkpoint (its ``config.json`` is used;
             ``iterations``, ``device`` and ``amp`` may be changed).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``...
-        iterations: Total steps (default: the preset's).
         progress: Show progress bars.
         stop_after: Stop with a checkpoint after this many steps of this session.
         loss: A function ``(logits (B, C, X, Y, Z), target (B, 1, X, Y, Z)) -> scalar tensor`` trained instead
             of Dice + cross-entropy: the student's ``my_dice_ce`` of chapter *Training the baselines*, or
             cross-entropy alone. Deep supervision still weights each output. Its name is kept in the run's
             ``loss.json`` (the function itself is not saved): pass it again when resuming.
-        **overrides: Any other :class:`TrainConfig` field (``patch_size``, ``batch_size``, ``lr``, ``seed``...).
+        **overrides: Any :class:`TrainConfig` field (``iterations``: total steps, default the preset's;
+            ``patch_size``, ``batch_size``, ``lr``, ``seed``...).
 
     Returns:
         A :class:`RunResult` with the metrics DataFrame.
@@ -930,6 +583,7 @@ def train(
         >>> r.metrics.tail(1)[["iteration", "train_loss", "val_dice"]]                         # doctest: +SKIP
     """
     run_dir = Path(out) if out is not None else Path("runs") / f"{model}_{preset}"
+    iterations = overrides.pop("iterations", None)
     config_path = RunDir(run_dir).config_path
     if resume:
         if not config_path.is_file():
@@ -956,7 +610,7 @@ def train(
 
 
 def load_run(
-    run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"
+    run_dir: str | os.PathLike, checkpoint: str = "best", device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, TrainConfig]:
     """Rebuild a trained model from its run folder, in eval mode.
 
@@ -965,7 +619,7 @@ def load_run(
 
     Args:
         run_dir: A folder written by ``amos train``.
-        which: ``"best"`` (highest validation Dice; falls back to ``"last"`` with a warning when the
+        checkpoint: ``"best"`` (highest validation Dice; falls back to ``"last"`` with a warning when the
             run has not validated yet) or ``"last"``.
         device: Where to put the model.
 
@@ -977,16 +631,16 @@ def load_run(
         ValueError: ``"PATH: ..."`` if the checkpoint is corrupted or does not fit the model.
 
     Examples:
-        >>> model, cfg = load_run("runs/unet_smoke", which="best", device="cpu")  # doctest: +SKIP
+        >>> model, cfg = load_run("runs/unet_smoke", checkpoint="best", device="cpu")  # doctest: +SKIP
     """
     from amos_tutorial.models import build_model_for_patch
 
-    if which not in ("best", "last"):
-        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    if checkpoint not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
     run_dir = Path(run_dir)
     config = load_config(RunDir(run_dir).config_path)
-    path = RunDir(run_dir).checkpoint(which)
-    if which == "best" and not path.is_file() and RunDir(run_dir).checkpoint("last").is_file():
+    path = RunDir(run_dir).checkpoint(checkpoint)
+    if checkpoint == "best" and not path.is_file() and RunDir(run_dir).checkpoint("last").is_file():
         warnings.warn(f"{path}: not written yet (no validation so far); loading last.pt instead", stacklevel=2)
         path = RunDir(run_dir).checkpoint("last")
     dev = resolve_device(device)
