@@ -65,7 +65,7 @@ examples:
   amos bench predict --device cuda      # one AMOS-sized CT: fast vs plain prediction path, per stage
   amos bench chapters                   # each chapter's execution time against the book's budget
   amos bench memory --cases 4           # peak RAM and time per step at real sizes, projected to 240/360 cases
-  amos bench realsize --max-shape 512 512 300   # preprocessing, loading, prediction: book vs nnU-Net v2
+  amos bench realsize --max-shape 512,512,300   # preprocessing, loading, prediction: book vs nnU-Net v2
 
 the (model, fold) grid, one submitit job per cell (train, predict, score), merged into one results.csv:
   amos bench --models unet,segresnet --folds 0,1 --data synthetic --out bench/grid     # local jobs
