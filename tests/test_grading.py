@@ -73,10 +73,16 @@ def test_student_edition_refuses_to_write_into_the_book(where, capsys):
 
 @pytest.mark.slow
 def test_student_edition_builds_with_jupyter_book(tmp_path):
-    out = _edition(tmp_path, chapters=("exploring_the_data",))
+    # The whole edition, every chapter and course page, as the student branch publishes it.
+    out = tmp_path / "student"
+    written = write_student_edition(out)
     jb = shutil.which("jupyter-book", path=str(Path(__import__("sys").executable).parent))
     done = subprocess.run([jb, "build", str(out), "--builder", "html"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    chapters = sorted(p.stem for p in written if p.suffix == ".ipynb")
+    assert len(chapters) == len(list((REPO_ROOT / "book").glob("*.ipynb")))
+    for chapter in chapters:
+        assert (out / "_build" / "html" / "book" / f"{chapter}.html").is_file(), chapter
     html = (out / "_build" / "html" / "book" / "exploring_the_data.html").read_text()
     assert "my_window_level" in html
     assert "solution_window_level" not in html
