@@ -36,6 +36,7 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -482,6 +483,7 @@ def score_ladder(
     setup: AblationSetup,
     work: str | os.PathLike,
     device: str = "auto",
+    extra_test: Sequence[Any] = (),
 ) -> AblationResult:
     """Predict the test cases with every step, score them, and measure what each step changes and costs.
 
@@ -490,6 +492,12 @@ def score_ladder(
         setup: The same setup.
         work: Folder for predictions, cross-validation predictions and the post-processing plan.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        extra_test: Labelled cases (``load_amos`` cases) scored beside ``ladder.test_cases``, from a set that no
+            run trained on (:func:`amos_tutorial.paths.synthetic_heldout_root`); their modality comes from the id
+            rule. Their ids must differ from the test cases'.
+
+    Raises:
+        ValueError: If an extra case has no label or shares an id with a test case.
 
     Returns:
         The :class:`AblationResult`.
@@ -502,10 +510,15 @@ def score_ladder(
 
     work = Path(work)
     dataset = load_amos(ladder.root)
-    # Outputs are keyed on the runs: predictions of other runs (a retrained step) never resume into them.
-    key = hashlib.sha256("|".join(str(r) for s in STEPS for r in ladder.runs.get(s, [])).encode()).hexdigest()[:10]
+    extra = list(extra_test)
+    shared = sorted({c.case_id for c in extra} & set(ladder.test_cases))
+    if shared:
+        raise ValueError(f"extra test cases share ids with the ladder's test cases: {shared}")
+    # Outputs are keyed on the runs and the cases: predictions of other runs (a retrained step) never resume into them.
+    named = [str(r) for s in STEPS for r in ladder.runs.get(s, [])] + [str(c.image) for c in extra]
+    key = hashlib.sha256("|".join(named).encode()).hexdigest()[:10]
     work = work / key
-    images, labels = link_cases([dataset.case(c) for c in ladder.test_cases], work / "test")
+    images, labels = link_cases([dataset.case(c) for c in ladder.test_cases] + extra, work / "test")
     steps = [s for s in STEPS if s in ladder.runs]
     predict_s: dict[str, float] = {}
     scores: dict[str, pd.DataFrame] = {}

@@ -176,7 +176,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--fold", type=int, choices=range(5), default=0, metavar="K", help="nnU-Net fold 0-4")
     p.add_argument("--configuration", default=SMOKE_CONFIGURATION, help="plans configuration")
-    _trainer_arg(p, TRAINERS, DEFAULT_TRAINER, "trainer whose model folder --model defaults to")
+    _trainer_arg(p, TRAINERS, DEFAULT_TRAINER, "trainer whose model folder --model falls back on")
     p.add_argument("--model", help="model folder (default: the folder of --trainer and --configuration)")
     p.add_argument("--input", help="folder of *_0000.nii.gz images (default: the fold's validation cases)")
     add_out_arg(p, "output folder", required=True)
