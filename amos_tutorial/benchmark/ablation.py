@@ -57,6 +57,8 @@ __all__ = [
     "SMOKE_LR",
     "SMOKE_PATCH_SIZE",
     "SMOKE_SCHEDULE",
+    "HELDOUT_NOTE",
+    "heldout_test_cases",
     "holdout_cases",
     "ladder_setup",
     "paired_deltas",
@@ -277,6 +279,30 @@ def holdout_cases(root: str | os.PathLike, preset: str = "quick") -> tuple[list[
     cases = run_cases(dataset, task=2, val_cases=int(PRESETS[preset]["val_cases"]))
     test = labelled_cases(dataset, "validation") if cases.from_split else cases.val
     return test, cases.train, cases.source
+
+
+#: How a page names the cases of :func:`heldout_test_cases`.
+HELDOUT_NOTE = ("held-out synthetic cases generated only for testing (the same generator with another seed, ids "
+                "distinct from the set's, never trained on)")
+
+
+def heldout_test_cases(root: str | os.PathLike, n_cases: int = 4) -> list[Any]:
+    """Extra labelled test cases for a ladder trained on the synthetic set ``root``: ``score_ladder(extra_test=...)``.
+
+    The cases of :func:`amos_tutorial.paths.synthetic_heldout_root` beside ``root`` (generated once, cached):
+    no run of the ladder trains on them, and their ids differ from every case of ``root``.
+
+    Args:
+        root: The synthetic data folder the ladder trains on.
+        n_cases: How many cases.
+
+    Returns:
+        The cases, as ``load_amos`` gives them.
+    """
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.paths import synthetic_heldout_root
+
+    return list(load_amos(synthetic_heldout_root(n_cases, beside=root)).cases)
 
 
 def pool_folder(pool: list[Any], out: str | os.PathLike, metadata_csv: str | os.PathLike | None = None) -> Path:
