@@ -177,6 +177,7 @@ def train_fold(
     processes: int = 1,
     resume: bool = False,
     trainer: str = DEFAULT_TRAINER,
+    seed: int | None = 0,
 ) -> Path:
     """Train one fold with nnU-Net's trainer (short schedule) and run nnU-Net's final validation.
 
@@ -193,6 +194,8 @@ def train_fold(
         processes: Export workers of the final validation.
         resume: Continue from the fold's latest checkpoint (nnU-Net's ``--c``), if there is one.
         trainer: One of :data:`TRAINERS` (nnU-Net's ``-tr``; it names the model folder).
+        seed: Seeds Python's, NumPy's and torch's generators before the trainer is built, so that a CPU run
+            (augmentation in the main process) repeats; None leaves them as they are (nnU-Net seeds nothing).
 
     Returns:
         The model folder (``nnUNet_results/DatasetXXX/<trainer>__nnUNetPlans__<configuration>``); the fold's
@@ -225,6 +228,14 @@ def train_fold(
     if configuration not in plans["configurations"]:
         raise ValueError(f"{pre}: plans have no configuration {configuration!r} ({', '.join(plans['configurations'])})")
     plans["continue_training"] = bool(resume)  # what nnU-Net's get_trainer_from_args adds
+    if seed is not None:
+        import random
+
+        import numpy as np
+
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
     run = trainer_class(trainer)(plans, configuration, fold, dataset_json, torch.device(device))
     run.set_schedule(epochs, iterations)
     if resume:
