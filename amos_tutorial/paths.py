@@ -22,6 +22,7 @@ __all__ = [
     "cache_dir",
     "synthetic_fingerprint",
     "synthetic_root",
+    "synthetic_heldout_root",
     "resolve_data_root",
 ]
 
@@ -86,6 +87,51 @@ def synthetic_root(
             # Another process (a second pytest worker, a parallel notebook) may have finished the same
             # deterministic set first; its atomic rename means a dataset.json there is complete.
             if not (root / "dataset.json").is_file():
+                raise
+    return root
+
+
+def synthetic_heldout_root(
+    n_cases: int = 4, modalities: tuple[str, ...] = ("CT", "MRI"), beside: str | os.PathLike | None = None
+) -> Path:
+    """A small labelled synthetic set held out from another one: extra test cases for a chapter.
+
+    Introduced in chapter *How AMOS 2022 was won*. Its cases form a validation split only (every case
+    labelled), drawn by the same generator as the default set. Its seed is the first from 1 upwards whose case
+    ids differ from every id of ``beside``, so that the cases of both sets can be linked into one folder and
+    scored together; no model trained on ``beside`` has seen them. Generated once into the cache folder.
+
+    Args:
+        n_cases: Number of cases (1-100).
+        modalities: ``("CT",)``, ``("MRI",)`` or both (about 20 % MRI, at least one from 4 cases).
+        beside: The set the cases are held out from (default: :func:`synthetic_root`).
+
+    Returns:
+        The set's root (its ``imagesVa``/``labelsVa`` hold the cases).
+
+    Raises:
+        ValueError: On a bad ``n_cases`` or ``modalities``.
+    """
+    from amos_tutorial.data.synthetic.plan import MODALITIES, plan_cases
+
+    if not isinstance(n_cases, int) or not 1 <= n_cases <= 100:
+        raise ValueError(f"n_cases must be an integer 1-100, got {n_cases!r}")
+    modalities = tuple(modalities)
+    if not modalities or not set(modalities) <= set(MODALITIES):
+        raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities!r}")
+    beside = Path(beside) if beside is not None else synthetic_root()
+    taken = {p.name[:9] for p in beside.rglob("amos_*.nii.gz")}
+    seed = next(s for s in range(1, 10_000)
+                if not {c.case_id for c in plan_cases(n_cases, s, modalities, ("validation",))} & taken)
+    kind = "_".join(m.lower() for m in modalities)
+    root = cache_dir() / f"synthetic_heldout_{kind}_n{n_cases}_s{seed}-{synthetic_fingerprint()}"
+    if not (root / "dataset.json").is_file():
+        from amos_tutorial.data.synthetic import generate_synthetic_dataset
+
+        try:
+            generate_synthetic_dataset(root, n_cases=n_cases, seed=seed, modalities=modalities, splits=("validation",))
+        except (ValueError, OSError):
+            if not (root / "dataset.json").is_file():  # another process finished the same set first
                 raise
     return root
 

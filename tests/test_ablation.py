@@ -186,7 +186,12 @@ def test_holdout_keeps_the_validation_split_out_of_the_pool(ablation_root, tmp_p
 
 
 @pytest.mark.slow
-def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_path):
+def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_path, monkeypatch):
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.paths import synthetic_heldout_root
+
+    monkeypatch.setenv("AMOS_CACHE_DIR", str(tmp_path / "cache"))
+    extra = load_amos(synthetic_heldout_root(2, beside=ablation_root)).cases  # held-out cases scored beside them
     setup = AblationSetup(preset="smoke", iterations=3, fold_iterations=2, folds=2, n_boot=200)
     ladder = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
     assert list(ladder.runs) == list(STEPS)
@@ -201,13 +206,14 @@ def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_p
         seen = {c for split in ("training", "validation") for c in cases[split]}
         assert seen
         assert not seen & set(ladder.test_cases)
-    result = score_ladder(ladder, setup, tmp_path / "work", device="cpu")
+    result = score_ladder(ladder, setup, tmp_path / "work", device="cpu", extra_test=extra)
+    n_test = len(ladder.test_cases) + len(extra)
     summary = result.summary
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
     assert list(summary["step"]) == list(STEPS)
     assert summary["models"].tolist() == [1, 1, 1, 2, 2]
     assert summary["train_steps"].tolist() == [3, 3, 3, 4, 4]
-    assert (summary["n_cases"] == len(ladder.test_cases)).all()
+    assert (summary["n_cases"] == n_test).all()
     # Each delta is the change of the mean Dice from the step before, inside its own interval.
     steps = summary.set_index("step")
     for before, after in zip(STEPS, STEPS[1:]):
@@ -222,7 +228,7 @@ def test_the_ladder_trains_predicts_and_measures_every_step(ablation_root, tmp_p
     assert members["member"].tolist() == [run.name for run in ladder.runs[STEPS[3]]]
     assert members["ensemble_dice"].to_numpy() == pytest.approx(steps.loc[STEPS[3], "dice"])
     assert members["delta"].to_numpy() == pytest.approx((members["ensemble_dice"] - members["dice"]).to_numpy())
-    assert (members["n_cases"] == len(ladder.test_cases)).all()
+    assert (members["n_cases"] == n_test).all()
     again = train_ladder(ablation_root, setup, tmp_path / "work", device="cpu", cache_dir=tmp_path / "cache")
     assert again.runs == ladder.runs  # shared runs: nothing is trained twice
 
@@ -257,3 +263,33 @@ def test_the_winners_per_organ_figure_marks_the_organs_left_raw():
         plot_winners_per_organ(organs.drop(columns="postprocessing"))
     with pytest.raises(ValueError, match="empty"):
         plot_winners_per_organ(organs.iloc[:0])
+
+
+def test_held_out_synthetic_cases_are_labelled_and_new(synthetic_root, tmp_path, monkeypatch):
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.paths import synthetic_heldout_root
+
+    monkeypatch.setenv("AMOS_CACHE_DIR", str(tmp_path))
+    root = synthetic_heldout_root(4, beside=synthetic_root)
+    cases = load_amos(root).cases
+    assert len(cases) == 4
+    assert {c.split for c in cases} == {"validation"}
+    assert all(c.label is not None for c in cases)
+    assert not {c.case_id for c in cases} & {c.case_id for c in load_amos(synthetic_root).cases}
+    assert synthetic_heldout_root(4, beside=synthetic_root) == root  # cached, not regenerated
+    mri = load_amos(synthetic_heldout_root(2, ("MRI",), beside=synthetic_root)).cases
+    assert [c.modality for c in mri] == ["MRI", "MRI"]
+    with pytest.raises(ValueError, match="modalities must be"):
+        synthetic_heldout_root(2, ("PET",), beside=synthetic_root)
+    with pytest.raises(ValueError, match="n_cases must be"):
+        synthetic_heldout_root(0, beside=synthetic_root)
+
+
+def test_score_ladder_refuses_extra_cases_that_are_test_cases(synthetic_root, tmp_path):
+    from amos_tutorial.benchmark.ablation import LadderRuns
+    from amos_tutorial.data.layout import load_amos
+
+    case = load_amos(synthetic_root).cases[0]
+    ladder = LadderRuns(root=synthetic_root, pool_root=None, test_cases=[case.case_id], test_source="validation split")
+    with pytest.raises(ValueError, match="share ids"):
+        score_ladder(ladder, ladder_setup(smoke=True), tmp_path, device="cpu", extra_test=[case])

@@ -76,6 +76,7 @@ OWN_MEANING = {
     "--repeats": "timed runs of the measurement",
     "--warmup": "untimed steps of the measurement",
     "--resume": "continue from the latest checkpoint (train, nnunet train)",
+    "--trainer": "the book's nnU-Net trainer class (nnunet train/predict)",
     "--run": "a run folder written by amos train",
     "--shape": "voxels of the synthetic case a bench sub-command measures",
     "--spacing": "preprocess: target spacing; bench: spacing of the synthetic case",

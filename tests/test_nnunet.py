@@ -414,3 +414,57 @@ def test_resume_reads_nnunet_checkpoints_safely(tmp_path):
     _resume_safely(trainer)
     assert isinstance(trainer.loaded, dict)
     assert trainer.loaded["trainer_name"] == "T"
+
+
+def test_the_book_trainers_are_checked_by_name():
+    from amos_tutorial.nnunet.trainer import TRAINERS, train_fold, trainer_class
+
+    assert set(TRAINERS) == {"nnUNetTrainerAmosShort", "nnUNetTrainerAmosCPUSmoke"}
+    with pytest.raises(ValueError, match="trainer must be one of"):
+        trainer_class("nnUNetTrainerAmosLong")
+    with pytest.raises(ValueError, match="trainer must be one of"):
+        train_fold(219, trainer="nnUNetTrainer")
+
+
+def test_the_cpu_smoke_trainer_changes_only_the_optimiser_and_the_augmentation():
+    pytest.importorskip("nnunetv2", reason="nnU-Net v2 is installed by scripts/setup_env.sh")
+    import torch
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    from amos_tutorial.nnunet.trainer import CPU_SMOKE_LR, trainer_class
+
+    short, smoke = trainer_class("nnUNetTrainerAmosShort"), trainer_class("nnUNetTrainerAmosCPUSmoke")
+    assert issubclass(smoke, short)
+    assert issubclass(short, nnUNetTrainer)
+    assert smoke.__name__ == "nnUNetTrainerAmosCPUSmoke"  # nnU-Net names the model folder after the class
+    trainer = smoke.__new__(smoke)  # the optimiser alone, without nnU-Net's plans
+    trainer.network, trainer.initial_lr = torch.nn.Linear(2, 2), CPU_SMOKE_LR
+    optimizer, schedule = trainer.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.Adam)
+    for epoch in range(3):
+        schedule.step(epoch)
+    assert optimizer.param_groups[0]["lr"] == CPU_SMOKE_LR  # constant
+    # no augmentation: the training transforms are nnU-Net's validation transforms
+    training = smoke.get_training_transforms((16, 16, 16), None, None, (0, 1, 2), False)
+    validation = nnUNetTrainer.get_validation_transforms(None)
+    assert [type(t) for t in training.transforms] == [type(t) for t in validation.transforms]
+    augmented = short.get_training_transforms((16, 16, 16), 0.5, None, (0, 1, 2), False)
+    assert len(augmented.transforms) > len(training.transforms)
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_the_chapter_scores_both_pipelines_above_zero(tmp_path_factory):
+    """The nnU-Net page's comparison: the book's DynUNet and nnU-Net (CPU smoke trainer) both leave background."""
+    pytest.importorskip("nnunetv2", reason="nnU-Net v2 is installed by scripts/setup_env.sh")
+    from conftest import REPO_ROOT, executed_chapter, session_shared_dir
+
+    from amos_tutorial.paths import synthetic_root
+    from amos_tutorial.publish.colab import glue_values
+
+    synthetic_root()
+    nb, _ = executed_chapter(REPO_ROOT / "book" / "nnunet.ipynb", session_shared_dir(tmp_path_factory))
+    values = glue_values(nb)
+    dice = {name: float(values[name]["text/plain"].strip("'\"")) for name in ("dynunet_dice", "nnunet_dice")}
+    assert dice["dynunet_dice"] > 0, dice
+    assert dice["nnunet_dice"] > 0, dice

@@ -197,13 +197,13 @@ _DECIMAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.]*\d)")
 
 
 def _typed_published_numbers(cells) -> list[str]:
-    """``(cell index, number)`` of every decimal in Markdown cells that equals a published figure."""
+    """``(cell index, number)`` of every decimal in Markdown cells (exercises and solutions included) that equals a
+    published figure."""
     figures = R.published_number_texts()
     found = []
     for index, cell in enumerate(cells):
         text = "".join(cell["source"])
-        owned_by_exercises = "solution" in cell.get("metadata", {}).get("tags", []) or "{exercise}" in text
-        if cell["cell_type"] != "markdown" or owned_by_exercises:
+        if cell["cell_type"] != "markdown":
             continue
         text = re.sub(r"\{glue:(?:text|md)\}`[^`]*`", "", text)
         found += [f"cell {index}: {n}" for n in _DECIMAL.findall(text) if n in figures]
@@ -224,8 +224,12 @@ def test_no_published_number_is_typed_in_a_chapter():
 def test_the_prose_number_check_sees_a_typed_number():
     cells = [{"cell_type": "markdown", "source": ["ResEnc L reaches 89.41, the winners 90.13"], "metadata": {}},
              {"cell_type": "markdown", "source": ["glued: {glue:text}`x` and 12.5 s"], "metadata": {}},
-             {"cell_type": "code", "source": ["print(90.13)"], "metadata": {}}]
-    assert _typed_published_numbers(cells) == ["cell 0: 89.41", "cell 0: 90.13"]
+             {"cell_type": "code", "source": ["print(90.13)"], "metadata": {}},
+             {"cell_type": "markdown", "source": ["```{exercise} Compare\nIs 88.64 below 90.13?\n```"], "metadata": {}},
+             {"cell_type": "markdown", "source": ["<details>Solution: 89.06</details>"],
+              "metadata": {"tags": ["solution"]}}]
+    assert _typed_published_numbers(cells) == ["cell 0: 89.41", "cell 0: 90.13", "cell 3: 88.64", "cell 3: 90.13",
+                                               "cell 4: 89.06"]
 
 
 def test_the_model_registry_quotes_the_same_published_numbers():

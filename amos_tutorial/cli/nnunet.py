@@ -76,7 +76,7 @@ def _train(args: argparse.Namespace) -> int:
 
     out = train_fold(
         _dataset_id(args), args.configuration, args.fold, args.nnunet_dir, args.epochs, args.iterations_per_epoch,
-        str(resolve_device(args.device)), resume=args.resume,
+        str(resolve_device(args.device)), resume=args.resume, trainer=args.trainer,
     )
     print(f"{out}/fold_{args.fold}: checkpoint_final.pth, validation/summary.json")
     return 0
@@ -95,7 +95,7 @@ def _predict(args: argparse.Namespace) -> int:
         from amos_tutorial.nnunet.plans import dataset_folder
 
         results = dataset_folder(_dataset_id(args), "nnUNet_results")
-        model = results / f"nnUNetTrainerAmosShort__{PLANS_IDENTIFIER}__{args.configuration}"
+        model = results / f"{args.trainer}__{PLANS_IDENTIFIER}__{args.configuration}"
     if args.input is None:
         pred, labels = predict_fold_validation(model, args.fold, args.out, device=device)
         print(f"{pred}: fold {args.fold} validation cases; references in {labels}")
@@ -111,6 +111,10 @@ def _commands(args: argparse.Namespace) -> int:
 
     print("\n".join(full_commands(args.task, args.planner, args.fold)))
     return 0
+
+
+def _trainer_arg(parser: argparse.ArgumentParser, trainers, default: str, help: str) -> None:
+    parser.add_argument("--trainer", choices=tuple(trainers), default=default, help=help)
 
 
 _TASK_HELP = "AMOS task: 1 = CT (Dataset218), 2 = CT and MRI (Dataset219)"
@@ -130,7 +134,7 @@ def _common(parser: argparse.ArgumentParser, data: bool = False) -> None:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``amos nnunet export|plan|train|predict|commands`` to the ``amos`` parser."""
     from amos_tutorial.nnunet.plans import FULL_PRESETS, SMOKE_CONFIGURATION
-    from amos_tutorial.nnunet.trainer import SMOKE_EPOCHS, SMOKE_ITERATIONS
+    from amos_tutorial.nnunet.trainer import DEFAULT_TRAINER, SMOKE_EPOCHS, SMOKE_ITERATIONS, TRAINERS
 
     parser = add_command(
         subparsers,
@@ -162,6 +166,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--iterations-per-epoch", type=int, default=SMOKE_ITERATIONS, help="training steps per epoch (nnU-Net: 250)"
     )
+    _trainer_arg(p, TRAINERS, DEFAULT_TRAINER, "the book's nnU-Net trainer (nnU-Net's -tr): "
+                 + "; ".join(f"{name}: {what}" for name, what in TRAINERS.items()))
     add_device_arg(p)
     p.add_argument("--resume", action="store_true", help="continue from the fold's latest checkpoint")
     p.set_defaults(func=_friendly(_train))
@@ -170,7 +176,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--fold", type=int, choices=range(5), default=0, metavar="K", help="nnU-Net fold 0-4")
     p.add_argument("--configuration", default=SMOKE_CONFIGURATION, help="plans configuration")
-    p.add_argument("--model", help="model folder (default: the short trainer's folder of --configuration)")
+    _trainer_arg(p, TRAINERS, DEFAULT_TRAINER, "trainer whose model folder --model falls back on")
+    p.add_argument("--model", help="model folder (default: the folder of --trainer and --configuration)")
     p.add_argument("--input", help="folder of *_0000.nii.gz images (default: the fold's validation cases)")
     add_out_arg(p, "output folder", required=True)
     add_device_arg(p)
