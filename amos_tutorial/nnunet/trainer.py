@@ -30,6 +30,7 @@ __all__ = [
     "CPU_SMOKE_LR",
     "DEFAULT_TRAINER",
     "SMOKE_EPOCHS",
+    "SEED",
     "SMOKE_ITERATIONS",
     "TRAINERS",
     "train_fold",
@@ -38,6 +39,8 @@ __all__ = [
 
 SMOKE_EPOCHS = 5
 SMOKE_ITERATIONS = 10
+#: Seed of Python's, NumPy's and torch's generators before :func:`train_fold` builds nnU-Net's trainer.
+SEED = 0
 #: The book's trainers of nnU-Net (class name -> what it is); the name is nnU-Net's ``-tr`` and its model folder's.
 TRAINERS = {
     "nnUNetTrainerAmosShort": "nnU-Net's recipe (SGD, poly decay, augmentation) with a short schedule",
@@ -177,7 +180,6 @@ def train_fold(
     processes: int = 1,
     resume: bool = False,
     trainer: str = DEFAULT_TRAINER,
-    seed: int | None = 0,
 ) -> Path:
     """Train one fold with nnU-Net's trainer (short schedule) and run nnU-Net's final validation.
 
@@ -194,8 +196,6 @@ def train_fold(
         processes: Export workers of the final validation.
         resume: Continue from the fold's latest checkpoint (nnU-Net's ``--c``), if there is one.
         trainer: One of :data:`TRAINERS` (nnU-Net's ``-tr``; it names the model folder).
-        seed: Seeds Python's, NumPy's and torch's generators before the trainer is built, so that a CPU run
-            (augmentation in the main process) repeats; None leaves them as they are (nnU-Net seeds nothing).
 
     Returns:
         The model folder (``nnUNet_results/DatasetXXX/<trainer>__nnUNetPlans__<configuration>``); the fold's
@@ -228,14 +228,15 @@ def train_fold(
     if configuration not in plans["configurations"]:
         raise ValueError(f"{pre}: plans have no configuration {configuration!r} ({', '.join(plans['configurations'])})")
     plans["continue_training"] = bool(resume)  # what nnU-Net's get_trainer_from_args adds
-    if seed is not None:
-        import random
+    # nnU-Net seeds nothing; seeding Python, NumPy and torch here makes a CPU run (augmentation in the main
+    # process) repeat, so that the page's numbers do not move between builds.
+    import random
 
-        import numpy as np
+    import numpy as np
 
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
     run = trainer_class(trainer)(plans, configuration, fold, dataset_json, torch.device(device))
     run.set_schedule(epochs, iterations)
     if resume:
