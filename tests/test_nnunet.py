@@ -15,6 +15,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CHAPTERS_GROUP
 
 from amos_tutorial.cli import main
 from amos_tutorial.data.splits import crossval_folds, fold_cases, nnunet_case_ids
@@ -454,6 +455,7 @@ def test_the_cpu_smoke_trainer_changes_only_the_optimiser_and_the_augmentation()
 
 @pytest.mark.slow
 @pytest.mark.notebook
+@pytest.mark.xdist_group(CHAPTERS_GROUP)
 def test_the_chapter_scores_both_pipelines_above_zero(tmp_path_factory):
     """The nnU-Net page's comparison: the book's DynUNet and nnU-Net (CPU smoke trainer) both leave background."""
     pytest.importorskip("nnunetv2", reason="nnU-Net v2 is installed by scripts/setup_env.sh")
