@@ -142,7 +142,7 @@ def execute_as_reader(path: Path, reader: Reader, workdir: Path, install_lock: s
     km = kernel_manager(KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(reader.kernels)]))
     client = NotebookClient(nb, km=km, timeout=timeout_s, resources={"metadata": {"path": str(workdir)}})
     setup_s, error = 0.0, None
-    with client.setup_kernel(env=reader_env(reader, env)):
+    with client.setup_kernel(env=reader_env(reader, env), cleanup_kc=True):  # our km: shut its kernel down too
         for index, cell in enumerate(nb.cells):
             try:
                 if cell.cell_type == "code" and cell.source.startswith(_meta.SETUP_MARKER):

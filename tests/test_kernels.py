@@ -14,7 +14,8 @@ def _run_one_cell(capfd, km=None):
     if km is None:
         NotebookClient(nb, timeout=60, kernel_name="python3").execute()
     else:
-        NotebookClient(nb, km=km, timeout=60).execute()
+        NotebookClient(nb, km=km, timeout=60).execute(cleanup_kc=True)
+        assert not km.is_alive()  # a client that did not make the manager leaves its kernel running unless told
     return nb.cells[0].outputs[0]["text"], capfd.readouterr().err
 
 

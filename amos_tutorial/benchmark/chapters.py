@@ -122,7 +122,7 @@ def execute_chapter(
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     start = time.perf_counter()
-    client.execute(env=kernel_env)
+    client.execute(env=kernel_env, cleanup_kc=True)  # the client did not create the kernel manager: shut down here
     return notebook, time.perf_counter() - start
 
 
