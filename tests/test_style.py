@@ -17,7 +17,6 @@ STILL_TOO_LARGE = {
     "data/download.py",
     "data/layout.py",
     "evaluation/postprocess.py",
-    "evaluation/reference.py",
     "notebook.py",
     "transforms/preprocessing.py",
     "benchmark/memory.py:memory_table",
