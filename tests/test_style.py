@@ -18,7 +18,6 @@ STILL_TOO_LARGE = {
     "data/layout.py",
     "evaluation/postprocess.py",
     "notebook.py",
-    "transforms/preprocessing.py",
     "benchmark/memory.py:memory_table",
     "benchmark/predict_speed.py:predict_timings",
     "benchmark/realsize.py:realsize_report",
