@@ -16,7 +16,6 @@ MAX_PARAMETERS = 10
 STILL_TOO_LARGE = {
     "data/download.py",
     "data/layout.py",
-    "evaluation/postprocess.py",
     "notebook.py",
     "benchmark/memory.py:memory_table",
     "benchmark/predict_speed.py:predict_timings",
