@@ -11,6 +11,7 @@ import io
 import json
 import random
 import re
+import shutil
 import stat
 import threading
 import time
@@ -384,14 +385,14 @@ def test_existing_release_not_made_by_us_is_left_alone(server, tmp_path):
 
 def test_not_enough_disk_space(server, tmp_path, monkeypatch):
     zip_bytes = server.files[dl.AMOS_ZIP_NAME]
-    real = dl.shutil.disk_usage
+    real = shutil.disk_usage
 
     def small_disk(path):
         usage = real(path)
         # Room for the zip, not for the zip and its extraction.
         return usage._replace(free=int(len(zip_bytes) * 1.5))
 
-    monkeypatch.setattr(dl.shutil, "disk_usage", small_disk)
+    monkeypatch.setattr(shutil, "disk_usage", small_disk)
     with pytest.raises(dl.DownloadError, match=r"need .* GB .*free") as err:
         dl.download_amos(tmp_path, md5=None, base_url=server.base_url, metadata=False, **FAST)
     assert str(err.value).startswith(str(tmp_path))

@@ -43,17 +43,9 @@ from typing import Any, NamedTuple, Sequence
 
 from tqdm.auto import tqdm
 
-from amos_tutorial.data.download import (
-    AMOS_ZIP_NAME,
-    AMOS_ZIP_SIZE_GB,
-    COMPLETE_MARKER,
-    ZENODO_BASE_URL,
-    DownloadError,
-    UnsafeArchiveError,
-    _member_problem,
-    download_file,
-    file_url,
-)
+from amos_tutorial.data.download import AMOS_ZIP_NAME, AMOS_ZIP_SIZE_GB, ZENODO_BASE_URL, file_url
+from amos_tutorial.data.extract import COMPLETE_MARKER, UnsafeArchiveError, member_problem
+from amos_tutorial.data.fetch import DownloadError, download_file
 from amos_tutorial.data.release import METADATA_CSV_NAME, RELEASE_DIR_NAME, SPLIT_FOLDERS
 from amos_tutorial.data.selection import LABELLED_SPLITS, choose_cases, parse_case_ids
 from amos_tutorial.utils.io import atomic_write_text
@@ -370,7 +362,7 @@ def download_cases(
                 info = zf.NameToInfo.get(prefix + rel)
                 if info is None:
                     raise DownloadError(f"{url}: member {prefix + rel!r}, listed in dataset.json, is not in the zip")
-                problem = _member_problem(info)
+                problem = member_problem(info)
                 if problem:
                     raise UnsafeArchiveError(f"{url}: entry {info.filename!r} {problem}; not fetched")
                 infos.append((rel, info))
