@@ -23,7 +23,6 @@ STILL_TOO_LARGE = {
     "models/cotr.py:CoTr.__init__",
     "models/nnformer.py:NnFormer.__init__",
     "transforms/sampler.py:PatchSampler.__init__",
-    "viz/slices.py:show_slices",
 }
 
 
