@@ -22,7 +22,6 @@ STILL_TOO_LARGE = {
     "data/synthetic/case.py:synthesize_case",
     "models/cotr.py:CoTr.__init__",
     "models/nnformer.py:NnFormer.__init__",
-    "transforms/sampler.py:PatchSampler.__init__",
 }
 
 
