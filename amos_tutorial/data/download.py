@@ -29,10 +29,21 @@ import os
 import shlex
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from amos_tutorial.data.extract import COMPLETE_MARKER, UnsafeArchiveError, check_zip_members, extract_release
-from amos_tutorial.data.fetch import ChecksumError, DownloadError, check_md5, download_file, md5_sidecar, md5sum, say
+from amos_tutorial.data.fetch import (
+    ChecksumError,
+    DownloadError,
+    TransferOptions,
+    check_md5,
+    download_file,
+    md5_sidecar,
+    md5sum,
+    say,
+)
 from amos_tutorial.data.release import AMOS_ZIP_MD5, METADATA_CSV_NAME, RELEASE_DIR_NAME
+from amos_tutorial.utils.options import with_settings
 
 __all__ = [
     "ZENODO_RECORD",
@@ -47,6 +58,7 @@ __all__ = [
     "COMPLETE_MARKER",
     "DownloadError",
     "ChecksumError",
+    "TransferOptions",
     "UnsafeArchiveError",
     "file_url",
     "md5sum",
@@ -105,10 +117,9 @@ def download_amos(
     keep_zip: bool = True,
     metadata: bool = True,
     check_space: bool = True,
-    timeout: float = 60.0,
-    retries: int = 10,
-    retry_wait: float = 2.0,
-    progress: bool = True,
+    *,
+    options: TransferOptions | None = None,
+    **settings: Any,
 ) -> Path:
     """Download the AMOS 2022 release (Zenodo record 7262581) into ``dest`` and extract it.
 
@@ -132,16 +143,17 @@ def download_amos(
         keep_zip: Keep ``amos22.zip`` after a successful extraction (False deletes it and its ``.md5``).
         metadata: Also download the metadata CSV.
         check_space: Check free disk space before downloading and before extracting.
-        timeout: Seconds without data before a connection counts as cut.
-        retries: Retries of a cut connection or a 408/429/5xx answer, per file.
-        retry_wait: Seconds before the first retry (doubled each time, at most 60 s).
-        progress: Show tqdm progress bars.
+        options: Timeout, retries (default 10, per file), wait before a retry and progress bars
+            (:class:`~amos_tutorial.data.fetch.TransferOptions`).
+        **settings: Fields of :class:`~amos_tutorial.data.fetch.TransferOptions` given as keywords
+            (``timeout=5``, ``progress=False``...); they override ``options``.
 
     Returns:
         The dataset root ``dest/amos22``; with ``extract=False``, the path of the zip.
 
     Raises:
         ValueError: On an invalid argument or an unreadable zip.
+        TypeError: For a keyword that is not a field of :class:`~amos_tutorial.data.fetch.TransferOptions`.
         UnsafeArchiveError: If the zip contains an entry escaping ``dest`` or a symbolic link.
         DownloadError: On HTTP errors, too many cut connections or a too small disk.
         ChecksumError: If the zip's MD5 differs (it is renamed ``amos22.zip.corrupt``).
@@ -152,6 +164,8 @@ def download_amos(
         >>> root  # doctest: +SKIP
         PosixPath('/data/amos/amos22')
     """
+    transfer = with_settings(TransferOptions, options, settings)
+    progress = transfer.progress
     md5 = check_md5(md5)
     file_url(AMOS_ZIP_NAME, base_url)  # validates base_url before anything touches the disk
     dest = Path(dest).expanduser()
@@ -160,7 +174,7 @@ def download_amos(
     dest.mkdir(parents=True, exist_ok=True)
     root = dest / RELEASE_DIR_NAME
     zip_path = dest / AMOS_ZIP_NAME
-    options = dict(timeout=timeout, retries=retries, retry_wait=retry_wait, progress=progress)
+    options = dict(timeout=transfer.timeout, retries=transfer.retries, retry_wait=transfer.retry_wait, progress=progress)
 
     if metadata:
         csv_path = dest / METADATA_CSV_NAME

@@ -17,6 +17,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +30,7 @@ __all__ = [
     "CHUNK_BYTES",
     "ChecksumError",
     "DownloadError",
+    "TransferOptions",
     "check_md5",
     "download_file",
     "ensure_free_space",
@@ -45,6 +47,27 @@ _USER_AGENT = "amos_tutorial-downloader (python urllib)"
 # Server-side errors worth retrying: the request may well succeed a little later.
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    """How patiently a download talks to the server, and whether it shows progress.
+
+    Introduced in chapter *Getting the data*. Shared by :func:`amos_tutorial.data.download.download_amos` and
+    :func:`amos_tutorial.data.partial.download_cases`.
+
+    Attributes:
+        timeout: Seconds without data before a connection counts as cut.
+        retries: Retries of a cut transfer (``download_amos``: also of a 408/429/5xx answer, per file;
+            ``download_cases``: per member, in this run, default 3).
+        retry_wait: Seconds before the first retry (``download_amos`` doubles it each time, at most 60 s).
+        progress: Show tqdm progress bars.
+    """
+
+    timeout: float = 60.0
+    retries: int = 10
+    retry_wait: float = 2.0
+    progress: bool = True
 
 
 class DownloadError(OSError):
