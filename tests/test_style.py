@@ -17,7 +17,6 @@ STILL_TOO_LARGE = {
     "benchmark/memory.py:memory_table",
     "benchmark/predict_speed.py:predict_timings",
     "benchmark/realsize.py:realsize_report",
-    "data/synthetic/case.py:synthesize_case",
     "models/cotr.py:CoTr.__init__",
     "models/nnformer.py:NnFormer.__init__",
 }
