@@ -174,14 +174,18 @@ def download_amos(
     dest.mkdir(parents=True, exist_ok=True)
     root = dest / RELEASE_DIR_NAME
     zip_path = dest / AMOS_ZIP_NAME
-    options = dict(timeout=transfer.timeout, retries=transfer.retries, retry_wait=transfer.retry_wait, progress=progress)
+    transfer_args = dict(
+        timeout=transfer.timeout, retries=transfer.retries, retry_wait=transfer.retry_wait, progress=progress
+    )
 
     if metadata:
         csv_path = dest / METADATA_CSV_NAME
         if csv_path.is_file():
             say(f"{csv_path}: already downloaded")
         else:
-            download_file(file_url(METADATA_CSV_NAME, base_url), csv_path, md5=None, check_space=check_space, **options)
+            download_file(
+                file_url(METADATA_CSV_NAME, base_url), csv_path, md5=None, check_space=check_space, **transfer_args
+            )
 
     if extract and root.exists() and not (root / COMPLETE_MARKER).is_file():
         # Checked before a 24 GB download rather than after it.
@@ -194,7 +198,7 @@ def download_amos(
     else:
         download_file(
             file_url(AMOS_ZIP_NAME, base_url), zip_path, md5=md5, check_space=check_space,
-            extra_space_ratio=EXTRACTION_FACTOR if extract else 0.0, **options,
+            extra_space_ratio=EXTRACTION_FACTOR if extract else 0.0, **transfer_args,
         )
         if not extract:
             say(f"{zip_path}: downloaded (not extracted)")
