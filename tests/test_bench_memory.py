@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from amos_tutorial.benchmark.memory import (
     MEMORY_COLUMNS,
     MEMORY_STEPS,
     PROJECTED_CASES,
     format_memory_table,
+    memory_table,
     project_memory,
 )
 
@@ -53,3 +55,8 @@ def test_projection_keeps_streaming_steps_and_caps_training_at_the_budget():
     assert bool(projected.loc["train", "fits_240"])
     assert not bool(project_memory(_measured(train_peak=9.0), cases=(240,)).set_index("step").loc["train", "fits_240"])
     assert "PROJECTIONS" in format_memory_table(projected.reset_index())
+
+
+def test_memory_table_names_an_unknown_setting():
+    with pytest.raises(TypeError, match="workdir"):
+        memory_table(n_cases=2, workdir="x")

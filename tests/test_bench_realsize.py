@@ -7,7 +7,13 @@ import math
 import pandas as pd
 import pytest
 
-from amos_tutorial.benchmark.realsize import REALSIZE_COLUMNS, format_realsize, memory_bound, realsize_report
+from amos_tutorial.benchmark.realsize import (
+    REALSIZE_COLUMNS,
+    RealsizeOptions,
+    format_realsize,
+    memory_bound,
+    realsize_report,
+)
 
 
 def test_memory_bound_extrapolates_per_voxel():
@@ -29,6 +35,16 @@ def test_bad_settings_fail_before_any_work(tmp_path, kwargs, match):
         realsize_report(out=tmp_path / "rs", **kwargs)
     assert not (tmp_path / "rs").exists()
 
+
+
+def test_settings_come_as_an_options_object_or_as_keywords(tmp_path):
+    with pytest.raises(ValueError, match="overlap"):
+        realsize_report(out=tmp_path / "rs", options=RealsizeOptions(overlap=1.0))
+    with pytest.raises(ValueError, match="overlap"):
+        realsize_report(out=tmp_path / "rs", options=RealsizeOptions(), overlap=1.0)
+    with pytest.raises(TypeError, match="overlapp"):
+        realsize_report(out=tmp_path / "rs", overlapp=0.5)
+    assert not (tmp_path / "rs").exists()
 
 @pytest.mark.slow
 def test_tiny_run_has_the_three_stages_with_ratios(tmp_path):

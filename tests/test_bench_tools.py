@@ -45,6 +45,11 @@ def test_label_agreement_counts_the_differing_voxels():
     assert result["lowest_label_dice"] == pytest.approx(2 * 63 / (63 + 64))
 
 
+
+def test_predict_timings_names_an_unknown_setting():
+    with pytest.raises(TypeError, match="sw_batch"):
+        predict_timings(device="cpu", sw_batch=2)
+
 @pytest.mark.slow
 def test_predict_timings_on_a_tiny_ct():
     table, agreement = predict_timings(device="cpu", shape=(48, 48, 16), spacing=(4.0, 4.0, 8.0), roi=(32, 32, 32),

@@ -15,8 +15,14 @@ import torch
 from scipy.ndimage import map_coordinates
 
 from amos_tutorial.models import build_model_for_patch, get_model_spec
-from amos_tutorial.models.cotr import CoTr, MSDeformableAttention3d, build_cotr, reference_points_3d
-from amos_tutorial.models.nnformer import NnFormer, VolumeTransformerBlock, build_nnformer, relative_position_index
+from amos_tutorial.models.cotr import CoTr, DeTransConfig, MSDeformableAttention3d, build_cotr, reference_points_3d
+from amos_tutorial.models.nnformer import (
+    NnFormer,
+    NnFormerConfig,
+    VolumeTransformerBlock,
+    build_nnformer,
+    relative_position_index,
+)
 
 torch.set_num_threads(1)
 
@@ -140,6 +146,36 @@ def test_same_seed_gives_identical_outputs_and_another_seed_differs(name):
     assert torch.equal(a, b)
     assert not torch.allclose(a, c)
 
+
+
+def _weights(build) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    return list(build().state_dict().values())
+
+
+@pytest.mark.parametrize(
+    ("by_keywords", "by_config"),
+    [
+        (lambda: CoTr(1, 3, widths=(8, 16, 24, 24), blocks=(1, 1, 1), dim=24, depth=1, num_heads=2, ffn_dim=48),
+         lambda: CoTr(1, 3, widths=(8, 16, 24, 24), blocks=(1, 1, 1),
+                      detrans=DeTransConfig(dim=24, depth=1, num_heads=2, ffn_dim=48))),
+        (lambda: NnFormer(1, 3, (64, 64, 32), embed_dim=12, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2)),
+         lambda: NnFormer(1, 3, (64, 64, 32), config=NnFormerConfig(embed_dim=12, depths=(1, 1, 1, 1),
+                                                                    num_heads=(1, 1, 2, 2)))),
+    ],
+    ids=["cotr", "nnformer"],
+)  # fmt: skip
+def test_the_config_object_builds_the_network_the_keywords_build(by_keywords, by_config):
+    a, b = _weights(by_keywords), _weights(by_config)
+    assert len(a) == len(b)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_an_unknown_network_setting_is_named():
+    with pytest.raises(TypeError, match="heads"):
+        CoTr(1, 3, heads=2)
+    with pytest.raises(TypeError, match="embed"):
+        NnFormer(1, 3, embed=12)
 
 def test_deep_supervision_returns_highest_resolution_first():
     torch.manual_seed(0)

@@ -11,6 +11,7 @@ import io
 import json
 import random
 import re
+import shutil
 import stat
 import threading
 import time
@@ -384,14 +385,14 @@ def test_existing_release_not_made_by_us_is_left_alone(server, tmp_path):
 
 def test_not_enough_disk_space(server, tmp_path, monkeypatch):
     zip_bytes = server.files[dl.AMOS_ZIP_NAME]
-    real = dl.shutil.disk_usage
+    real = shutil.disk_usage
 
     def small_disk(path):
         usage = real(path)
         # Room for the zip, not for the zip and its extraction.
         return usage._replace(free=int(len(zip_bytes) * 1.5))
 
-    monkeypatch.setattr(dl.shutil, "disk_usage", small_disk)
+    monkeypatch.setattr(shutil, "disk_usage", small_disk)
     with pytest.raises(dl.DownloadError, match=r"need .* GB .*free") as err:
         dl.download_amos(tmp_path, md5=None, base_url=server.base_url, metadata=False, **FAST)
     assert str(err.value).startswith(str(tmp_path))
@@ -418,6 +419,8 @@ def test_invalid_arguments_are_rejected(tmp_path):
     not_a_dir.write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         dl.download_amos(not_a_dir, base_url="http://127.0.0.1:9/")
+    with pytest.raises(TypeError, match="timeot"):
+        dl.download_amos(tmp_path, timeot=5)
     with pytest.raises(ValueError, match=str(tmp_path / "bad.zip")):
         (tmp_path / "bad.zip").write_bytes(b"not a zip")
         dl.check_zip_members(tmp_path / "bad.zip")
@@ -551,11 +554,13 @@ def test_partial_download_resumes_member_by_member(release_server, tmp_path, mon
 
 
 def test_rerun_fetches_nothing_again_and_adds_new_cases(release_server, synthetic_release, tmp_path):
+    from amos_tutorial.data.fetch import TransferOptions
     from amos_tutorial.data.partial import download_cases
 
     case = first_training_case(synthetic_release[0])
     first = download_cases(tmp_path, case, base_url=release_server.base_url, progress=False)
-    again = download_cases(tmp_path, [int(case[5:])], base_url=release_server.base_url, progress=False)
+    quiet = TransferOptions(retries=3, progress=False)  # the options object instead of the keywords
+    again = download_cases(tmp_path, [int(case[5:])], base_url=release_server.base_url, options=quiet)
     assert again.members_fetched == 0
     assert again.members_kept == 2
     more = download_cases(tmp_path, 3, base_url=release_server.base_url, progress=False)

@@ -15,7 +15,7 @@ import pytest
 
 from amos_tutorial import paths
 from amos_tutorial.data import layout
-from amos_tutorial.data.layout import AmosCase, case_number, load_amos, modality_from_id, parse_age
+from amos_tutorial.data.layout import AmosCase, case_number, load_amos, modality_from_id
 from amos_tutorial.labels import NUM_CLASSES, dataset_json_labels
 from amos_tutorial.utils.io import save_nifti
 
@@ -161,22 +161,6 @@ def test_listing_same_with_and_without_dataset_json(tmp_path):
     assert len(from_json) == sum(map(len, DEFAULT_SPLITS.values()))
 
 
-@pytest.mark.parametrize(
-    "number, rule, expected",
-    [(0, "readme", "CT"), (499, "readme", "CT"), (500, "readme", "MRI"), (500, "organisers", "CT"),
-     (501, "organisers", "MRI"), ("amos_0599", "readme", "MRI")],
-)
-def test_modality_from_id(number, rule, expected):
-    assert modality_from_id(number, rule) == expected
-
-
-def test_modality_from_id_rejects_bad_input():
-    with pytest.raises(ValueError, match="modality rule"):
-        modality_from_id(1, "nnunet")
-    with pytest.raises(ValueError, match="not an AMOS case id"):
-        modality_from_id("liver")
-
-
 def test_modality_metadata_first_then_id_rule(tmp_path):
     root = build_layout(tmp_path)
     # Case 1 is said to be MRI by its scanner despite id < 500; 501 CT despite id >= 500; case 2's scanner
@@ -234,20 +218,6 @@ def test_metadata_csv_errors_name_the_file(tmp_path):
         load_amos(root, metadata_csv=bad)
     with pytest.raises(FileNotFoundError, match="nope.csv: metadata CSV does not exist"):
         load_amos(root, metadata_csv=tmp_path / "nope.csv")
-
-
-@pytest.mark.parametrize(
-    "age, years",
-    [("061Y", 61), ("018M", 1), ("010W", 0), ("400D", 1), (45, 45), ("", None), ("n/a", None), (None, None)],
-)
-def test_parse_age(age, years):
-    assert parse_age(age) == years
-
-
-@pytest.mark.parametrize("value", ["amos_0042", "amos_0042.nii.gz", "./imagesVa/amos_0042.nii.gz", "0042", 42])
-def test_case_number_forms(value):
-    assert case_number(value) == 42
-    assert layout.case_id(value) == "amos_0042"
 
 
 def test_no_root_and_env_unset_says_what_to_set(monkeypatch):

@@ -162,15 +162,6 @@ def test_chapter_config_synthetic_defaults_to_smoke(monkeypatch, synthetic_root)
     assert len(cfg.dataset().cases) == 4
 
 
-def test_device_report():
-    report = nbh.device_report()
-    assert report.device == nbh.best_device()
-    text = str(report)
-    for key in ("python", "torch", "monai", "device", "cpu_count"):
-        assert key in text
-    assert report.as_dict()["torch threads"].isdigit()
-
-
 def test_amos_runs_the_cli_without_a_shell(capsys, tmp_path):
     assert nbh.amos("--version") == 0
     assert "amos_tutorial" in capsys.readouterr().out

@@ -407,6 +407,7 @@ def test_malicious_checkpoint_is_refused_for_safety(run_dir, synthetic_root, tmp
 from test_download import FAST, md5, server  # noqa: E402,F401  (the loopback HTTP server fixture)
 
 from amos_tutorial.data import download as dl  # noqa: E402
+from amos_tutorial.data import fetch  # noqa: E402
 
 
 def _corrupt_once(server, tmp_path) -> bytes:
@@ -451,7 +452,7 @@ def test_full_disk_during_download_names_the_file(server, tmp_path, monkeypatch,
         fh = real_open(file, mode, *args, **kwargs)
         return FullDisk(fh) if str(file).endswith(".part") and "b" in mode and "w" in mode else fh
 
-    monkeypatch.setattr(dl, "open", fake_open, raising=False)
+    monkeypatch.setattr(fetch, "open", fake_open, raising=False)  # the module that writes the .part file
     rc = amos_main(
         ["data", "download", str(tmp_path), "--base-url", server.base_url, "--no-metadata", "--skip-space-check",
          "--no-progress", "--timeout", "5", "--retries", "0"]

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from amos_tutorial.transforms.augment import AugmentConfig, affine_resample, rotation_zoom_matrix
 from amos_tutorial.transforms.preprocessing import PreprocessedCase, compute_class_indices
-from amos_tutorial.transforms.sampler import PatchSampler
+from amos_tutorial.transforms.sampler import PatchSampler, SamplerOptions
 
 PATCH = (12, 12, 8)
 NO_AUG = AugmentConfig(
@@ -196,6 +196,18 @@ def test_rank_sharding():
     with pytest.raises(ValueError, match="gets no volume"):
         PatchSampler(vols[:1], PATCH, 4, rank=1, world_size=2)
 
+
+
+def test_options_object_draws_what_the_keywords_draw():
+    vols = [coord_volume(f"v{i}", offset=0.25 * i) for i in range(5)]
+    by_keywords = PatchSampler(vols, PATCH, 4, seed=3, rank=1, world_size=2, augment=False)
+    by_options = PatchSampler(vols, PATCH, 4, seed=3, augment=False, options=SamplerOptions(rank=1, world_size=2))
+    assert by_options.case_ids == by_keywords.case_ids
+    assert torch.equal(by_options.batch(0)["image"], by_keywords.batch(0)["image"])
+    overridden = PatchSampler(vols, PATCH, 4, seed=3, augment=False, options=SamplerOptions(rank=1, world_size=2), rank=0)
+    assert overridden.case_ids == ["v0", "v2", "v4"]
+    with pytest.raises(TypeError, match="unknown setting"):
+        PatchSampler(vols, PATCH, 4, foreground=0.3)
 
 def test_missing_index_table_half_precision_storage_and_errors():
     vol = coord_volume("a", offset=0.0)

@@ -18,6 +18,7 @@ from amos_tutorial.data.synthetic import (
     METADATA_COLUMNS,
     METADATA_CSV_NAME,
     MRI_SCANNER_MAKERS,
+    CaseOptions,
     generate_synthetic_dataset,
     synthesize_case,
 )
@@ -212,7 +213,7 @@ def test_organs_in_plausible_places(cases, meta):
 def test_synthesize_case_is_deterministic_and_seed_dependent():
     kw = dict(max_shape=(40, 40, 20))
     a = synthesize_case(42, "CT", "F", seed=5, **kw)
-    b = synthesize_case(42, "CT", "F", seed=5, **kw)
+    b = synthesize_case(42, "CT", "F", seed=5, options=CaseOptions(**kw))  # the options object, same case
     c = synthesize_case(42, "CT", "F", seed=6, **kw)
     assert a.image.tobytes() == b.image.tobytes()
     assert a.label.tobytes() == b.label.tobytes()
@@ -278,6 +279,8 @@ def test_synthesize_case_rejects_bad_arguments():
         synthesize_case(1, max_shape=(8, 8, 8))
     with pytest.raises(ValueError, match="orientation"):
         synthesize_case(1, orientation="XYZ")
+    with pytest.raises(TypeError, match="orientaton"):
+        synthesize_case(1, orientaton="RAS")
 
 
 def test_refuses_non_empty_target_and_bad_arguments(tmp_path):

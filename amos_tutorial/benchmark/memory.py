@@ -31,16 +31,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
+
+from amos_tutorial.utils.options import with_settings
 
 __all__ = [
     "COLAB_RAM_GB",
     "PROJECTED_CASES",
     "MEMORY_STEPS",
     "MEMORY_COLUMNS",
+    "MemoryOptions",
     "memory_table",
     "project_memory",
     "format_memory_table",
@@ -149,18 +153,38 @@ def _largest_case_mvoxels(root: Path) -> float:
     return max(sizes, default=0.0) / 1e6
 
 
+@dataclass(frozen=True)
+class MemoryOptions:
+    """How :func:`memory_table` runs its steps: threads, work folder, seed, time limit, child processes or not.
+
+    Introduced in chapter *Getting the data*.
+
+    Attributes:
+        threads: torch threads of each step.
+        work_dir: Folder for the data, cache, pack and run (None: a temporary one, deleted at the end). Cases
+            generated there by an earlier call are reused; the cache, pack, run and predictions are made again.
+        seed: Seed of the synthetic cases.
+        timeout: Seconds allowed per step.
+        in_process: Run the steps in this process (fast, for tests; the peak RSS then accumulates).
+    """
+
+    threads: int = 1
+    work_dir: str | None = None
+    seed: int = 0
+    timeout: float = 3600.0
+    in_process: bool = False
+
+
 def memory_table(
     n_cases: int = 4,
     max_shape: Sequence[int] = (512, 512, 300),
     train_iterations: int = 2,
     budget_gb: float | None = None,
     device: str = "cpu",
-    threads: int = 1,
-    work_dir: str | None = None,
-    seed: int = 0,
-    timeout: float = 3600.0,
-    in_process: bool = False,
     log: Callable[[str], None] | None = None,
+    *,
+    options: MemoryOptions | None = None,
+    **settings: Any,
 ) -> pd.DataFrame:
     """Measure every step of :data:`MEMORY_STEPS` on ``n_cases`` synthetic cases of real size.
 
@@ -173,18 +197,17 @@ def memory_table(
         budget_gb: The trainer's memory budget (None: the one
             :func:`~amos_tutorial.transforms.cache.suggest_memory_budget_gb` gives a :data:`COLAB_RAM_GB` machine).
         device: Where training and prediction run.
-        threads: torch threads of each step.
-        work_dir: Folder for the data, cache, pack and run (None: a temporary one, deleted at the end). Cases
-            generated there by an earlier call are reused; the cache, pack, run and predictions are made again.
-        seed: Seed of the synthetic cases.
-        timeout: Seconds allowed per step.
-        in_process: Run the steps in this process (fast, for tests; the peak RSS then accumulates).
         log: Called with one line per step (None: silent).
+        options: The settings of :class:`MemoryOptions` (``threads``, ``work_dir``, ``seed``, ``timeout``,
+            ``in_process``).
+        **settings: Fields of :class:`MemoryOptions` given as keywords; they override ``options``.
 
     Returns:
         One row per step with :data:`MEMORY_COLUMNS`, plus ``case_bytes`` (the preprocessed cache's bytes);
         ``attrs`` hold the settings and ``largest_case_mvoxels``: a step's peak follows the largest case.
     """
+    o = with_settings(MemoryOptions, options, settings)
+    threads, work_dir, seed, timeout, in_process = o.threads, o.work_dir, o.seed, o.timeout, o.in_process
     from amos_tutorial.transforms.cache import suggest_memory_budget_gb
 
     if isinstance(n_cases, bool) or not isinstance(n_cases, int) or n_cases < 2:

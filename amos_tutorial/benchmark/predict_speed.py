@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PATHS", "format_predict_timings", "label_agreement", "predict_timings"]
+from amos_tutorial.utils.options import with_settings
+
+__all__ = ["PATHS", "TimingOptions", "format_predict_timings", "label_agreement", "predict_timings"]
 
 PATHS = ("fast", "plain")
 """The two prediction paths of :func:`~amos_tutorial.inference.predict_case`."""
@@ -98,6 +101,29 @@ def _time_path(model, path, pre_config, device, which, repeats, kwargs, log) -> 
     return timings, pred
 
 
+@dataclass(frozen=True)
+class TimingOptions:
+    """How :func:`predict_timings` predicts and times: window, overlap, batch, precision, flips, repeats, threads.
+
+    Attributes:
+        roi: Sliding window (default: the model's patch).
+        overlap: Window overlap.
+        sw_batch_size: Windows per forward pass.
+        amp: Mixed precision.
+        tta: Flip test-time augmentation (8 passes).
+        repeats: Timed runs per path (default: 3 on a GPU, 1 on the CPU).
+        threads: torch CPU threads (None: torch's choice).
+    """
+
+    roi: Sequence[int] | None = None
+    overlap: float = 0.5
+    sw_batch_size: int = 4
+    amp: str = "auto"
+    tta: bool = False
+    repeats: int | None = None
+    threads: int | None = None
+
+
 def predict_timings(
     device: str = "auto",
     shape: Sequence[int] | None = None,
@@ -105,14 +131,10 @@ def predict_timings(
     model: str = "nnunet",
     variant: str | None = None,
     run: str | Path | None = None,
-    roi: Sequence[int] | None = None,
-    overlap: float = 0.5,
-    sw_batch_size: int = 4,
-    amp: str = "auto",
-    tta: bool = False,
-    repeats: int | None = None,
-    threads: int | None = None,
     log: Callable[[str], None] = print,
+    *,
+    options: TimingOptions | None = None,
+    **settings: Any,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Predict one synthetic CT by both paths and time every stage.
 
@@ -123,20 +145,19 @@ def predict_timings(
         model: Registry name (random weights).
         variant: ``"full"`` or ``"tiny"`` (default: full on a GPU, tiny on the CPU).
         run: A trained run folder instead of random weights.
-        roi: Sliding window (default: the model's patch).
-        overlap: Window overlap.
-        sw_batch_size: Windows per forward pass.
-        amp: Mixed precision.
-        tta: Flip test-time augmentation (8 passes).
-        repeats: Timed runs per path (default: 3 on a GPU, 1 on the CPU).
-        threads: torch CPU threads (None: torch's choice).
         log: Where progress lines go.
+        options: The settings of :class:`TimingOptions` (``roi``, ``overlap``, ``sw_batch_size``, ``amp``, ``tta``,
+            ``repeats``, ``threads``).
+        **settings: Fields of :class:`TimingOptions` given as keywords; they override ``options``.
 
     Returns:
         ``(table, agreement)``: one row per stage (and ``end to end without load``, ``peak_gib``) with the
         seconds of ``fast`` and ``plain`` and their ratio (``attrs``: device, image, model, window); and
         :func:`label_agreement` of the two label maps plus ``same_grid``.
     """
+    o = with_settings(TimingOptions, options, settings)
+    roi, overlap, sw_batch_size, amp, tta = o.roi, o.overlap, o.sw_batch_size, o.amp, o.tta
+    repeats, threads = o.repeats, o.threads
     import nibabel as nib
     import torch
 

@@ -46,6 +46,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,11 @@ import numpy as np
 import pandas as pd
 
 from amos_tutorial.utils.io import atomic_path, atomic_write_text
+from amos_tutorial.utils.options import with_settings
 
-__all__ = ["MEMORY_LIMIT_GB", "REALSIZE_COLUMNS", "format_realsize", "memory_bound", "realsize_report"]
+__all__ = [
+    "MEMORY_LIMIT_GB", "REALSIZE_COLUMNS", "RealsizeOptions", "format_realsize", "memory_bound", "realsize_report",
+]
 
 #: Columns of the table (one row per stage, setting and case).
 REALSIZE_COLUMNS = (
@@ -474,32 +478,11 @@ def _ensure_data(root: Path, cases: int, shape: Sequence[int], seed: int) -> Pat
     return Path(release)
 
 
-def realsize_report(
-    max_shape: Sequence[int] = (512, 512, 300),
-    cases: int = 3,
-    out: str | os.PathLike = "bench/realsize",
-    *,
-    spacing: Sequence[float] = (1.5, 1.5, 2.0),
-    patch_size: Sequence[int] = (64, 64, 64),
-    batch_size: int = 2,
-    batches: int = 10,
-    warmup: int = 2,
-    workers: int = 0,
-    overlap: float = 0.5,
-    features: Sequence[int] = (4, 8, 16, 32),
-    threads: int = 1,
-    seed: int = 0,
-    timeout: float = 3600.0,
-    log: Callable[[str], None] = print,
-) -> pd.DataFrame:
-    """Measure the three stages side by side (see the module docstring) and write ``OUT/realsize.csv``.
+@dataclass(frozen=True)
+class RealsizeOptions:
+    """How :func:`realsize_report` measures: spacing, patch, batches, network and child processes.
 
-    Args:
-        max_shape: Shape of every synthetic CT (x, y, z voxels); in-plane spacing drawn in 0.6-0.9 mm, slices
-            1.25-5 mm (the thickness that makes the z axis about 450 mm long).
-        cases: Number of synthetic CTs (at least 2: nnU-Net's planner needs a dataset).
-        out: Folder of the table and of the work files (``data/``, ``nnunet/``, ``work/``); the synthetic
-            cases are kept and reused by a second run with the same ``max_shape``, ``cases`` and ``seed``.
+    Attributes:
         spacing: The common target spacing (x, y, z mm): the book's default.
         patch_size: Patch (x, y, z) of data loading and prediction, divisible by ``2 ** (len(features) - 1)``.
         batch_size: Patches per batch.
@@ -511,15 +494,55 @@ def realsize_report(
         threads: torch threads of every child process.
         seed: Seed of the synthetic cases.
         timeout: Seconds per child process.
+    """
+
+    spacing: Sequence[float] = (1.5, 1.5, 2.0)
+    patch_size: Sequence[int] = (64, 64, 64)
+    batch_size: int = 2
+    batches: int = 10
+    warmup: int = 2
+    workers: int = 0
+    overlap: float = 0.5
+    features: Sequence[int] = (4, 8, 16, 32)
+    threads: int = 1
+    seed: int = 0
+    timeout: float = 3600.0
+
+
+def realsize_report(
+    max_shape: Sequence[int] = (512, 512, 300),
+    cases: int = 3,
+    out: str | os.PathLike = "bench/realsize",
+    *,
+    log: Callable[[str], None] = print,
+    options: RealsizeOptions | None = None,
+    **settings: Any,
+) -> pd.DataFrame:
+    """Measure the three stages side by side (see the module docstring) and write ``OUT/realsize.csv``.
+
+    Args:
+        max_shape: Shape of every synthetic CT (x, y, z voxels); in-plane spacing drawn in 0.6-0.9 mm, slices
+            1.25-5 mm (the thickness that makes the z axis about 450 mm long).
+        cases: Number of synthetic CTs (at least 2: nnU-Net's planner needs a dataset).
+        out: Folder of the table and of the work files (``data/``, ``nnunet/``, ``work/``); the synthetic
+            cases are kept and reused by a second run with the same ``max_shape``, ``cases`` and ``seed``.
         log: Where progress goes.
+        options: The settings of :class:`RealsizeOptions` (``spacing``, ``patch_size``, ``batch_size``, ``batches``,
+            ``warmup``, ``workers``, ``overlap``, ``features``, ``threads``, ``seed``, ``timeout``).
+        **settings: Fields of :class:`RealsizeOptions` given as keywords; they override ``options``.
 
     Returns:
         The table (:data:`REALSIZE_COLUMNS`); ``attrs`` hold the settings and the memory bound.
 
     Raises:
+        TypeError: For a keyword that is not a field of :class:`RealsizeOptions`.
         ValueError: On a bad size or option (one line).
         RuntimeError: When a measurement fails in its process (its last line).
     """
+    o = with_settings(RealsizeOptions, options, settings)
+    spacing, patch_size, batch_size, batches = o.spacing, o.patch_size, o.batch_size, o.batches
+    warmup, workers, overlap, features, threads = o.warmup, o.workers, o.overlap, o.features, o.threads
+    seed, timeout = o.seed, o.timeout
     import nibabel as nib
 
     shape = [int(s) for s in max_shape]

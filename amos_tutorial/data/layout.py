@@ -30,16 +30,23 @@ Examples:
 from __future__ import annotations
 
 import json
-import math
 import numbers
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
 
+from amos_tutorial.data.case_ids import MODALITY_RULES, case_id, case_number, modality_from_id
+from amos_tutorial.data.metadata import (
+    AGE_COLUMN,
+    MODEL_COLUMN,
+    find_metadata_csv,
+    modality_from_scanner,
+    parse_age,
+    read_metadata,
+)
 from amos_tutorial.data.release import (
     CT_SCANNERS,
     METADATA_COLUMNS,
@@ -73,23 +80,7 @@ __all__ = [
 
 SPLITS: tuple[str, ...] = ("training", "validation", "test")
 MODALITIES: tuple[str, ...] = ("CT", "MRI")
-# (image folder, label folder) per split. The release has no labelsTs; it is read when present.
-MODALITY_RULES: tuple[str, ...] = ("readme", "organisers")
-
-_MODEL_COLUMN = "Manufacturer's Model Name"
-_AGE_COLUMN = "Patient's Age"
 _RELEASE_FOLDER = RELEASE_DIR_NAME
-
-
-def _scanner_key(name: str) -> str:
-    # Spreadsheets round-trip scanner names with changed case or doubled spaces; compare loosely.
-    return " ".join(str(name).split()).casefold()
-
-
-_SCANNER_MODALITY: dict[str, str] = {
-    **{_scanner_key(s): "CT" for s in CT_SCANNERS},
-    **{_scanner_key(s): "MRI" for s in MRI_SCANNERS},
-}
 
 
 @dataclass(frozen=True)
@@ -129,197 +120,6 @@ class AmosCase:
     def has_label(self) -> bool:
         """Whether a label path is listed for this case (the file itself may still be missing)."""
         return self.label is not None
-
-
-def case_number(case_id_or_path: str | os.PathLike | int) -> int:
-    """The case number of an AMOS identifier, file name or path.
-
-    Introduced in chapter *Getting the data*. Plain Python (``re``).
-
-    Args:
-        case_id_or_path: ``1``, ``"1"``, ``"0001"``, ``"amos_0001"``, ``"amos_0001.nii.gz"`` or a path
-            such as ``"./imagesTr/amos_0001.nii.gz"``.
-
-    Returns:
-        The non-negative integer case number.
-
-    Raises:
-        ValueError: If the value does not name an AMOS case.
-
-    Examples:
-        >>> case_number("./imagesTr/amos_0507.nii.gz")
-        507
-        >>> case_number(12)
-        12
-    """
-    if isinstance(case_id_or_path, bool):
-        raise ValueError(f"not an AMOS case id: {case_id_or_path!r}")
-    if isinstance(case_id_or_path, numbers.Integral):
-        number = int(case_id_or_path)
-        if number < 0:
-            raise ValueError(f"AMOS case numbers are >= 0, got {number}")
-        return number
-    if isinstance(case_id_or_path, float) and case_id_or_path.is_integer() and case_id_or_path >= 0:
-        # pandas reads an integer column with empty cells as float (1.0).
-        return int(case_id_or_path)
-    if not isinstance(case_id_or_path, (str, os.PathLike)):
-        raise ValueError(f"not an AMOS case id: {case_id_or_path!r} (expected e.g. 'amos_0001' or 1)")
-    name = Path(case_id_or_path).name.strip()
-    for suffix in (".nii.gz", ".nii"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    match = re.fullmatch(r"(?:amos_?)?(\d+)", name, flags=re.IGNORECASE)
-    if not match:
-        raise ValueError(f"not an AMOS case id: {str(case_id_or_path)!r} (expected e.g. 'amos_0001' or 1)")
-    return int(match.group(1))
-
-
-def case_id(number: int | str | os.PathLike) -> str:
-    """The ``amos_XXXX`` identifier of a case number (or of anything :func:`case_number` accepts).
-
-    Introduced in chapter *Getting the data*.
-
-    Args:
-        number: A case number, identifier or path.
-
-    Returns:
-        The identifier, zero-padded to four digits.
-
-    Examples:
-        >>> case_id(7)
-        'amos_0007'
-    """
-    return f"amos_{case_number(number):04d}"
-
-
-def modality_from_id(number: int, rule: str = "readme") -> str:
-    """The modality implied by a case number.
-
-    Introduced in chapter *Getting the data*. Plain Python; the rule comes from the release's readme.
-
-    Args:
-        number: Case number (or anything :func:`case_number` accepts).
-        rule: ``"readme"``: id < 500 is CT, otherwise MRI (the readme's wording; id 500 is MRI).
-            ``"organisers"``: id <= 500 is CT (the organisers' conversion tools treat id 500 as CT).
-
-    Returns:
-        ``"CT"`` or ``"MRI"``.
-
-    Raises:
-        ValueError: For an unknown rule or a value that is not a case number.
-
-    Examples:
-        >>> modality_from_id(499), modality_from_id(500), modality_from_id(500, rule="organisers")
-        ('CT', 'MRI', 'CT')
-    """
-    if rule not in MODALITY_RULES:
-        raise ValueError(f"modality rule must be one of {MODALITY_RULES}, got {rule!r}")
-    n = case_number(number)
-    limit = 500 if rule == "readme" else 501
-    return "CT" if n < limit else "MRI"
-
-
-def modality_from_scanner(model_name: Any) -> str | None:
-    """The modality of a scanner model named in the metadata CSV, or None if the model is not known.
-
-    Introduced in chapter *Getting the data*. Plain Python.
-
-    Args:
-        model_name: The ``Manufacturer's Model Name`` cell (case and spacing are ignored).
-
-    Returns:
-        ``"CT"`` for a model in :data:`CT_SCANNERS`, ``"MRI"`` for one in :data:`MRI_SCANNERS`, else None.
-
-    Examples:
-        >>> modality_from_scanner("Aquilion ONE"), modality_from_scanner("signa  hde"), modality_from_scanner(None)
-        ('CT', 'MRI', None)
-    """
-    if model_name is None or (isinstance(model_name, float) and math.isnan(model_name)):
-        return None
-    return _SCANNER_MODALITY.get(_scanner_key(model_name))
-
-
-def parse_age(age: Any) -> int | None:
-    """Age in whole years from a DICOM age string (``"061Y"``), or None when missing or unreadable.
-
-    Introduced in chapter *Exploring the data*. Plain Python (``re``); DICOM ages are ``nnnD``, ``nnnW``,
-    ``nnnM`` or ``nnnY``; days, weeks and months are floored to whole years.
-
-    Args:
-        age: The ``Patient's Age`` cell: a string like ``"061Y"``, a number, or empty.
-
-    Returns:
-        The age in years, or None.
-
-    Examples:
-        >>> parse_age("061Y"), parse_age("018M"), parse_age(45), parse_age(""), parse_age(None)
-        (61, 1, 45, None, None)
-    """
-    if age is None or isinstance(age, bool):
-        return None
-    if isinstance(age, numbers.Number):
-        return None if isinstance(age, float) and math.isnan(age) else int(age)
-    match = re.fullmatch(r"\s*(\d+)\s*([DWMY]?)\s*", str(age), flags=re.IGNORECASE)
-    if not match:
-        return None
-    value, unit = int(match.group(1)), match.group(2).upper() or "Y"
-    return {"Y": value, "M": value // 12, "W": value // 52, "D": value // 365}[unit]
-
-
-def find_metadata_csv(root: str | os.PathLike) -> Path | None:
-    """Find the AMOS metadata CSV for a dataset root.
-
-    Introduced in chapter *Getting the data*. Looks for ``labeled_data_meta_0000_0599.csv`` in ``root``
-    and in ``root``'s parent (where the downloader puts it, beside ``amos22/``), then for any
-    ``labeled_data_meta*.csv`` in the same two folders.
-
-    Args:
-        root: The dataset folder (the one holding ``dataset.json``).
-
-    Returns:
-        The CSV path, or None when there is none.
-
-    Examples:
-        >>> find_metadata_csv("/nonexistent") is None
-        True
-    """
-    root = Path(root)
-    folders = [root, root.parent] if root.parent != root else [root]
-    for folder in folders:
-        candidate = folder / METADATA_CSV_NAME
-        if candidate.is_file():
-            return candidate
-    for folder in folders:
-        if folder.is_dir():
-            matches = sorted(p for p in folder.glob("labeled_data_meta*.csv") if p.is_file())
-            if matches:
-                return matches[0]
-    return None
-
-
-def _read_metadata(path: Path) -> pd.DataFrame:
-    """Read the metadata CSV, indexed by case number; every error names the file."""
-    try:
-        # dtype=str keeps ids, dates and ages exactly as written; utf-8-sig drops a spreadsheet's BOM.
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{path}: cannot read metadata CSV ({type(exc).__name__}: {exc})") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if "amos_id" not in frame.columns:
-        raise ValueError(f"{path}: metadata CSV has no 'amos_id' column (columns: {list(frame.columns)})")
-    numbers_: list[int] = []
-    for row, value in enumerate(frame["amos_id"], start=2):  # row 1 is the header
-        try:
-            numbers_.append(case_number(str(value).strip()))
-        except ValueError:
-            raise ValueError(f"{path}: row {row}: amos_id {value!r} is not a case id like 1 or 'amos_0001'") from None
-    index = pd.Index(numbers_, name="number")
-    if index.has_duplicates:
-        dup = sorted(set(index[index.duplicated()]))
-        raise ValueError(f"{path}: amos_id listed more than once: {[case_id(n) for n in dup][:10]}")
-    frame.index = index
-    return frame
 
 
 def _load_dataset_json(path: Path) -> dict:
@@ -627,9 +427,9 @@ class AmosDataset:
                     meta[column] = None
         meta_columns = list(meta.columns)
         joined = frame.join(meta, on="number")
-        if _AGE_COLUMN in meta_columns:
-            joined["age_years"] = pd.array([parse_age(a) for a in joined[_AGE_COLUMN]], dtype="Int64")
-            position = meta_columns.index(_AGE_COLUMN) + 1
+        if AGE_COLUMN in meta_columns:
+            joined["age_years"] = pd.array([parse_age(a) for a in joined[AGE_COLUMN]], dtype="Int64")
+            position = meta_columns.index(AGE_COLUMN) + 1
             meta_columns.insert(position, "age_years")
         return joined[base + meta_columns]
 
@@ -804,7 +604,7 @@ def load_amos(
             raise FileNotFoundError(f"{csv_path}: metadata CSV does not exist")
     else:
         csv_path = find_metadata_csv(base)
-    metadata = _read_metadata(csv_path) if csv_path is not None else None
+    metadata = read_metadata(csv_path) if csv_path is not None else None
 
     cases: list[AmosCase] = []
     seen: dict[int, str] = {}
@@ -820,7 +620,7 @@ def load_amos(
         modality, source = None, "id-rule"
         if metadata is not None and number in metadata.index:
             row = {k: (None if pd.isna(v) else v) for k, v in metadata.loc[number].items() if k != "amos_id"}
-            modality = modality_from_scanner(row.get(_MODEL_COLUMN))
+            modality = modality_from_scanner(row.get(MODEL_COLUMN))
             if modality is not None:
                 source = "metadata"
         if modality is None:

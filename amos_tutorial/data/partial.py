@@ -43,20 +43,13 @@ from typing import Any, NamedTuple, Sequence
 
 from tqdm.auto import tqdm
 
-from amos_tutorial.data.download import (
-    AMOS_ZIP_NAME,
-    AMOS_ZIP_SIZE_GB,
-    COMPLETE_MARKER,
-    ZENODO_BASE_URL,
-    DownloadError,
-    UnsafeArchiveError,
-    _member_problem,
-    download_file,
-    file_url,
-)
+from amos_tutorial.data.download import AMOS_ZIP_NAME, AMOS_ZIP_SIZE_GB, ZENODO_BASE_URL, file_url
+from amos_tutorial.data.extract import COMPLETE_MARKER, UnsafeArchiveError, member_problem
+from amos_tutorial.data.fetch import DownloadError, TransferOptions, download_file
 from amos_tutorial.data.release import METADATA_CSV_NAME, RELEASE_DIR_NAME, SPLIT_FOLDERS
 from amos_tutorial.data.selection import LABELLED_SPLITS, choose_cases, parse_case_ids
 from amos_tutorial.utils.io import atomic_write_text
+from amos_tutorial.utils.options import with_settings
 
 __all__ = [
     "PARTIAL_MARKER",
@@ -269,10 +262,9 @@ def download_cases(
     seed: int | None = None,
     base_url: str = ZENODO_BASE_URL,
     metadata: bool = True,
-    timeout: float = 60.0,
-    retries: int = 3,
-    retry_wait: float = 2.0,
-    progress: bool = True,
+    *,
+    options: TransferOptions | None = None,
+    **settings: Any,
 ) -> PartialDownload:
     """Fetch only the chosen cases of the remote release zip into ``dest/amos22``.
 
@@ -287,10 +279,11 @@ def download_cases(
         seed: None: the lowest case numbers first; an integer: a seeded shuffle decides.
         base_url: Folder URL of the record's files (a mirror, or a local test server).
         metadata: Also download the metadata CSV (it decides the modality and scanner of each case).
-        timeout: Seconds to wait for the server.
-        retries: Retries of a member whose transfer was cut, in this run.
-        retry_wait: Seconds before a retry.
-        progress: Show a tqdm progress bar.
+        options: Timeout (seconds to wait for the server), retries of a member whose transfer was cut (in
+            this run), seconds before a retry, progress bar (:class:`~amos_tutorial.data.fetch.TransferOptions`;
+            default ``TransferOptions(retries=3)``).
+        **settings: Fields of :class:`~amos_tutorial.data.fetch.TransferOptions` given as keywords
+            (``progress=False``...); they override ``options``.
 
     Returns:
         A :class:`PartialDownload` (folder, cases, bytes received and the zip's size).
@@ -301,8 +294,11 @@ def download_cases(
         DownloadError: On a missing or corrupt member (the message names it) or a failed connection.
         UnsafeArchiveError: If a chosen member's path would escape the folder.
         ValueError: On a bad argument or a case id not in the release.
+        TypeError: For a keyword that is not a field of :class:`~amos_tutorial.data.fetch.TransferOptions`.
         FileExistsError: If ``dest/amos22`` exists but was not written by this function.
     """
+    transfer = with_settings(TransferOptions, TransferOptions(retries=3) if options is None else options, settings)
+    timeout, retries, retry_wait, progress = transfer.timeout, transfer.retries, transfer.retry_wait, transfer.progress
     try:
         import requests
         from remotezip import RemoteZipError
@@ -370,7 +366,7 @@ def download_cases(
                 info = zf.NameToInfo.get(prefix + rel)
                 if info is None:
                     raise DownloadError(f"{url}: member {prefix + rel!r}, listed in dataset.json, is not in the zip")
-                problem = _member_problem(info)
+                problem = member_problem(info)
                 if problem:
                     raise UnsafeArchiveError(f"{url}: entry {info.filename!r} {problem}; not fetched")
                 infos.append((rel, info))

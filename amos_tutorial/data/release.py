@@ -10,6 +10,7 @@ read by third-party loaders (column names, scanner models).
 from __future__ import annotations
 
 __all__ = [
+    "AMOS_ZIP_MD5",
     "RELEASE_DIR_NAME",
     "METADATA_CSV_NAME",
     "METADATA_COLUMNS",
@@ -18,6 +19,8 @@ __all__ = [
     "MRI_SCANNERS",
 ]
 
+#: MD5 of ``amos22.zip`` as published by a third-party download script (torch-em): UNVERIFIED.
+AMOS_ZIP_MD5 = "67717b2a483ac0744c89c3016b7aaef7"
 #: Folder created by unzipping ``amos22.zip``.
 RELEASE_DIR_NAME = "amos22"
 #: The metadata CSV, a separate download of Zenodo record 7262581.

@@ -52,7 +52,8 @@ Examples:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
@@ -63,6 +64,7 @@ from monai.networks.blocks.convolutions import Convolution
 from amos_tutorial.models._blocks import as_3tuple, check_input, select_outputs
 from amos_tutorial.models.monai_nets import CNN_RECIPE
 from amos_tutorial.models.registry import ModelSpec, register_model
+from amos_tutorial.utils.options import with_settings
 
 __all__ = [
     "sine_position_encoding_3d",
@@ -70,6 +72,7 @@ __all__ = [
     "MSDeformableAttention3d",
     "DeTransLayer",
     "DeTransEncoder",
+    "DeTransConfig",
     "CoTr",
     "build_cotr",
     "COTR_SPEC",
@@ -335,6 +338,29 @@ class DeTransEncoder(nn.Module):
         return outs
 
 
+@dataclass(frozen=True)
+class DeTransConfig:
+    """The DeTrans encoder of :class:`CoTr`, with the paper's constructor arguments.
+
+    Introduced in chapter *Training the baselines*.
+
+    Attributes:
+        dim: DeTrans token width.
+        depth: DeTrans layers.
+        num_heads: DeTrans attention heads.
+        num_points: Sampling points per head and level.
+        ffn_dim: DeTrans feed-forward width.
+        dropout: DeTrans dropout.
+    """
+
+    dim: int = 384
+    depth: int = 6
+    num_heads: int = 6
+    num_points: int = 4
+    ffn_dim: int = 1536
+    dropout: float = 0.1
+
+
 class CoTr(nn.Module):
     """CoTr segmentation network (CNN encoder, DeTrans encoder, CNN decoder).
 
@@ -348,18 +374,17 @@ class CoTr(nn.Module):
         blocks: Residual blocks in each of the three encoder stages.
         stem_stride: Stride (x, y, z) of the stem convolution.
         detrans_levels: How many of the coarsest encoder levels (1-3) go through DeTrans.
-        dim: DeTrans token width.
-        depth: DeTrans layers.
-        num_heads: DeTrans attention heads.
-        num_points: Sampling points per head and level.
-        ffn_dim: DeTrans feed-forward width.
-        dropout: DeTrans dropout.
         deep_supervision: In training mode, return logits at every decoder level (highest
             resolution first) instead of one tensor.
+        detrans: The DeTrans encoder (:class:`DeTransConfig`: token width, layers, heads, sampling points,
+            feed-forward width, dropout).
+        **settings: Fields of :class:`DeTransConfig` given as keywords (``dim=24``, ``depth=1``...); they
+            override ``detrans``.
 
     Raises:
         ValueError: For inconsistent arguments, and (in ``forward``) for an input whose size is not
             a multiple of :attr:`divisors` or leaves a single voxel at the coarsest level.
+        TypeError: For a keyword that is not a field of :class:`DeTransConfig`.
 
     Examples:
         >>> import torch
@@ -384,15 +409,15 @@ class CoTr(nn.Module):
         blocks: Sequence[int] = (3, 3, 2),
         stem_stride: int | Sequence[int] = (2, 2, 1),
         detrans_levels: int = 2,
-        dim: int = 384,
-        depth: int = 6,
-        num_heads: int = 6,
-        num_points: int = 4,
-        ffn_dim: int = 1536,
-        dropout: float = 0.1,
+        *,
         deep_supervision: bool = False,
+        detrans: DeTransConfig | None = None,
+        **settings: Any,
     ) -> None:
         super().__init__()
+        config = with_settings(DeTransConfig, detrans, settings)
+        dim, depth, num_heads, num_points = config.dim, config.depth, config.num_heads, config.num_points
+        ffn_dim, dropout = config.ffn_dim, config.dropout
         widths, blocks = tuple(widths), tuple(blocks)
         if in_channels <= 0 or out_channels <= 0:
             raise ValueError(f"in_channels and out_channels must be positive, got {in_channels}, {out_channels}")

@@ -51,7 +51,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
@@ -63,12 +64,14 @@ from monai.networks.nets.swin_unetr import compute_mask, get_window_size, window
 from amos_tutorial.models._blocks import LayerNorm3d, as_3tuple, check_input, select_outputs
 from amos_tutorial.models.monai_nets import CNN_RECIPE
 from amos_tutorial.models.registry import ModelSpec, register_model
+from amos_tutorial.utils.options import with_settings
 
 __all__ = [
     "relative_position_index",
     "VolumeAttention",
     "VolumeTransformerBlock",
     "ConvEmbedding",
+    "NnFormerConfig",
     "NnFormer",
     "build_nnformer",
     "NNFORMER_SPEC",
@@ -336,6 +339,31 @@ def _stage(
     )
 
 
+@dataclass(frozen=True)
+class NnFormerConfig:
+    """The transformer stages of :class:`NnFormer`, with the paper's constructor arguments.
+
+    Introduced in chapter *Training the baselines*.
+
+    Attributes:
+        embed_dim: Token width of stage 1 (doubled at every stage).
+        depths: Transformer blocks of encoder stages 1-4 (the decoder mirrors stages 3-1).
+        num_heads: Heads of stages 1-4.
+        window: Local window (x, y, z) of LV-MSA.
+        global_stages: How many of the last stages use GV-MSA instead of LV-MSA (0-4).
+        mlp_ratio: MLP width relative to the token width.
+        drop_path_rate: Largest stochastic-depth rate (grows linearly over the encoder blocks).
+    """
+
+    embed_dim: int = 192
+    depths: Sequence[int] = (2, 2, 2, 2)
+    num_heads: Sequence[int] = (6, 12, 24, 48)
+    window: int | Sequence[int] = 4
+    global_stages: int = 2
+    mlp_ratio: float = 4.0
+    drop_path_rate: float = 0.0
+
+
 class NnFormer(nn.Module):
     """nnFormer segmentation network.
 
@@ -346,20 +374,18 @@ class NnFormer(nn.Module):
         in_channels: Input channels (1 for CT or MRI).
         out_channels: Classes including background (16 for AMOS).
         patch_size: Largest input (x, y, z) the network accepts; it sizes GV-MSA's bias tables.
-        embed_dim: Token width of stage 1 (doubled at every stage).
-        depths: Transformer blocks of encoder stages 1-4 (the decoder mirrors stages 3-1).
-        num_heads: Heads of stages 1-4.
         embed_patch: Down-sampling factor (x, y, z) of the embedding.
-        window: Local window (x, y, z) of LV-MSA.
-        global_stages: How many of the last stages use GV-MSA instead of LV-MSA (0-4).
-        mlp_ratio: MLP width relative to the token width.
-        drop_path_rate: Largest stochastic-depth rate (grows linearly over the encoder blocks).
         deep_supervision: In training mode, also return logits at the decoder's stage-2 and stage-3
             resolutions (list, highest resolution first).
+        config: The transformer stages (:class:`NnFormerConfig`: token width, blocks and heads per stage,
+            local window, global stages, MLP ratio, stochastic depth).
+        **settings: Fields of :class:`NnFormerConfig` given as keywords (``embed_dim=12``...); they override
+            ``config``.
 
     Raises:
         ValueError: For inconsistent arguments, and (in ``forward``) for an input that is not a
             multiple of :attr:`divisors` or is larger than ``patch_size``.
+        TypeError: For a keyword that is not a field of :class:`NnFormerConfig`.
 
     Examples:
         >>> import torch
@@ -377,17 +403,16 @@ class NnFormer(nn.Module):
         in_channels: int = 1,
         out_channels: int = 16,
         patch_size: Sequence[int] = (160, 160, 64),
-        embed_dim: int = 192,
-        depths: Sequence[int] = (2, 2, 2, 2),
-        num_heads: Sequence[int] = (6, 12, 24, 48),
         embed_patch: Sequence[int] = (4, 4, 2),
-        window: int | Sequence[int] = 4,
-        global_stages: int = 2,
-        mlp_ratio: float = 4.0,
-        drop_path_rate: float = 0.0,
+        *,
         deep_supervision: bool = False,
+        config: NnFormerConfig | None = None,
+        **settings: Any,
     ) -> None:
         super().__init__()
+        c = with_settings(NnFormerConfig, config, settings)
+        embed_dim, depths, num_heads, window = c.embed_dim, c.depths, c.num_heads, c.window
+        global_stages, drop_path_rate = c.global_stages, c.drop_path_rate
         depths, num_heads = tuple(depths), tuple(num_heads)
         if in_channels <= 0 or out_channels <= 0:
             raise ValueError(f"in_channels and out_channels must be positive, got {in_channels}, {out_channels}")

@@ -42,6 +42,7 @@ _EXPORTS = {
     "AUGMENTATIONS": "augment",
     "get_augmentation": "augment",
     "PatchSampler": "sampler",
+    "SamplerOptions": "sampler",
     "BatchPlan": "sampler",
 }
 

@@ -33,6 +33,14 @@ import numpy as np
 import torch
 
 from amos_tutorial.labels import NUM_CLASSES
+from amos_tutorial.transforms.class_indices import DEFAULT_MAX_INDICES_PER_CLASS, compute_class_indices
+from amos_tutorial.transforms.resample import (
+    apply_orientation,
+    check_affine,
+    ras_orientation,
+    resample_axes,
+    target_grid,
+)
 from amos_tutorial.utils.geometry import AFFINE_ATOL, MODALITIES, check_modality, spacing_from_affine
 
 __all__ = [
@@ -50,17 +58,11 @@ __all__ = [
     "DEFAULT_MAX_INDICES_PER_CLASS",
 ]
 
-#: Voxels kept per class for patch-centre sampling (nnU-Net keeps 10,000): enough to cover an organ,
-#: small enough that the index table of a case stays around a megabyte.
-DEFAULT_MAX_INDICES_PER_CLASS = 20_000
 #: MRI foreground: the smoothed image above this fraction of its range (darkest to brightest neighbourhood).
 #: Air noise in a z-scored MRI stays within a few percent of the range once averaged over 27 voxels, and
 #: every tissue of the body lies well above a tenth of it (the dark ones, bowel gas and the lung bases,
 #: sit inside the body's box anyway).
 MRI_FOREGROUND_FRACTION = 0.1
-# Tolerance for "this affine maps axes onto axes": the products involved are exact up to float
-# round-off, MONAI's own AFFINE_TOL is 1e-3.
-_AXIS_TOL = 1e-4
 _MAX_BAD_VALUES_SHOWN = 10
 
 
@@ -202,7 +204,7 @@ class PreprocessedCase:
 
 
 # ----------------------------------------------------------------------------------------------
-# geometry helpers
+# label checks and intensity helpers
 
 
 def _bad_label_values(label: np.ndarray | torch.Tensor) -> list[int | float]:
@@ -219,123 +221,6 @@ def _bad_label_values(label: np.ndarray | torch.Tensor) -> list[int | float]:
         wrong = (arr < 0) | (arr >= NUM_CLASSES)
     values = np.unique(arr[wrong])[:_MAX_BAD_VALUES_SHOWN].tolist()
     return [int(v) if float(v).is_integer() else float(v) for v in values]
-
-
-def _check_affine(affine: Any, what: str = "affine") -> np.ndarray:
-    aff = np.asarray(affine, dtype=np.float64)
-    if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
-        raise ValueError(f"{what} must be a finite 4x4 matrix, got shape {aff.shape}")
-    if abs(np.linalg.det(aff[:3, :3])) < 1e-12:
-        raise ValueError(f"{what} is singular (zero voxel size or collapsed axes)")
-    return aff
-
-
-def _ras_orientation(affine: np.ndarray, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """nibabel orientation transform to RAS and the affine after applying it (as MONAI's Orientation)."""
-    import nibabel as nib
-
-    src = nib.orientations.io_orientation(affine)
-    ornt = nib.orientations.ornt_transform(src, nib.orientations.axcodes2ornt("RAS"))
-    new_affine = affine @ nib.orientations.inv_ornt_aff(ornt, shape)
-    return ornt, new_affine
-
-
-def _apply_orientation(vol: torch.Tensor, ornt: np.ndarray) -> torch.Tensor:
-    """Flip then permute the spatial axes of a channel-first tensor (MONAI's order of operations)."""
-    flips = [i + 1 for i in range(3) if ornt[i, 1] == -1]
-    if flips:
-        vol = torch.flip(vol, dims=flips)
-    perm = [0] + [int(i) + 1 for i in np.argsort(ornt[:, 0])]
-    if perm != [0, 1, 2, 3]:
-        vol = vol.permute(perm)
-    return vol
-
-
-def _target_grid(affine_ras: np.ndarray, shape: Sequence[int], spacing: Sequence[float]) -> tuple[np.ndarray, tuple]:
-    """Affine and shape of the resampled grid, chosen exactly as ``monai.transforms.Spacing`` does."""
-    from monai.data.utils import AFFINE_TOL, compute_shape_offset, zoom_affine
-
-    orig = np.asarray(spacing_from_affine(affine_ras))
-    # Spacing keeps an axis untouched when it already has the target spacing (within AFFINE_TOL).
-    out_d = np.array([o if abs(o - t) <= AFFINE_TOL else t for o, t in zip(orig, spacing)], dtype=np.float64)
-    new_affine = zoom_affine(affine_ras, out_d, diagonal=False)
-    out_shape, offset = compute_shape_offset(shape, affine_ras, new_affine, scale_extent=False)
-    new_affine[:3, 3] = offset[:3]
-    return new_affine, tuple(int(s) for s in out_shape)
-
-
-def _axis_map(m: np.ndarray) -> list[tuple[int, float, float]]:
-    """Split a voxel-to-voxel affine into per-axis maps ``u[p] = a * i[j] + b``.
-
-    Returns, for each output axis ``j``, the input axis ``p``, the scale ``a`` and the offset ``b``.
-
-    Raises:
-        ValueError: If the matrix mixes axes (an oblique resampling), which orientation + spacing
-            never produce.
-    """
-    lin = m[:3, :3]
-    out = []
-    for j in range(3):
-        col = lin[:, j]
-        p = int(np.argmax(np.abs(col)))
-        rest = np.delete(col, p)
-        if abs(col[p]) < 1e-12 or np.any(np.abs(rest) > _AXIS_TOL * abs(col[p])):
-            raise ValueError(
-                "the two grids are not axis-aligned (voxel map mixes axes): cannot resample axis by axis"
-            )
-        out.append((p, float(col[p]), float(m[p, 3])))
-    if sorted(p for p, _, _ in out) != [0, 1, 2]:
-        raise ValueError("the voxel map is not a permutation of the axes")
-    return out
-
-
-def _resample_axes(
-    vol: torch.Tensor,
-    m: np.ndarray,
-    out_shape: Sequence[int],
-    mode: str,
-    fill: float | None = None,
-) -> torch.Tensor:
-    """Resample a channel-first volume with a separable voxel map ``m`` (output index -> input index).
-
-    Linear mode is exactly trilinear interpolation done as three 1-D passes; nearest rounds half to
-    even like ``grid_sample``. Coordinates are clamped to the volume (``grid_sample``'s border
-    padding). With ``fill`` set, output voxels whose centre maps outside ``[-0.5, n - 0.5]`` of an
-    input axis get ``fill`` instead (used to put a cropped volume back into a larger grid).
-    """
-    axes = _axis_map(m)
-    vol = vol.permute(0, *(p + 1 for p, _, _ in axes))  # output axis j now reads input axis axes[j][0]
-    device = vol.device
-    outside = []
-    # Shrinking axes first keeps the intermediate volumes small.
-    order = sorted(range(3), key=lambda j: out_shape[j] / max(vol.shape[j + 1], 1))
-    for j in order:
-        _, a, b = axes[j]
-        n = vol.shape[j + 1]
-        coord = torch.arange(out_shape[j], dtype=torch.float64, device=device) * a + b
-        if fill is not None:
-            outside.append((j, (coord < -0.5) | (coord > n - 0.5)))
-        coord = coord.clamp(0.0, n - 1.0)
-        view = [1, 1, 1, 1]
-        view[j + 1] = -1
-        if mode == "nearest":
-            vol = vol.index_select(j + 1, torch.round(coord).long())
-        else:
-            i0 = torch.floor(coord)
-            w = (coord - i0).to(vol.dtype).view(view)
-            i0 = i0.long()
-            i1 = (i0 + 1).clamp(max=n - 1)
-            lower = vol.index_select(j + 1, i0)
-            vol = lower.lerp_(vol.index_select(j + 1, i1), w)  # in place: the output can be GBs
-    if fill is not None:
-        mask = torch.zeros(vol.shape[1:], dtype=torch.bool, device=device)
-        for j, out_j in outside:
-            view = [1, 1, 1]
-            view[j] = -1
-            mask |= out_j.view(view)
-        if bool(mask.any()):
-            vol = vol.masked_fill_(mask.unsqueeze(0), fill)  # vol is a fresh tensor from index_select
-    return vol.contiguous()
 
 
 def _percentile(x: torch.Tensor, q: float) -> float:
@@ -421,62 +306,6 @@ def _bounding_box(mask: torch.Tensor) -> list[list[int]] | None:
     return box
 
 
-def compute_class_indices(
-    label: torch.Tensor | np.ndarray,
-    max_per_class: int | None = DEFAULT_MAX_INDICES_PER_CLASS,
-    seed: int = 0,
-) -> dict[int, torch.Tensor]:
-    """Flat voxel indices of every organ present in a label map, computed in one pass.
-
-    Introduced in chapter *Preprocessing and augmentation*. This is the table that lets the patch sampler draw a
-    patch centre inside any organ instantly (MONAI's ``RandCropByLabelClassesd`` recomputes it from
-    the whole volume on every crop unless given ``indices_key``). Built on ``torch.nonzero`` and a
-    stable sort by class.
-
-    Args:
-        label: ``(X, Y, Z)`` or ``(1, X, Y, Z)`` integer label map.
-        max_per_class: Keep at most this many voxels per class (a deterministic random subset, sorted);
-            None keeps all.
-        seed: Seed of that subset.
-
-    Returns:
-        ``{class id: int32 CPU tensor of indices into label.reshape(-1)}`` for each non-zero class present.
-
-    Examples:
-        >>> lab = torch.zeros(4, 4, 4, dtype=torch.uint8); lab[1, 2, 3] = 7
-        >>> compute_class_indices(lab)
-        {7: tensor([27], dtype=torch.int32)}
-    """
-    lab = torch.as_tensor(label)
-    if lab.ndim == 4 and lab.shape[0] == 1:
-        lab = lab[0]
-    if lab.ndim != 3:
-        raise ValueError(f"label must be (X, Y, Z) or (1, X, Y, Z), got shape {tuple(lab.shape)}")
-    if max_per_class is not None and max_per_class < 1:
-        raise ValueError(f"max_per_class must be >= 1 or None, got {max_per_class}")
-    if lab.numel() >= 2**31:
-        raise ValueError(f"label has {lab.numel()} voxels: too many for int32 indices")
-    flat = lab.reshape(-1)
-    idx = torch.nonzero(flat).flatten()
-    cls = flat[idx].long()
-    order = torch.argsort(cls, stable=True)
-    idx, cls = idx[order].cpu(), cls[order].cpu()
-    counts = torch.bincount(cls)
-    gen = torch.Generator().manual_seed(int(seed))
-    out: dict[int, torch.Tensor] = {}
-    start = 0
-    for c, n in enumerate(counts.tolist()):
-        if n == 0:
-            continue
-        part = idx[start : start + n]
-        start += n
-        if max_per_class is not None and n > max_per_class:
-            keep = torch.randperm(n, generator=gen)[:max_per_class].sort().values
-            part = part[keep]
-        out[c] = part.to(torch.int32)
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # the pipeline
 
@@ -546,7 +375,7 @@ def preprocess_array(
     if arr.ndim != 3 or min(arr.shape) < 1:
         raise ValueError(f"{name}image must be a 3-D (X, Y, Z) array, got shape {tuple(arr.shape)}")
     try:
-        aff = _check_affine(affine)
+        aff = check_affine(affine)
     except ValueError as exc:
         raise ValueError(f"{name}{exc}") from None
     shape = tuple(int(s) for s in arr.shape)
@@ -568,17 +397,17 @@ def preprocess_array(
         lab = lab.to(device=device, dtype=torch.uint8)
 
     # 1. orientation to RAS
-    ornt, aff_ras = _ras_orientation(aff, shape)
-    vol = _apply_orientation(arr[None], ornt)
-    lab_vol = None if lab is None else _apply_orientation(lab[None], ornt)
+    ornt, aff_ras = ras_orientation(aff, shape)
+    vol = apply_orientation(arr[None], ornt)
+    lab_vol = None if lab is None else apply_orientation(lab[None], ornt)
     shape_ras = tuple(int(s) for s in vol.shape[1:])
 
     # 2. resampling: output index -> input index is a per-axis scale and shift
-    new_affine, out_shape = _target_grid(aff_ras, shape_ras, config.spacing)
+    new_affine, out_shape = target_grid(aff_ras, shape_ras, config.spacing)
     vox_map = np.linalg.solve(aff_ras, new_affine)
-    vol = _resample_axes(vol, vox_map, out_shape, "linear")
+    vol = resample_axes(vol, vox_map, out_shape, "linear")
     if lab_vol is not None:
-        lab_vol = _resample_axes(lab_vol, vox_map, out_shape, "nearest")
+        lab_vol = resample_axes(lab_vol, vox_map, out_shape, "nearest")
 
     # 3. intensity
     vol = _normalise(vol, modality, config)
@@ -651,17 +480,17 @@ def resample_and_crop(
     config = PreprocessConfig(spacing=tuple(spacing), crop_foreground=crop)
     modality = check_modality(modality)
     dtype = np.asarray(image).dtype
-    aff = _check_affine(affine)
+    aff = check_affine(affine)
     arr = torch.as_tensor(np.asarray(image, dtype=np.float32))
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim != 3:
         raise ValueError(f"image must be a 3-D (X, Y, Z) array, got shape {tuple(arr.shape)}")
-    ornt, aff_ras = _ras_orientation(aff, tuple(arr.shape))
-    vol = _apply_orientation(arr[None], ornt)
-    new_affine, out_shape = _target_grid(aff_ras, tuple(vol.shape[1:]), config.spacing)
+    ornt, aff_ras = ras_orientation(aff, tuple(arr.shape))
+    vol = apply_orientation(arr[None], ornt)
+    new_affine, out_shape = target_grid(aff_ras, tuple(vol.shape[1:]), config.spacing)
     vox_map = np.linalg.solve(aff_ras, new_affine)
-    vol = _resample_axes(vol, vox_map, out_shape, "linear")
+    vol = resample_axes(vol, vox_map, out_shape, "linear")
     box = [[0, s] for s in out_shape]
     if crop:  # the crop box of the training preprocessing: found on the normalised image
         found = _bounding_box(foreground_mask(_normalise(vol[0].clone(), modality, config), modality))
@@ -678,7 +507,7 @@ def resample_and_crop(
         lab_t = torch.as_tensor((np.round(lab_arr) if lab_arr.dtype.kind == "f" else lab_arr).astype(np.uint8))
         if lab_t.ndim == 4 and lab_t.shape[-1] == 1:
             lab_t = lab_t[..., 0]
-        lab_vol = _resample_axes(_apply_orientation(lab_t[None], ornt), vox_map, out_shape, "nearest")
+        lab_vol = resample_axes(apply_orientation(lab_t[None], ornt), vox_map, out_shape, "nearest")
         lab = np.ascontiguousarray(lab_vol[0][sl].numpy())
     crop_affine = new_affine.copy()
     crop_affine[:3, 3] = new_affine[:3, :3] @ np.array([a for a, _ in box], dtype=np.float64) + new_affine[:3, 3]
@@ -798,10 +627,10 @@ def invert_to_original(
         raise ValueError(f"meta lacks {missing}: pass the meta of a PreprocessedCase")
     if not isinstance(volume, torch.Tensor) or volume.ndim != 4:
         raise ValueError(f"volume must be a (C, X, Y, Z) tensor, got {getattr(volume, 'shape', type(volume))}")
-    pre_affine = _check_affine(meta["affine"], "meta['affine']")
-    orig_affine = _check_affine(meta["original_affine"], "meta['original_affine']")
+    pre_affine = check_affine(meta["affine"], "meta['affine']")
+    orig_affine = check_affine(meta["original_affine"], "meta['original_affine']")
     orig_shape = tuple(int(s) for s in meta["original_shape"])
     vox_map = np.linalg.solve(pre_affine, orig_affine)  # original index -> preprocessed index
     if mode == "trilinear" and not volume.is_floating_point():
         volume = volume.float()
-    return _resample_axes(volume, vox_map, orig_shape, "nearest" if mode == "nearest" else "linear", fill=fill)
+    return resample_axes(volume, vox_map, orig_shape, "nearest" if mode == "nearest" else "linear", fill=fill)

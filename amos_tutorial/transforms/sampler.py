@@ -46,8 +46,9 @@ from amos_tutorial.transforms.augment import (
 )
 from amos_tutorial.transforms.preprocessing import PreprocessedCase, compute_class_indices
 from amos_tutorial.utils.geometry import check_patch_size
+from amos_tutorial.utils.options import with_settings
 
-__all__ = ["PatchSampler", "BatchPlan", "batch_seed"]
+__all__ = ["PatchSampler", "SamplerOptions", "BatchPlan", "batch_seed"]
 
 # With augment=False the same numbers are drawn and none applied, so the crops of batch k do not
 # depend on whether augmentation is on.
@@ -113,6 +114,34 @@ def _copy_crop(dst: torch.Tensor, vol: torch.Tensor, start: Sequence[int], fill:
     dst[tuple(dst_sl)].copy_(vol[tuple(src_sl)])
 
 
+@dataclass(frozen=True)
+class SamplerOptions:
+    """The less common settings of a :class:`PatchSampler`: sharding, centre choice, augmentation, storage.
+
+    Introduced in chapter *Preprocessing and augmentation*.
+
+    Attributes:
+        rank: This process's rank in a distributed run.
+        world_size: Number of ranks; rank ``r`` samples only ``volumes[r::world_size]``.
+        foreground_prob: Probability that a patch is centred on an organ voxel (0.5: MONAI's pos=1, neg=1).
+        class_weights: ``NUM_CLASSES`` weights for choosing the organ (index 0, background, is ignored);
+            default equal weights over the organs present in the chosen volume.
+        augment_config: Probabilities and ranges of the augmentation (default :class:`AugmentConfig`).
+        cache_on_device: Keep the volumes on ``device``; None decides by ``device_memory_gb``.
+        device_memory_gb: Budget for the volumes on a GPU; None: half of the free GPU memory.
+        image_dtype: Storage type of the images (``torch.float16`` halves the memory; batches are float32).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    foreground_prob: float = 0.5
+    class_weights: Sequence[float] | None = None
+    augment_config: AugmentConfig | None = None
+    cache_on_device: bool | None = None
+    device_memory_gb: float | None = None
+    image_dtype: torch.dtype = torch.float32
+
+
 class PatchSampler:
     """Organ-weighted random patches with augmentation, a whole batch at a time, on any device.
 
@@ -131,15 +160,10 @@ class PatchSampler:
             one of :data:`~amos_tutorial.transforms.augment.AUGMENTATIONS` (``"off"``, ``"default"``,
             ``"da5"``), which then sets ``augment_config``.
         seed: Seed of the whole stream of batches.
-        rank: This process's rank in a distributed run.
-        world_size: Number of ranks; rank ``r`` samples only ``volumes[r::world_size]``.
-        foreground_prob: Probability that a patch is centred on an organ voxel (0.5: MONAI's pos=1, neg=1).
-        class_weights: ``NUM_CLASSES`` weights for choosing the organ (index 0, background, is ignored);
-            default equal weights over the organs present in the chosen volume.
-        augment_config: Probabilities and ranges of the augmentation (default :class:`AugmentConfig`).
-        cache_on_device: Keep the volumes on ``device``; None decides by ``device_memory_gb``.
-        device_memory_gb: Budget for the volumes on a GPU; None: half of the free GPU memory.
-        image_dtype: Storage type of the images (``torch.float16`` halves the memory; batches are float32).
+        options: The less common settings (:class:`SamplerOptions`: rank and world size, ``foreground_prob``,
+            ``class_weights``, ``augment_config``, storage on the device, image dtype).
+        **settings: Fields of :class:`SamplerOptions` given as keywords (``rank=1``, ``class_weights=w``...);
+            they override ``options``.
 
     Attributes:
         case_ids: The case ids of this rank's shard.
@@ -147,6 +171,7 @@ class PatchSampler:
 
     Raises:
         ValueError: On bad arguments or volumes without labels.
+        TypeError: For a keyword that is not a field of :class:`SamplerOptions`.
 
     Examples:
         >>> sampler = PatchSampler(cases, (64, 64, 64), batch_size=2, device="cuda", seed=1)  # doctest: +SKIP
@@ -163,16 +188,14 @@ class PatchSampler:
         organ_weighted: bool = True,
         augment: bool | str = True,
         seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
         *,
-        foreground_prob: float = 0.5,
-        class_weights: Sequence[float] | None = None,
-        augment_config: AugmentConfig | None = None,
-        cache_on_device: bool | None = None,
-        device_memory_gb: float | None = None,
-        image_dtype: torch.dtype = torch.float32,
+        options: SamplerOptions | None = None,
+        **settings: object,
     ) -> None:
+        o = with_settings(SamplerOptions, options, settings)
+        rank, world_size, foreground_prob, class_weights = o.rank, o.world_size, o.foreground_prob, o.class_weights
+        augment_config, image_dtype = o.augment_config, o.image_dtype
+        cache_on_device, device_memory_gb = o.cache_on_device, o.device_memory_gb
         patch = check_patch_size(patch_size)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -28,12 +28,14 @@ import numpy as np
 
 from amos_tutorial.labels import LABELS, NUM_CLASSES, label_colormap
 from amos_tutorial.utils.geometry import spacing_from_affine
+from amos_tutorial.utils.options import with_settings
 from amos_tutorial.viz._figure import new_figure
 
 __all__ = [
     "CT_WINDOWS",
     "PLANES",
     "CanonicalVolume",
+    "SliceOptions",
     "display_slice",
     "organ_legend_handles",
     "plane_aspect",
@@ -313,22 +315,43 @@ def organ_legend_handles(label_ids: Sequence[int] | None = None) -> list[Any]:
     ]
 
 
+@dataclass(frozen=True)
+class SliceOptions:
+    """How :func:`show_slices` draws: which planes, the window, the overlay and the figure's decorations.
+
+    Introduced in chapter *Exploring the data*.
+
+    Attributes:
+        planes: Which planes to draw, in order.
+        window: Intensity window, see :func:`window_limits`.
+        modality: ``"CT"`` or ``"MRI"``, picks the automatic window.
+        alpha: Opacity of the label overlay.
+        legend: Add a legend of the organs visible in the drawn slices.
+        orientation_labels: Write the anatomical directions (R/L, A/P, S/I) at the panel edges.
+        title: Figure title.
+        panel_size: Height in inches of one panel when a new figure is made.
+    """
+
+    planes: Sequence[str] = PLANES
+    window: str | tuple[float, float] | None = "auto"
+    modality: str | None = None
+    alpha: float = 0.45
+    legend: bool = True
+    orientation_labels: bool = True
+    title: str | None = None
+    panel_size: float = 3.4
+
+
 def show_slices(
     image: np.ndarray,
     label: np.ndarray | None = None,
     affine: np.ndarray | None = None,
     *,
-    planes: Sequence[str] = PLANES,
     position: Sequence[int] | None = None,
     organ: int | None = None,
-    window: str | tuple[float, float] | None = "auto",
-    modality: str | None = None,
-    alpha: float = 0.45,
-    legend: bool = True,
-    orientation_labels: bool = True,
-    title: str | None = None,
     axes: Sequence[Any] | None = None,
-    panel_size: float = 3.4,
+    options: SliceOptions | None = None,
+    **settings: Any,
 ):
     """Axial, coronal and sagittal views of a volume with its label overlay.
 
@@ -339,30 +362,30 @@ def show_slices(
         image: 3-D image array in the axis order of ``affine``.
         label: Optional label map (0-15) on the same grid.
         affine: Voxel-to-world matrix of the file (None: identity).
-        planes: Which planes to draw, in order.
         position: Voxel (R, A, S) position in the *canonical* volume the planes cut through; default
             from :func:`slice_position`.
         organ: Centre the planes on this organ id (ignored when ``position`` is given).
-        window: Intensity window, see :func:`window_limits`.
-        modality: ``"CT"`` or ``"MRI"``, picks the automatic window.
-        alpha: Opacity of the label overlay.
-        legend: Add a legend of the organs visible in the drawn slices.
-        orientation_labels: Write the anatomical directions (R/L, A/P, S/I) at the panel edges.
-        title: Figure title.
         axes: Existing matplotlib axes, one per plane (the figure is taken from the first).
-        panel_size: Height in inches of one panel when a new figure is made.
+        options: How to draw (:class:`SliceOptions`: planes, window, modality, alpha, legend,
+            orientation labels, title, panel size).
+        **settings: Fields of :class:`SliceOptions` given as keywords (``modality="CT"``, ``alpha=0.3``...);
+            they override ``options``.
 
     Returns:
         The matplotlib Figure.
 
     Raises:
         ValueError: For bad planes, shapes, positions or windows.
+        TypeError: For a keyword that is not a field of :class:`SliceOptions`.
 
     Examples:
         >>> img, aff = load_nifti(case.image)                   # doctest: +SKIP
         >>> show_slices(img, load_nifti(case.label)[0], aff, modality="CT")  # doctest: +SKIP
     """
-    planes = [_check_plane(p) for p in planes]
+    o = with_settings(SliceOptions, options, settings)
+    window, modality, alpha, legend, title, panel_size = o.window, o.modality, o.alpha, o.legend, o.title, o.panel_size
+    orientation_labels = o.orientation_labels
+    planes = [_check_plane(p) for p in o.planes]
     if not planes:
         raise ValueError("planes must name at least one plane")
     if not 0.0 <= alpha <= 1.0:

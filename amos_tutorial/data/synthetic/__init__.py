@@ -49,7 +49,7 @@ from __future__ import annotations
 
 
 from amos_tutorial.data.release import METADATA_COLUMNS, METADATA_CSV_NAME
-from amos_tutorial.data.synthetic.case import DEFAULT_MAX_SHAPE, SyntheticCase, synthesize_case
+from amos_tutorial.data.synthetic.case import DEFAULT_MAX_SHAPE, CaseOptions, SyntheticCase, synthesize_case
 from amos_tutorial.data.synthetic.dataset import generate_synthetic_dataset
 from amos_tutorial.data.synthetic.plan import MODALITIES, SPLITS
 from amos_tutorial.data.synthetic.scanner import CT_SCANNER_MAKERS, MRI_SCANNER_MAKERS
@@ -62,6 +62,7 @@ __all__ = [
     "METADATA_COLUMNS",
     "CT_SCANNER_MAKERS",
     "MRI_SCANNER_MAKERS",
+    "CaseOptions",
     "SyntheticCase",
     "synthesize_case",
     "generate_synthetic_dataset",

@@ -6,6 +6,7 @@ nibabel.orientations (RAS/LPS reorientation). See the package docstring for how 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -21,9 +22,11 @@ from amos_tutorial.data.synthetic.scanner import (
 )
 from amos_tutorial.data.synthetic.shapes import Grid
 from amos_tutorial.labels import NUM_CLASSES
+from amos_tutorial.utils.options import with_settings
 
 __all__ = [
-    "DEFAULT_MAX_SHAPE", "MAX_SIDE", "MAX_VOXELS", "MIN_SIDE", "SyntheticCase", "check_shape3", "synthesize_case",
+    "DEFAULT_MAX_SHAPE", "MAX_SIDE", "MAX_VOXELS", "MIN_SIDE", "CaseOptions", "SyntheticCase", "check_shape3",
+    "synthesize_case",
 ]
 
 DEFAULT_MAX_SHAPE: tuple[int, int, int] = (160, 160, 64)
@@ -76,20 +79,41 @@ def check_shape3(value: Any, name: str, minimum: int) -> tuple[int, int, int]:
     return out
 
 
+@dataclass(frozen=True)
+class CaseOptions:
+    """The acquisition and anatomy of one synthetic case that a caller may fix; the rest is drawn.
+
+    Introduced in chapter *Getting the data*.
+
+    Attributes:
+        max_shape: Largest (X, Y, Z) shape drawn, each at least 16.
+        spacing: (in-plane, in-plane, slice) in mm; drawn (0.6-0.9, 1.25-5) when None.
+        shape: Exact (X, Y, Z) shape, each at least 16; drawn up to ``max_shape`` when None.
+        orientation: ``"RAS"`` or ``"LPS"`` axis codes of the array; drawn when None.
+        image_dtype: For MRI, ``"float32"`` or ``"uint16"`` (drawn when None); CT is always ``int16``.
+        mr_contrast: For MRI, ``"T1"`` or ``"T2"`` (drawn when None).
+        has_gallbladder: False mimics a cholecystectomy (no label 4).
+        has_prostate_uterus: False leaves out label 15.
+    """
+
+    max_shape: Sequence[int] = DEFAULT_MAX_SHAPE
+    spacing: Sequence[float] | None = None
+    shape: Sequence[int] | None = None
+    orientation: str | None = None
+    image_dtype: str | None = None
+    mr_contrast: str | None = None
+    has_gallbladder: bool = True
+    has_prostate_uterus: bool = True
+
+
 def synthesize_case(
     number: int = 1,
     modality: str = "CT",
     sex: str = "M",
     *,
     seed: int = 0,
-    max_shape: Sequence[int] = DEFAULT_MAX_SHAPE,
-    spacing: Sequence[float] | None = None,
-    shape: Sequence[int] | None = None,
-    orientation: str | None = None,
-    image_dtype: str | None = None,
-    mr_contrast: str | None = None,
-    has_gallbladder: bool = True,
-    has_prostate_uterus: bool = True,
+    options: CaseOptions | None = None,
+    **settings: Any,
 ) -> SyntheticCase:
     """Synthesize one CT- or MRI-like abdomen with its 15-organ label map.
 
@@ -102,20 +126,17 @@ def synthesize_case(
         modality: ``"CT"`` or ``"MRI"``.
         sex: ``"M"`` (label 15 is a prostate) or ``"F"`` (label 15 is a uterus).
         seed: Non-negative dataset seed.
-        max_shape: Largest (X, Y, Z) shape drawn, each at least 16.
-        spacing: (in-plane, in-plane, slice) in mm; drawn (0.6-0.9, 1.25-5) when None.
-        shape: Exact (X, Y, Z) shape, each at least 16; drawn up to ``max_shape`` when None.
-        orientation: ``"RAS"`` or ``"LPS"`` axis codes of the array; drawn when None.
-        image_dtype: For MRI, ``"float32"`` or ``"uint16"`` (drawn when None); CT is always ``int16``.
-        mr_contrast: For MRI, ``"T1"`` or ``"T2"`` (drawn when None).
-        has_gallbladder: False mimics a cholecystectomy (no label 4).
-        has_prostate_uterus: False leaves out label 15.
+        options: What to fix instead of drawing (:class:`CaseOptions`: largest or exact shape, spacing,
+            orientation, MRI dtype and contrast, gallbladder, prostate/uterus).
+        **settings: Fields of :class:`CaseOptions` given as keywords (``max_shape=(48, 48, 24)``...); they
+            override ``options``.
 
     Returns:
         A :class:`SyntheticCase` ``(image, label, affine, info)``.
 
     Raises:
         ValueError: If an argument is out of range.
+        TypeError: For a keyword that is not a field of :class:`CaseOptions`.
 
     Examples:
         >>> import nibabel as nib
@@ -123,6 +144,9 @@ def synthesize_case(
         >>> nib.aff2axcodes(aff), img.shape == lab.shape, int(lab.max()) <= 15
         (('R', 'A', 'S'), True, True)
     """
+    o = with_settings(CaseOptions, options, settings)
+    max_shape, spacing, shape, orientation, image_dtype = o.max_shape, o.spacing, o.shape, o.orientation, o.image_dtype
+    mr_contrast, has_gallbladder, has_prostate_uterus = o.mr_contrast, o.has_gallbladder, o.has_prostate_uterus
     number, max_shape, shape, spacing = _check_arguments(
         number, modality, sex, seed, max_shape, shape, spacing, orientation, image_dtype, mr_contrast
     )
