@@ -394,3 +394,14 @@ def test_model_report_measures_a_training_step_and_writes_csv(tmp_path, capsys):
     lines = out.read_text().splitlines()
     assert lines[0].startswith("model,variant,patch")
     assert len(lines) == 3
+
+
+def test_nnformer_mlp_ratio_sets_the_width_of_every_blocks_mlp():
+    def widths(net):
+        return {m.linear1.out_features // m.linear1.in_features for m in net.modules() if type(m).__name__ == "MLPBlock"}
+
+    small = dict(patch_size=(32, 32, 16), embed_patch=(2, 2, 1), embed_dim=8, num_heads=(1, 1, 1, 1), window=(2, 2, 2))
+    assert widths(NnFormer(**small)) == {4}  # the paper's ratio, the default
+    assert widths(NnFormer(**small, mlp_ratio=2.0)) == {2}
+    with pytest.raises(ValueError, match="mlp_ratio"):
+        NnFormer(**small, mlp_ratio=0.0)

@@ -331,10 +331,12 @@ def _stage(
     table_window: tuple[int, int, int],
     cross: bool,
     drop_paths: Sequence[float],
+    mlp_ratio: float = 4.0,
 ) -> nn.ModuleList:
     # Local stages alternate plain and shifted windows; a global stage has nothing to shift.
     return nn.ModuleList(
-        VolumeTransformerBlock(dim, heads, window, i % 2 == 1, table_window, cross=cross, drop_path=drop_paths[i])
+        VolumeTransformerBlock(dim, heads, window, i % 2 == 1, table_window, cross=cross, drop_path=drop_paths[i],
+                               mlp_ratio=mlp_ratio)
         for i in range(depth)
     )
 
@@ -422,6 +424,8 @@ class NnFormer(nn.Module):
             raise ValueError(f"global_stages must be in 0..4, got {global_stages}")
         if not 0.0 <= drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        if not c.mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be positive, got {c.mlp_ratio}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.embed_patch = as_3tuple(tuple(embed_patch), "embed_patch")
         self.window = as_3tuple(window, "window")
@@ -450,14 +454,14 @@ class NnFormer(nn.Module):
         self.embed = ConvEmbedding(in_channels, embed_dim, self.embed_patch)
         self.encoder = nn.ModuleList(
             _stage(dims[s], depths[s], num_heads[s], None if is_global[s] else self.window, table(s), False,
-                   rates[starts[s] : starts[s] + depths[s]])
+                   rates[starts[s] : starts[s] + depths[s]], c.mlp_ratio)
             for s in range(4)
         )  # fmt: skip
         self.down = nn.ModuleList(nn.Sequential(LayerNorm3d(dims[s]), nn.Conv3d(dims[s], dims[s + 1], 3, 2, 1)) for s in range(3))
         self.up = nn.ModuleList(nn.ConvTranspose3d(dims[s + 1], dims[s], 2, 2) for s in range(3))
         self.decoder = nn.ModuleList(
             _stage(dims[s], depths[s], num_heads[s], None if is_global[s] else self.window, table(s), True,
-                   [0.0] * depths[s])
+                   [0.0] * depths[s], c.mlp_ratio)
             for s in range(3)
         )  # fmt: skip
         self.final = nn.ConvTranspose3d(dims[0], out_channels, self.embed_patch, self.embed_patch)
