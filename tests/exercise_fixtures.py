@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from amos_tutorial.exercises.evaluation import _PositionNet
+
 FIXTURES = Path(__file__).resolve().parents[1] / "amos_tutorial" / "exercises" / "fixtures"
 SEED = 0
 
@@ -198,18 +200,8 @@ def _training() -> dict[str, np.ndarray]:
     return out
 
 
-class PositionNet(torch.nn.Module):
-    """The checker's predictor whose answer depends on the position in the window (a copy of the package's)."""
-
-    def __init__(self, classes: int) -> None:
-        super().__init__()
-        self.classes = classes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spatial = x.shape[2:]
-        ramp = torch.linspace(-1.0, 1.0, spatial[0]).view(-1, *([1] * (len(spatial) - 1)))
-        base = x.mean(dim=1, keepdim=True)
-        return torch.cat([base * (k + 1) + ramp * (k - 1) for k in range(self.classes)], dim=1)
+# The checker's own predictor, whose answer depends on the position in the window: the fixtures must use it.
+PositionNet = _PositionNet
 
 
 #: (predictor: classes of the position network, or 0 for the 1x1 convolution), roi, overlap of each input.

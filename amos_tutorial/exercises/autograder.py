@@ -348,17 +348,12 @@ def write_assignment(
 
     import nbformat
 
-    from amos_tutorial.exercises.editions import refuse_overlap, default_book_dir, write_student_edition
+    from amos_tutorial.exercises.editions import chapter_paths, refuse_overlap, write_student_edition
     from amos_tutorial.utils.io import atomic_write_text
 
     require_otter()
-    book = Path(book) if book is not None else default_book_dir()
-    if not book.is_dir():
-        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
-    names = [str(c).removesuffix(".ipynb") for c in chapters] if chapters is not None else sorted(p.stem for p in book.glob("*.ipynb"))
-    missing = [c for c in names if not (book / f"{c}.ipynb").is_file()]
-    if missing:
-        raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)}")
+    book, paths = chapter_paths(book, chapters)
+    names = [p.stem for p in paths]
     refuse_overlap(Path(out) / "student", book)
     grader = Path(out) / "autograder"
     (grader / "master").mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ __all__ = [
     "INSTRUCTOR_TAG",
     "SKELETON_TAG",
     "SOLUTION_TAG",
+    "chapter_paths",
     "default_book_dir",
     "hidden_solution_metadata",
     "refuse_overlap",
@@ -55,6 +56,32 @@ _BADGE = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\
 def default_book_dir() -> Path:
     """The ``book/`` folder of a source checkout (next to the package folder)."""
     return Path(__file__).resolve().parents[2] / "book"
+
+
+def chapter_paths(book: str | Path | None = None, chapters: Iterable[str] | None = None) -> tuple[Path, list[Path]]:
+    """The book folder and the chapters of it to use: all of them (by name) or ``chapters``, in that order.
+
+    Args:
+        book: The book folder (default: :func:`default_book_dir`).
+        chapters: Chapter names (``"training"`` or ``"training.ipynb"``), or None for every chapter.
+
+    Returns:
+        ``(book folder, chapter notebooks)``.
+
+    Raises:
+        FileNotFoundError: If the book folder or a named chapter does not exist (one line naming them).
+    """
+    book = Path(book) if book is not None else default_book_dir()
+    if not book.is_dir():
+        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
+    paths = sorted(book.glob("*.ipynb"))
+    if chapters is None:
+        return book, paths
+    wanted = [str(c).removesuffix(".ipynb") for c in chapters]
+    missing = [c for c in wanted if not (book / f"{c}.ipynb").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)} (have {', '.join(p.stem for p in paths)})")
+    return book, [book / f"{c}.ipynb" for c in wanted]
 
 
 def hidden_solution_metadata() -> dict[str, Any]:
@@ -215,16 +242,7 @@ def write_student_edition(
     from amos_tutorial.notebook import colab_url
     from amos_tutorial.utils.io import atomic_write_text
 
-    book = Path(book) if book is not None else default_book_dir()
-    if not book.is_dir():
-        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
-    paths = sorted(book.glob("*.ipynb"))
-    if chapters is not None:
-        wanted = [str(c).removesuffix(".ipynb") for c in chapters]
-        missing = [c for c in wanted if not (book / f"{c}.ipynb").is_file()]
-        if missing:
-            raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)} (have {', '.join(p.stem for p in paths)})")
-        paths = [book / f"{c}.ipynb" for c in wanted]
+    book, paths = chapter_paths(book, chapters)
     out = Path(out)
     refuse_overlap(out, book)
     target = out / "book"

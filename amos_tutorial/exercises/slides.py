@@ -43,19 +43,10 @@ def write_slides(out: str | Path, book: str | Path | None = None, chapters: Iter
     import nbformat
     from nbconvert import SlidesExporter
 
-    from amos_tutorial.exercises.editions import default_book_dir
+    from amos_tutorial.exercises.editions import chapter_paths
     from amos_tutorial.utils.io import atomic_write_text
 
-    book = Path(book) if book is not None else default_book_dir()
-    if not book.is_dir():
-        raise FileNotFoundError(f"{book}: no book folder here (pass the book/ folder of a source checkout)")
-    paths = sorted(book.glob("*.ipynb"))
-    if chapters is not None:
-        wanted = [str(c).removesuffix(".ipynb") for c in chapters]
-        missing = [c for c in wanted if not (book / f"{c}.ipynb").is_file()]
-        if missing:
-            raise FileNotFoundError(f"{book}: no chapter {', '.join(missing)} (have {', '.join(p.stem for p in paths)})")
-        paths = [book / f"{c}.ipynb" for c in wanted]
+    book, paths = chapter_paths(book, chapters)
     exporter = SlidesExporter()
     written = []
     for path in paths:
