@@ -1,10 +1,11 @@
-"""Every chapter that branches on the data, on a copy of AMOS that is not the full release: CT only, no metadata
-CSV, 4 cases.
+"""Every chapter that branches on the data, on a copy of AMOS that is not the full release: CT only, the training
+split only, no metadata CSV, 4 cases.
 
 A reader's own copy often differs from the synthetic set the book is written on: the metadata CSV is a
-separate download, a Task 1 user keeps only CT. Each chapter must still run to the end on such a copy,
+separate download, a Task 1 user keeps only CT, a first download often holds only the training split (the runs
+then hold out training cases, and later chapters score those, read from the runs' records). Each chapter must still run to the end on such a copy,
 and say in the page which sections it skipped (``skip_note``/``page_note`` outputs). The copy is a
-synthetic variant (``amos data synth --cases 4 --modalities CT --no-metadata``), pointed at through
+synthetic variant (``amos data synth --cases 4 --modalities CT --splits training --no-metadata``), pointed at through
 ``$AMOS_DATA`` exactly as a reader's own folder would be. Smoke mode and few cases keep the runs cheap.
 """
 
@@ -31,13 +32,13 @@ def _branches_on_the_data(path: Path) -> bool:
 
 CHAPTERS = [p for p in sorted((REPO_ROOT / "book").glob("*.ipynb")) if _branches_on_the_data(p)]
 CHAPTER_IDS = [p.stem for p in CHAPTERS]
-VARIANT = {"n_cases": 4, "modalities": ("CT",), "metadata": False}
+VARIANT = {"n_cases": 4, "modalities": ("CT",), "splits": ("training",), "metadata": False}
 # Notes each chapter must show on this copy (the start of their bold lead).
 EXPECTED_NOTES = {
     "getting_the_data": ["Metadata unknown"],
     "exploring_the_data": ["Metadata unknown", "Skipped: the metadata figure", "Skipped: the MRI case"],
     "preprocessing": ["Skipped: the MRI column"],
-    "evaluation": ["One modality"],
+    "evaluation": ["No validation split", "One modality"],
     "winners": ["Skipped: the fold runs, the ensemble and the post-processing", "Skipped: the post-processing plan"],
 }
 

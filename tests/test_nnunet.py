@@ -120,7 +120,7 @@ def test_book_training_takes_nnunet_folds(release, tmp_path, synthetic_root):
     from amos_tutorial.training.volumes import prepare_volumes
 
     config = make_config("unet", preset="quick", data=release, fold=1, cache_dir=str(tmp_path))
-    train_vols, val_vols, _ = prepare_volumes(config, progress=False, log=lambda msg: None)
+    train_vols, val_vols, _, _ = prepare_volumes(config, progress=False, log=lambda msg: None)
     expected = crossval_folds(nnunet_case_ids(release, 2))[1]
     assert sorted(v.case_id for v in train_vols) == expected["train"]
     assert sorted(v.case_id for v in val_vols) == expected["val"]

@@ -86,3 +86,46 @@ def test_recorded_cases_are_the_runs_own_not_chosen_again(synthetic_root, tmp_pa
     run.cases_path.write_text(json.dumps({"validation": {"amos_9999": "CT"}}))
     with pytest.raises(FileNotFoundError, match=r"cases.json: validation case\(s\) amos_9999 not in"):
         run.recorded_cases(data)
+
+
+def test_scored_cases_come_from_the_records_of_all_runs(synthetic_root, tmp_path):
+    import json
+
+    from amos_tutorial.data.layout import load_amos
+    from amos_tutorial.data.splits import HELD_OUT, VALIDATION_SPLIT, labelled_cases
+    from amos_tutorial.training.rundir import scored_cases
+
+    data = load_amos(synthetic_root)
+    train = [c.case_id for c in labelled_cases(data, "training")]
+    val = [c.case_id for c in labelled_cases(data, "validation")]
+    assert len(train) >= 2
+    assert val
+
+    def run(name, training, validation, **extra):
+        folder = RunDir(tmp_path / name)
+        folder.write_cases(2, [data.case(c) for c in training], [data.case(c) for c in validation], **extra)
+        return folder.path
+
+    # Runs that validated on part of the validation split are scored on all of it (none trained on it).
+    split_runs = [run("a", train, val[:1], source=VALIDATION_SPLIT), run("b", train, val[:2], source=VALIDATION_SPLIT)]
+    held = scored_cases(split_runs, data)
+    assert ([c.case_id for c in held.val], held.source, held.from_split) == (val, VALIDATION_SPLIT, True)
+    assert json.loads(RunDir(split_runs[0]).cases_path.read_text())["source"] == VALIDATION_SPLIT
+    # Runs that held out training cases are scored on those, which must be the same for every run.
+    held_runs = [run("c", train[:-1], train[-1:], source=HELD_OUT), run("d", train[:-1], train[-1:], source=HELD_OUT)]
+    held = scored_cases(held_runs, data)
+    assert ([c.case_id for c in held.val], held.source, held.from_split) == (train[-1:], HELD_OUT, False)
+    assert [c.case_id for c in held.train] == train[:-1]
+    other = run("e", train[1:], train[:1], source=HELD_OUT)
+    with pytest.raises(ValueError, match=r"c/cases.json: the runs held out no case in common \(c: .*e: .*same cases"):
+        scored_cases([*held_runs, other], data)
+    wider = run("g", [], train, source=HELD_OUT)  # held out more: the runs are scored on the cases all held out
+    assert [c.case_id for c in scored_cases([wider, *held_runs], data).val] == train[-1:]
+    # A run that trained on a case the others held out is refused, naming its record.
+    leaky = run("f", train, train[-1:], source=HELD_OUT)
+    with pytest.raises(ValueError, match=rf"f/cases.json: trained on {train[-1]}, which would be scored"):
+        scored_cases([*held_runs, leaky], data)
+    with pytest.raises(ValueError, match="runs is empty"):
+        scored_cases([], data)
+    with pytest.raises(FileNotFoundError, match="no record of the run's cases"):
+        scored_cases([tmp_path / "none"], data)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from amos_tutorial.data.splits import HELD_OUT, VALIDATION_SPLIT, labelled_cases, run_cases
-from amos_tutorial.data.subsets import validation_cases
 from amos_tutorial.data.tasks import TASKS, get_task
 
 PACKAGE = Path(__file__).resolve().parents[1] / "amos_tutorial"
@@ -67,9 +66,6 @@ def test_run_cases_rule(data, task, n, train, val, source):
     assert ids(cases.val) == [f"amos_{i:04d}" for i in val]
     assert cases.source == source
     assert cases.from_split == (source == VALIDATION_SPLIT)
-    chosen = validation_cases(data, n, task)
-    assert ids(chosen.cases) == ids(cases.val)
-    assert chosen.source == cases.source
 
 
 def test_folds_draw_from_both_splits_of_the_task():
@@ -109,6 +105,31 @@ def test_the_bench_scores_the_whole_validation_split_and_trains_on_run_cases(syn
     assert split["eval_source"] == "AMOS validation split (labelsVa)"
 
 
+def test_the_bench_reads_each_runs_record_before_scoring_it(tmp_path):
+    import json
+
+    from amos_tutorial.benchmark.split import check_run_cases
+    from amos_tutorial.training.rundir import RunDir
+
+    run = RunDir(tmp_path / "unet")
+    run.path.mkdir()
+    split = {"train_cases": ["amos_0001", "amos_0002"], "eval_cases": ["amos_0008"]}
+    record = {"task": 2, "training": {"amos_0001": "CT", "amos_0002": "CT"}, "validation": {"amos_0008": "CT"}}
+    run.cases_path.write_text(json.dumps(record))
+    said = []
+    check_run_cases(run.path, split, said.append)
+    assert said == []
+    record["training"] = {"amos_0001": "CT", "amos_0003": "CT"}  # one case failed to preprocess, another came in
+    run.cases_path.write_text(json.dumps(record))
+    check_run_cases(run.path, split, said.append)
+    assert said == [f"{run.cases_path}: trained on 2 case(s), the benchmark's split lists 2; not trained on "
+                    "amos_0002; also trained on amos_0003"]
+    record["training"]["amos_0008"] = "CT"  # a run trained elsewhere, on an evaluation case
+    run.cases_path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"unet/cases.json: trained on amos_0008, which would be scored"):
+        check_run_cases(run.path, split, said.append)
+
+
 # Homes retired by run_cases and the task table: none of them may come back.
 RETIRED = {
     "a task's modalities typed out": r"""\{\s*1:\s*\("CT",?\)""",
@@ -118,6 +139,7 @@ RETIRED = {
     "a filter of labelled cases by split": r"dataset\.split\([^)]*\)\s*if c\.has_label",
     "a pool of fold cases": r"_labelled_pool|fold_cases\(\[c\.case_id",
     "a task check of its own": r"task must be 1",
+    "validation cases chosen again instead of read from cases.json": r"\bvalidation_cases\(|ValidationCases",
 }
 
 
@@ -132,3 +154,11 @@ def test_retired_copies_are_gone(what):
         if re.search(RETIRED[what], line)
     ]
     assert found == [], f"{what}: use amos_tutorial.data.splits.run_cases / data.tasks.TASKS instead"
+
+
+def test_chapters_read_the_scored_cases_from_the_runs():
+    book = PACKAGE.parent / "book"
+    found = [path.name for path in sorted(book.rglob("*.ipynb")) if re.search(RETIRED[
+        "validation cases chosen again instead of read from cases.json"], path.read_text(encoding="utf-8"))]
+    assert found == []
+    assert "scored_cases(RUN_DIRS.values()" in (book / "evaluation.ipynb").read_text(encoding="utf-8")

@@ -283,7 +283,7 @@ def _fixed_set_loss(model: torch.nn.Module, volumes, config: TrainConfig) -> flo
 def test_every_model_learns_on_synthetic_data(name, synthetic_root, cache, tmp_path):
     result = _train(synthetic_root, cache, tmp_path / name, model=name, iterations=20, iterations_per_epoch=10)
     config = result.config
-    volumes, _, _ = prepare_volumes(config, progress=False, log=lambda m: None)
+    volumes, _, _, _ = prepare_volumes(config, progress=False, log=lambda m: None)
     torch.manual_seed(config.seed)  # the trainer's initial weights
     initial = build_model_for_patch(name, config.variant, config.patch_size, config.preprocess["spacing"])
     trained, _ = load_run(result.run_dir, checkpoint="last")

@@ -18,7 +18,8 @@ from amos_tutorial.cli import main
 from amos_tutorial.data import synthetic
 from amos_tutorial.data.layout import METADATA_COLUMNS, METADATA_CSV_NAME, load_amos
 from amos_tutorial.data.stats import tidy_metadata
-from amos_tutorial.data.subsets import HELD_OUT, VALIDATION_SPLIT, link_cases, validation_cases
+from amos_tutorial.data.splits import HELD_OUT, VALIDATION_SPLIT, run_cases
+from amos_tutorial.data.subsets import link_cases
 from amos_tutorial.notebook import PageNote, page_note, skip_note
 
 SHAPE = (32, 32, 16)
@@ -137,24 +138,22 @@ def test_metadata_columns_exist_without_a_csv(ct_no_meta, mri_two):
     assert load_amos(mri_two).metadata_note() is None
 
 
-def test_validation_cases_follow_the_trainer_rule(ct_no_meta, mri_two, tmp_path):
-    held = validation_cases(load_amos(ct_no_meta), n=1)
+def test_held_out_cases_are_linked_as_a_validation_split(ct_no_meta, mri_two, tmp_path):
+    held = run_cases(load_amos(ct_no_meta), val_cases=1)
     assert held.from_split
     assert held.source == VALIDATION_SPLIT
-    assert [c.split for c in held.cases] == ["validation"]
+    assert [c.split for c in held.val] == ["validation"]
     ds = load_amos(mri_two)
-    held = validation_cases(ds, n=2)  # 2 training cases: one is kept to train on
+    held = run_cases(ds, val_cases=2)  # 2 training cases: one is kept to train on
     assert not held.from_split
     assert held.source == HELD_OUT
-    assert held.cases == sorted(ds.labelled(), key=lambda c: c.number)[-1:]
-    with pytest.raises(ValueError, match="positive"):
-        validation_cases(ds, n=0)
-    images, labels = link_cases(held.cases, tmp_path / "eval")
+    assert held.val == sorted(ds.labelled(), key=lambda c: c.number)[-1:]
+    images, labels = link_cases(held.val, tmp_path / "eval")
     (images / "amos_9999.nii.gz").write_bytes(b"stale")
-    images, labels = link_cases(held.cases, tmp_path / "eval")
-    assert [p.name for p in images.iterdir()] == [held.cases[0].image.name]
-    assert [p.name for p in labels.iterdir()] == [held.cases[0].label.name]
-    assert (labels / held.cases[0].label.name).read_bytes() == held.cases[0].label.read_bytes()
+    images, labels = link_cases(held.val, tmp_path / "eval")
+    assert [p.name for p in images.iterdir()] == [held.val[0].image.name]
+    assert [p.name for p in labels.iterdir()] == [held.val[0].label.name]
+    assert (labels / held.val[0].label.name).read_bytes() == held.val[0].label.read_bytes()
 
 
 def test_page_notes():
@@ -183,12 +182,18 @@ def test_modality_figure_with_one_modality():
 
 
 @pytest.mark.slow
-def test_validation_cases_agree_with_the_trainer(mri_two, tmp_path, capsys):
-    # The trainer keeps its own copy of the rule; a drift would make chapters show the wrong cases.
+def test_a_run_records_its_held_out_cases_and_the_evaluation_reads_them(mri_two, tmp_path, capsys):
+    # Later steps read the run's own record (cases.json) instead of choosing the cases again.
     from amos_tutorial.training import train
+    from amos_tutorial.training.rundir import RunDir, scored_cases
 
-    held = validation_cases(load_amos(mri_two), n=2)
+    ds = load_amos(mri_two)
     train("unet", data=str(mri_two), out=tmp_path / "run", preset="smoke", iterations=1, iterations_per_epoch=1,
           val_cases=2, progress=False)
-    log = capsys.readouterr().out
-    assert f"1 training cases, {len(held.cases)} validation cases ({held.source})" in log
+    assert f"1 training cases, 1 validation cases ({HELD_OUT})" in capsys.readouterr().out
+    record = RunDir(tmp_path / "run").cases()
+    assert record["source"] == HELD_OUT
+    held = scored_cases([tmp_path / "run"], ds)
+    assert [c.case_id for c in held.val] == list(record["validation"]) == [c.case_id for c in run_cases(ds, 2, 2).val]
+    assert [c.case_id for c in held.train] == list(record["training"])
+    assert (held.source, held.from_split) == (HELD_OUT, False)

@@ -8,8 +8,8 @@ and :func:`amos_tutorial.evaluation.evaluate_folder`.
 The protocol, the same for every step:
 
 * **Test cases**: the labelled validation split of the data folder (all of it); a copy without one uses the
-  cases the runs hold out of training (:func:`amos_tutorial.data.subsets.validation_cases`). No step trains on
-  them, and every step predicts them with the **last** checkpoint (the best one was chosen on validation cases
+  cases the runs hold out of training (:func:`amos_tutorial.data.splits.run_cases`). No step trains on
+  them (each run's ``cases.json`` is checked before it is scored), and every step predicts them with the **last** checkpoint (the best one was chosen on validation cases
   that can be test cases).
 * **Pool**: every other labelled case. The single runs train on the training split (the pool); the fold runs
   train on nnU-Net's folds of the pool, read from a folder of links (:func:`pool_folder`), so that the test
@@ -534,6 +534,7 @@ def score_ladder(
     from amos_tutorial.evaluation import evaluate_folder
     from amos_tutorial.evaluation.postprocess import choose_rules, postprocess_folder
     from amos_tutorial.inference import crossval_predictions, predict_folder
+    from amos_tutorial.training.rundir import RunDir
 
     work = Path(work)
     dataset = load_amos(ladder.root)
@@ -547,6 +548,8 @@ def score_ladder(
     work = work / key
     images, labels = link_cases([dataset.case(c) for c in ladder.test_cases] + extra, work / "test")
     steps = [s for s in STEPS if s in ladder.runs]
+    for run in (r for step in steps for r in ladder.runs[step]):  # extra cases come from another folder
+        RunDir(run).check_unseen(ladder.test_cases)  # the run's own record: never scored on a case it trained on
     predict_s: dict[str, float] = {}
     scores: dict[str, pd.DataFrame] = {}
     plan = None

@@ -9,7 +9,7 @@ and, for ``amos bench speed``, :func:`amos_tutorial.benchmark.speed.speed_benchm
 
 * the same data split: the trainer's rule (the labelled training split for training; the AMOS
   validation split, or held-out training cases when it has no labels, for evaluation), written to
-  ``split.json``;
+  ``split.json``, and each trained run's own record (``cases.json``) is checked against it before it is scored;
 * the same preprocessing (the package's default :class:`~amos_tutorial.transforms.preprocessing.PreprocessConfig`,
   hence one shared preprocessed cache), the same seed and the same evaluation conventions;
 * the same budget (:data:`BUDGETS`): ``smoke`` (tiny variants, a few iterations, CPU-friendly),
@@ -68,7 +68,7 @@ import pandas as pd
 from amos_tutorial.benchmark.budgets import BUDGETS, Budget
 from amos_tutorial.benchmark.options import BenchOptions
 from amos_tutorial.benchmark.report import write_report
-from amos_tutorial.benchmark.split import link_eval_cases, prepare_split
+from amos_tutorial.benchmark.split import check_run_cases, link_eval_cases, prepare_split
 from amos_tutorial.benchmark.results import RESULTS_FILE, bench_columns, error_line, machine_info
 from amos_tutorial.labels import ORGAN_IDS, label_by_id
 from amos_tutorial.training.rundir import RunDir
@@ -665,6 +665,7 @@ class _Run:
 
     def finish(self, name: str, model_dir: Path, state: dict[str, Any], row: dict[str, Any]) -> None:
         """Training time, prediction and evaluation of a trained model; the row is then ``ok``."""
+        check_run_cases(model_dir, self.split, self.log)
         facts = _model_facts(model_dir)
         row.update({c: v for c, v in facts.items() if c in bench_columns()})
         row["iterations"] = facts["iterations_planned"]

@@ -2,7 +2,8 @@
 
 Introduced in chapter *Benchmarking the baselines*. Builds on :func:`amos_tutorial.data.splits.run_cases` (the
 trainer's rule) and :func:`amos_tutorial.data.stats.select_cases`. ``BENCH_DIR/split.json`` records the result,
-and ``BENCH_DIR/eval/images`` and ``eval/labels`` link (or copy) the evaluation cases.
+and ``BENCH_DIR/eval/images`` and ``eval/labels`` link (or copy) the evaluation cases. Once a model is trained,
+:func:`check_run_cases` reads what its run really used (the run's ``cases.json``) before anything is scored.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
+from amos_tutorial.training.rundir import RunDir
 from amos_tutorial.utils.io import atomic_path
 
-__all__ = ["link_eval_cases", "prepare_split"]
+__all__ = ["check_run_cases", "link_eval_cases", "prepare_split"]
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -82,3 +85,25 @@ def link_eval_cases(split: dict[str, Any]) -> None:
                 stale.unlink()
         for name, source in wanted.items():
             _link_or_copy(source, folder / name)
+
+
+def check_run_cases(run_dir: str | os.PathLike, split: dict[str, Any], log: Callable[[str], None] = print) -> None:
+    """Compare a trained run's own record (``cases.json``) with the benchmark's split before scoring it.
+
+    A run that trained on an evaluation case is refused; a run whose training cases differ from the split's
+    (a case that failed to preprocess, a run trained elsewhere) is scored, and the difference is logged.
+
+    Raises:
+        ValueError: ``"PATH: trained on ..."`` when the run trained on an evaluation case.
+        FileNotFoundError: If the run has no ``cases.json``.
+    """
+    run = RunDir(run_dir)
+    run.check_unseen(split["eval_cases"])
+    trained, planned = set(run.cases().get("training", {})), set(split["train_cases"])
+    if trained != planned:
+        missing, extra = sorted(planned - trained), sorted(trained - planned)
+        log(
+            f"{run.cases_path}: trained on {len(trained)} case(s), the benchmark's split lists {len(planned)}"
+            + (f"; not trained on {', '.join(missing[:3])}" if missing else "")
+            + (f"; also trained on {', '.join(extra[:3])}" if extra else "")
+        )

@@ -37,6 +37,7 @@ __all__ = [
     "CONFIG_FILE",
     "METRICS_FILE",
     "RunDir",
+    "scored_cases",
     "seconds_per_step",
 ]
 
@@ -217,6 +218,39 @@ class RunDir:
             )
         return sorted((by_id[cid] for cid in recorded), key=lambda c: c.number)
 
+    def write_cases(self, task: int, training: Sequence[Any], validation: Sequence[Any], source: str) -> None:
+        """Record (atomically) the cases the run trains and validates on, by id with their modality, and the source.
+
+        Args:
+            task: The run's task (1 or 2).
+            training: The training cases (anything with ``case_id`` and ``modality``).
+            validation: The validation cases.
+            source: Where the validation cases come from (:class:`~amos_tutorial.data.splits.RunCases`).
+        """
+        record = {
+            "task": task,
+            "training": {c.case_id: c.modality for c in training},
+            "validation": {c.case_id: c.modality for c in validation},
+            "source": source,
+        }
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.cases_path) as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    def check_unseen(self, case_ids: Sequence[str]) -> None:
+        """Refuse to score the run on cases it trained on (its ``cases.json`` says which).
+
+        Raises:
+            ValueError: ``"PATH: trained on ..."`` naming the first such cases.
+            FileNotFoundError: If the run has no record.
+        """
+        seen = sorted(set(self.cases().get("training", {})) & set(case_ids))
+        if seen:
+            raise ValueError(
+                f"{self.cases_path}: trained on {', '.join(seen[:3])}{' ...' if len(seen) > 3 else ''}, which would "
+                f"be scored ({len(seen)} case(s)); score it on cases it held out"
+            )
+
     def seconds_per_step(self, session_starts: Sequence[int] = (), skip_first: bool = True) -> float:
         """Seconds per training step of this run (:func:`seconds_per_step` of its metrics; NaN without any)."""
         try:
@@ -228,3 +262,50 @@ class RunDir:
                 f"{self.metrics_path}: no 'seconds'/'iteration' columns; not a metrics table of `amos train`"
             )
         return seconds_per_step(frame, session_starts, skip_first)
+
+
+def scored_cases(runs: Sequence[str | os.PathLike], dataset: Any) -> Any:
+    """The labelled cases on which to score several runs, read from their ``cases.json`` records.
+
+    Introduced in chapter *Evaluating segmentations*. Nothing is chosen again: when every run validated on the
+    release's validation split, the whole labelled validation split (``imagesVa``/``labelsVa``), which none of
+    them trained on; otherwise the cases that every run held out of training (runs of Task 1 and Task 2 hold out
+    different cases of a copy with MRI). Either way, no run trained on a returned case.
+
+    Args:
+        runs: Run folders (each with a ``cases.json``).
+        dataset: The :class:`~amos_tutorial.data.layout.AmosDataset` the runs were trained on.
+
+    Returns:
+        A :class:`~amos_tutorial.data.splits.RunCases` whose ``val`` holds the cases to score, by case number,
+        ``train`` the cases any run trained on, and ``source``/``from_split`` where the scored cases come from.
+
+    Raises:
+        ValueError: If ``runs`` is empty, the runs held out no case in common, or a run trained on a scored
+            case (one line naming the record).
+        FileNotFoundError: If a run has no record, or a recorded case is not in ``dataset``.
+    """
+    from amos_tutorial.data.splits import HELD_OUT, VALIDATION_SPLIT, RunCases, labelled_cases
+
+    folders = [RunDir(run) for run in runs]
+    if not folders:
+        raise ValueError("runs is empty: pass at least one run folder")
+    in_split = {c.case_id for c in dataset.split("validation")}
+    held = {run: run.recorded_cases(dataset, "validation") for run in folders}
+    trained = {c.case_id: c for run in folders for c in run.recorded_cases(dataset, "training")}
+    if all(cases and {c.case_id for c in cases} <= in_split for cases in held.values()):
+        chosen, source, from_split = labelled_cases(dataset, "validation"), VALIDATION_SPLIT, True
+    else:
+        first = folders[0]
+        common = set.intersection(*({c.case_id for c in cases} for cases in held.values()))
+        chosen = [c for c in held[first] if c.case_id in common]
+        if not chosen:
+            raise ValueError(
+                f"{first.cases_path}: the runs held out no case in common ("
+                + "; ".join(f"{run.path.name}: {', '.join(c.case_id for c in cases) or 'none'}" for run, cases in held.items())
+                + "): compare runs that held out the same cases"
+            )
+        source, from_split = first.cases().get("source", HELD_OUT), False
+    for run in folders:
+        run.check_unseen([c.case_id for c in chosen])
+    return RunCases(sorted(trained.values(), key=lambda c: c.number), chosen, source, from_split)

@@ -278,9 +278,9 @@ class _TrainingRun:
         torch.manual_seed(config.seed)
         spacing = config.preprocess.get("spacing")
         self.net = build_model_for_patch(config.model, config.variant, config.patch_size, spacing).to(device)
-        train_vols, self.val_vols, _ = prepare_volumes(config, device, info, self.progress, self.log)
+        train_vols, self.val_vols, _, source = prepare_volumes(config, device, info, self.progress, self.log)
         if info.is_main:
-            self._write_cases(train_vols)
+            RunDir(self.run_dir).write_cases(config.task, train_vols, self.val_vols, source)
         self.sampler = PatchSampler(
             train_vols, config.patch_size, config.batch_size, device=device, organ_weighted=config.organ_weighted,
             augment=config.augment, seed=config.seed, rank=info.rank, world_size=info.world_size,
@@ -313,15 +313,6 @@ class _TrainingRun:
         self.lock.acquire()
         if not self.resume and RunDir(self.run_dir).has_run():
             raise ValueError(f"{self.run_dir}: already holds a run; resume it (--resume) or choose another folder")
-
-    def _write_cases(self, train_vols: Sequence[Any]) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        used = {
-            "task": self.config.task,
-            "training": {v.case_id: v.modality for v in train_vols},
-            "validation": {v.case_id: v.modality for v in self.val_vols},
-        }
-        atomic_write_text(RunDir(self.run_dir).cases_path, json.dumps(used, indent=2) + "\n")
 
     def restore(self) -> None:
         """When resuming, continue from ``last.pt``; then build the schedule at the run's position."""

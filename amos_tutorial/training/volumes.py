@@ -8,14 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from amos_tutorial.training.config import TrainConfig
 from amos_tutorial.training.distributed import DistInfo, barrier
 
-__all__ = ["prepare_volumes"]
+__all__ = ["PreparedVolumes", "prepare_volumes"]
+
+
+class PreparedVolumes(NamedTuple):
+    """What :func:`prepare_volumes` returns.
+
+    Attributes:
+        train: The training volumes.
+        val: The validation volumes (none on ranks other than 0).
+        cache_dir: The preprocessed cache folder.
+        source: Where the validation cases come from (:class:`~amos_tutorial.data.splits.RunCases`).
+    """
+
+    train: list[Any]
+    val: list[Any]
+    cache_dir: Path
+    source: str
 
 
 def _data_cache_dir(config: TrainConfig, root: Path) -> Path:
@@ -32,7 +48,7 @@ def prepare_volumes(
     info: DistInfo | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
-) -> tuple[list[Any], list[Any], Path]:
+) -> PreparedVolumes:
     """Read the data folder, preprocess it once into a cache and load the training/validation volumes.
 
     Introduced in chapter *Training the baselines*. Builds on :func:`amos_tutorial.data.layout.load_amos`,
@@ -46,7 +62,7 @@ def prepare_volumes(
         log: Where messages go.
 
     Returns:
-        ``(training volumes, validation volumes, cache folder)``.
+        A :class:`PreparedVolumes`: training and validation volumes, cache folder, validation source.
 
     Raises:
         ValueError: ``"ROOT: ..."`` when the folder has no labelled training case.
@@ -102,7 +118,7 @@ def prepare_volumes(
     else:
         train_vols = load_preprocessed(out_dir, case_ids=wanted_train, memory_budget_gb=budget)
     val_vols = load_preprocessed(out_dir, case_ids=wanted_val) if info.is_main else []
-    return list(train_vols), list(val_vols), out_dir
+    return PreparedVolumes(list(train_vols), list(val_vols), out_dir, val_source)
 
 
 class _TaskView:
