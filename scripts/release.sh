@@ -63,7 +63,7 @@ publish_branch() {
 echo "release: the Colab edition on branch $colab_branch, the student edition's on $student_branch"
 publish_branch "$colab_branch" _build/colab "Colab edition"
 rm -rf _build/student _build/student_colab
-amos book student _build/student --book "$repo/book"
+amos book student _build/student --book "$repo/book" --executed "$executed"
 amos book colab _build/student_colab --executed "$executed" --book _build/student/book --branch "$student_branch"
 publish_branch "$student_branch" _build/student_colab "Colab edition of the student edition"
 

@@ -43,6 +43,7 @@ SHARED = {
     "--checkpoint": {"defaults": set(_args.CHECKPOINTS), "choices": _args.CHECKPOINTS},
     "--workers": {},
     "--overwrite": {"defaults": {False}},
+    "--executed": {"defaults": {None}},
     "--tta": {"defaults": {False}},
     "--engine": {"defaults": {ENGINES[0]}, "choices": ENGINES},
     "--loss": {"defaults": {"dice_ce"}},

@@ -6,7 +6,8 @@ import nbformat
 import pytest
 from conftest import CHAPTERS_GROUP, REPO_ROOT, executed_chapter, session_shared_dir, toc_notebooks
 
-from amos_tutorial.publish.colab import COLAB_NOTE, glue_values, leftover_myst, to_commonmark, write_colab_edition
+from amos_tutorial.publish.colab import COLAB_NOTE, leftover_myst, to_commonmark, write_colab_edition
+from amos_tutorial.publish.glue import glue_values
 
 GLUE = {"steps": {"text/plain": "400"}, "ratio": {"text/plain": "0.123456"}, "runtime": {"text/markdown": "8 s"}}
 
@@ -85,3 +86,4 @@ def _outside_code(html: str) -> str:
     import re
 
     return re.sub(r"<code>.*?</code>|<pre>.*?</pre>", "", html, flags=re.S)
+

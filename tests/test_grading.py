@@ -9,6 +9,7 @@ implies, and the feedback CSV the checkers' one-line messages.
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import zipfile
@@ -17,12 +18,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import REPO_ROOT
+from conftest import CHAPTERS_GROUP, REPO_ROOT, executed_chapter, session_shared_dir, toc_notebooks
 
 from amos_tutorial import _meta
 from amos_tutorial.exercises.autograder import OTTER_IGNORE_TAG, graded_exercises, master_notebook
 from amos_tutorial.exercises.editions import SKELETON_TAG, student_notebook, write_student_edition
 from amos_tutorial.notebook import amos
+from amos_tutorial.publish.glue import executed_glue, substitute_glue
 
 BOOK = REPO_ROOT / "book"
 
@@ -72,13 +74,21 @@ def test_student_edition_refuses_to_write_into_the_book(where, capsys):
 
 
 @pytest.mark.slow
-def test_student_edition_builds_with_jupyter_book(tmp_path):
-    # The whole edition, every chapter and course page, as the student branch publishes it.
+@pytest.mark.notebook
+@pytest.mark.xdist_group(CHAPTERS_GROUP)
+def test_student_edition_builds_with_jupyter_book_and_its_prose_has_the_books_numbers(tmp_path, tmp_path_factory):
+    # The whole edition, every chapter and course page, as the student branch publishes it: not executed, so
+    # the numbers the prose glues come from the book's executed chapters.
+    shared = session_shared_dir(tmp_path_factory)
+    for page in toc_notebooks():
+        executed_chapter(REPO_ROOT / f"{page}.ipynb", shared)
     out = tmp_path / "student"
-    written = write_student_edition(out)
+    written = write_student_edition(out, executed=shared / "executed")
     jb = shutil.which("jupyter-book", path=str(Path(__import__("sys").executable).parent))
     done = subprocess.run([jb, "build", str(out), "--builder", "html"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    log = done.stdout + done.stderr
+    assert "glue" not in log.lower(), [line for line in log.splitlines() if "glue" in line.lower()][:3]
     chapters = sorted(p.stem for p in written if p.suffix == ".ipynb")
     assert len(chapters) == len(list((REPO_ROOT / "book").glob("*.ipynb")))
     for chapter in chapters:
@@ -86,6 +96,25 @@ def test_student_edition_builds_with_jupyter_book(tmp_path):
     html = (out / "_build" / "html" / "book" / "exploring_the_data.html").read_text()
     assert "my_window_level" in html
     assert "solution_window_level" not in html
+    # A number the intro's prose glues is in its page, with the value of the executed book.
+    glued = [c.source for c in nbformat.read(BOOK / "intro.ipynb", as_version=4).cells
+             if c.cell_type == "markdown" and "{glue:text}`" in c.source]
+    role = re.search(r"\{glue:text\}`[^`]+`", glued[0]).group(0)
+    value = substitute_glue(role, executed_glue(shared / "executed", "intro.ipynb"))
+    assert value
+    assert value in (out / "_build" / "html" / "book" / "intro.html").read_text()
+    student_intro = nbformat.read(out / "book" / "intro.ipynb", as_version=4)
+    assert not [c for c in student_intro.cells if c.cell_type == "markdown" and "{glue" in c.source]
+
+
+def test_student_edition_glue_needs_the_executed_chapter(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no executed copy of intro.ipynb \(build the book first"):
+        write_student_edition(tmp_path / "student", chapters=["intro"], executed=tmp_path / "none")
+    executed = tmp_path / "executed" / "book"
+    executed.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), executed / "intro.ipynb")  # executed, but glued nothing
+    with pytest.raises(ValueError, match=r"intro: no glued value '\w+' in the executed chapter"):
+        write_student_edition(tmp_path / "student", chapters=["intro"], executed=tmp_path / "executed")
 
 
 def _submission(student: Path, folder: Path, name: str, answers: dict[str, str]) -> None:

@@ -462,7 +462,7 @@ def test_the_chapter_scores_both_pipelines_above_zero(tmp_path_factory):
     from conftest import REPO_ROOT, executed_chapter, session_shared_dir
 
     from amos_tutorial.paths import synthetic_root
-    from amos_tutorial.publish.colab import glue_values
+    from amos_tutorial.publish.glue import glue_values
 
     synthetic_root()
     nb, _ = executed_chapter(REPO_ROOT / "book" / "nnunet.ipynb", session_shared_dir(tmp_path_factory))

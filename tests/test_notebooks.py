@@ -325,7 +325,7 @@ def test_glue_writes_what_myst_nb_reads(tmp_path):
     # The reader's kernel has no myst-nb: the book's glue must write the same output as myst_nb.glue.
     from nbclient import NotebookClient
 
-    from amos_tutorial.publish.colab import glue_values
+    from amos_tutorial.publish.glue import glue_values
 
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("from amos_tutorial.notebook import glue\nglue('ours', 3.25)"),

@@ -289,6 +289,11 @@ def add_overwrite_arg(parser: argparse.ArgumentParser, help: str) -> argparse.Ac
     return _add(parser, "--overwrite", action="store_true", help=help)
 
 
+def add_executed_arg(parser: argparse.ArgumentParser, required: bool, help: str) -> argparse.Action:
+    """``--executed DIR``: the book's executed chapters (``scripts/build_book.sh`` leaves them in ``_build/executed``)."""
+    return _add(parser, "--executed", type=Path, required=required, default=None, metavar="DIR", help=help)
+
+
 def add_engine_arg(parser: argparse.ArgumentParser) -> argparse.Action:
     """``--engine fast|plain``: the inference engine (:data:`amos_tutorial.inference.options.ENGINES`)."""
     return _add(

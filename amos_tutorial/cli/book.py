@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from amos_tutorial.cli._args import add_command, add_out_arg, add_overwrite_arg
+from amos_tutorial.cli._args import add_command, add_executed_arg, add_out_arg, add_overwrite_arg
 
 ORDER = 90
 
@@ -18,8 +18,11 @@ def _student_command(args: argparse.Namespace) -> int:
     from amos_tutorial.exercises.editions import write_student_edition
 
     chapters = [c for c in args.chapters.split(",") if c] if args.chapters else None
-    written = write_student_edition(args.out, book=args.book, chapters=chapters, overwrite=args.overwrite)
+    written = write_student_edition(args.out, book=args.book, chapters=chapters, overwrite=args.overwrite,
+                                    executed=args.executed)
     print(f"amos book student: {len(written)} chapter(s) without solutions in {args.out}")
+    if args.executed is None:
+        print("  numbers glued from the chapters' outputs stay empty in its HTML: pass --executed _build/executed")
     return 0
 
 
@@ -98,6 +101,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     student.add_argument("out", type=Path, metavar="OUT", help="output folder")
     student.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
     student.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all)")
+    add_executed_arg(
+        student, required=False,
+        help="the book's executed chapters (scripts/build_book.sh: _build/executed): their glued numbers "
+        "fill the prose, which the edition, not executed, would leave empty",
+    )
     add_overwrite_arg(student, help="replace chapters already in OUT (a student's edits are lost)")
     student.set_defaults(func=_student_command)
     assign = add_command(
@@ -170,7 +178,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     colab.add_argument("out", type=Path, metavar="OUT", help="output folder (the chapters land in OUT/book)")
-    colab.add_argument("--executed", type=Path, required=True, help="folder of the executed chapters")
+    add_executed_arg(colab, required=True, help="folder of the executed chapters (scripts/build_book.sh: _build/executed)")
     colab.add_argument("--book", type=Path, default=None, help="the book/ folder (default: this checkout's)")
     colab.add_argument(
         "--branch", default=None,

@@ -211,6 +211,7 @@ def write_student_edition(
     chapters: Iterable[str] | None = None,
     overwrite: bool = False,
     prepared: Mapping[str, Any] | None = None,
+    executed: str | Path | None = None,
 ) -> list[Path]:
     """Write the student edition into ``out``: a book of its own, laid out like this repository.
 
@@ -219,6 +220,11 @@ def write_student_edition(
     a student needs; ``out/_config.yml`` (not executed) and ``out/_toc.yml`` make it buildable with
     ``jupyter-book build out``. Publish ``out`` as that branch.
 
+    The edition is not executed (a student's skeletons would stop it), so the numbers that the prose glues
+    from a chapter's outputs have no value there. With ``executed`` (the book's executed chapters, as
+    ``scripts/build_book.sh`` leaves them in ``_build/executed``), every glue role in the prose is
+    replaced by its value from the executed chapter, as in the Colab edition.
+
     Args:
         out: Output folder (created).
         book: The book folder (default: :func:`default_book_dir`).
@@ -226,17 +232,22 @@ def write_student_edition(
         overwrite: Replace chapters that already exist in ``out`` (a student's edits there are lost).
         prepared: Student notebooks made elsewhere, by chapter name (``amos book assign`` passes otter's);
             the other chapters are :func:`student_notebook` of the book's.
+        executed: Folder of the executed chapters (``<chapter>.ipynb``, or under ``book/``) whose glued values
+            fill the prose.
 
     Returns:
         The written notebook paths.
 
     Raises:
-        FileNotFoundError: If the book folder or a named chapter does not exist.
+        FileNotFoundError: If the book folder, a named chapter or an executed chapter does not exist.
         FileExistsError: If a chapter already exists in ``out`` with other content and ``overwrite`` is False.
-        ValueError: If ``out`` is the book folder, lies inside it, or would write over it.
+        ValueError: If ``out`` is the book folder, lies inside it, or would write over it; if an executed
+            chapter lacks a value its prose glues.
     """
     import nbformat
     import yaml
+
+    from amos_tutorial.publish.glue import executed_glue, substitute_glue
 
     from amos_tutorial._meta import STUDENT_BRANCH
     from amos_tutorial.notebook import colab_url
@@ -252,9 +263,12 @@ def write_student_edition(
             nb = copy.deepcopy(prepared[path.stem])
         else:
             nb = student_notebook(nbformat.read(path, as_version=4))
+        glue = executed_glue(executed, path.name) if executed is not None else None
         for cell in nb["cells"]:
             if cell["cell_type"] == "markdown":
                 cell["source"] = _BADGE.sub(f"]({colab_url(path.stem, branch=STUDENT_BRANCH)})", cell["source"])
+                if glue is not None:
+                    cell["source"] = substitute_glue(cell["source"], glue, path.stem)
         texts[path.name] = nbformat.writes(nb) + "\n"
     clash = [n for n, text in texts.items() if (target / n).is_file() and (target / n).read_text(encoding="utf-8") != text]
     if clash and not overwrite:

@@ -26,7 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLAB_NOTE", "Converter", "glue_values", "leftover_myst", "to_commonmark", "write_colab_edition"]
+from amos_tutorial.publish.glue import GLUE_ROLES, executed_glue, glued_text, map_roles
+
+__all__ = [
+    "COLAB_NOTE",
+    "Converter",
+    "leftover_myst",
+    "to_commonmark",
+    "write_colab_edition",
+]
 
 #: The note under each chapter's title in the Colab edition.
 COLAB_NOTE = (
@@ -37,7 +45,6 @@ _OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}
 _CODE_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>[^`{]*)$")
 _OPTION = re.compile(r"^\s*:[\w-]+:.*$")
 _LABEL = re.compile(r"^\([\w:.-]+\)=\s*$")
-_ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<content>[^`]*)`")
 _ADMONITIONS = {"note", "tip", "warning", "important", "caution", "attention", "danger", "error", "hint", "seealso"}
 #: Leftovers that plain Markdown would show raw (used by the tests and by :func:`leftover_myst`).
 _LEFTOVER = (
@@ -45,19 +52,6 @@ _LEFTOVER = (
     re.compile(r"^\s*(?::{3,}|`{3,})\{", re.M),
     re.compile(r"^\([\w:.-]+\)=\s*$", re.M),
 )
-
-
-def glue_values(executed: Any) -> dict[str, dict[str, str]]:
-    """The glued values of an executed chapter: ``{name: {mime type: text}}`` (myst-nb's ``scrapbook`` outputs)."""
-    values: dict[str, dict[str, str]] = {}
-    for cell in executed["cells"]:
-        for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            record = output.get("metadata", {}).get("scrapbook", {})
-            if record.get("name"):
-                prefix = record.get("mime_prefix", "")
-                values[record["name"]] = {k.removeprefix(prefix): "".join(v) if isinstance(v, list) else str(v)
-                                          for k, v in output["data"].items()}
-    return values
 
 
 def leftover_myst(markdown: str) -> list[str]:
@@ -83,20 +77,7 @@ def _strip_code(markdown: str) -> str:
 
 
 def _drop_spans(line: str) -> str:
-    result, i = [], 0
-    while i < len(line):
-        role = _ROLE.match(line, i) if line[i] == "{" else None
-        if role:
-            result.append(role.group(0))
-            i = role.end()
-        elif line[i] == "`":
-            ticks = len(line[i:]) - len(line[i:].lstrip("`"))
-            end = line.find("`" * ticks, i + ticks)
-            i = len(line) if end < 0 else end + ticks
-        else:
-            result.append(line[i])
-            i += 1
-    return "".join(result)
+    return map_roles(line, lambda name, content: None, spans=False)
 
 
 class Converter:
@@ -104,7 +85,7 @@ class Converter:
 
     Args:
         chapter: The chapter's name (for error messages and relative links).
-        glue: Its glued values (:func:`glue_values`).
+        glue: Its glued values (:func:`~amos_tutorial.publish.glue.glue_values`).
         cite: ``(keys, textual) -> str`` for ``{cite}`` roles.
         link: ``target -> (url, title)`` for ``{doc}`` roles.
         references: The Markdown list that replaces ``{bibliography}``.
@@ -175,26 +156,11 @@ class Converter:
                          "(add it to amos_tutorial.publish.colab)")
 
     def _roles(self, text: str) -> str:
-        result, i = [], 0
-        while i < len(text):
-            role = _ROLE.match(text, i) if text[i] == "{" else None
-            if role:
-                result.append(self._role(role.group("name"), role.group("content")))
-                i = role.end()
-            elif text[i] == "`":
-                ticks = len(text[i:]) - len(text[i:].lstrip("`"))
-                end = text.find("`" * ticks, i + ticks)
-                stop = len(text) if end < 0 else end + ticks
-                result.append(text[i:stop])
-                i = stop
-            else:
-                result.append(text[i])
-                i += 1
-        return "".join(result)
+        return map_roles(text, self._role)
 
     def _role(self, name: str, content: str) -> str:
-        if name in {"glue", "glue:text", "glue:md"}:
-            return self._glued(name, content)
+        if name in GLUE_ROLES:
+            return glued_text(name, content, self.glue, self.chapter)
         if name in {"cite", "cite:p", "cite:t"}:
             return self.cite([k.strip() for k in content.split(",") if k.strip()], name == "cite:t")
         if name == "doc":
@@ -208,16 +174,6 @@ class Converter:
             return f"${content}$"
         raise ValueError(f"{self.chapter}: the MyST role {{{name}}} has no plain-Markdown form yet "
                          "(add it to amos_tutorial.publish.colab)")
-
-    def _glued(self, name: str, content: str) -> str:
-        key, _, spec = content.partition(":")
-        if key not in self.glue:
-            raise ValueError(f"{self.chapter}: no glued value {key!r} in the executed chapter (is it executed?)")
-        data = self.glue[key]
-        if name == "glue:md" and "text/markdown" in data:
-            return data["text/markdown"].strip()
-        text = data.get("text/plain", "").strip().strip("'\"")
-        return format(float(text), spec) if spec else text
 
 
 def _bibliography(path: Path) -> dict[str, dict[str, str]]:
@@ -329,10 +285,7 @@ def write_colab_edition(
         shutil.copytree(book / "_static", out_book / "_static", dirs_exist_ok=True)
     written = []
     for path in chapters:
-        done = next((p for p in (executed / path.name, executed / "book" / path.name) if p.is_file()), None)
-        if done is None:
-            raise FileNotFoundError(f"{executed}: no executed copy of {path.name}")
-        converter = Converter(path.stem, glue_values(nbformat.read(done, as_version=4)), cite, link, references)
+        converter = Converter(path.stem, executed_glue(executed, path.name), cite, link, references)
         nb = nbformat.read(path, as_version=4)
         cells = []
         for index, cell in enumerate(nb.cells):
