@@ -1,181 +1,23 @@
-"""Tests of ``amos_tutorial.data.download`` against a real HTTP server on 127.0.0.1 (no internet).
+"""Tests of ``amos_tutorial.data.download`` (the whole release, or a few cases of it) against a real HTTP server.
 
-The server (``http.server.ThreadingHTTPServer`` in a thread) supports ``Range`` requests and can be
-told to cut the connection, stall, ignore ``Range`` or answer with an error, per file.
+The server of ``_release_server`` runs on 127.0.0.1 (no internet); one file's transfer is tested in
+``test_fetch.py``, the extraction in ``test_extract.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import random
-import re
 import shutil
 import stat
-import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from _release_server import CSV, FAST, md5, server, zip_with_entry  # noqa: F401 - server: fixture
 
 from amos_tutorial.data import download as dl
-
-FAST = dict(timeout=5.0, retry_wait=0.0, progress=False)
-
-
-def make_release_zip(seed: int = 0, extra: dict[str, bytes] | None = None) -> bytes:
-    """A small stand-in for amos22.zip: a few files in amos22/ with a dataset.json."""
-    rng = random.Random(seed)
-    files = {
-        "amos22/dataset.json": json.dumps(
-            {
-                "training": [{"image": "./imagesTr/amos_0001.nii.gz", "label": "./labelsTr/amos_0001.nii.gz"}],
-                "validation": [],
-                "test": [{"image": "./imagesTs/amos_0002.nii.gz"}],
-                "numTraining": 1,
-            }
-        ).encode(),
-        "amos22/readme.md": b"test release\n",
-        # Random (incompressible) bytes so that the zip is large enough to be cut in the middle.
-        "amos22/imagesTr/amos_0001.nii.gz": rng.randbytes(40_000),
-        "amos22/labelsTr/amos_0001.nii.gz": rng.randbytes(20_000),
-        "amos22/imagesTs/amos_0002.nii.gz": rng.randbytes(30_000),
-    }
-    files.update(extra or {})
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("amos22/", b"")
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def zip_with_entry(info: zipfile.ZipInfo, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("amos22/dataset.json", b"{}")
-        zf.writestr(info, data)
-    return buf.getvalue()
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-CSV = (
-    "amos_id,Patient's Birth Date,Patient's Sex,Patient's Age,Manufacturer's Model Name,Manufacturer,"
-    "Acquisition Date,Site\n1,19600101,M,061Y,Optima CT660,GE,20200101,A\n"
-).encode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def do_HEAD(self):
-        self._serve(head=True)
-
-    def do_GET(self):
-        self._serve(head=False)
-
-    def _serve(self, head: bool) -> None:
-        srv = self.server
-        name = urlsplit(self.path).path.rsplit("/", 1)[-1]
-        rng = self.headers.get("Range")
-        with srv.lock:
-            index = sum(1 for r in srv.log if r[0] == "GET" and r[1] == name)
-            srv.log.append((self.command, name, rng))
-        if name in srv.status:
-            self.send_error(srv.status[name])
-            return
-        if name not in srv.files:
-            self.send_error(404)
-            return
-        if srv.hang_from.get(name) is not None and index >= srv.hang_from[name]:
-            time.sleep(20)  # a transfer that never comes: the client is killed meanwhile
-            return
-        data = srv.files[name]
-        start, end = 0, len(data)
-        if rng and not srv.ignore_range:
-            first, last = re.fullmatch(r"bytes=(\d*)-(\d*)", rng).groups()
-            if first:
-                start, end = int(first), min(len(data), int(last) + 1 if last else len(data))
-            else:  # a suffix range: the last N bytes
-                start = max(0, len(data) - int(last))
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        if name in srv.etag:
-            self.send_header("ETag", srv.etag[name])
-        self.send_header("Content-Length", str(end - start))
-        self.end_headers()
-        if head:
-            return
-        body = data[start:end]
-        cut = srv.cut.get(name)  # (first n GET requests are cut, after this many bytes)
-        with srv.lock:
-            srv.sent[name] = srv.sent.get(name, 0) + len(body[: cut[1]] if cut and index < cut[0] else body)
-        if cut and index < cut[0]:
-            self.wfile.write(body[: cut[1]])
-            self.wfile.flush()
-            if srv.stall:
-                time.sleep(srv.stall)
-            self.close_connection = True
-            return
-        self.wfile.write(body)
-
-
-class Server:
-    """Handle on the running test server: files, behaviours and the request log."""
-
-    def __init__(self, httpd: ThreadingHTTPServer):
-        object.__setattr__(self, "httpd", httpd)
-        object.__setattr__(self, "base_url", f"http://127.0.0.1:{httpd.server_address[1]}/records/1/files")
-
-    def __getattr__(self, item):
-        return getattr(self.httpd, item)
-
-    def __setattr__(self, item, value):
-        # Behaviours are read by the handler from the server object itself.
-        setattr(self.httpd, item, value)
-
-    def gets(self, name: str) -> list[tuple[str, str, str | None]]:
-        return [r for r in self.httpd.log if r[0] == "GET" and r[1] == name]
-
-
-@pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.lock = threading.Lock()
-    httpd.log = []
-    httpd.status = {}
-    httpd.cut = {}
-    httpd.stall = 0.0
-    httpd.ignore_range = False
-    httpd.etag = {}
-    httpd.hang_from = {}  # file name -> index of the first GET that hangs
-    httpd.sent = {}  # body bytes written per file name
-    zip_bytes = make_release_zip()
-    httpd.files = {dl.AMOS_ZIP_NAME: zip_bytes, dl.METADATA_CSV_NAME: CSV}
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield Server(httpd)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_full_download_and_extraction(server, tmp_path, capsys):
@@ -210,57 +52,6 @@ def test_resume_after_cut_connection(server, tmp_path):
     assert gets[1][2] == f"bytes={cut_at}-"
     assert (tmp_path / dl.AMOS_ZIP_NAME).read_bytes() == zip_bytes
     assert (root / "dataset.json").is_file()
-
-
-def test_resume_after_stalled_connection_times_out(server, tmp_path):
-    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
-    server.cut[dl.AMOS_ZIP_NAME] = (1, 1000)
-    server.stall = 2.0
-    out = dl.download_file(
-        dl.file_url(dl.AMOS_ZIP_NAME, server.base_url), tmp_path / "a.zip", md5=md5(zip_bytes),
-        timeout=0.3, retry_wait=0.0, progress=False,
-    )
-    assert out.read_bytes() == zip_bytes
-    assert [g[2] for g in server.gets(dl.AMOS_ZIP_NAME)] == [None, "bytes=1000-"]
-
-
-def test_rerun_resumes_partial_file_left_by_earlier_run(server, tmp_path):
-    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
-    server.cut[dl.AMOS_ZIP_NAME] = (99, 5000)  # every request is cut: retries run out
-    url = dl.file_url(dl.AMOS_ZIP_NAME, server.base_url)
-    with pytest.raises(dl.DownloadError, match="re-run to resume") as err:
-        dl.download_file(url, tmp_path / "a.zip", md5=md5(zip_bytes), retries=1, **FAST)
-    assert str(err.value).startswith(url)
-    part = tmp_path / "a.zip.part"
-    assert part.stat().st_size == 10_000
-    assert not (tmp_path / "a.zip").exists()
-    server.cut.clear()
-    out = dl.download_file(url, tmp_path / "a.zip", md5=md5(zip_bytes), **FAST)
-    assert out.read_bytes() == zip_bytes
-    assert not part.exists()
-    assert server.gets(dl.AMOS_ZIP_NAME)[-1][2] == "bytes=10000-"
-
-
-def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
-    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
-    server.ignore_range = True
-    (tmp_path / "a.zip.part").write_bytes(b"x" * 777)  # must not end up in the file
-    out = dl.download_file(
-        dl.file_url(dl.AMOS_ZIP_NAME, server.base_url), tmp_path / "a.zip", md5=md5(zip_bytes), **FAST
-    )
-    assert server.gets(dl.AMOS_ZIP_NAME)[0][2] == "bytes=777-"
-    assert out.read_bytes() == zip_bytes
-
-
-def test_416_means_partial_file_is_complete(server, tmp_path):
-    zip_bytes = server.files[dl.AMOS_ZIP_NAME]
-    (tmp_path / "a.zip.part").write_bytes(zip_bytes)
-    out = dl.download_file(
-        dl.file_url(dl.AMOS_ZIP_NAME, server.base_url), tmp_path / "a.zip", md5=md5(zip_bytes), **FAST
-    )
-    assert [g[2] for g in server.gets(dl.AMOS_ZIP_NAME)] == [f"bytes={len(zip_bytes)}-"]
-    assert out.read_bytes() == zip_bytes
-    assert not (tmp_path / "a.zip.part").exists()
 
 
 def test_corrupted_bytes_fail_checksum_and_nothing_is_extracted(server, tmp_path):
@@ -400,14 +191,6 @@ def test_not_enough_disk_space(server, tmp_path, monkeypatch):
     # Without extraction the zip fits.
     out = dl.download_amos(tmp_path, md5=None, base_url=server.base_url, metadata=False, extract=False, **FAST)
     assert out.read_bytes() == zip_bytes
-
-
-def test_check_zip_members_accepts_release(tmp_path):
-    path = tmp_path / "r.zip"
-    path.write_bytes(make_release_zip(seed=1))
-    names = [i.filename for i in dl.check_zip_members(path)]
-    assert "amos22/dataset.json" in names
-    assert len(names) == 6
 
 
 def test_invalid_arguments_are_rejected(tmp_path):
@@ -661,21 +444,6 @@ def test_local_record_serves_a_release_with_and_without_range(synthetic_release,
         with pytest.raises(RangeNotSupportedError, match="ignores HTTP Range"):
             download_cases(tmp_path / "b", 2, base_url=record.base_url, progress=False)
     assert not (tmp_path / "b" / "amos22").exists()
-
-
-def test_broken_deflate_stream_in_the_full_zip_names_the_member(tmp_path):
-    data = bytearray(make_release_zip())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
-        info = zf.getinfo("amos22/imagesTr/amos_0001.nii.gz")
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    for offset in range(start + 10, start + info.compress_size - 10, 97):
-        data[offset] ^= 0xFF
-    zip_path = tmp_path / "amos22.zip"
-    zip_path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="corrupt zip file.*member 'amos22/imagesTr/amos_0001.nii.gz'") as exc:
-        dl.extract_release(zip_path, tmp_path / "out", progress=False)
-    assert "\n" not in str(exc.value)
-    assert not (tmp_path / "out" / "amos22").exists()
 
 
 @pytest.mark.slow  # a child process: its imports alone take several seconds on a busy 2-core machine
